@@ -1,0 +1,357 @@
+//! The embedded read model: items, products, the activity log and a full-text index in one SQLite file.
+//! Applies an event only if it is newer than what it holds, so duplicates and stale deliveries change nothing.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use async_trait::async_trait;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
+
+use super::sqlite::{Db, DbError};
+use crate::contract::event_json;
+use crate::domain::{Event, ItemKey, LocationId, ProductEvent, Quantity, Sku, StockEvent, Timestamp, Version};
+use crate::ports::read_model::{ActivityQuery, Applied, InventoryPage, InventoryQuery, ItemView, LocationTotal};
+use crate::ports::read_model::{ProductTotal, Summary};
+use crate::ports::{ReadModel, ReadModelError};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS items (
+    sku TEXT NOT NULL,
+    location TEXT NOT NULL,
+    quantity INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (sku, location)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS items_by_location ON items (location, sku);
+CREATE TABLE IF NOT EXISTS products (
+    sku TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    category TEXT,
+    reorder_level INTEGER,
+    version INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS activity (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,
+    location TEXT,
+    sku TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS activity_by_time ON activity (recorded_at);
+CREATE TABLE IF NOT EXISTS skus (id INTEGER PRIMARY KEY, sku TEXT NOT NULL UNIQUE);
+CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5 (words);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+";
+
+/// The read model on SQLite (`read.db` in the data directory).
+#[derive(Clone)]
+pub struct SqliteReadModel {
+    db: Db,
+}
+
+impl SqliteReadModel {
+    pub fn open(path: &Path) -> Result<Self, ReadModelError> {
+        Ok(Self { db: Db::open(path, SCHEMA).map_err(unavailable)? })
+    }
+}
+
+fn unavailable(e: DbError) -> ReadModelError {
+    ReadModelError::Unavailable(e.to_string())
+}
+
+fn corrupt(e: impl std::fmt::Display) -> DbError {
+    DbError::Task(format!("corrupt row: {e}"))
+}
+
+/// Records the event in the activity log, once per event id.
+fn log_activity(tx: &Transaction<'_>, event: &Event) -> Result<(), DbError> {
+    let (location, sku) = match event {
+        Event::Stock(e) => (Some(e.item.location.to_string()), e.item.sku.to_string()),
+        Event::Product(e) => (None, e.sku.to_string()),
+    };
+    tx.execute(
+        "INSERT INTO activity (event_id, location, sku, recorded_at, body) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (event_id) DO NOTHING",
+        params![
+            event.id().to_string(),
+            location,
+            sku,
+            event.recorded_at().to_string(),
+            event_json::to_cloud_event(event).to_string()
+        ],
+    )?;
+    Ok(())
+}
+
+/// Keeps the search index's one row per sku: the sku's words, and the product name once defined.
+fn index_sku(tx: &Transaction<'_>, sku: &Sku, name: Option<&str>) -> Result<(), DbError> {
+    tx.execute("INSERT INTO skus (sku) VALUES (?1) ON CONFLICT (sku) DO NOTHING", params![sku.as_str()])?;
+    let id: i64 = tx.query_row("SELECT id FROM skus WHERE sku = ?1", params![sku.as_str()], |r| r.get(0))?;
+    let exists = tx.query_row("SELECT 1 FROM search WHERE rowid = ?1", params![id], |_| Ok(())).optional()?.is_some();
+    if exists && name.is_none() {
+        return Ok(());
+    }
+    let words = format!("{} {}", sku.as_str(), name.unwrap_or(""));
+    tx.execute("DELETE FROM search WHERE rowid = ?1", params![id])?;
+    tx.execute("INSERT INTO search (rowid, words) VALUES (?1, ?2)", params![id, words])?;
+    Ok(())
+}
+
+fn advance_as_of(tx: &Transaction<'_>, at: Timestamp) -> Result<(), DbError> {
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('as_of', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+        params![at.to_string()],
+    )?;
+    Ok(())
+}
+
+fn apply_stock(tx: &Transaction<'_>, e: &StockEvent) -> Result<Applied, DbError> {
+    let held: Option<i64> = tx
+        .query_row(
+            "SELECT version FROM items WHERE sku = ?1 AND location = ?2",
+            params![e.item.sku.as_str(), e.item.location.as_str()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if held.is_some_and(|v| v >= e.version.0 as i64) {
+        return Ok(Applied::Stale);
+    }
+    tx.execute(
+        "INSERT INTO items (sku, location, quantity, version, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (sku, location) DO UPDATE SET
+           quantity = excluded.quantity, version = excluded.version, updated_at = excluded.updated_at",
+        params![
+            e.item.sku.as_str(),
+            e.item.location.as_str(),
+            e.quantity.get(),
+            e.version.0 as i64,
+            e.recorded_at.to_string()
+        ],
+    )?;
+    index_sku(tx, &e.item.sku, None)?;
+    Ok(Applied::Applied)
+}
+
+fn apply_product(tx: &Transaction<'_>, e: &ProductEvent) -> Result<Applied, DbError> {
+    let held: Option<i64> =
+        tx.query_row("SELECT version FROM products WHERE sku = ?1", params![e.sku.as_str()], |r| r.get(0)).optional()?;
+    if held.is_some_and(|v| v >= e.version.0 as i64) {
+        return Ok(Applied::Stale);
+    }
+    tx.execute(
+        "INSERT INTO products (sku, name, category, reorder_level, version) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (sku) DO UPDATE SET name = excluded.name, category = excluded.category,
+           reorder_level = excluded.reorder_level, version = excluded.version",
+        params![
+            e.sku.as_str(),
+            e.name.as_str(),
+            e.category,
+            e.reorder_level.map(Quantity::get),
+            e.version.0 as i64
+        ],
+    )?;
+    index_sku(tx, &e.sku, Some(e.name.as_str()))?;
+    Ok(Applied::Applied)
+}
+
+/// Turns what a person typed into an FTS5 query of quoted prefix terms, all required. Only letters and
+/// digits survive, so nothing typed can become FTS5 syntax.
+fn match_expression(text: &str) -> Option<String> {
+    let terms: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(16)
+        .map(|w| format!("\"{}\"*", w.to_lowercase()))
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" AND "))
+}
+
+const ITEM_COLUMNS: &str = "SELECT i.location, i.sku, COALESCE(p.name, i.sku), i.quantity, i.version, p.reorder_level,
+    i.updated_at FROM items i LEFT JOIN products p ON p.sku = i.sku";
+
+fn item_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, String, i64, i64, Option<i64>, String)> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?))
+}
+
+fn to_view(row: (String, String, String, i64, i64, Option<i64>, String)) -> Result<ItemView, DbError> {
+    let (location, sku, name, quantity, version, reorder_level, updated_at) = row;
+    let quantity_of = |n: i64| u32::try_from(n).ok().and_then(|n| Quantity::new(n).ok()).ok_or_else(|| corrupt(n));
+    Ok(ItemView {
+        location: LocationId::parse(&location).map_err(corrupt)?,
+        sku: Sku::parse(&sku).map_err(corrupt)?,
+        name,
+        quantity: quantity_of(quantity)?,
+        version: Version(version as u64),
+        reorder_level: reorder_level.map(quantity_of).transpose()?,
+        updated_at: Timestamp::parse(&updated_at).map_err(corrupt)?,
+    })
+}
+
+fn inventory(conn: &Connection, q: &InventoryQuery) -> Result<InventoryPage, DbError> {
+    let mut sql = format!("{ITEM_COLUMNS} WHERE 1 = 1");
+    let mut args: Vec<SqlValue> = Vec::new();
+    if let Some(location) = &q.location {
+        sql.push_str(" AND i.location = ?");
+        args.push(location.to_string().into());
+    }
+    if let Some(sku) = &q.sku {
+        sql.push_str(" AND i.sku = ?");
+        args.push(sku.to_string().into());
+    }
+    if let Some(text) = &q.text {
+        let Some(expression) = match_expression(text) else {
+            return Ok(InventoryPage { items: Vec::new(), more: false });
+        };
+        sql.push_str(" AND i.sku IN (SELECT s.sku FROM skus s JOIN search ON search.rowid = s.id WHERE search MATCH ?)");
+        args.push(expression.into());
+    }
+    if q.low_stock_only {
+        sql.push_str(" AND p.reorder_level IS NOT NULL AND i.quantity <= p.reorder_level");
+    }
+    if let Some((sku, location)) = &q.after {
+        sql.push_str(" AND (i.sku, i.location) > (?, ?)");
+        args.push(sku.to_string().into());
+        args.push(location.to_string().into());
+    }
+    sql.push_str(" ORDER BY i.sku, i.location LIMIT ?");
+    args.push((q.limit as i64 + 1).into());
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args), item_row)?;
+    let mut items = rows.map(|r| to_view(r?)).collect::<Result<Vec<_>, _>>()?;
+    let more = items.len() > q.limit;
+    items.truncate(q.limit);
+    Ok(InventoryPage { items, more })
+}
+
+fn summary(conn: &Connection) -> Result<Summary, DbError> {
+    let mut stmt = conn.prepare_cached(&format!("{ITEM_COLUMNS} ORDER BY i.sku, i.location"))?;
+    let rows = stmt.query_map([], item_row)?;
+    let mut products: BTreeMap<String, ProductTotal> = BTreeMap::new();
+    let mut locations: BTreeMap<String, LocationTotal> = BTreeMap::new();
+    for row in rows {
+        let item = to_view(row?)?;
+        let quantity = u64::from(item.quantity.get());
+        let product = products.entry(item.sku.to_string()).or_insert_with(|| ProductTotal {
+            sku: item.sku.clone(),
+            name: item.name.clone(),
+            total: 0,
+            by_location: Vec::new(),
+            reorder_level: item.reorder_level,
+        });
+        product.total += quantity;
+        product.by_location.push((item.location.clone(), item.quantity));
+        let location = locations.entry(item.location.to_string()).or_insert_with(|| LocationTotal {
+            location: item.location.clone(),
+            total: 0,
+            skus: 0,
+        });
+        location.total += quantity;
+        location.skus += u64::from(quantity > 0);
+    }
+    let mut defined = conn.prepare_cached("SELECT sku, name, reorder_level FROM products")?;
+    let rows = defined.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?)))?;
+    for row in rows {
+        let (sku, name, reorder_level) = row?;
+        if products.contains_key(&sku) {
+            continue;
+        }
+        let reorder_level = reorder_level.and_then(|n| u32::try_from(n).ok()).and_then(|n| Quantity::new(n).ok());
+        let parsed = Sku::parse(&sku).map_err(corrupt)?;
+        products.insert(sku, ProductTotal { sku: parsed, name, total: 0, by_location: Vec::new(), reorder_level });
+    }
+    Ok(Summary { products: products.into_values().collect(), locations: locations.into_values().collect() })
+}
+
+fn activity(conn: &Connection, q: &ActivityQuery) -> Result<Vec<Event>, DbError> {
+    let mut sql = String::from("SELECT body FROM activity WHERE 1 = 1");
+    let mut args: Vec<SqlValue> = Vec::new();
+    if let Some(location) = &q.location {
+        sql.push_str(" AND location = ?");
+        args.push(location.to_string().into());
+    }
+    if let Some(sku) = &q.sku {
+        sql.push_str(" AND sku = ?");
+        args.push(sku.to_string().into());
+    }
+    sql.push_str(" ORDER BY recorded_at DESC, seq DESC LIMIT ?");
+    args.push((q.limit as i64).into());
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args), |r| r.get::<_, String>(0))?;
+    rows.map(|body| {
+        let value: serde_json::Value = serde_json::from_str(&body?).map_err(corrupt)?;
+        event_json::decode(&value).map_err(corrupt)
+    })
+    .collect()
+}
+
+#[async_trait]
+impl ReadModel for SqliteReadModel {
+    async fn apply(&self, event: &Event) -> Result<Applied, ReadModelError> {
+        let event = event.clone();
+        self.db
+            .write(move |conn| {
+                let tx = conn.transaction()?;
+                log_activity(&tx, &event)?;
+                let applied = match &event {
+                    Event::Stock(e) => apply_stock(&tx, e)?,
+                    Event::Product(e) => apply_product(&tx, e)?,
+                };
+                advance_as_of(&tx, event.recorded_at())?;
+                tx.commit()?;
+                Ok(applied)
+            })
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn inventory(&self, query: &InventoryQuery) -> Result<InventoryPage, ReadModelError> {
+        let query = query.clone();
+        self.db.read(move |conn| inventory(conn, &query)).await.map_err(unavailable)
+    }
+
+    async fn item(&self, key: &ItemKey) -> Result<Option<ItemView>, ReadModelError> {
+        let query = InventoryQuery {
+            location: Some(key.location.clone()),
+            sku: Some(key.sku.clone()),
+            limit: 1,
+            ..Default::default()
+        };
+        Ok(self.inventory(&query).await?.items.into_iter().next())
+    }
+
+    async fn summary(&self) -> Result<Summary, ReadModelError> {
+        self.db.read(|conn| summary(conn)).await.map_err(unavailable)
+    }
+
+    async fn activity(&self, query: &ActivityQuery) -> Result<Vec<Event>, ReadModelError> {
+        let query = query.clone();
+        self.db.read(move |conn| activity(conn, &query)).await.map_err(unavailable)
+    }
+
+    async fn as_of(&self) -> Result<Option<Timestamp>, ReadModelError> {
+        self.db
+            .read(|conn| {
+                let text: Option<String> =
+                    conn.query_row("SELECT value FROM meta WHERE key = 'as_of'", [], |r| r.get(0)).optional()?;
+                text.map(|t| Timestamp::parse(&t).map_err(corrupt)).transpose()
+            })
+            .await
+            .map_err(unavailable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::match_expression;
+
+    #[test]
+    fn typed_text_cannot_inject_fts_syntax() {
+        assert_eq!(match_expression("apple pie").as_deref(), Some("\"apple\"* AND \"pie\"*"));
+        assert_eq!(match_expression("\"x\" OR NEAR(y)").as_deref(), Some("\"x\"* AND \"or\"* AND \"near\"* AND \"y\"*"));
+        assert_eq!(match_expression("*** ---"), None);
+    }
+}

@@ -1,0 +1,258 @@
+//! The embedded write model: streams, events (the outbox) and command markers in one SQLite file,
+//! each command committed in one transaction.
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::sqlite::{Db, DbError};
+use crate::contract::event_json;
+use crate::domain::{Aggregate, CommandId, Event, PendingTransfer, StreamId, Timestamp, TransferId};
+use crate::ports::write_store::{CommandOutcome, Commit, CommitResult, ETag, EventRef, Snapshot};
+use crate::ports::{StoreError, WriteStore};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS streams (
+    stream TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    state TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    stream TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    recorded_at TEXT NOT NULL,
+    body TEXT NOT NULL,
+    published INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS events_unpublished ON events (recorded_at) WHERE published = 0;
+CREATE TABLE IF NOT EXISTS markers (
+    command_id TEXT PRIMARY KEY,
+    stream TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    response TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS transfers (
+    transfer_id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+";
+
+/// The write store on SQLite (`write.db` in the data directory).
+#[derive(Clone)]
+pub struct SqliteWriteStore {
+    db: Db,
+}
+
+impl SqliteWriteStore {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Ok(Self { db: Db::open(path, SCHEMA).map_err(unavailable)? })
+    }
+}
+
+fn unavailable(e: DbError) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn corrupt(e: impl std::fmt::Display) -> DbError {
+    DbError::Task(format!("corrupt row: {e}"))
+}
+
+fn decode_aggregate(text: &str) -> Result<Aggregate, DbError> {
+    serde_json::from_str(text).map_err(corrupt)
+}
+
+fn decode_event(text: &str) -> Result<Event, DbError> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(corrupt)?;
+    event_json::decode(&value).map_err(corrupt)
+}
+
+fn find_outcome(tx: &Transaction<'_>, command: CommandId) -> Result<Option<CommandOutcome>, DbError> {
+    let row = tx
+        .query_row(
+            "SELECT request_hash, response FROM markers WHERE command_id = ?1",
+            params![command.to_string()],
+            |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
+        )
+        .optional()?;
+    Ok(row.map(|(request_hash, response)| CommandOutcome { command_id: command, request_hash, response }))
+}
+
+/// Writes the new state if the stream still has the expected version; `false` on a conflict.
+fn write_state(tx: &Transaction<'_>, commit: &Commit) -> Result<bool, DbError> {
+    let state = serde_json::to_string(&commit.state).map_err(corrupt)?;
+    let stream = commit.stream.to_string();
+    let version = commit.state.version().0 as i64;
+    let changed = match &commit.expected {
+        None => tx.execute(
+            "INSERT INTO streams (stream, version, state) VALUES (?1, ?2, ?3) ON CONFLICT (stream) DO NOTHING",
+            params![stream, version, state],
+        )?,
+        Some(ETag(expected)) => tx.execute(
+            "UPDATE streams SET version = ?2, state = ?3 WHERE stream = ?1 AND version = ?4",
+            params![stream, version, state, expected],
+        )?,
+    };
+    Ok(changed == 1)
+}
+
+fn insert_records(tx: &Transaction<'_>, commit: &Commit) -> Result<(), DbError> {
+    for event in &commit.events {
+        tx.execute(
+            "INSERT INTO events (id, stream, version, recorded_at, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                event.id().to_string(),
+                event.stream().to_string(),
+                event.version().0 as i64,
+                event.recorded_at().to_string(),
+                event_json::to_cloud_event(event).to_string()
+            ],
+        )?;
+    }
+    let outcome = &commit.outcome;
+    tx.execute(
+        "INSERT INTO markers (command_id, stream, request_hash, response) VALUES (?1, ?2, ?3, ?4)",
+        params![outcome.command_id.to_string(), commit.stream.to_string(), outcome.request_hash, outcome.response],
+    )?;
+    if let Some(transfer) = &commit.transfer {
+        tx.execute(
+            "INSERT INTO transfers (transfer_id, source, created_at, body) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                transfer.transfer_id.to_string(),
+                commit.stream.to_string(),
+                transfer.created_at.to_string(),
+                serde_json::to_string(transfer).map_err(corrupt)?
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl WriteStore for SqliteWriteStore {
+    async fn load(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
+        let key = stream.to_string();
+        self.db
+            .read(move |conn| {
+                let row = conn
+                    .query_row("SELECT version, state FROM streams WHERE stream = ?1", params![key], |row| {
+                        Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+                    })
+                    .optional()?;
+                row.map(|(version, state)| {
+                    Ok(Snapshot { aggregate: decode_aggregate(&state)?, etag: ETag(version.to_string()) })
+                })
+                .transpose()
+            })
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn outcome(&self, _stream: &StreamId, command: CommandId) -> Result<Option<CommandOutcome>, StoreError> {
+        self.db
+            .read(move |conn| {
+                let tx = conn.transaction()?;
+                find_outcome(&tx, command)
+            })
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn commit(&self, commit: Commit) -> Result<CommitResult, StoreError> {
+        self.db
+            .write(move |conn| {
+                let tx = conn.transaction()?;
+                if let Some(existing) = find_outcome(&tx, commit.outcome.command_id)? {
+                    return Ok(CommitResult::Duplicate(existing));
+                }
+                if !write_state(&tx, &commit)? {
+                    return Ok(CommitResult::Conflict);
+                }
+                insert_records(&tx, &commit)?;
+                tx.commit()?;
+                Ok(CommitResult::Committed)
+            })
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn unpublished(&self, before: Timestamp, limit: usize) -> Result<Vec<Event>, StoreError> {
+        self.db
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT body FROM events WHERE published = 0 AND recorded_at < ?1 ORDER BY seq LIMIT ?2",
+                )?;
+                let rows = stmt.query_map(params![before.to_string(), limit as i64], |row| row.get::<_, String>(0))?;
+                rows.map(|body| decode_event(&body?)).collect()
+            })
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn mark_published(&self, events: &[EventRef]) -> Result<(), StoreError> {
+        let ids: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
+        self.db
+            .write(move |conn| {
+                let tx = conn.transaction()?;
+                {
+                    let mut stmt = tx.prepare_cached("UPDATE events SET published = 1 WHERE id = ?1")?;
+                    for id in &ids {
+                        stmt.execute(params![id])?;
+                    }
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn pending_transfers(&self, before: Timestamp, limit: usize) -> Result<Vec<PendingTransfer>, StoreError> {
+        self.db
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT body FROM transfers WHERE created_at < ?1 ORDER BY created_at LIMIT ?2",
+                )?;
+                let rows = stmt.query_map(params![before.to_string(), limit as i64], |row| row.get::<_, String>(0))?;
+                rows.map(|body| serde_json::from_str(&body?).map_err(corrupt)).collect()
+            })
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn finish_transfer(&self, _source: &StreamId, transfer: TransferId) -> Result<(), StoreError> {
+        self.db
+            .write(move |conn| {
+                conn.execute("DELETE FROM transfers WHERE transfer_id = ?1", params![transfer.to_string()])?;
+                Ok(())
+            })
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn aggregates(&self) -> Result<Vec<Aggregate>, StoreError> {
+        self.db
+            .read(|conn| {
+                let mut stmt = conn.prepare("SELECT state FROM streams ORDER BY stream")?;
+                let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
+                rows.map(|state| decode_aggregate(&state?)).collect()
+            })
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn events(&self) -> Result<Vec<Event>, StoreError> {
+        self.db
+            .read(|conn| {
+                let mut stmt = conn.prepare("SELECT body FROM events ORDER BY seq")?;
+                let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
+                rows.map(|body| decode_event(&body?)).collect()
+            })
+            .await
+            .map_err(unavailable)
+    }
+}

@@ -1,0 +1,306 @@
+//! Parses a command body (`API.md`, "Commands") into a domain `Command`, reporting every bad field at once.
+//!
+//! Hand-written over a serde derive on purpose: serde stops at the first error and words it for Rust
+//! programmers; scanners need every problem, by field name, in one answer.
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::FieldError;
+use crate::domain::{Action, Amount, Command, CommandId, CommandMeta, ItemKey, LocationId, ProductName, Quantity};
+use crate::domain::{RemovalReason, ScannerId, Sku, Timestamp, Version};
+
+const COMMON_FIELDS: [&str; 6] = ["commandId", "type", "expectedVersion", "scannerId", "occurredAt", "note"];
+
+/// The command types of `API.md` and their own fields.
+fn type_fields(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "receive" | "count" => &["location", "sku", "quantity"],
+        "remove" => &["location", "sku", "quantity", "reason"],
+        "transfer" => &["from", "to", "sku", "quantity"],
+        "defineProduct" => &["sku", "name", "category", "reorderLevel"],
+        _ => return None,
+    })
+}
+
+/// A parsed command with the hash of what the client sent (for "same id, different body").
+#[derive(Debug, Clone)]
+pub struct ParsedCommand {
+    pub command: Command,
+    pub request_hash: String,
+}
+
+/// Parses one command. `path` prefixes field names (`commands[3].`) inside a batch.
+pub fn parse(value: &Value, path: &str) -> Result<ParsedCommand, Vec<FieldError>> {
+    let Some(object) = value.as_object() else {
+        let field = path.trim_end_matches('.');
+        return Err(vec![FieldError::new(if field.is_empty() { "$" } else { field }, "must be a JSON object")]);
+    };
+    let mut fields = Fields { object, path, errors: Vec::new() };
+    let command = fields.command();
+    match command {
+        Some(command) if fields.errors.is_empty() => Ok(ParsedCommand { command, request_hash: request_hash(value) }),
+        _ => Err(fields.errors),
+    }
+}
+
+/// Only the `commandId` of a body, if it has a valid one (to label a rejected batch entry).
+pub fn command_id_of(value: &Value) -> Option<CommandId> {
+    value.get("commandId")?.as_str().and_then(|s| CommandId::parse(s).ok())
+}
+
+/// SHA-256 of the body in canonical form (keys sorted, no whitespace): the same command sent with
+/// different key order or spacing is the same command.
+fn request_hash(value: &Value) -> String {
+    let mut canonical = String::new();
+    write_canonical(value, &mut canonical);
+    let digest = Sha256::digest(canonical.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Sorts keys explicitly: serde_json keeps insertion order when any crate in the build enables `preserve_order`.
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(&map[key], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+struct Fields<'a> {
+    object: &'a Map<String, Value>,
+    path: &'a str,
+    errors: Vec<FieldError>,
+}
+
+impl Fields<'_> {
+    fn command(&mut self) -> Option<Command> {
+        let id = self.required("commandId", |v| v.as_str().and_then(|s| CommandId::parse(s).ok()), "must be a UUID");
+        let kind = self.required("type", |v| v.as_str().map(str::to_owned), "must be a string");
+        let meta = self.meta();
+        let kind = kind?;
+        let Some(own) = type_fields(&kind) else {
+            self.error("type", "must be one of receive, remove, count, transfer, defineProduct");
+            return None;
+        };
+        self.reject_unknown(own);
+        let action = self.action(&kind);
+        Some(Command { id: id?, action: action?, meta })
+    }
+
+    fn action(&mut self, kind: &str) -> Option<Action> {
+        match kind {
+            "receive" => {
+                let item = self.item();
+                let quantity = self.amount("quantity");
+                Some(Action::Receive { item: item?, quantity: quantity? })
+            }
+            "remove" => {
+                let item = self.item();
+                let quantity = self.amount("quantity");
+                let reason = self.required(
+                    "reason",
+                    |v| v.as_str().and_then(RemovalReason::parse),
+                    "must be one of sold, wasted, damaged, expired, returned, other",
+                );
+                Some(Action::Remove { item: item?, quantity: quantity?, reason: reason? })
+            }
+            "count" => {
+                let item = self.item();
+                let quantity = self.required("quantity", as_quantity, "must be an integer from 0 to 1000000");
+                Some(Action::Count { item: item?, quantity: quantity? })
+            }
+            "transfer" => {
+                let from = self.name("from", LocationId::parse);
+                let to = self.name("to", LocationId::parse);
+                let sku = self.name("sku", Sku::parse);
+                let quantity = self.amount("quantity");
+                if from.is_some() && from == to {
+                    self.error("to", "must differ from 'from'");
+                    return None;
+                }
+                Some(Action::Transfer { from: from?, to: to?, sku: sku?, quantity: quantity? })
+            }
+            _ => self.define_product(),
+        }
+    }
+
+    fn define_product(&mut self) -> Option<Action> {
+        let sku = self.name("sku", Sku::parse);
+        let name = self.required(
+            "name",
+            |v| v.as_str().and_then(|s| ProductName::parse(s).ok()),
+            "must be 1 to 120 characters without control characters",
+        );
+        let category = self.optional(
+            "category",
+            |v| v.as_str().filter(|s| (1..=64).contains(&s.chars().count())).map(str::to_owned),
+            "must be 1 to 64 characters",
+        );
+        let reorder_level = self.optional("reorderLevel", as_quantity, "must be an integer from 0 to 1000000");
+        Some(Action::DefineProduct { sku: sku?, name: name?, category: category?, reorder_level: reorder_level? })
+    }
+
+    fn meta(&mut self) -> CommandMeta {
+        let expected_version = self.optional(
+            "expectedVersion",
+            |v| v.as_u64().map(Version),
+            "must be a non-negative integer",
+        );
+        let scanner_id = self.optional(
+            "scannerId",
+            |v| v.as_str().and_then(|s| ScannerId::parse(s).ok()),
+            "must be 1 to 64 characters",
+        );
+        let occurred_at = self.optional(
+            "occurredAt",
+            |v| v.as_str().and_then(|s| Timestamp::parse(s).ok()),
+            "must be an RFC 3339 date-time, e.g. 2026-01-15T10:30:00Z",
+        );
+        let note = self.optional(
+            "note",
+            |v| v.as_str().filter(|s| s.chars().count() <= 500).map(str::to_owned),
+            "must be a string of at most 500 characters",
+        );
+        CommandMeta {
+            expected_version: expected_version.flatten(),
+            scanner_id: scanner_id.flatten(),
+            occurred_at: occurred_at.flatten(),
+            note: note.flatten(),
+        }
+    }
+
+    fn item(&mut self) -> Option<ItemKey> {
+        let location = self.name("location", LocationId::parse);
+        let sku = self.name("sku", Sku::parse);
+        Some(ItemKey { location: location?, sku: sku? })
+    }
+
+    fn amount(&mut self, field: &str) -> Option<Amount> {
+        self.required(
+            field,
+            |v| v.as_u64().and_then(|n| u32::try_from(n).ok()).and_then(|n| Amount::new(n).ok()),
+            "must be an integer from 1 to 1000000",
+        )
+    }
+
+    fn name<T, E>(&mut self, field: &str, parse: fn(&str) -> Result<T, E>) -> Option<T> {
+        self.required(
+            field,
+            |v| v.as_str().and_then(|s| parse(s).ok()),
+            "must match ^[a-z0-9][a-z0-9._-]{0,63}$",
+        )
+    }
+
+    fn required<T>(&mut self, field: &str, parse: impl FnOnce(&Value) -> Option<T>, message: &str) -> Option<T> {
+        match self.object.get(field) {
+            None | Some(Value::Null) => {
+                self.error(field, "is required");
+                None
+            }
+            Some(v) => {
+                let parsed = parse(v);
+                if parsed.is_none() {
+                    self.error(field, message);
+                }
+                parsed
+            }
+        }
+    }
+
+    /// `Some(None)`: absent or null; `Some(Some(v))`: valid; `None`: invalid (error recorded).
+    fn optional<T>(&mut self, field: &str, parse: impl FnOnce(&Value) -> Option<T>, message: &str) -> Option<Option<T>> {
+        match self.object.get(field) {
+            None | Some(Value::Null) => Some(None),
+            Some(_) => self.required(field, parse, message).map(Some),
+        }
+    }
+
+    fn reject_unknown(&mut self, own: &[&str]) {
+        let unknown: Vec<String> = self
+            .object
+            .keys()
+            .filter(|k| !COMMON_FIELDS.contains(&k.as_str()) && !own.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        for key in unknown {
+            self.error(&key, "is not a field of this command type");
+        }
+    }
+
+    fn error(&mut self, field: &str, message: &str) {
+        self.errors.push(FieldError::new(format!("{}{field}", self.path), message));
+    }
+}
+
+fn as_quantity(v: &Value) -> Option<Quantity> {
+    v.as_u64().and_then(|n| u32::try_from(n).ok()).and_then(|n| Quantity::new(n).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ID: &str = "6f1b3c9e-3f4a-4a53-9a6e-0b7f1f0c2d11";
+
+    #[test]
+    fn a_valid_receive_parses() {
+        let body = json!({"commandId": ID, "type": "receive", "location": "store-1", "sku": "apple-pie", "quantity": 3});
+        let parsed = parse(&body, "").unwrap();
+        assert!(matches!(parsed.command.action, Action::Receive { .. }));
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_by_name() {
+        let body = json!({"commandId": "nope", "type": "remove", "location": "Store 1", "sku": "pie", "quantity": 0,
+                          "reason": "eaten", "colour": "red"});
+        let fields: Vec<String> = parse(&body, "").unwrap_err().into_iter().map(|e| e.field).collect();
+        for f in ["commandId", "location", "quantity", "reason", "colour"] {
+            assert!(fields.contains(&f.to_string()), "{f} missing from {fields:?}");
+        }
+    }
+
+    #[test]
+    fn fractional_and_huge_quantities_are_refused() {
+        for q in [json!(1.5), json!(1_000_001), json!(-1), json!("3")] {
+            let body = json!({"commandId": ID, "type": "receive", "location": "a", "sku": "b", "quantity": q});
+            assert!(parse(&body, "").is_err(), "{q} accepted");
+        }
+    }
+
+    #[test]
+    fn key_order_does_not_change_the_hash() {
+        let a: Value = serde_json::from_str(r#"{"commandId":"6f1b3c9e-3f4a-4a53-9a6e-0b7f1f0c2d11","type":"count","location":"a","sku":"b","quantity":0}"#).unwrap();
+        let b: Value = serde_json::from_str(r#"{"quantity":0,"sku":"b","location":"a","type":"count","commandId":"6f1b3c9e-3f4a-4a53-9a6e-0b7f1f0c2d11"}"#).unwrap();
+        assert_eq!(parse(&a, "").unwrap().request_hash, parse(&b, "").unwrap().request_hash);
+    }
+
+    #[test]
+    fn a_transfer_to_the_same_place_is_refused() {
+        let body = json!({"commandId": ID, "type": "transfer", "from": "a", "to": "a", "sku": "b", "quantity": 1});
+        assert_eq!(parse(&body, "").unwrap_err()[0].field, "to");
+    }
+}

@@ -1,0 +1,19 @@
+//! The wire contract of `API.md`: command bodies in, events out and in, JSON views out.
+//! Everything that knows a JSON field name lives here; the domain never sees JSON.
+
+pub mod command_body;
+pub mod event_json;
+pub mod views;
+
+/// One thing wrong with a request, and where.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}

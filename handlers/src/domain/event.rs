@@ -1,0 +1,130 @@
+//! Events: facts that happened, each carrying the stream's state after it, so a projection needs nothing else.
+
+use super::{CommandId, EventId, ItemKey, LocationId, ProductName, Quantity, RemovalReason, ScannerId, Sku, StreamId};
+use super::{Timestamp, TransferId, Version};
+
+/// Something that happened to one stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Stock(StockEvent),
+    Product(ProductEvent),
+}
+
+/// What kind of event, named as in `API.md` (`pieshop.<Name>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    StockReceived,
+    StockRemoved,
+    StockCounted,
+    TransferredOut,
+    TransferredIn,
+    ProductDefined,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 6] = [
+        EventKind::StockReceived,
+        EventKind::StockRemoved,
+        EventKind::StockCounted,
+        EventKind::TransferredOut,
+        EventKind::TransferredIn,
+        EventKind::ProductDefined,
+    ];
+
+    /// The CloudEvents `type`, e.g. `pieshop.StockReceived`.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            EventKind::StockReceived => "pieshop.StockReceived",
+            EventKind::StockRemoved => "pieshop.StockRemoved",
+            EventKind::StockCounted => "pieshop.StockCounted",
+            EventKind::TransferredOut => "pieshop.TransferredOut",
+            EventKind::TransferredIn => "pieshop.TransferredIn",
+            EventKind::ProductDefined => "pieshop.ProductDefined",
+        }
+    }
+
+    pub fn from_type_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.type_name() == s)
+    }
+}
+
+/// A change of stock at one item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockEvent {
+    pub id: EventId,
+    pub kind: EventKind,
+    pub item: ItemKey,
+    /// The signed change.
+    pub delta: i64,
+    /// Stock on hand after the event.
+    pub quantity: Quantity,
+    /// The item's version after the event.
+    pub version: Version,
+    pub command_id: CommandId,
+    pub scanner_id: Option<ScannerId>,
+    pub occurred_at: Option<Timestamp>,
+    pub recorded_at: Timestamp,
+    pub reason: Option<RemovalReason>,
+    pub transfer: Option<TransferLeg>,
+    pub note: Option<String>,
+}
+
+/// The transfer a `TransferredOut`/`TransferredIn` event belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferLeg {
+    pub transfer_id: TransferId,
+    pub from: LocationId,
+    pub to: LocationId,
+}
+
+/// A product was defined or renamed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductEvent {
+    pub id: EventId,
+    pub sku: Sku,
+    pub name: ProductName,
+    pub category: Option<String>,
+    pub reorder_level: Option<Quantity>,
+    pub version: Version,
+    pub command_id: CommandId,
+    pub recorded_at: Timestamp,
+}
+
+impl Event {
+    pub fn id(&self) -> EventId {
+        match self {
+            Event::Stock(e) => e.id,
+            Event::Product(e) => e.id,
+        }
+    }
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Event::Stock(e) => e.kind,
+            Event::Product(_) => EventKind::ProductDefined,
+        }
+    }
+    pub fn stream(&self) -> StreamId {
+        match self {
+            Event::Stock(e) => StreamId::Item(e.item.clone()),
+            Event::Product(e) => StreamId::Product(e.sku.clone()),
+        }
+    }
+    pub fn version(&self) -> Version {
+        match self {
+            Event::Stock(e) => e.version,
+            Event::Product(e) => e.version,
+        }
+    }
+    pub fn recorded_at(&self) -> Timestamp {
+        match self {
+            Event::Stock(e) => e.recorded_at,
+            Event::Product(e) => e.recorded_at,
+        }
+    }
+    pub fn command_id(&self) -> CommandId {
+        match self {
+            Event::Stock(e) => e.command_id,
+            Event::Product(e) => e.command_id,
+        }
+    }
+}

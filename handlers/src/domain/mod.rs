@@ -1,0 +1,88 @@
+//! The inventory domain: identifiers, quantities, commands, events and the decisions that turn one into the other.
+//! No I/O, no async, no JSON: everything here is plain data and pure functions.
+
+pub mod command;
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod item;
+pub mod product;
+pub mod quantity;
+pub mod timestamp;
+pub mod transfer;
+
+pub use command::{Action, Command, CommandMeta, RemovalReason};
+pub use error::DomainError;
+pub use event::{Event, EventKind, ProductEvent, StockEvent, TransferLeg};
+pub use ids::{CommandId, EventId, ItemKey, LocationId, ScannerId, Sku, StreamId, TransferId, Version};
+pub use item::ItemState;
+pub use product::{ProductName, ProductState};
+pub use quantity::{Amount, Quantity};
+pub use timestamp::Timestamp;
+pub use transfer::PendingTransfer;
+
+/// What a stream holds: an item's stock or a product's definition.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Aggregate {
+    Item(ItemState),
+    Product(ProductState),
+}
+
+impl Aggregate {
+    /// The empty aggregate a stream starts from before its first event.
+    pub fn empty(stream: &StreamId) -> Self {
+        match stream {
+            StreamId::Item(key) => Aggregate::Item(ItemState::empty(key.clone())),
+            StreamId::Product(sku) => Aggregate::Product(ProductState::empty(sku.clone())),
+        }
+    }
+
+    pub fn version(&self) -> Version {
+        match self {
+            Aggregate::Item(item) => item.version,
+            Aggregate::Product(product) => product.version,
+        }
+    }
+
+    pub fn stream(&self) -> StreamId {
+        match self {
+            Aggregate::Item(item) => StreamId::Item(item.key.clone()),
+            Aggregate::Product(product) => StreamId::Product(product.sku.clone()),
+        }
+    }
+}
+
+/// What a command decided: the stream's next state, its events, and a transfer left pending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub state: Aggregate,
+    pub events: Vec<Event>,
+    pub transfer: Option<PendingTransfer>,
+}
+
+/// Decides a command against the current state of the stream it targets (`command.action.stream()`).
+pub fn decide(command: &Command, current: &Aggregate, now: Timestamp) -> Result<Decision, DomainError> {
+    match (current, &command.action) {
+        (Aggregate::Product(product), Action::DefineProduct { name, category, reorder_level, .. }) => {
+            let (state, event) = product.define(command, name, category, *reorder_level, now)?;
+            Ok(Decision { state: Aggregate::Product(state), events: vec![Event::Product(event)], transfer: None })
+        }
+        (Aggregate::Item(item), _) => {
+            let (state, event) = item.decide(command, now)?;
+            let transfer = match &command.action {
+                Action::Transfer { from, to, sku, quantity } => Some(PendingTransfer {
+                    transfer_id: TransferId(command.id.0),
+                    from: from.clone(),
+                    to: to.clone(),
+                    sku: sku.clone(),
+                    quantity: *quantity,
+                    created_at: now,
+                }),
+                _ => None,
+            };
+            Ok(Decision { state: Aggregate::Item(state), events: vec![Event::Stock(event)], transfer })
+        }
+        (Aggregate::Product(_), _) => unreachable!("stock commands target item streams"),
+    }
+}

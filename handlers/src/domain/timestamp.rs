@@ -1,0 +1,81 @@
+//! Instants in UTC, written in one fixed RFC 3339 form so that text order is time order.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{OffsetDateTime, UtcOffset};
+
+/// An instant, always shown as `YYYY-MM-DDThh:mm:ss.ffffffZ`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Timestamp(OffsetDateTime);
+
+/// The text was not an RFC 3339 date-time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be an RFC 3339 date-time, e.g. 2026-01-15T10:30:00Z")]
+pub struct TimestampError;
+
+impl Timestamp {
+    pub fn now() -> Self {
+        Self::at(OffsetDateTime::now_utc())
+    }
+
+    pub fn parse(s: &str) -> Result<Self, TimestampError> {
+        OffsetDateTime::parse(s, &Rfc3339).map(Self::at).map_err(|_| TimestampError)
+    }
+
+    /// Kept at the precision it is written with (microseconds), so a round trip through text is exact.
+    fn at(t: OffsetDateTime) -> Self {
+        let t = t.to_offset(UtcOffset::UTC);
+        let micros = t.microsecond();
+        Self(t.replace_microsecond(micros).unwrap_or(t))
+    }
+
+    /// This instant moved back by `d` (saturating at the epoch's limits).
+    pub fn minus(self, d: std::time::Duration) -> Self {
+        Self::at(self.0.checked_sub(time::Duration::try_from(d).unwrap_or(time::Duration::ZERO)).unwrap_or(self.0))
+    }
+
+    /// Seconds since the Unix epoch, with fractions.
+    pub fn unix_seconds(self) -> f64 {
+        self.0.unix_timestamp_nanos() as f64 / 1e9
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let format = format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+        );
+        let text = self.0.format(&format).map_err(|_| fmt::Error)?;
+        f.write_str(&text)
+    }
+}
+
+impl TryFrom<String> for Timestamp {
+    type Error = TimestampError;
+    fn try_from(s: String) -> Result<Self, TimestampError> {
+        Self::parse(&s)
+    }
+}
+impl From<Timestamp> for String {
+    fn from(t: Timestamp) -> String {
+        t.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_fixed_width_utc_so_it_sorts_as_time() {
+        let t = Timestamp::parse("2026-01-15T11:30:00+01:00").unwrap();
+        assert_eq!(t.to_string(), "2026-01-15T10:30:00.000000Z");
+        assert!(Timestamp::parse("yesterday").is_err());
+        let now = Timestamp::now();
+        assert_eq!(Timestamp::parse(&now.to_string()).unwrap(), now, "text round trip is exact");
+    }
+}

@@ -1,0 +1,293 @@
+//! The `query` function: inventory, one item, the summary across locations, activity and health, read from
+//! the read model through the response cache. Every answer carries an ETag; `waitForChange` holds a request
+//! until the answer would differ, and `minVersion` until the read model has caught up with a client's write.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue};
+use serde_json::json;
+use tokio::time::Instant;
+
+use crate::app::App;
+use crate::changes::Changes;
+use crate::contract::views;
+use crate::domain::{ItemKey, LocationId, Sku};
+use crate::http::{Problem, etag};
+use crate::ports::read_model::{ActivityQuery, InventoryQuery};
+use crate::ports::{ReadModel, ReadModelError, ResponseCache};
+
+/// Waiting requests re-read the read model this often even without a local change signal: in Azure the
+/// event may have been applied by another instance.
+const POLL_INTERVAL: Duration = Duration::from_millis(1000);
+
+/// Reads answers from the read model, through the cache.
+pub struct QueryService {
+    pub read_model: Arc<dyn ReadModel>,
+    cache: Arc<dyn ResponseCache>,
+    changes: Changes,
+}
+
+impl QueryService {
+    pub fn new(read_model: Arc<dyn ReadModel>, cache: Arc<dyn ResponseCache>, changes: Changes) -> Self {
+        Self { read_model, cache, changes }
+    }
+
+    /// The answer for `key`, from the cache when this generation has it.
+    async fn cached<F, Fut>(&self, key: &str, compute: F) -> Result<Bytes, Problem>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Bytes, Problem>>,
+    {
+        let Some(generation) = self.cache.generation().await else {
+            return compute().await;
+        };
+        let key = format!("{generation}:{key}");
+        if let Some(hit) = self.cache.get(&key).await {
+            return Ok(hit);
+        }
+        let body = compute().await?;
+        self.cache.put(&key, body.clone()).await;
+        Ok(body)
+    }
+
+    /// Answers at once, or (with `waitForChange`) as soon as the answer's ETag differs from the one given.
+    async fn answer<F, Fut>(&self, headers: &HeaderMap, params: &Params, key: &str, compute: F) -> Result<Response, Problem>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Bytes, Problem>>,
+    {
+        let Some(waiting_on) = params.get("waitForChange").map(etag::normalize) else {
+            return Ok(etag::respond(headers, self.cached(key, &compute).await?));
+        };
+        let deadline = Instant::now() + params.timeout(60, 25)?;
+        let mut changed = self.changes.subscribe();
+        loop {
+            let body = self.cached(key, &compute).await?;
+            if etag::of(&body) != waiting_on {
+                return Ok(etag::respond(headers, body));
+            }
+            tokio::select! {
+                _ = changed.changed() => {}
+                _ = tokio::time::sleep(POLL_INTERVAL) => {}
+                _ = tokio::time::sleep_until(deadline) => return Ok(etag::not_modified(&waiting_on)),
+            }
+        }
+    }
+}
+
+fn read_failed(error: ReadModelError) -> Problem {
+    match error {
+        ReadModelError::Unavailable(_) => Problem::unavailable(&error),
+        ReadModelError::Corrupt(_) => Problem::internal(&error),
+    }
+}
+
+fn to_bytes(value: serde_json::Value) -> Bytes {
+    Bytes::from(value.to_string())
+}
+
+/// Query-string parameters (the last of repeated names wins), with typed readers that answer 400.
+pub struct Params(HashMap<String, String>);
+
+impl Params {
+    fn parse(raw: Option<String>) -> Self {
+        let raw = raw.unwrap_or_default();
+        Self(form_urlencoded::parse(raw.as_bytes()).into_owned().collect())
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    fn name<T, E>(&self, field: &str, parse: fn(&str) -> Result<T, E>) -> Result<Option<T>, Problem> {
+        self.get(field)
+            .map(|v| parse(v).map_err(|_| Problem::invalid_field(field, "must match ^[a-z0-9][a-z0-9._-]{0,63}$")))
+            .transpose()
+    }
+
+    fn number(&self, field: &str, min: u64, max: u64, default: u64) -> Result<u64, Problem> {
+        match self.get(field) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (min..=max).contains(n))
+                .ok_or_else(|| Problem::invalid_field(field, &format!("must be an integer from {min} to {max}"))),
+        }
+    }
+
+    fn timeout(&self, max: u64, default: u64) -> Result<Duration, Problem> {
+        Ok(Duration::from_secs(self.number("timeout", 1, max, default)?))
+    }
+
+    fn flag(&self, field: &str) -> Result<bool, Problem> {
+        match self.get(field) {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(_) => Err(Problem::invalid_field(field, "must be true or false")),
+        }
+    }
+
+    /// A canonical cache key: the path and the parameters that shape the answer, sorted.
+    fn cache_key(&self, path: &str, shaping: &[&str]) -> String {
+        let mut parts: Vec<String> =
+            shaping.iter().filter_map(|name| self.get(name).map(|v| format!("{name}={v}"))).collect();
+        parts.sort();
+        format!("{path}?{}", parts.join("&"))
+    }
+}
+
+/// `nextCursor` is the last (sku, location) of a page, base64url-encoded JSON: opaque to clients.
+fn encode_cursor(sku: &Sku, location: &LocationId) -> String {
+    URL_SAFE_NO_PAD.encode(json!([sku, location]).to_string())
+}
+
+fn decode_cursor(text: &str) -> Result<(Sku, LocationId), Problem> {
+    let bad = || Problem::invalid_field("cursor", "is not a cursor this server issued");
+    let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
+    let (sku, location): (String, String) = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    Ok((Sku::parse(&sku).map_err(|_| bad())?, LocationId::parse(&location).map_err(|_| bad())?))
+}
+
+fn inventory_query(params: &Params) -> Result<InventoryQuery, Problem> {
+    let text = params.get("q").map(str::to_owned);
+    if text.as_ref().is_some_and(|t| t.chars().count() > 200) {
+        return Err(Problem::invalid_field("q", "must be at most 200 characters"));
+    }
+    Ok(InventoryQuery {
+        location: params.name("location", LocationId::parse)?,
+        sku: params.name("sku", Sku::parse)?,
+        text,
+        low_stock_only: params.flag("lowStock")?,
+        limit: params.number("limit", 1, 500, 100)? as usize,
+        after: params.get("cursor").map(decode_cursor).transpose()?,
+    })
+}
+
+/// `GET /api/inventory`.
+pub async fn inventory(State(app): State<Arc<App>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Result<Response, Problem> {
+    let params = Params::parse(raw);
+    let query = inventory_query(&params)?;
+    let key = params.cache_key("inventory", &["location", "sku", "q", "lowStock", "limit", "cursor"]);
+    let queries = &app.queries;
+    queries
+        .answer(&headers, &params, &key, || async {
+            let page = queries.read_model.inventory(&query).await.map_err(read_failed)?;
+            let as_of = queries.read_model.as_of().await.map_err(read_failed)?;
+            let next = page.items.last().filter(|_| page.more).map(|last| encode_cursor(&last.sku, &last.location));
+            Ok(to_bytes(views::inventory(&page, next, as_of)))
+        })
+        .await
+}
+
+/// `GET /api/inventory/summary`.
+pub async fn summary(State(app): State<Arc<App>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Result<Response, Problem> {
+    let params = Params::parse(raw);
+    let queries = &app.queries;
+    queries
+        .answer(&headers, &params, "summary", || async {
+            let summary = queries.read_model.summary().await.map_err(read_failed)?;
+            let as_of = queries.read_model.as_of().await.map_err(read_failed)?;
+            Ok(to_bytes(views::summary(&summary, as_of)))
+        })
+        .await
+}
+
+/// `GET /api/inventory/{location}/{sku}`, optionally waiting for `minVersion`.
+pub async fn item(
+    State(app): State<Arc<App>>,
+    Path((location, sku)): Path<(String, String)>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Problem> {
+    let params = Params::parse(raw);
+    let key = ItemKey {
+        location: LocationId::parse(&location).map_err(|_| Problem::not_found("no such location"))?,
+        sku: Sku::parse(&sku).map_err(|_| Problem::not_found("no such sku"))?,
+    };
+    let Some(min_version) = params.get("minVersion") else {
+        let cache_key = format!("item:{key}");
+        return app.queries.answer(&headers, &params, &cache_key, || item_body(&app.queries, &key)).await;
+    };
+    let min_version = min_version
+        .parse::<u64>()
+        .map_err(|_| Problem::invalid_field("minVersion", "must be a non-negative integer"))?;
+    wait_for_version(&app.queries, &headers, &key, min_version, params.timeout(60, 10)?).await
+}
+
+async fn item_body(queries: &QueryService, key: &ItemKey) -> Result<Bytes, Problem> {
+    let item = queries.read_model.item(key).await.map_err(read_failed)?;
+    let item = item.ok_or_else(|| Problem::not_found(format!("no stock recorded for {key}")))?;
+    let as_of = queries.read_model.as_of().await.map_err(read_failed)?;
+    Ok(to_bytes(views::single_item(&item, as_of)))
+}
+
+/// Waits until the read model holds at least `min_version` of the item; answers what it has with
+/// `X-Stale: true` if the timeout passes first.
+async fn wait_for_version(
+    queries: &QueryService,
+    headers: &HeaderMap,
+    key: &ItemKey,
+    min_version: u64,
+    timeout: Duration,
+) -> Result<Response, Problem> {
+    let deadline = Instant::now() + timeout;
+    let mut changed = queries.changes.subscribe();
+    loop {
+        let item = queries.read_model.item(key).await.map_err(read_failed)?;
+        if item.as_ref().is_some_and(|i| i.version.0 >= min_version) {
+            return Ok(etag::respond(headers, item_body(queries, key).await?));
+        }
+        tokio::select! {
+            _ = changed.changed() => continue,
+            _ = tokio::time::sleep(POLL_INTERVAL) => continue,
+            _ = tokio::time::sleep_until(deadline) => {}
+        }
+        let mut response = match item_body(queries, key).await {
+            Ok(body) => etag::respond(headers, body),
+            Err(problem) => problem.into_response(),
+        };
+        response.headers_mut().insert("x-stale", HeaderValue::from_static("true"));
+        return Ok(response);
+    }
+}
+
+/// `GET /api/activity`.
+pub async fn activity(State(app): State<Arc<App>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Result<Response, Problem> {
+    let params = Params::parse(raw);
+    let query = ActivityQuery {
+        location: params.name("location", LocationId::parse)?,
+        sku: params.name("sku", Sku::parse)?,
+        limit: params.number("limit", 1, 500, 50)? as usize,
+    };
+    let key = params.cache_key("activity", &["location", "sku", "limit"]);
+    let queries = &app.queries;
+    queries
+        .answer(&headers, &params, &key, || async {
+            let events = queries.read_model.activity(&query).await.map_err(read_failed)?;
+            let as_of = queries.read_model.as_of().await.map_err(read_failed)?;
+            Ok(to_bytes(views::activity(&events, as_of)))
+        })
+        .await
+}
+
+/// `GET /api/health`: liveness plus what an operator wants at a glance.
+pub async fn health(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, Problem> {
+    let as_of = app.queries.read_model.as_of().await.map_err(read_failed)?;
+    let body = json!({
+        "status": "ok",
+        "backend": app.backend,
+        "version": env!("CARGO_PKG_VERSION"),
+        "asOf": as_of.map(|t| t.to_string()),
+        "malformedEvents": app.projection.malformed_count(),
+    });
+    Ok(etag::respond(&headers, to_bytes(body)))
+}

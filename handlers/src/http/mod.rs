@@ -1,0 +1,9 @@
+//! HTTP plumbing shared by every function: problem+json errors, ETags and conditional requests, JSON bodies,
+//! and the router that puts the functions at their paths.
+
+pub mod body;
+pub mod etag;
+pub mod problem;
+pub mod router;
+
+pub use problem::Problem;

@@ -1,0 +1,137 @@
+//! RFC 9457 problem details: every 4xx/5xx answer of the API, mapped from error types in one place.
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use serde_json::{Map, Value, json};
+
+use crate::contract::FieldError;
+use crate::domain::DomainError;
+
+/// Seconds a client should wait before retrying after a 503.
+pub const RETRY_AFTER_SECONDS: u32 = 2;
+
+/// A problem answer: `{"type": "urn:pieshop:problem:<slug>", "title", "status", "detail", ...extensions}`.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub status: StatusCode,
+    pub slug: &'static str,
+    pub title: &'static str,
+    pub detail: String,
+    pub extensions: Map<String, Value>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, slug: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self { status, slug, title, detail: detail.into(), extensions: Map::new() }
+    }
+
+    pub fn with(mut self, key: &str, value: Value) -> Self {
+        self.extensions.insert(key.to_owned(), value);
+        self
+    }
+
+    pub fn invalid(errors: Vec<FieldError>) -> Self {
+        let detail = errors.iter().map(|e| format!("{} {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
+        Self::new(StatusCode::BAD_REQUEST, "invalid-request", "The request is invalid", detail)
+            .with("errors", json!(errors))
+    }
+
+    pub fn invalid_field(field: &str, message: &str) -> Self {
+        Self::invalid(vec![FieldError::new(field, message)])
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", "this path does not take that method")
+    }
+
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large", format!("the body may be at most {limit} bytes"))
+            .with("limit", json!(limit))
+    }
+
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "send the body as application/json",
+        )
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", "a valid function key is required")
+    }
+
+    /// A backend is down or throttled; the client should retry after `Retry-After`. The cause is logged,
+    /// never returned.
+    pub fn unavailable(cause: &dyn std::fmt::Display) -> Self {
+        tracing::warn!(%cause, "backend unavailable");
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", "a backend is unavailable; retry later")
+    }
+
+    /// A bug or corrupt data: logged in full, answered without internals.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(%cause, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "the server failed; it has been logged")
+    }
+
+    pub fn command_id_reused() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "command-id-reused",
+            "Command id reused",
+            "this commandId was already used for a different command",
+        )
+    }
+
+    pub fn body(&self) -> Value {
+        let mut body = Map::new();
+        body.insert("type".into(), json!(format!("urn:pieshop:problem:{}", self.slug)));
+        body.insert("title".into(), json!(self.title));
+        body.insert("status".into(), json!(self.status.as_u16()));
+        body.insert("detail".into(), json!(self.detail));
+        body.extend(self.extensions.clone());
+        Value::Object(body)
+    }
+}
+
+impl From<&DomainError> for Problem {
+    fn from(error: &DomainError) -> Self {
+        let detail = error.to_string();
+        match error {
+            DomainError::InsufficientStock { available, requested } => {
+                Problem::new(StatusCode::CONFLICT, "insufficient-stock", "Insufficient stock", detail)
+                    .with("available", json!(available))
+                    .with("requested", json!(requested))
+            }
+            DomainError::VersionConflict { expected, actual } => {
+                Problem::new(StatusCode::CONFLICT, "version-conflict", "Version conflict", detail)
+                    .with("expectedVersion", json!(expected))
+                    .with("actualVersion", json!(actual))
+            }
+            DomainError::QuantityLimit { on_hand, adding, limit } => {
+                Problem::new(StatusCode::CONFLICT, "quantity-limit", "Quantity limit exceeded", detail)
+                    .with("onHand", json!(on_hand))
+                    .with("adding", json!(adding))
+                    .with("limit", json!(limit))
+            }
+            DomainError::SameLocation => Problem::invalid_field("to", "must differ from 'from'"),
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, self.body().to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+        }
+        response
+    }
+}

@@ -1,0 +1,59 @@
+//! Puts every function at its path: the same router serves under the Functions host and standalone.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::{get, post};
+use http::{Request, Response};
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+use super::Problem;
+use crate::app::App;
+use crate::functions::{command, dashboard, projection, query, relay};
+
+/// The whole HTTP surface of the handler.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/", get(dashboard::page))
+        .route("/api/dashboard", get(dashboard::page))
+        .route("/api/commands", post(command::post_one))
+        .route("/api/commands/batch", post(command::post_batch))
+        .route("/api/inventory", get(query::inventory))
+        .route("/api/inventory/summary", get(query::summary))
+        .route("/api/inventory/{location}/{sku}", get(query::item))
+        .route("/api/activity", get(query::activity))
+        .route("/api/health", get(query::health))
+        .route("/projection", post(projection::invoke))
+        .route("/relay", post(relay::invoke))
+        .fallback(|| async { Problem::not_found("no such path") })
+        .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
+        .layer(request_log())
+        .with_state(app)
+}
+
+/// One log line per request: method, path (never the query string: it may carry a function key), status,
+/// latency.
+fn request_log() -> TraceLayer<
+    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
+    impl Fn(&Request<Body>) -> Span + Clone,
+    (),
+    impl Fn(&Response<Body>, Duration, &Span) + Clone,
+    (),
+    (),
+    (),
+> {
+    TraceLayer::new_for_http()
+        .make_span_with(|request: &Request<Body>| {
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+        })
+        .on_request(())
+        .on_response(|response: &Response<Body>, latency: Duration, _span: &Span| {
+            tracing::info!(status = response.status().as_u16(), micros = latency.as_micros() as u64, "served");
+        })
+        .on_body_chunk(())
+        .on_eos(())
+        .on_failure(())
+}

@@ -1,0 +1,25 @@
+//! The ports: what the functions need from the world. Each has an embedded adapter and an Azure adapter,
+//! and one contract test suite that both must pass.
+
+pub mod cache;
+pub mod publisher;
+pub mod read_model;
+pub mod write_store;
+
+pub use cache::ResponseCache;
+pub use publisher::{EventPublisher, PublishError};
+pub use read_model::{ReadModel, ReadModelError};
+pub use write_store::{WriteStore, StoreError};
+
+use std::sync::Arc;
+
+/// One adapter per port: what `main` wires and what tests swap.
+#[derive(Clone)]
+pub struct Adapters {
+    pub write_store: Arc<dyn WriteStore>,
+    pub publisher: Arc<dyn EventPublisher>,
+    pub read_model: Arc<dyn ReadModel>,
+    pub cache: Arc<dyn ResponseCache>,
+    /// `embedded` or `azure`, as reported by `/api/health`.
+    pub backend: &'static str,
+}

@@ -1,0 +1,115 @@
+//! The read model: what queries read, fed only by events.
+
+use async_trait::async_trait;
+
+use crate::domain::{Event, ItemKey, LocationId, Quantity, Sku, Timestamp, Version};
+
+/// Whether an event changed the read model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The event was newer than what the read model held.
+    Applied,
+    /// The read model already held this version or a newer one; nothing changed.
+    Stale,
+}
+
+/// A filtered, paged item listing (sorted by sku, then location).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InventoryQuery {
+    pub location: Option<LocationId>,
+    pub sku: Option<Sku>,
+    /// Full-text over product name and sku; plain words, never a query language.
+    pub text: Option<String>,
+    pub low_stock_only: bool,
+    pub limit: usize,
+    /// Continue after this (sku, location).
+    pub after: Option<(Sku, LocationId)>,
+}
+
+/// One item as queries show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemView {
+    pub location: LocationId,
+    pub sku: Sku,
+    /// The product name, or the sku when the product is not defined.
+    pub name: String,
+    pub quantity: Quantity,
+    pub version: Version,
+    pub reorder_level: Option<Quantity>,
+    pub updated_at: Timestamp,
+}
+
+impl ItemView {
+    /// At or below the reorder level.
+    pub fn low(&self) -> bool {
+        self.reorder_level.is_some_and(|level| self.quantity <= level)
+    }
+    pub fn key(&self) -> ItemKey {
+        ItemKey { location: self.location.clone(), sku: self.sku.clone() }
+    }
+}
+
+/// One page of items; `more` says whether another page follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InventoryPage {
+    pub items: Vec<ItemView>,
+    pub more: bool,
+}
+
+/// A product's stock across locations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductTotal {
+    pub sku: Sku,
+    pub name: String,
+    pub total: u64,
+    pub by_location: Vec<(LocationId, Quantity)>,
+    pub reorder_level: Option<Quantity>,
+}
+
+/// A location's stock across products.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocationTotal {
+    pub location: LocationId,
+    pub total: u64,
+    /// Skus with stock on hand there.
+    pub skus: u64,
+}
+
+/// The one view across every location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub products: Vec<ProductTotal>,
+    pub locations: Vec<LocationTotal>,
+}
+
+/// A filtered slice of the activity log, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActivityQuery {
+    pub location: Option<LocationId>,
+    pub sku: Option<Sku>,
+    pub limit: usize,
+}
+
+/// The read model could not answer or apply; a retry may help.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadModelError {
+    #[error("read model unavailable: {0}")]
+    Unavailable(String),
+    #[error("read model data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// The read model port.
+#[async_trait]
+pub trait ReadModel: Send + Sync {
+    /// Applies an event if it is newer than what the read model holds for its stream; records it in the
+    /// activity log once (by event id) either way. Durable when it returns `Ok`.
+    async fn apply(&self, event: &Event) -> Result<Applied, ReadModelError>;
+    async fn inventory(&self, query: &InventoryQuery) -> Result<InventoryPage, ReadModelError>;
+    async fn item(&self, key: &ItemKey) -> Result<Option<ItemView>, ReadModelError>;
+    async fn summary(&self) -> Result<Summary, ReadModelError>;
+    /// Events newest first (stock events and product definitions).
+    async fn activity(&self, query: &ActivityQuery) -> Result<Vec<Event>, ReadModelError>;
+    /// The `recordedAt` of the newest event applied (`None` when empty).
+    async fn as_of(&self) -> Result<Option<Timestamp>, ReadModelError>;
+}

@@ -1,0 +1,104 @@
+//! The write model: streams with their state, their events (the outbox) and command markers, changed atomically.
+
+use async_trait::async_trait;
+
+use crate::domain::{Aggregate, CommandId, Event, EventId, PendingTransfer, StreamId, Timestamp, TransferId};
+
+/// An opaque concurrency token: a commit succeeds only if the stream still has this one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ETag(pub String);
+
+/// A stream's state as loaded, with the token to commit against.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub aggregate: Aggregate,
+    pub etag: ETag,
+}
+
+/// The stored outcome of an applied command, replayed verbatim for a retry with the same id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandOutcome {
+    pub command_id: CommandId,
+    /// Hash of the command as the client sent it: a retry with another body is refused.
+    pub request_hash: String,
+    /// The response body as first sent (JSON text).
+    pub response: String,
+}
+
+/// Everything one command changes in one stream, committed all or nothing.
+#[derive(Debug, Clone)]
+pub struct Commit {
+    pub stream: StreamId,
+    /// `None`: the stream must not exist yet.
+    pub expected: Option<ETag>,
+    pub state: Aggregate,
+    pub events: Vec<Event>,
+    pub outcome: CommandOutcome,
+    /// A transfer's first half records the transfer as pending in the same commit.
+    pub transfer: Option<PendingTransfer>,
+}
+
+/// How a commit ended.
+#[derive(Debug, Clone)]
+pub enum CommitResult {
+    Committed,
+    /// The stream changed since it was loaded: reload and decide again.
+    Conflict,
+    /// The command's marker already exists: this is its stored outcome; nothing was written.
+    Duplicate(CommandOutcome),
+}
+
+/// An event to mark as published (the stream locates it in partitioned stores).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRef {
+    pub stream: StreamId,
+    pub id: EventId,
+}
+
+impl From<&Event> for EventRef {
+    fn from(e: &Event) -> Self {
+        EventRef { stream: e.stream(), id: e.id() }
+    }
+}
+
+/// The write store could not do its part; nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Overloaded, throttled or unreachable: try again later.
+    #[error("write store unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be read back: a bug or a manual edit.
+    #[error("write store data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// The write model port.
+#[async_trait]
+pub trait WriteStore: Send + Sync {
+    /// The stream's current state, or `None` if it has no events yet.
+    async fn load(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError>;
+
+    /// The stored outcome of a command, looked up in the stream it changed.
+    async fn outcome(&self, stream: &StreamId, command: CommandId) -> Result<Option<CommandOutcome>, StoreError>;
+
+    /// Commits state, events and marker atomically, conditional on the ETag.
+    async fn commit(&self, commit: Commit) -> Result<CommitResult, StoreError>;
+
+    /// Events not yet marked published and recorded before `before`, oldest first.
+    async fn unpublished(&self, before: Timestamp, limit: usize) -> Result<Vec<Event>, StoreError>;
+
+    /// Marks events as handed to the event publisher.
+    async fn mark_published(&self, events: &[EventRef]) -> Result<(), StoreError>;
+
+    /// Transfers whose second half is not yet known to have happened, created before `before`.
+    async fn pending_transfers(&self, before: Timestamp, limit: usize) -> Result<Vec<PendingTransfer>, StoreError>;
+
+    /// Clears a pending transfer once its second half is committed.
+    async fn finish_transfer(&self, source: &StreamId, transfer: TransferId) -> Result<(), StoreError>;
+
+    /// Every stream's current state, for verification against the read model.
+    async fn aggregates(&self) -> Result<Vec<Aggregate>, StoreError>;
+
+    /// Every event, in no particular order, for rebuilding the read model.
+    async fn events(&self) -> Result<Vec<Event>, StoreError>;
+}
