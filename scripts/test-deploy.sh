@@ -35,7 +35,13 @@ missing() {
 if command -v shellcheck >/dev/null; then
   scripts=(scripts/*.sh)
   if [ -d .ci ]; then
-    while IFS= read -r f; do scripts+=("$f"); done < <(grep -lE '^#!(/usr/bin/env bash|/bin/(ba)?sh)' .ci/* 2>/dev/null || true)
+    # .ci/ holds both *.sh files and extension-less scripts: take either kind.
+    for f in .ci/*; do
+      [ -f "$f" ] || continue
+      if [[ "$f" == *.sh ]] || head -n 1 "$f" | grep -qE '^#!(/usr/bin/env (ba)?sh|/bin/(ba)?sh)'; then
+        scripts+=("$f")
+      fi
+    done
   fi
   echo "test-deploy.sh: shellcheck ${scripts[*]}"
   shellcheck "${scripts[@]}"

@@ -13,8 +13,9 @@ def shell_scripts():
     scripts = sorted(SCRIPTS.glob("*.sh"))
     ci = ROOT / ".ci"
     if ci.is_dir():
-        scripts += [p for p in sorted(ci.iterdir())
-                    if p.is_file() and p.read_text(errors="ignore").startswith(("#!/usr/bin/env bash", "#!/bin/bash", "#!/bin/sh"))]
+        shebangs = ("#!/usr/bin/env bash", "#!/usr/bin/env sh", "#!/bin/bash", "#!/bin/sh")
+        scripts += [p for p in sorted(ci.iterdir()) if p.is_file() and (
+            p.suffix == ".sh" or p.read_text(errors="ignore").startswith(shebangs))]
     return scripts
 
 
