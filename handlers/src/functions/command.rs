@@ -58,6 +58,15 @@ pub struct Reply {
     pub replayed: bool,
 }
 
+/// Where a transfer's second half stands after an attempt to complete it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferProgress {
+    /// Applied (or returned to the source) and cleared; the destination's state when this call applied it.
+    Completed { destination: Option<ItemState> },
+    /// Could not be applied now; the relay will try again.
+    Pending,
+}
+
 /// A committed decision and the answer stored with it.
 struct Committed {
     decision: Decision,
@@ -93,8 +102,9 @@ impl CommandService {
         let destination = self.complete_transfer(transfer).await;
         let events: Vec<EventId> = committed.decision.events.iter().map(|e| e.id()).collect();
         let (items, pending) = match destination {
-            Some(destination) => (vec![source, destination], false),
-            None => (vec![source], true),
+            TransferProgress::Completed { destination: Some(destination) } => (vec![source, destination], false),
+            TransferProgress::Completed { destination: None } => (vec![source], false),
+            TransferProgress::Pending => (vec![source], true),
         };
         let body = views::applied_transfer(&command.id.to_string(), transfer.transfer_id, &items, &events, pending);
         Ok(Reply { body, replayed: false })
@@ -136,8 +146,8 @@ impl CommandService {
     }
 
     /// Applies a transfer's second half and clears it; if the destination refuses the stock, gives it back to
-    /// the source. Returns the destination's state when this call applied it; `None` leaves it pending.
-    pub async fn complete_transfer(&self, transfer: &PendingTransfer) -> Option<ItemState> {
+    /// the source.
+    pub async fn complete_transfer(&self, transfer: &PendingTransfer) -> TransferProgress {
         let in_leg = transfer.in_leg();
         let destination = match self.commit(&in_leg, &derived_hash(&in_leg)).await {
             Ok(Ok(committed)) => match committed.decision.state {
@@ -150,20 +160,20 @@ impl CommandService {
                 let back = transfer.return_leg();
                 if let Err(error) = self.commit(&back, &derived_hash(&back)).await {
                     tracing::error!(transfer = %transfer.transfer_id, %error, "returning a transfer failed; left pending");
-                    return None;
+                    return TransferProgress::Pending;
                 }
                 None
             }
             Err(error) => {
                 tracing::warn!(transfer = %transfer.transfer_id, %error, "transfer left pending for the relay");
-                return None;
+                return TransferProgress::Pending;
             }
         };
         let source = domain::StreamId::Item(transfer.source());
         if let Err(error) = self.store.finish_transfer(&source, transfer.transfer_id).await {
             tracing::warn!(transfer = %transfer.transfer_id, %error, "could not clear a completed transfer; the relay will");
         }
-        destination
+        TransferProgress::Completed { destination }
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use super::command::CommandService;
+use super::command::{CommandService, TransferProgress};
 use super::dispatch::Dispatcher;
 use crate::app::App;
 use crate::domain::Timestamp;
@@ -59,8 +59,9 @@ impl Relay {
             report.republished += events.len();
         }
         for transfer in self.store.pending_transfers(before, BATCH).await? {
-            commands.complete_transfer(&transfer).await;
-            report.transfers_completed += 1;
+            if let TransferProgress::Completed { .. } = commands.complete_transfer(&transfer).await {
+                report.transfers_completed += 1;
+            }
         }
         Ok(report)
     }

@@ -1,0 +1,137 @@
+//! The Functions host boundary, fed with the protocol fixtures through the real routes, and the real binary
+//! started the way the host starts it.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{fixture, id, receive, spawn_app};
+
+/// The host's readiness probe: any answer to `GET /` means ready.
+#[tokio::test]
+async fn get_root_answers_at_once() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/").await.status(), 200);
+}
+
+/// A timer invocation (fixture d) gets the envelope the host expects back (shape of fixture r3).
+#[tokio::test]
+async fn the_relay_answers_a_timer_invocation_with_an_envelope() {
+    let app = spawn_app().await;
+    let response = app.post_json("/relay", &fixture("d-timer-request.json")).await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    let body: Value = response.json().await.unwrap();
+    let expected = fixture("r3-timer-response-envelope.json");
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&body), keys(&expected));
+    assert!(body["Outputs"].is_object() && body["Logs"].is_array() && body["ReturnValue"].is_null());
+}
+
+/// The fixtures' Contoso events (b: Event Grid schema, c: CloudEvents) are not pieshop events: they are
+/// decoded through both string layers, recognised as foreign, acknowledged (a retry cannot fix them) and counted.
+#[tokio::test]
+async fn foreign_events_in_both_fixture_schemas_are_acknowledged_and_counted() {
+    let app = spawn_app().await;
+    for name in ["b-eventgrid-egschema-request.json", "c-eventgrid-cloudevent-request.json"] {
+        let response = app.post_json("/projection", &fixture(name)).await;
+        assert_eq!(response.status(), 200, "{name}");
+        let body: Value = response.json().await.unwrap();
+        assert!(body["Logs"][0].as_str().unwrap().contains("Contoso.Orders.OrderPlaced"), "{body}");
+    }
+    assert_eq!(app.get_json("/api/health").await["malformedEvents"], 2);
+}
+
+/// A pieshop event wrapped exactly like fixture b/c (indented JSON, encoded twice) is applied once, whether it
+/// is in CloudEvents or Event Grid schema; the second delivery is acknowledged as stale.
+#[tokio::test]
+async fn a_pieshop_event_in_the_hosts_encoding_is_applied_once() {
+    let app = spawn_app().await;
+    app.publisher_down.store(true, std::sync::atomic::Ordering::SeqCst);
+    app.command(receive("store-1", "apple-pie", 9)).await;
+    let event = app.store.events().await.unwrap().remove(0);
+    for (name, encoded) in [
+        ("c-eventgrid-cloudevent-request.json", pieshop::contract::event_json::to_cloud_event(&event)),
+        ("b-eventgrid-egschema-request.json", pieshop::contract::event_json::to_event_grid(&event)),
+    ] {
+        let mut envelope = fixture(name);
+        let indented = serde_json::to_string_pretty(&encoded).unwrap();
+        envelope["Data"]["eventGridEvent"] = json!(serde_json::to_string(&indented).unwrap());
+        let body: Value = app.post_json("/projection", &envelope).await.json().await.unwrap();
+        let log = body["Logs"][0].as_str().unwrap().to_owned();
+        let expected = if name.starts_with('c') { "projected" } else { "ignored stale" };
+        assert!(log.starts_with(expected), "{name}: {log}");
+    }
+    assert_eq!(app.get_json("/api/inventory/store-1/apple-pie").await["quantity"], 9);
+}
+
+/// The event may also arrive as a plain object or a single string of JSON (other host versions).
+#[tokio::test]
+async fn an_event_as_an_object_or_a_single_string_is_applied() {
+    let app = spawn_app().await;
+    app.publisher_down.store(true, std::sync::atomic::Ordering::SeqCst);
+    app.command(receive("store-1", "apple-pie", 1)).await;
+    app.command(receive("store-1", "apple-pie", 1)).await;
+    let events = app.store.events().await.unwrap();
+    let object = pieshop::contract::event_json::to_cloud_event(&events[0]);
+    let string = json!(pieshop::contract::event_json::to_cloud_event(&events[1]).to_string());
+    for data in [object, string] {
+        let envelope = json!({"Data": {"eventGridEvent": data}, "Metadata": {}});
+        let body: Value = app.post_json("/projection", &envelope).await.json().await.unwrap();
+        assert!(body["Logs"][0].as_str().unwrap().starts_with("projected"), "{body}");
+    }
+    assert_eq!(app.get_json("/api/inventory/store-1/apple-pie").await["version"], 2);
+}
+
+/// A broken envelope cannot be fixed by a retry: acknowledged with a log line, never a 4xx/5xx.
+#[tokio::test]
+async fn a_broken_envelope_is_acknowledged() {
+    let app = spawn_app().await;
+    let response = app.client.post(app.url("/projection")).body("{not json").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["Logs"][0].as_str().unwrap().contains("malformed"));
+}
+
+struct Handler(Child);
+
+impl Drop for Handler {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Started as the host starts it (`FUNCTIONS_CUSTOMHANDLER_PORT`), the real binary serves on 127.0.0.1 at
+/// that port, answers the readiness probe, a forwarded command and a query.
+#[tokio::test]
+async fn the_binary_listens_where_the_host_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_handler"))
+        .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
+        .env("PIESHOP_DATA_DIR", dir.path())
+        .env("PIESHOP_LISTEN", "127.0.0.1:1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _handler = Handler(child);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while client.get(format!("{base}/")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "handler never answered GET /");
+        tokio::time::sleep(Duration::from_millis(25)).await; // the host's own probe interval
+    }
+    let command = json!({"commandId": id(), "type": "receive", "location": "store-1", "sku": "apple-pie", "quantity": 2});
+    let response = client.post(format!("{base}/api/commands")).json(&command).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let item = client.get(format!("{base}/api/inventory/store-1/apple-pie?minVersion=1")).send().await.unwrap();
+    assert_eq!(item.json::<Value>().await.unwrap()["quantity"], 2);
+}

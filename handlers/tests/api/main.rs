@@ -1,0 +1,9 @@
+//! API tests: the real router on a real socket, over the embedded adapters, driven like a client would.
+//! One test binary (one link) with a module per area.
+
+mod bad_input;
+mod commands;
+mod guarantees;
+mod helpers;
+mod host_protocol;
+mod queries;
