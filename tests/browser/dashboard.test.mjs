@@ -1,0 +1,264 @@
+// Browser tests of the dashboard (handlers/assets/dashboard.html) in headless Debian Chromium against a standalone
+// server started here. Run: scripts/test-browser.sh (or `npm test` in this folder).
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { REPO_ROOT, command, getJson, launchBrowser, mustCommand, seedShop, startServer, waitUntil } from './harness.mjs';
+
+const ARTIFACTS = path.join(REPO_ROOT, 'artifacts');
+const T = 15000; // generous per-condition timeout for a 2-core machine
+
+let server, browser;
+
+before(async () => {
+  server = await startServer();
+  await seedShop(server.base);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (server) await server.stop();
+});
+
+/** Opens the dashboard and waits until the matrix shows the current summary and the long-poll is live. */
+async function openDashboard(p = '/') {
+  const page = await browser.context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e));
+  page.errors = errors;
+  page.requests = [];
+  page.on('request', (r) => page.requests.push(r.url()));
+  await page.goto(`${server.base}${p}`);
+  await page.locator('#matrix tbody td[data-sku]').first().waitFor({ timeout: T });
+  await page.locator('#freshness[data-conn="live"]').waitFor({ timeout: T });
+  return page;
+}
+const cell = (page, location, sku) => page.locator(`#matrix td[data-location="${location}"][data-sku="${sku}"]`);
+async function waitForText(locator, expected, timeout = T) {
+  await waitUntil(`${locator} to read ${expected}`, async () => ((await locator.textContent()) || '').trim() === String(expected), { timeoutMs: timeout });
+}
+async function item(location, sku) {
+  return getJson(server.base, `/api/inventory/${location}/${sku}`);
+}
+
+describe('dashboard', () => {
+  test('is served at / and /api/dashboard as one self-contained page', async () => {
+    for (const p of ['/', '/api/dashboard']) {
+      const res = await fetch(`${server.base}${p}`);
+      assert.equal(res.status, 200, p);
+      assert.match(res.headers.get('content-type'), /^text\/html/);
+      const html = await res.text();
+      assert.doesNotMatch(html, /<(script|link)[^>]+(src|href)="(https?:)?\/\//i, 'no external scripts or styles');
+      const source = fs.readFileSync(path.join(REPO_ROOT, 'handlers', 'assets', 'dashboard.html'), 'utf8');
+      assert.ok(html === source, 'the server embeds an older dashboard.html: rebuild it (cargo build -p pieshop --bin handler)');
+    }
+  });
+
+  test('loads: matrix of products × locations with totals, low stock marked, freshness shown, nothing fetched off-site', async () => {
+    const page = await browser.context.newPage();
+    const foreign = [];
+    page.on('request', (r) => { if (!r.url().startsWith(server.base) && !r.url().startsWith('data:')) foreign.push(r.url()); });
+    await page.goto(`${server.base}/api/dashboard`);
+    await page.locator('#matrix tbody td[data-sku]').first().waitFor({ timeout: T });
+    const summary = await getJson(server.base, '/api/inventory/summary');
+
+    const headers = (await page.locator('#matrix thead th').allTextContents()).map((s) => s.trim());
+    const locations = summary.locations.map((l) => l.location).sort();
+    assert.deepEqual(headers, ['Product', ...locations, 'Total']);
+    assert.equal(await page.locator('#matrix tbody tr').count(), summary.products.length);
+    for (const p of summary.products) {
+      await waitForText(page.locator(`#matrix td[data-total-sku="${p.sku}"]`), p.total.toLocaleString('en-GB'));
+      for (const l of locations) {
+        const q = p.byLocation[l];
+        await waitForText(cell(page, l, p.sku), q == null ? '–' : q.toLocaleString('en-GB'));
+      }
+    }
+    for (const l of summary.locations) {
+      await waitForText(page.locator(`#matrix tfoot td[data-total-location="${l.location}"]`), l.total.toLocaleString('en-GB'));
+    }
+    // store-downtown counted 0 key lime pies (reorder level 4): low and out of stock
+    assert.match(await cell(page, 'store-downtown', 'key-lime-pie').getAttribute('class'), /\blow\b.*\bout\b/);
+    // store-uptown has 9 pecan pies (reorder level 4): not low
+    assert.doesNotMatch((await cell(page, 'store-uptown', 'pecan-pie').getAttribute('class')) || '', /\blow\b/);
+
+    await page.locator('#freshness[data-conn="live"]').waitFor({ timeout: T });
+    assert.match(await page.locator('#as-of').textContent(), /^As of .+ \(\d+ s behind\)$/);
+    assert.ok((await page.locator('#activity li[data-event-id]').count()) > 5, 'activity feed is filled');
+    assert.deepEqual(foreign, [], 'every request stays on the server (works offline and behind Easy Auth)');
+    assert.deepEqual(page.errors || [], []);
+    await page.close();
+  });
+
+  test('a command sent by another client appears on the open page without a reload', async () => {
+    const page = await openDashboard();
+    await page.evaluate(() => { window.__sameDocument = true; });
+    await waitUntil('a long-poll to be open', () => page.requests.some((u) => u.includes('/api/inventory/summary?waitForChange=')), { timeoutMs: T });
+
+    const before = (await item('store-harbour', 'apple-pie')).quantity;
+    const answer = await mustCommand(server.base, { type: 'receive', location: 'store-harbour', sku: 'apple-pie', quantity: 25, scannerId: 'dock-7' });
+    await waitForText(cell(page, 'store-harbour', 'apple-pie'), before + 25);
+    await page.locator(`#activity li[data-event-id="${answer.events[0]}"]`).waitFor({ timeout: T });
+    assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the page was not reloaded');
+
+    // A product nobody had seen, at a new location, shows up as a new row and column.
+    await mustCommand(server.base, { type: 'receive', location: 'market-stall', sku: 'mince-pie', quantity: 3 });
+    await waitForText(cell(page, 'market-stall', 'mince-pie'), '3');
+    await page.close();
+  });
+
+  test('submitting the receive form updates the matrix at once (read-your-write with minVersion)', async () => {
+    const page = await openDashboard();
+    const reads = [];
+    page.on('request', (r) => { if (/\/api\/inventory\/store-uptown\/pumpkin-pie\?minVersion=\d+/.test(r.url())) reads.push(r.url()); });
+    await page.getByRole('tab', { name: 'Receive' }).click();
+    const form = page.locator('#form-receive');
+    await form.getByLabel('Location').fill('store-uptown');
+    await form.getByLabel('Product (SKU)').fill('pumpkin-pie');
+    await form.getByLabel('Quantity received').fill('14');
+    await form.getByRole('button', { name: 'Receive stock' }).click();
+    await page.locator('#result[data-kind="ok"]', { hasText: 'Received 14 × Pumpkin pie at store-uptown' }).waitFor({ timeout: T });
+    await waitForText(cell(page, 'store-uptown', 'pumpkin-pie'), '14');
+    await page.locator('#result', { hasText: 'Shown in the stock view.' }).waitFor({ timeout: T });
+    const now = await item('store-uptown', 'pumpkin-pie');
+    assert.equal(now.quantity, 14);
+    assert.equal(reads.length, 1, 'the page asked for the version its command produced');
+    assert.match(reads[0], new RegExp(`minVersion=${now.version}\\b`));
+    await page.close();
+  });
+
+  test('a removal of more than is on hand shows the problem detail', async () => {
+    const page = await openDashboard();
+    await page.getByRole('tab', { name: 'Remove' }).click();
+    const form = page.locator('#form-remove');
+    await form.getByLabel('Location').fill('store-harbour');
+    await form.getByLabel('Product (SKU)').fill('cherry-tart');
+    await form.getByLabel('Quantity removed').fill('9999');
+    await form.getByLabel('Reason').selectOption('sold');
+    const answered = page.waitForResponse((r) => r.url().endsWith('/api/commands') && r.request().method() === 'POST', { timeout: T });
+    await form.getByRole('button', { name: 'Remove stock' }).click();
+    const res = await answered;
+    assert.equal(res.status(), 409);
+    const problem = await res.json();
+    assert.equal(problem.type, 'urn:pieshop:problem:insufficient-stock');
+    const box = page.locator('#result[data-kind="error"]');
+    await box.waitFor({ timeout: T });
+    assert.equal((await box.locator('.detail').textContent()).trim(), problem.detail);
+    assert.match(await box.textContent(), /Nothing was changed/);
+    await page.close();
+  });
+
+  test('a command whose answer is lost is sent again with the same commandId and applied once', async () => {
+    const page = await openDashboard();
+    const bodies = [];
+    let dropped = false;
+    await page.route('**/api/commands', async (route) => {
+      bodies.push(JSON.parse(route.request().postData()));
+      if (!dropped) {
+        dropped = true;
+        await route.fetch();                    // the server applies it ...
+        await route.abort('connectionreset');   // ... but the answer never reaches the page
+      } else await route.continue();
+    });
+    const before = (await item('food-truck', 'blueberry-muffin')).quantity;
+    await page.getByRole('tab', { name: 'Receive' }).click();
+    const form = page.locator('#form-receive');
+    await form.getByLabel('Location').fill('food-truck');
+    await form.getByLabel('Product (SKU)').fill('blueberry-muffin');
+    await form.getByLabel('Quantity received').fill('7');
+    await form.getByRole('button', { name: 'Receive stock' }).click();
+    await page.locator('#result[data-kind="ok"]', { hasText: 'already been recorded' }).waitFor({ timeout: T });
+    assert.equal(bodies.length, 2);
+    assert.equal(bodies[0].commandId, bodies[1].commandId);
+    assert.match(bodies[0].commandId, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal((await item('food-truck', 'blueberry-muffin')).quantity, before + 7, 'applied exactly once');
+    await waitForText(cell(page, 'food-truck', 'blueberry-muffin'), before + 7);
+
+    // The next, separate submission gets a new id.
+    await page.unroute('**/api/commands');
+    await form.getByLabel('Quantity received').fill('1');
+    const sent = page.waitForRequest((r) => r.url().endsWith('/api/commands'), { timeout: T });
+    await form.getByRole('button', { name: 'Receive stock' }).click();
+    assert.notEqual(JSON.parse((await sent).postData()).commandId, bodies[0].commandId);
+    await waitForText(cell(page, 'food-truck', 'blueberry-muffin'), before + 8);
+    await page.close();
+  });
+
+  test('search uses q, the location filter narrows the matrix and the activity feed', async () => {
+    const page = await openDashboard();
+    const searches = [];
+    page.on('request', (r) => { if (/\/api\/inventory\?.*\bq=lime\b/.test(r.url())) searches.push(r.url()); });
+    await page.getByLabel('Search products').fill('lime');
+    await waitUntil('one matching row', async () => (await page.locator('#matrix tbody tr').count()) === 1
+      && (await page.locator('#matrix tbody td[data-sku="key-lime-pie"]').count()) > 0, { timeoutMs: T });
+    assert.ok(searches.length >= 1);
+    await page.getByLabel('Search products').press('Escape');
+    await waitUntil('all rows back', async () => (await page.locator('#matrix tbody tr').count()) > 5, { timeoutMs: T });
+
+    await page.locator('#location-filter').selectOption('store-harbour');
+    await waitUntil('one location column', async () => (await page.locator('#matrix thead th.loc').allTextContents()).join() === 'store-harbour', { timeoutMs: T });
+    await page.locator('#activity-scope', { hasText: 'store-harbour' }).waitFor({ timeout: T });
+    const where = await page.locator('#activity li .mono').allTextContents();
+    assert.ok(where.length > 0 && where.every((w) => w.includes('store-harbour')), where.join(' | '));
+    await page.close();
+  });
+
+  test('keyboard: arrow keys move through the matrix and Enter fills the form', async () => {
+    const page = await openDashboard();
+    const first = page.locator('#matrix .cell[tabindex="0"]');
+    await first.focus();
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowDown');
+    const focused = await page.evaluate(() => { const td = document.activeElement.closest('td'); return { l: td.dataset.location, s: td.dataset.sku }; });
+    await page.keyboard.press('Enter');
+    const form = page.locator('#form-receive');
+    assert.equal(await form.getByLabel('Location').inputValue(), focused.l);
+    assert.equal(await form.getByLabel('Product (SKU)').inputValue(), focused.s);
+    assert.equal(await page.evaluate(() => document.activeElement.name), 'quantity');
+    await page.close();
+  });
+
+  test('backs off while the server cannot be reached and recovers on its own', async () => {
+    const page = await openDashboard();
+    await page.route('**/api/inventory/summary**', (route) => route.abort('connectionrefused'));
+    await page.evaluate(() => window.dispatchEvent(new Event('online')));   // ends the open wait at once
+    await page.locator('#freshness[data-conn="retrying"]').waitFor({ timeout: T });
+    await page.locator('#conn', { hasText: /retrying in \d+ s|reconnecting/ }).waitFor({ timeout: T });
+    await page.unroute('**/api/inventory/summary**');
+    await mustCommand(server.base, { type: 'receive', location: 'store-harbour', sku: 'pecan-pie', quantity: 1 });
+    const q = (await item('store-harbour', 'pecan-pie')).quantity;
+    await page.locator('#freshness[data-conn="live"]').waitFor({ timeout: 40000 });
+    await waitForText(cell(page, 'store-harbour', 'pecan-pie'), q);
+    await page.close();
+  });
+
+  test('screenshots of the loaded dashboard (desktop and phone width)', async () => {
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    const page = await openDashboard();
+    // a fresh, visible result so the screenshot shows the form feedback too
+    await page.getByRole('tab', { name: 'Remove' }).click();
+    const form = page.locator('#form-remove');
+    await form.getByLabel('Location').fill('store-uptown');
+    await form.getByLabel('Product (SKU)').fill('apple-pie');
+    await form.getByLabel('Quantity removed').fill('4');
+    await form.getByLabel('Reason').selectOption('sold');
+    await form.getByRole('button', { name: 'Remove stock' }).click();
+    await page.locator('#result', { hasText: 'Shown in the stock view.' }).waitFor({ timeout: T });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard.png'), fullPage: true, animations: 'disabled' });
+    assert.ok(fs.statSync(path.join(ARTIFACTS, 'dashboard.png')).size > 10000);
+
+    await page.setViewportSize({ width: 390, height: 844 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `page is ${overflow}px wider than a phone screen (the matrix scrolls inside its own box)`);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-phone.png'), fullPage: true, animations: 'disabled' });
+    await page.close();
+  });
+
+  test('a rejected command over plain HTTP is a problem+json with detail (the contract the page relies on)', async () => {
+    const r = await command(server.base, { type: 'remove', location: 'store-uptown', sku: 'pecan-pie', quantity: 1000000, reason: 'sold' });
+    assert.equal(r.status, 409);
+    assert.match(r.headers.get('content-type'), /^application\/problem\+json/);
+    assert.equal(typeof r.body.detail, 'string');
+  });
+});

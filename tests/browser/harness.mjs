@@ -1,0 +1,157 @@
+// Test harness: a standalone pieshop server on a free loopback port with a throw-away data dir, a headless Debian
+// Chromium driven by playwright-core, and small HTTP helpers. Nothing here sleeps to synchronise: every wait polls a
+// condition until a deadline.
+import { spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CHROMIUM = process.env.PIESHOP_CHROMIUM || '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+  });
+}
+
+function handlerBinary() {
+  const fromEnv = process.env.PIESHOP_HANDLER_BIN;
+  if (fromEnv) {
+    if (!fs.existsSync(fromEnv)) throw new Error(`PIESHOP_HANDLER_BIN=${fromEnv} does not exist`);
+    return fromEnv;
+  }
+  const bin = path.join(REPO_ROOT, 'target', 'debug', 'handler');
+  if (!fs.existsSync(bin)) {
+    console.log('# target/debug/handler is missing; building it with cargo');
+    const r = spawnSync('cargo', ['build', '-p', 'pieshop', '--bin', 'handler'], { cwd: REPO_ROOT, stdio: 'inherit' });
+    if (r.status !== 0) throw new Error('cargo build -p pieshop --bin handler failed');
+  }
+  return bin;
+}
+
+/** Polls `check` (async, truthy = done) until it succeeds or the deadline passes. */
+export async function waitUntil(what, check, { timeoutMs = 10000, intervalMs = 50 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try { const v = await check(); if (v) return v; } catch (err) { last = err; }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last.message}` : ''}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export async function startServer() {
+  const bin = handlerBinary();
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pieshop-browser-'));
+    const log = [];
+    const child = spawn(bin, [], {
+      env: { ...process.env, PIESHOP_DATA_DIR: dataDir, PIESHOP_LISTEN: `127.0.0.1:${port}`, RUST_LOG: process.env.RUST_LOG || 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let exited = null;
+    child.on('exit', (code, signal) => { exited = { code, signal }; });
+    for (const s of [child.stdout, child.stderr]) s.on('data', (d) => { log.push(String(d)); if (log.length > 200) log.shift(); });
+    const base = `http://127.0.0.1:${port}`;
+    try {
+      await waitUntil('GET /api/health', async () => {
+        if (exited) throw Object.assign(new Error(`server exited early (${JSON.stringify(exited)})`), { fatal: true });
+        const r = await fetch(`${base}/api/health`);
+        return r.ok && (await r.json()).status === 'ok';
+      }, { timeoutMs: 20000, intervalMs: 100 });
+    } catch (err) {
+      child.kill('SIGKILL');
+      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (exited && attempt < 3) continue;       // most likely lost the port race; try another port
+      throw new Error(`${err.message}\n--- server log ---\n${log.join('')}`);
+    }
+    return {
+      base, dataDir, log,
+      async stop() {
+        if (!exited) {
+          const gone = new Promise((r) => child.once('exit', r));
+          child.kill('SIGTERM');
+          const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+          await gone;
+          clearTimeout(t);
+        }
+        fs.rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  }
+}
+
+export async function launchBrowser() {
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pieshop-chromium-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS,
+    viewport: { width: 1440, height: 900 }, locale: 'en-GB', timezoneId: 'UTC',
+  });
+  return {
+    context,
+    async close() { await context.close(); fs.rmSync(userDataDir, { recursive: true, force: true }); },
+  };
+}
+
+/** POSTs one command as another client would (plain HTTP); returns {status, body, headers}. */
+export async function command(base, fields, commandId = randomUUID()) {
+  const res = await fetch(`${base}/api/commands`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ commandId, ...fields }),
+  });
+  return { status: res.status, headers: res.headers, body: await res.json() };
+}
+
+export async function mustCommand(base, fields) {
+  const r = await command(base, fields);
+  if (r.status !== 200) throw new Error(`${fields.type} failed: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+export async function getJson(base, p) {
+  const res = await fetch(`${base}${p}`);
+  if (!res.ok) throw new Error(`GET ${p}: ${res.status}`);
+  return res.json();
+}
+
+/** A small shop: five locations, eight products, some below their reorder level, a day's worth of movements. */
+export async function seedShop(base) {
+  const products = [
+    ['apple-pie', 'Apple pie', 'fruit', 8], ['cherry-tart', 'Cherry tart', 'fruit', 6],
+    ['pecan-pie', 'Pecan pie', 'nut', 4], ['pumpkin-pie', 'Pumpkin pie', 'seasonal', 5],
+    ['key-lime-pie', 'Key lime pie', 'citrus', 4], ['lemon-meringue', 'Lemon meringue pie', 'citrus', 5],
+    ['chicken-pot-pie', 'Chicken pot pie', 'savoury', 10], ['blueberry-muffin', 'Blueberry muffin', 'bakes', 12],
+  ];
+  for (const [sku, name, category, reorderLevel] of products) await mustCommand(base, { type: 'defineProduct', sku, name, category, reorderLevel });
+  const stock = {
+    'central-kitchen': { 'apple-pie': 64, 'cherry-tart': 40, 'pecan-pie': 22, 'pumpkin-pie': 30, 'key-lime-pie': 18, 'lemon-meringue': 24, 'chicken-pot-pie': 55, 'blueberry-muffin': 120 },
+    'store-downtown': { 'apple-pie': 18, 'cherry-tart': 9, 'pecan-pie': 6, 'pumpkin-pie': 12, 'key-lime-pie': 5, 'chicken-pot-pie': 14, 'blueberry-muffin': 36 },
+    'store-harbour': { 'apple-pie': 15, 'cherry-tart': 11, 'pumpkin-pie': 8, 'lemon-meringue': 9, 'chicken-pot-pie': 12, 'blueberry-muffin': 30 },
+    'store-uptown': { 'apple-pie': 20, 'cherry-tart': 7, 'pecan-pie': 9, 'key-lime-pie': 8, 'lemon-meringue': 7, 'chicken-pot-pie': 16, 'blueberry-muffin': 28 },
+    'food-truck': { 'apple-pie': 10, 'chicken-pot-pie': 12, 'blueberry-muffin': 24 },
+  };
+  for (const [location, items] of Object.entries(stock)) {
+    for (const [sku, quantity] of Object.entries(items)) await mustCommand(base, { type: 'receive', location, sku, quantity, scannerId: `dock-${location.split('-').pop()}` });
+  }
+  const moves = [
+    { type: 'remove', location: 'store-downtown', sku: 'apple-pie', quantity: 12, reason: 'sold', scannerId: 'till-2' },
+    { type: 'remove', location: 'store-harbour', sku: 'cherry-tart', quantity: 8, reason: 'sold', scannerId: 'till-5' },
+    { type: 'remove', location: 'store-uptown', sku: 'lemon-meringue', quantity: 2, reason: 'damaged' },
+    { type: 'transfer', from: 'central-kitchen', to: 'store-harbour', sku: 'pecan-pie', quantity: 3 },
+    { type: 'remove', location: 'food-truck', sku: 'chicken-pot-pie', quantity: 9, reason: 'sold', scannerId: 'truck-1' },
+    { type: 'count', location: 'store-downtown', sku: 'key-lime-pie', quantity: 0 },
+    { type: 'remove', location: 'store-uptown', sku: 'blueberry-muffin', quantity: 6, reason: 'expired' },
+    { type: 'transfer', from: 'central-kitchen', to: 'store-downtown', sku: 'cherry-tart', quantity: 6 },
+  ];
+  for (const m of moves) await mustCommand(base, m);
+}
