@@ -146,6 +146,7 @@ describe('dashboard', () => {
     await box.waitFor({ timeout: T });
     assert.equal((await box.locator('.detail').textContent()).trim(), problem.detail);
     assert.match(await box.textContent(), /Nothing was changed/);
+    assert.doesNotMatch(await box.textContent(), /null|undefined/);
     await page.close();
   });
 
