@@ -5,8 +5,17 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::adapters::azure_identity::{self, CredentialError};
+use crate::adapters::cosmos::CosmosWriteStore;
+use crate::adapters::elastic::ElasticReadModel;
 use crate::adapters::embedded::{InProcessCache, InProcessPublisher, SqliteReadModel, SqliteWriteStore};
+use crate::adapters::eventgrid::{EventGridPublisher, EventGridSettings, TopicAuth};
+use crate::adapters::redis::RedisCache;
+use crate::config::Settings;
+use crate::ports::cache::CacheError;
+use crate::ports::{EventPublisher, PublishError, ReadModel, ResponseCache, WriteStore};
 use crate::changes::Changes;
+use crate::config::Access;
 use crate::functions::command::CommandService;
 use crate::functions::dispatch::Dispatcher;
 use crate::functions::projection::Projection;
@@ -38,6 +47,12 @@ pub enum OpenError {
     Store(#[from] StoreError),
     #[error(transparent)]
     ReadModel(#[from] ReadModelError),
+    #[error(transparent)]
+    Publisher(#[from] PublishError),
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error(transparent)]
+    Credential(#[from] CredentialError),
 }
 
 /// The embedded default: `write.db` and `read.db` in `data_dir`, in-process cache and delivery.
@@ -55,6 +70,48 @@ pub fn embedded(data_dir: &Path) -> Result<Wiring, OpenError> {
     })
 }
 
+/// Chooses each port's adapter from the settings: Azure where its variable is set, embedded otherwise.
+pub async fn wire(settings: &Settings) -> Result<Wiring, OpenError> {
+    let azure = &settings.azure;
+    if !azure.any() {
+        return embedded(&settings.data_dir);
+    }
+    let needs_entra = azure.cosmos.as_ref().is_some_and(|c| c.key.is_none())
+        || azure.event_grid.as_ref().is_some_and(|e| e.key.is_none());
+    let credential = if needs_entra { Some(azure_identity::credential(azure.client_id.as_deref())?) } else { None };
+    let data_dir = || {
+        std::fs::create_dir_all(&settings.data_dir)
+            .map_err(|source| OpenError::DataDir { path: settings.data_dir.display().to_string(), source })
+            .map(|()| settings.data_dir.clone())
+    };
+    let write_store: Arc<dyn WriteStore> = match &azure.cosmos {
+        Some(cosmos) => Arc::new(CosmosWriteStore::connect(cosmos, credential.clone()).await?),
+        None => Arc::new(SqliteWriteStore::open(&data_dir()?.join("write.db"))?),
+    };
+    let read_model: Arc<dyn ReadModel> = match &azure.elastic {
+        Some(elastic) => Arc::new(ElasticReadModel::connect(elastic).await?),
+        None => Arc::new(SqliteReadModel::open(&data_dir()?.join("read.db"))?),
+    };
+    let cache: Arc<dyn ResponseCache> = match &azure.redis {
+        Some(redis) => Arc::new(RedisCache::new(redis)?),
+        None => Arc::new(InProcessCache::default()),
+    };
+    let projection = Arc::new(Projection::new(read_model.clone(), cache.clone(), Changes::default()));
+    let publisher: Arc<dyn EventPublisher> = match (&azure.event_grid, &credential) {
+        (Some(topic), credential) => {
+            let auth = match (&topic.key, credential) {
+                (Some(key), _) => TopicAuth::Key(key.clone()),
+                (None, Some(credential)) => TopicAuth::Entra(credential.clone()),
+                (None, None) => unreachable!("an Entra credential is created whenever a topic has no key"),
+            };
+            let settings = EventGridSettings { endpoint: topic.endpoint.clone(), schema: topic.schema, auth };
+            Arc::new(EventGridPublisher::new(settings)?)
+        }
+        (None, _) => Arc::new(InProcessPublisher::new(projection.clone())),
+    };
+    Ok(Wiring { adapters: Adapters { write_store, publisher, read_model, cache, backend: "azure" }, projection })
+}
+
 impl App {
     /// Wires the functions to the adapters. `relay_min_age`: see `Settings::relay_min_age`.
     pub fn new(wiring: Wiring, relay_min_age: Duration) -> Arc<Self> {
@@ -70,11 +127,21 @@ impl App {
     }
 }
 
-/// Serves the router on `listener` until `shutdown` completes.
+/// Serves the router on `listener` until `shutdown` completes, open to every caller.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Arc<App>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, crate::http::router::router(app)).with_graceful_shutdown(shutdown).await
+    serve_with(listener, app, Access::Open, shutdown).await
+}
+
+/// Serves the router on `listener` until `shutdown` completes; `access` says whether callers need a key.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    access: Access,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, crate::http::router::router(app, access)).with_graceful_shutdown(shutdown).await
 }

@@ -1,10 +1,17 @@
 //! Configuration from environment variables, named like the Azure app settings. No variable set means the
 //! embedded default on 127.0.0.1:7071 with data in `./.pieshop`.
 
+use std::fmt;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::host::listen::{self, Listen, ListenError};
+use crate::host::listen::{self, Listen, ListenError, Mode};
+
+pub mod azure;
+
+/// Shortest function key accepted in `PIESHOP_API_KEYS` (the host's own keys are far longer).
+pub const MIN_KEY_CHARS: usize = 16;
 
 /// Why the configuration was refused (the process exits non-zero with this message).
 #[derive(Debug, thiserror::Error)]
@@ -13,6 +20,60 @@ pub enum ConfigError {
     Listen(#[from] ListenError),
     #[error("{variable} must be {expected}")]
     Invalid { variable: &'static str, expected: &'static str },
+    /// Says which entry is wrong, never what it holds: it may be a key.
+    #[error(
+        "PIESHOP_API_KEYS entry {entry} is not a name=key pair with a new name and a new key of at least {MIN_KEY_CHARS} characters"
+    )]
+    ApiKeys { entry: usize },
+    #[error(
+        "listening on {addr}, which is not a loopback address, needs function keys: set PIESHOP_API_KEYS \
+         (name=key pairs, comma-separated) or listen on 127.0.0.1"
+    )]
+    KeysRequired { addr: SocketAddr },
+}
+
+/// A value that must never be printed: `Debug` and `Display` show `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value itself, for the one place that compares it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// One caller's function key: the name says who (`till-1`), the key proves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub name: String,
+    pub key: Secret,
+}
+
+/// Who may call the API's guarded routes (commands, queries, activity, `/projection`, `/relay`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: under the Functions host (it checks function keys before forwarding), or standalone on a
+    /// loopback address with no keys configured.
+    Open,
+    /// Only callers presenting one of these keys (standalone with `PIESHOP_API_KEYS` set).
+    Keys(Vec<ApiKey>),
 }
 
 /// Everything the binary needs to start.
@@ -25,6 +86,10 @@ pub struct Settings {
     pub relay_interval: Duration,
     /// Events younger than this are left to their command's own publish (`PIESHOP_RELAY_MIN_AGE_MS`, default 2000).
     pub relay_min_age: Duration,
+    /// Function keys, from `PIESHOP_API_KEYS` when standalone (see `Access`).
+    pub access: Access,
+    /// Which ports use Azure adapters, and how to reach them.
+    pub azure: azure::AzureSettings,
 }
 
 impl Settings {
@@ -40,12 +105,47 @@ impl Settings {
             lookup("PIESHOP_LISTEN").as_deref(),
         )?;
         Ok(Self {
-            listen,
             data_dir: lookup("PIESHOP_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".pieshop")),
             relay_interval: millis(&lookup, "PIESHOP_RELAY_INTERVAL_MS", 1000)?,
             relay_min_age: millis(&lookup, "PIESHOP_RELAY_MIN_AGE_MS", 2000)?,
+            access: access(&listen, lookup("PIESHOP_API_KEYS").as_deref())?,
+            azure: azure::AzureSettings::from_lookup(&lookup)?,
+            listen,
         })
     }
+}
+
+/// Keys are the host's business under the host; standalone, configured keys are always required, and an
+/// address other than loopback refuses to start without them.
+fn access(listen: &Listen, keys: Option<&str>) -> Result<Access, ConfigError> {
+    if listen.mode == Mode::Host {
+        return Ok(Access::Open);
+    }
+    let keys = keys.map(api_keys).transpose()?.unwrap_or_default();
+    if !keys.is_empty() {
+        return Ok(Access::Keys(keys));
+    }
+    if listen.addr.ip().to_canonical().is_loopback() {
+        Ok(Access::Open)
+    } else {
+        Err(ConfigError::KeysRequired { addr: listen.addr })
+    }
+}
+
+/// `name=key,name=key` (spaces around entries ignored; a key may itself contain `=`, as base64 does).
+fn api_keys(text: &str) -> Result<Vec<ApiKey>, ConfigError> {
+    let mut keys: Vec<ApiKey> = Vec::new();
+    for (index, entry) in text.split(',').map(str::trim).enumerate().filter(|(_, entry)| !entry.is_empty()) {
+        let invalid = ConfigError::ApiKeys { entry: index + 1 };
+        let Some((name, key)) = entry.split_once('=') else { return Err(invalid) };
+        let (name, key) = (name.trim(), key.trim());
+        let new = keys.iter().all(|k| k.name != name && k.key.expose() != key);
+        if name.is_empty() || key.chars().count() < MIN_KEY_CHARS || !new {
+            return Err(invalid);
+        }
+        keys.push(ApiKey { name: name.to_owned(), key: Secret::new(key) });
+    }
+    Ok(keys)
 }
 
 fn millis(lookup: &impl Fn(&str) -> Option<String>, variable: &'static str, default: u64) -> Result<Duration, ConfigError> {
@@ -56,5 +156,72 @@ fn millis(lookup: &impl Fn(&str) -> Option<String>, variable: &'static str, defa
             .parse::<u64>()
             .map(Duration::from_millis)
             .map_err(|_| ConfigError::Invalid { variable, expected: "a whole number of milliseconds" }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const KEY: &str = "k3y-0f-at-least-16-chars==";
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn loopback_without_keys_is_open() {
+        assert_eq!(settings(&[]).unwrap().access, Access::Open);
+        assert_eq!(settings(&[("PIESHOP_LISTEN", "[::1]:7071")]).unwrap().access, Access::Open);
+    }
+
+    #[test]
+    fn any_other_address_without_keys_refuses_to_start() {
+        let error = settings(&[("PIESHOP_LISTEN", "0.0.0.0:7071")]).unwrap_err();
+        assert!(matches!(error, ConfigError::KeysRequired { .. }), "{error}");
+        assert!(error.to_string().contains("PIESHOP_API_KEYS"));
+    }
+
+    #[test]
+    fn keys_are_name_key_pairs_and_a_key_may_contain_equals() {
+        let keys = format!("till-1={KEY}, manager = other-key-of-16-chars ,");
+        let access = settings(&[("PIESHOP_LISTEN", "0.0.0.0:7071"), ("PIESHOP_API_KEYS", &keys)]).unwrap().access;
+        let Access::Keys(keys) = access else { panic!("keys not required") };
+        let pairs: Vec<(&str, &str)> = keys.iter().map(|k| (k.name.as_str(), k.key.expose())).collect();
+        assert_eq!(pairs, [("till-1", KEY), ("manager", "other-key-of-16-chars")]);
+    }
+
+    #[test]
+    fn configured_keys_are_required_on_loopback_too() {
+        let access = settings(&[("PIESHOP_API_KEYS", &format!("till-1={KEY}"))]).unwrap().access;
+        assert!(matches!(access, Access::Keys(_)));
+    }
+
+    #[test]
+    fn under_the_host_keys_are_left_to_the_host() {
+        let vars = [("FUNCTIONS_CUSTOMHANDLER_PORT", "40000"), ("PIESHOP_API_KEYS", "not a pair")];
+        assert_eq!(settings(&vars).unwrap().access, Access::Open);
+    }
+
+    #[test]
+    fn bad_entries_are_refused_without_echoing_them() {
+        let short = "till-1=short-key";
+        let duplicate_name = format!("a={KEY},a=another-key-16-chars");
+        let duplicate_key = format!("a={KEY},b={KEY}");
+        for bad in [short, "no-equals-sign-here-at-all", &format!("={KEY}"), &duplicate_name, &duplicate_key] {
+            let error = settings(&[("PIESHOP_API_KEYS", bad)]).unwrap_err();
+            assert!(matches!(error, ConfigError::ApiKeys { .. }), "{bad}: {error}");
+            assert!(!error.to_string().contains("key-") && !error.to_string().contains(KEY), "{error}");
+        }
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_key() {
+        let settings = settings(&[("PIESHOP_API_KEYS", &format!("till-1={KEY}"))]).unwrap();
+        let printed = format!("{settings:?} {settings:#?}");
+        assert!(!printed.contains(KEY) && printed.contains("till-1") && printed.contains("***"), "{printed}");
+        assert_eq!(Secret::new(KEY).to_string(), "***");
     }
 }

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use pieshop::app::{self, App};
-use pieshop::config::Settings;
+use pieshop::config::{Access, Settings};
 use pieshop::functions::relay::Relay;
 use pieshop::host::listen::Mode;
 use tracing_subscriber::EnvFilter;
@@ -27,7 +27,9 @@ async fn main() -> ExitCode {
 
 async fn run() -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
-    let wiring = app::embedded(&settings.data_dir)?;
+    // Any TLS use (Redis over TLS, the Azure SDKs) needs one crypto provider chosen before it starts.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let wiring = app::wire(&settings).await?;
     let app = App::new(wiring, settings.relay_min_age);
     let listener = tokio::net::TcpListener::bind(settings.listen.addr).await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -37,10 +39,14 @@ async fn run() -> anyhow::Result<()> {
         tracing::info!("dashboard  {base}/");
         tracing::info!("commands   POST {base}/api/commands");
         tracing::info!("inventory  GET  {base}/api/inventory");
+        if let Access::Keys(keys) = &settings.access {
+            let callers: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
+            tracing::info!(?callers, "function key required (x-functions-key header or ?code=)");
+        }
     } else {
         tracing::info!(%base, "pieshop custom handler listening for the Functions host");
     }
-    app::serve(listener, app, shutdown_signal()).await?;
+    app::serve_with(listener, app, settings.access, shutdown_signal()).await?;
     Ok(())
 }
 

@@ -68,7 +68,7 @@ impl Projection {
         };
         let applied = self.read_model.apply(&event).await?;
         // Before acknowledging: no cached answer computed before this event may be served after it.
-        self.cache.invalidate().await;
+        self.cache.invalidate().await.map_err(|e| ReadModelError::Unavailable(e.to_string()))?;
         self.changes.notify();
         Ok(match applied {
             Applied::Applied => Outcome::Applied(event),

@@ -5,29 +5,41 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
+use axum::middleware;
 use axum::routing::{get, post};
 use http::{Request, Response};
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
 use super::Problem;
+use super::auth::{self, KeyRing};
 use crate::app::App;
+use crate::config::Access;
 use crate::functions::{command, dashboard, projection, query, relay};
 
-/// The whole HTTP surface of the handler.
-pub fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .route("/", get(dashboard::page))
-        .route("/api/dashboard", get(dashboard::page))
+/// The whole HTTP surface of the handler. With `Access::Keys`, everything but the dashboard and health needs a
+/// function key.
+pub fn router(app: Arc<App>, access: Access) -> Router {
+    let guarded = Router::new()
         .route("/api/commands", post(command::post_one))
         .route("/api/commands/batch", post(command::post_batch))
         .route("/api/inventory", get(query::inventory))
         .route("/api/inventory/summary", get(query::summary))
         .route("/api/inventory/{location}/{sku}", get(query::item))
         .route("/api/activity", get(query::activity))
-        .route("/api/health", get(query::health))
         .route("/projection", post(projection::invoke))
-        .route("/relay", post(relay::invoke))
+        .route("/relay", post(relay::invoke));
+    let guarded = match access {
+        Access::Open => guarded,
+        Access::Keys(keys) => {
+            guarded.route_layer(middleware::from_fn_with_state(Arc::new(KeyRing::new(&keys)), auth::require_key))
+        }
+    };
+    Router::new()
+        .route("/", get(dashboard::page))
+        .route("/api/dashboard", get(dashboard::page))
+        .route("/api/health", get(query::health))
+        .merge(guarded)
         .fallback(|| async { Problem::not_found("no such path") })
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
         .layer(request_log())

@@ -7,6 +7,11 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 
+/// The cache could not be invalidated (the projection must then not acknowledge its event).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("response cache: {0}")]
+pub struct CacheError(pub String);
+
 /// The response cache port.
 #[async_trait]
 pub trait ResponseCache: Send + Sync {
@@ -14,8 +19,8 @@ pub trait ResponseCache: Send + Sync {
     async fn generation(&self) -> Option<u64>;
     async fn get(&self, key: &str) -> Option<Bytes>;
     async fn put(&self, key: &str, value: Bytes);
-    /// Makes every entry cached so far unreachable.
-    async fn invalidate(&self);
+    /// Makes every entry cached so far unreachable. An error means old entries may still be served.
+    async fn invalidate(&self) -> Result<(), CacheError>;
 }
 
 /// No cache at all.
@@ -30,5 +35,7 @@ impl ResponseCache for NoCache {
         None
     }
     async fn put(&self, _key: &str, _value: Bytes) {}
-    async fn invalidate(&self) {}
+    async fn invalidate(&self) -> Result<(), CacheError> {
+        Ok(())
+    }
 }

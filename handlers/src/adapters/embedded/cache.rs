@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::ports::ResponseCache;
+use crate::ports::cache::CacheError;
 
 /// Past this many entries the map is emptied rather than evicting one by one: answers are cheap to recompute.
 const MAX_ENTRIES: usize = 4096;
@@ -43,8 +44,9 @@ impl ResponseCache for InProcessCache {
         entries.insert(key.to_owned(), value);
     }
 
-    async fn invalidate(&self) {
+    async fn invalidate(&self) -> Result<(), CacheError> {
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.entries().clear();
+        Ok(())
     }
 }

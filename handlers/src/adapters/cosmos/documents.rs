@@ -1,0 +1,67 @@
+//! The documents of one logical partition (partition key `/pk` = the stream, e.g. `store-1/apple-pie`):
+//! the stream's state (id `state`), its events (id = event id), command markers (id `marker-<command id>`)
+//! and pending transfers (id `transfer-<transfer id>`). Everything a command changes lives in one partition,
+//! so one transactional batch commits it.
+
+use serde_json::{Value, json};
+
+use crate::contract::event_json;
+use crate::domain::{Aggregate, CommandId, Event, PendingTransfer, StreamId, TransferId};
+use crate::ports::write_store::CommandOutcome;
+
+pub const STATE_ID: &str = "state";
+
+pub fn marker_id(command: CommandId) -> String {
+    format!("marker-{command}")
+}
+
+pub fn transfer_id(transfer: TransferId) -> String {
+    format!("transfer-{transfer}")
+}
+
+pub fn state(stream: &StreamId, aggregate: &Aggregate) -> Value {
+    json!({"id": STATE_ID, "pk": stream.to_string(), "kind": "state", "version": aggregate.version(), "state": aggregate})
+}
+
+/// An event document; `unpublished` is present only until the event is published, so the relay's query
+/// reads a small index.
+pub fn event(event: &Event) -> Value {
+    json!({
+        "id": event.id().to_string(),
+        "pk": event.stream().to_string(),
+        "kind": "event",
+        "version": event.version(),
+        "recordedAt": event.recorded_at().to_string(),
+        "unpublished": true,
+        "event": event_json::to_cloud_event(event),
+    })
+}
+
+pub fn marker(stream: &StreamId, outcome: &CommandOutcome) -> Value {
+    json!({
+        "id": marker_id(outcome.command_id),
+        "pk": stream.to_string(),
+        "kind": "marker",
+        "requestHash": outcome.request_hash,
+        "response": outcome.response,
+    })
+}
+
+pub fn transfer(stream: &StreamId, transfer: &PendingTransfer) -> Value {
+    json!({
+        "id": transfer_id(transfer.transfer_id),
+        "pk": stream.to_string(),
+        "kind": "transfer",
+        "createdAt": transfer.created_at.to_string(),
+        "transfer": transfer,
+    })
+}
+
+/// Reads a marker document back.
+pub fn outcome_of(command: CommandId, doc: &Value) -> Option<CommandOutcome> {
+    Some(CommandOutcome {
+        command_id: command,
+        request_hash: doc.get("requestHash")?.as_str()?.to_owned(),
+        response: doc.get("response")?.as_str()?.to_owned(),
+    })
+}

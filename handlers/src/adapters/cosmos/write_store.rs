@@ -1,0 +1,229 @@
+//! The write store on Cosmos DB: every commit is one transactional batch in the stream's logical partition
+//! (marker create, state create/replace-with-If-Match, event creates, transfer create), so it is all or nothing.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use azure_core::credentials::{Secret, TokenCredential};
+use azure_data_cosmos::models::TransactionalBatchResponse;
+use azure_data_cosmos::options::{BatchReplaceOptions, OperationOptionsBuilder, Precondition, ThrottlingRetryOptionsBuilder};
+use azure_data_cosmos::{
+    AccountEndpoint, AccountReference, ContainerClient, CosmosClient, CosmosClientBuilder, CosmosError, FeedScope,
+    Query, RoutingStrategy, TransactionalBatch,
+};
+use futures::TryStreamExt;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::documents;
+use crate::contract::event_json;
+use crate::domain::{Aggregate, CommandId, Event, PendingTransfer, StreamId, Timestamp, TransferId};
+use crate::ports::write_store::{CommandOutcome, Commit, CommitResult, ETag, EventRef, Snapshot};
+use crate::ports::{StoreError, WriteStore};
+
+/// Where the container is and how to reach it.
+#[derive(Debug, Clone)]
+pub struct CosmosSettings {
+    pub endpoint: String,
+    pub database: String,
+    pub container: String,
+    /// Region name for routing (`COSMOS_REGION`, else the Functions host's `REGION_NAME`).
+    pub region: String,
+    /// An account key: emulators only. In Azure local auth is disabled and the identity is used.
+    pub key: Option<Secret>,
+}
+
+/// The write store port on one Cosmos DB container.
+#[derive(Clone)]
+pub struct CosmosWriteStore {
+    container: ContainerClient,
+}
+
+impl CosmosWriteStore {
+    /// Connects with the account key when one is configured (emulators), else with the Entra credential.
+    pub async fn connect(settings: &CosmosSettings, credential: Option<Arc<dyn TokenCredential>>) -> Result<Self, StoreError> {
+        let endpoint: AccountEndpoint =
+            settings.endpoint.parse().map_err(|e| StoreError::Unavailable(format!("COSMOS_ENDPOINT: {e}")))?;
+        let account = match (&settings.key, credential) {
+            (Some(key), _) => AccountReference::with_authentication_key(endpoint, key.clone()),
+            (None, Some(credential)) => AccountReference::with_credential(endpoint, credential),
+            (None, None) => return Err(StoreError::Unavailable("Cosmos DB needs a credential or a key".into())),
+        };
+        let client = Self::client_builder()
+            .build(account, RoutingStrategy::ProximityTo(settings.region.clone().into()))
+            .await
+            .map_err(unavailable)?;
+        Self::from_client(&client, settings).await
+    }
+
+    /// A client builder with pieshop's retry bounds: the SDK's default throttling budget (9 retries, 30 s)
+    /// would hold a command far past its client's patience; two quick retries, then a 503 with Retry-After.
+    pub fn client_builder() -> CosmosClientBuilder {
+        let throttling = ThrottlingRetryOptionsBuilder::new()
+            .with_max_retry_count(2)
+            .with_max_retry_wait_time(std::time::Duration::from_secs(2))
+            .build();
+        CosmosClientBuilder::new()
+            .with_default_operation_options(OperationOptionsBuilder::new().with_throttling_retry_options(throttling).build())
+    }
+
+    /// Uses an already-built client (tests pass one wired to an emulator).
+    pub async fn from_client(client: &CosmosClient, settings: &CosmosSettings) -> Result<Self, StoreError> {
+        let container = client
+            .database_client(&settings.database)
+            .container_client(&settings.container, None)
+            .await
+            .map_err(unavailable)?;
+        Ok(Self { container })
+    }
+
+    async fn query<T: DeserializeOwned + Send + 'static>(&self, query: Query, limit: usize) -> Result<Vec<T>, StoreError> {
+        let stream = self.container.query_items::<T>(query, FeedScope::full_container(), None).await.map_err(unavailable)?;
+        let mut stream = std::pin::pin!(stream);
+        let mut rows = Vec::new();
+        while rows.len() < limit {
+            match stream.try_next().await.map_err(unavailable)? {
+                Some(row) => rows.push(row),
+                None => break,
+            }
+        }
+        Ok(rows)
+    }
+}
+
+/// Throttling, timeouts and outages are all "try again later"; the error text carries no secret (the SDK
+/// never puts keys or tokens in errors).
+fn unavailable(error: CosmosError) -> StoreError {
+    StoreError::Unavailable(error.to_string())
+}
+
+fn corrupt(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(error.to_string())
+}
+
+fn decode_event(value: &Value) -> Result<Event, StoreError> {
+    event_json::decode(value).map_err(corrupt)
+}
+
+/// How a failed batch failed: the first operation that is not a 424 (failed dependency) is the culprit.
+fn culprit(response: &TransactionalBatchResponse) -> Option<(usize, u16)> {
+    response
+        .results()
+        .iter()
+        .enumerate()
+        .find(|(_, op)| !op.is_success() && op.status_code() != 424)
+        .map(|(index, op)| (index, op.status_code()))
+}
+
+#[async_trait]
+impl WriteStore for CosmosWriteStore {
+    async fn load(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
+        let response = match self.container.read_item(stream.to_string(), documents::STATE_ID, None).await {
+            Ok(response) => response,
+            Err(error) if error.status().is_not_found() => return Ok(None),
+            Err(error) => return Err(unavailable(error)),
+        };
+        let etag = response.headers().etag().map(|e| e.to_string()).ok_or_else(|| corrupt("state without an ETag"))?;
+        let doc: Value = response.into_model().map_err(corrupt)?;
+        let aggregate: Aggregate = serde_json::from_value(doc["state"].clone()).map_err(corrupt)?;
+        Ok(Some(Snapshot { aggregate, etag: ETag(etag) }))
+    }
+
+    async fn outcome(&self, stream: &StreamId, command: CommandId) -> Result<Option<CommandOutcome>, StoreError> {
+        match self.container.read_item(stream.to_string(), &documents::marker_id(command), None).await {
+            Ok(response) => {
+                let doc: Value = response.into_model().map_err(corrupt)?;
+                documents::outcome_of(command, &doc).map(Some).ok_or_else(|| corrupt("marker without an outcome"))
+            }
+            Err(error) if error.status().is_not_found() => Ok(None),
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+
+    async fn commit(&self, commit: Commit) -> Result<CommitResult, StoreError> {
+        let pk = commit.stream.to_string();
+        let state = documents::state(&commit.stream, &commit.state);
+        // The marker goes first: if it exists, the command was applied and nothing else matters.
+        let mut batch = TransactionalBatch::new(pk.clone())
+            .create_item(documents::marker(&commit.stream, &commit.outcome))
+            .map_err(corrupt)?;
+        batch = match &commit.expected {
+            None => batch.create_item(state).map_err(corrupt)?,
+            Some(ETag(etag)) => {
+                let options = BatchReplaceOptions::default().with_precondition(Precondition::IfMatch(etag.clone().into()));
+                batch.replace_item(documents::STATE_ID, state, Some(options)).map_err(corrupt)?
+            }
+        };
+        for event in &commit.events {
+            batch = batch.create_item(documents::event(event)).map_err(corrupt)?;
+        }
+        if let Some(transfer) = &commit.transfer {
+            batch = batch.create_item(documents::transfer(&commit.stream, transfer)).map_err(corrupt)?;
+        }
+        let response = self.container.execute_transactional_batch(batch, None).await.map_err(unavailable)?;
+        let results = response.into_model().map_err(corrupt)?;
+        match culprit(&results) {
+            None => Ok(CommitResult::Committed),
+            Some((0, 409)) => {
+                let existing = self.outcome(&commit.stream, commit.outcome.command_id).await?;
+                existing.map(CommitResult::Duplicate).ok_or_else(|| corrupt("marker conflict without a marker"))
+            }
+            Some((1, 409 | 412)) => Ok(CommitResult::Conflict),
+            Some((_, 429 | 503 | 408 | 449)) => Err(StoreError::Unavailable("Cosmos DB throttled the batch".into())),
+            Some((index, status)) => Err(corrupt(format!("batch operation {index} failed with {status}"))),
+        }
+    }
+
+    async fn unpublished(&self, before: Timestamp, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let query = Query::from("SELECT c.event FROM c WHERE c.unpublished = true AND c.recordedAt < @before")
+            .with_parameter("@before", before.to_string())
+            .map_err(corrupt)?;
+        let rows: Vec<Value> = self.query(query, limit).await?;
+        rows.iter().map(|row| decode_event(&row["event"])).collect()
+    }
+
+    async fn mark_published(&self, events: &[EventRef]) -> Result<(), StoreError> {
+        for reference in events {
+            let pk = reference.stream.to_string();
+            let id = reference.id.to_string();
+            let response = match self.container.read_item(pk.clone(), &id, None).await {
+                Ok(response) => response,
+                Err(error) if error.status().is_not_found() => continue,
+                Err(error) => return Err(unavailable(error)),
+            };
+            let mut doc: Value = response.into_model().map_err(corrupt)?;
+            if doc.as_object_mut().and_then(|d| d.remove("unpublished")).is_none() {
+                continue;
+            }
+            // A plain replace: two relays marking the same event write the same document.
+            self.container.replace_item(pk, &id, doc, None).await.map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    async fn pending_transfers(&self, before: Timestamp, limit: usize) -> Result<Vec<PendingTransfer>, StoreError> {
+        let query = Query::from("SELECT c.transfer FROM c WHERE c.kind = 'transfer' AND c.createdAt < @before")
+            .with_parameter("@before", before.to_string())
+            .map_err(corrupt)?;
+        let rows: Vec<Value> = self.query(query, limit).await?;
+        rows.into_iter().map(|row| serde_json::from_value(row["transfer"].clone()).map_err(corrupt)).collect()
+    }
+
+    async fn finish_transfer(&self, source: &StreamId, transfer: TransferId) -> Result<(), StoreError> {
+        match self.container.delete_item(source.to_string(), &documents::transfer_id(transfer), None).await {
+            Ok(_) => Ok(()),
+            Err(error) if error.status().is_not_found() => Ok(()),
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+
+    async fn aggregates(&self) -> Result<Vec<Aggregate>, StoreError> {
+        let rows: Vec<Value> = self.query(Query::from("SELECT c.state FROM c WHERE c.kind = 'state'"), usize::MAX).await?;
+        rows.into_iter().map(|row| serde_json::from_value(row["state"].clone()).map_err(corrupt)).collect()
+    }
+
+    async fn events(&self) -> Result<Vec<Event>, StoreError> {
+        let rows: Vec<Value> = self.query(Query::from("SELECT c.event FROM c WHERE c.kind = 'event'"), usize::MAX).await?;
+        rows.iter().map(|row| decode_event(&row["event"])).collect()
+    }
+}

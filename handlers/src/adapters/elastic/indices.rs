@@ -1,0 +1,82 @@
+//! Index names and mappings. Each kind of document lives in a versioned index (`pieshop-items-v1`) behind an
+//! alias (`pieshop-items`), so a rebuild can fill a fresh index and swap the alias atomically.
+
+use serde_json::{Value, json};
+
+/// The three kinds of read-model document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexKind {
+    /// One document per item (`{location}~{sku}`), versioned externally by the item's version.
+    Items,
+    /// One document per product (sku), versioned externally by the product's version.
+    Products,
+    /// One document per event (event id), created once.
+    Activity,
+}
+
+impl IndexKind {
+    pub const ALL: [IndexKind; 3] = [IndexKind::Items, IndexKind::Products, IndexKind::Activity];
+
+    fn suffix(self) -> &'static str {
+        match self {
+            IndexKind::Items => "items",
+            IndexKind::Products => "products",
+            IndexKind::Activity => "activity",
+        }
+    }
+
+    /// Explicit mappings: keyword ids, text + keyword names, integers, dates; nothing dynamic.
+    pub fn mappings(self) -> Value {
+        let properties = match self {
+            IndexKind::Items => json!({
+                "location": {"type": "keyword"},
+                "sku": {"type": "keyword"},
+                "skuWords": {"type": "text"},
+                "quantity": {"type": "integer"},
+                "version": {"type": "long"},
+                "updatedAt": {"type": "date_nanos"},
+            }),
+            IndexKind::Products => json!({
+                "sku": {"type": "keyword"},
+                "name": {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}},
+                "skuWords": {"type": "text"},
+                "category": {"type": "keyword"},
+                "reorderLevel": {"type": "integer"},
+                "version": {"type": "long"},
+            }),
+            IndexKind::Activity => json!({
+                "eventId": {"type": "keyword"},
+                "type": {"type": "keyword"},
+                "location": {"type": "keyword"},
+                "sku": {"type": "keyword"},
+                "recordedAt": {"type": "date_nanos"},
+                "event": {"type": "object", "enabled": false},
+            }),
+        };
+        json!({"dynamic": "strict", "properties": properties})
+    }
+}
+
+/// The names of one deployment's indices (`ELASTICSEARCH_INDEX_PREFIX`, default `pieshop`).
+#[derive(Debug, Clone)]
+pub struct Indices {
+    pub prefix: String,
+}
+
+impl Indices {
+    /// The alias every read and write goes through.
+    pub fn alias(&self, kind: IndexKind) -> String {
+        format!("{}-{}", self.prefix, kind.suffix())
+    }
+
+    /// A concrete, versioned index behind the alias.
+    pub fn versioned(&self, kind: IndexKind, generation: u32) -> String {
+        format!("{}-{}-v{generation}", self.prefix, kind.suffix())
+    }
+
+    /// Settings for a new index: one shard (the data is small), replicas where the cluster has nodes for them,
+    /// and a short refresh so `refresh=wait_for` acknowledgements are quick.
+    pub fn settings() -> Value {
+        json!({"number_of_shards": 1, "auto_expand_replicas": "0-1", "refresh_interval": "200ms"})
+    }
+}

@@ -1,0 +1,430 @@
+//! The read model on Elasticsearch. Items and products are written with `version_type=external`, so the
+//! engine itself refuses a stale or duplicate event (409 = acknowledged and ignored); activity documents are
+//! created once per event id. Writes wait for refresh, so an acknowledged event is visible to every query.
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+use elasticsearch::auth::Credentials;
+use elasticsearch::http::response::Response;
+use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
+use elasticsearch::indices::{IndicesCreateParts, IndicesExistsAliasParts};
+use elasticsearch::params::{OpType, Refresh, VersionType};
+use elasticsearch::{Elasticsearch, GetParts, IndexParts, SearchParts};
+use http::StatusCode;
+use serde_json::{Value, json};
+
+use super::indices::{IndexKind, Indices};
+use crate::contract::event_json;
+use crate::domain::{Event, ItemKey, LocationId, ProductEvent, Quantity, Sku, StockEvent, Timestamp, Version};
+use crate::ports::read_model::{ActivityQuery, Applied, InventoryPage, InventoryQuery, ItemView, LocationTotal};
+use crate::ports::read_model::{ProductTotal, Summary};
+use crate::ports::{ReadModel, ReadModelError};
+
+/// Most products and locations one answer covers (terms aggregations and product lookups).
+const MAX_TERMS: usize = 10_000;
+
+/// How to reach the cluster.
+#[derive(Debug, Clone)]
+pub struct ElasticSettings {
+    pub url: String,
+    /// An encoded API key (`ELASTICSEARCH_API_KEY`); none for a local unsecured cluster.
+    pub api_key: Option<azure_core::credentials::Secret>,
+    pub index_prefix: String,
+}
+
+/// The read model port on Elasticsearch.
+#[derive(Clone)]
+pub struct ElasticReadModel {
+    client: Elasticsearch,
+    indices: Indices,
+}
+
+fn unavailable(error: impl std::fmt::Display) -> ReadModelError {
+    ReadModelError::Unavailable(error.to_string())
+}
+
+fn corrupt(error: impl std::fmt::Display) -> ReadModelError {
+    ReadModelError::Corrupt(error.to_string())
+}
+
+/// The body of a successful answer; throttling and server errors are "unavailable", anything else a bug.
+async fn body(response: Response) -> Result<Value, ReadModelError> {
+    let status = response.status_code();
+    if status.is_success() {
+        return response.json::<Value>().await.map_err(unavailable);
+    }
+    let text = response.text().await.unwrap_or_default();
+    let detail = format!("Elasticsearch answered {status}: {}", text.chars().take(300).collect::<String>());
+    if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+        Err(unavailable(detail))
+    } else {
+        Err(corrupt(detail))
+    }
+}
+
+fn item_id(key: &ItemKey) -> String {
+    // `~` cannot occur in a location or sku, and needs no escaping in a URL.
+    format!("{}~{}", key.location, key.sku)
+}
+
+/// A sku's words for full-text search (`apple-pie` → `apple pie`).
+fn sku_words(sku: &Sku) -> String {
+    sku.as_str().replace(['-', '.', '_'], " ")
+}
+
+/// What a product contributes to an item's view.
+#[derive(Debug, Clone, Default)]
+struct ProductInfo {
+    name: Option<String>,
+    reorder_level: Option<Quantity>,
+}
+
+fn quantity_of(value: &Value) -> Option<Quantity> {
+    value.as_u64().and_then(|n| u32::try_from(n).ok()).and_then(|n| Quantity::new(n).ok())
+}
+
+fn item_view(source: &Value, products: &HashMap<String, ProductInfo>) -> Result<ItemView, ReadModelError> {
+    let text = |field: &str| source[field].as_str().ok_or_else(|| corrupt(format!("item without {field}")));
+    let sku = Sku::parse(text("sku")?).map_err(corrupt)?;
+    let product = products.get(sku.as_str()).cloned().unwrap_or_default();
+    Ok(ItemView {
+        location: LocationId::parse(text("location")?).map_err(corrupt)?,
+        name: product.name.unwrap_or_else(|| sku.to_string()),
+        sku,
+        quantity: quantity_of(&source["quantity"]).ok_or_else(|| corrupt("item quantity"))?,
+        version: Version(source["version"].as_u64().ok_or_else(|| corrupt("item version"))?),
+        reorder_level: product.reorder_level,
+        updated_at: Timestamp::parse(text("updatedAt")?).map_err(corrupt)?,
+    })
+}
+
+fn hits(body: &Value) -> &[Value] {
+    body["hits"]["hits"].as_array().map(Vec::as_slice).unwrap_or(&[])
+}
+
+impl ElasticReadModel {
+    /// Connects and makes sure every alias exists (creating `-v1` indices with their mappings if not).
+    pub async fn connect(settings: &ElasticSettings) -> Result<Self, ReadModelError> {
+        let url = settings.url.parse().map_err(|e| corrupt(format!("ELASTICSEARCH_URL: {e}")))?;
+        let mut builder = TransportBuilder::new(SingleNodeConnectionPool::new(url))
+            .timeout(std::time::Duration::from_secs(10));
+        if let Some(key) = &settings.api_key {
+            builder = builder.auth(Credentials::EncodedApiKey(key.secret().to_owned()));
+        }
+        let transport = builder.build().map_err(unavailable)?;
+        let model = Self { client: Elasticsearch::new(transport), indices: Indices { prefix: settings.index_prefix.clone() } };
+        model.ensure_indices().await?;
+        Ok(model)
+    }
+
+    async fn ensure_indices(&self) -> Result<(), ReadModelError> {
+        for kind in IndexKind::ALL {
+            let alias = self.indices.alias(kind);
+            let exists = self
+                .client
+                .indices()
+                .exists_alias(IndicesExistsAliasParts::Name(&[&alias]))
+                .send()
+                .await
+                .map_err(unavailable)?;
+            if exists.status_code().is_success() {
+                continue;
+            }
+            self.create_index(kind, &self.indices.versioned(kind, 1), Some(&alias)).await?;
+        }
+        Ok(())
+    }
+
+    /// Creates a versioned index (optionally already behind the alias). Losing a creation race is fine.
+    pub async fn create_index(&self, kind: IndexKind, index: &str, alias: Option<&str>) -> Result<(), ReadModelError> {
+        let mut request = json!({"settings": Indices::settings(), "mappings": kind.mappings()});
+        if let Some(alias) = alias {
+            request["aliases"] = json!({ alias: {} });
+        }
+        let response = self
+            .client
+            .indices()
+            .create(IndicesCreateParts::Index(index))
+            .body(request)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        if response.status_code() == StatusCode::BAD_REQUEST {
+            let text = response.text().await.unwrap_or_default();
+            if text.contains("resource_already_exists_exception") {
+                return Ok(());
+            }
+            return Err(corrupt(format!("creating {index}: {text}")));
+        }
+        body(response).await.map(|_| ())
+    }
+
+    /// Indexes a document with an external version: `Stale` when the engine already holds that version or newer.
+    async fn put_versioned(&self, kind: IndexKind, id: &str, version: Version, doc: Value) -> Result<Applied, ReadModelError> {
+        let alias = self.indices.alias(kind);
+        let response = self
+            .client
+            .index(IndexParts::IndexId(&alias, id))
+            .version(version.0 as i64)
+            .version_type(VersionType::External)
+            .refresh(Refresh::WaitFor)
+            .body(doc)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        if response.status_code() == StatusCode::CONFLICT {
+            return Ok(Applied::Stale);
+        }
+        body(response).await.map(|_| Applied::Applied)
+    }
+
+    /// Records the event in the activity index once (a 409 means it is already there).
+    async fn log_activity(&self, event: &Event) -> Result<(), ReadModelError> {
+        let alias = self.indices.alias(IndexKind::Activity);
+        let (location, sku) = match event {
+            Event::Stock(e) => (Some(e.item.location.to_string()), e.item.sku.to_string()),
+            Event::Product(e) => (None, e.sku.to_string()),
+        };
+        let id = event.id().to_string();
+        let doc = json!({
+            "eventId": id,
+            "type": event.kind().type_name(),
+            "location": location,
+            "sku": sku,
+            "recordedAt": event.recorded_at().to_string(),
+            "event": event_json::to_cloud_event(event),
+        });
+        let response = self
+            .client
+            .index(IndexParts::IndexId(&alias, &id))
+            .op_type(OpType::Create)
+            .refresh(Refresh::WaitFor)
+            .body(doc)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        if response.status_code() == StatusCode::CONFLICT {
+            return Ok(());
+        }
+        body(response).await.map(|_| ())
+    }
+
+    async fn apply_stock(&self, e: &StockEvent) -> Result<Applied, ReadModelError> {
+        let doc = json!({
+            "location": e.item.location,
+            "sku": e.item.sku,
+            "skuWords": sku_words(&e.item.sku),
+            "quantity": e.quantity,
+            "version": e.version,
+            "updatedAt": e.recorded_at.to_string(),
+        });
+        self.put_versioned(IndexKind::Items, &item_id(&e.item), e.version, doc).await
+    }
+
+    async fn apply_product(&self, e: &ProductEvent) -> Result<Applied, ReadModelError> {
+        let doc = json!({
+            "sku": e.sku,
+            "name": e.name.as_str(),
+            "skuWords": sku_words(&e.sku),
+            "category": e.category,
+            "reorderLevel": e.reorder_level,
+            "version": e.version,
+        });
+        self.put_versioned(IndexKind::Products, e.sku.as_str(), e.version, doc).await
+    }
+
+    async fn search(&self, kind: IndexKind, request: Value) -> Result<Value, ReadModelError> {
+        let alias = self.indices.alias(kind);
+        let response = self.client.search(SearchParts::Index(&[&alias])).body(request).send().await.map_err(unavailable)?;
+        body(response).await
+    }
+
+    /// Product names and reorder levels, for the given skus (or all products).
+    async fn products(&self, skus: Option<Vec<String>>) -> Result<HashMap<String, ProductInfo>, ReadModelError> {
+        let query = match skus {
+            Some(skus) if skus.is_empty() => return Ok(HashMap::new()),
+            Some(skus) => json!({"terms": {"sku": skus}}),
+            None => json!({"match_all": {}}),
+        };
+        let found = self.search(IndexKind::Products, json!({"size": MAX_TERMS, "query": query})).await?;
+        Ok(hits(&found)
+            .iter()
+            .filter_map(|hit| {
+                let source = &hit["_source"];
+                let info = ProductInfo {
+                    name: source["name"].as_str().map(str::to_owned),
+                    reorder_level: quantity_of(&source["reorderLevel"]),
+                };
+                Some((source["sku"].as_str()?.to_owned(), info))
+            })
+            .collect())
+    }
+
+    /// The filter clauses of an inventory query; `None` when it cannot match anything.
+    async fn filters(&self, q: &InventoryQuery) -> Result<Option<Vec<Value>>, ReadModelError> {
+        let mut filters = Vec::new();
+        if let Some(location) = &q.location {
+            filters.push(json!({"term": {"location": location}}));
+        }
+        if let Some(sku) = &q.sku {
+            filters.push(json!({"term": {"sku": sku}}));
+        }
+        if let Some(text) = q.text.as_deref().filter(|t| !t.trim().is_empty()) {
+            // match_bool_prefix analyses the text as plain words: no query syntax can be injected.
+            let named = self
+                .search(
+                    IndexKind::Products,
+                    json!({"size": MAX_TERMS, "_source": ["sku"], "query": {"multi_match": {
+                        "query": text, "type": "bool_prefix", "operator": "and", "fields": ["name", "skuWords"]}}}),
+                )
+                .await?;
+            let skus: Vec<&str> = hits(&named).iter().filter_map(|h| h["_source"]["sku"].as_str()).collect();
+            filters.push(json!({"bool": {"minimum_should_match": 1, "should": [
+                {"terms": {"sku": skus}},
+                {"match_bool_prefix": {"skuWords": {"query": text, "operator": "and"}}},
+            ]}}));
+        }
+        if q.low_stock_only {
+            let products = self.products(None).await?;
+            let low: Vec<Value> = products
+                .iter()
+                .filter_map(|(sku, info)| {
+                    let level = info.reorder_level?;
+                    Some(json!({"bool": {"filter": [{"term": {"sku": sku}}, {"range": {"quantity": {"lte": level}}}]}}))
+                })
+                .collect();
+            if low.is_empty() {
+                return Ok(None);
+            }
+            filters.push(json!({"bool": {"minimum_should_match": 1, "should": low}}));
+        }
+        Ok(Some(filters))
+    }
+}
+
+#[async_trait]
+impl ReadModel for ElasticReadModel {
+    async fn apply(&self, event: &Event) -> Result<Applied, ReadModelError> {
+        self.log_activity(event).await?;
+        match event {
+            Event::Stock(e) => self.apply_stock(e).await,
+            Event::Product(e) => self.apply_product(e).await,
+        }
+    }
+
+    async fn inventory(&self, q: &InventoryQuery) -> Result<InventoryPage, ReadModelError> {
+        let Some(filters) = self.filters(q).await? else {
+            return Ok(InventoryPage { items: Vec::new(), more: false });
+        };
+        let mut request = json!({
+            "size": q.limit + 1,
+            "sort": [{"sku": "asc"}, {"location": "asc"}],
+            "query": {"bool": {"filter": filters}},
+        });
+        if let Some((sku, location)) = &q.after {
+            request["search_after"] = json!([sku, location]);
+        }
+        let found = self.search(IndexKind::Items, request).await?;
+        let sources: Vec<&Value> = hits(&found).iter().map(|h| &h["_source"]).collect();
+        let skus: Vec<String> = sources.iter().filter_map(|s| s["sku"].as_str().map(str::to_owned)).collect();
+        let products = self.products(Some(skus)).await?;
+        let mut items = sources.into_iter().map(|s| item_view(s, &products)).collect::<Result<Vec<_>, _>>()?;
+        let more = items.len() > q.limit;
+        items.truncate(q.limit);
+        Ok(InventoryPage { items, more })
+    }
+
+    async fn item(&self, key: &ItemKey) -> Result<Option<ItemView>, ReadModelError> {
+        let alias = self.indices.alias(IndexKind::Items);
+        let id = item_id(key);
+        let response = self.client.get(GetParts::IndexId(&alias, &id)).send().await.map_err(unavailable)?;
+        if response.status_code() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let found = body(response).await?;
+        let products = self.products(Some(vec![key.sku.to_string()])).await?;
+        item_view(&found["_source"], &products).map(Some)
+    }
+
+    async fn summary(&self) -> Result<Summary, ReadModelError> {
+        let request = json!({
+            "size": 0,
+            "aggs": {
+                "by_sku": {"terms": {"field": "sku", "size": MAX_TERMS, "order": {"_key": "asc"}}, "aggs": {
+                    "total": {"sum": {"field": "quantity"}},
+                    "by_location": {"terms": {"field": "location", "size": MAX_TERMS, "order": {"_key": "asc"}},
+                                    "aggs": {"quantity": {"sum": {"field": "quantity"}}}},
+                }},
+                "by_location": {"terms": {"field": "location", "size": MAX_TERMS, "order": {"_key": "asc"}}, "aggs": {
+                    "total": {"sum": {"field": "quantity"}},
+                    "stocked": {"filter": {"range": {"quantity": {"gt": 0}}}},
+                }},
+            },
+        });
+        let found = self.search(IndexKind::Items, request).await?;
+        let products_info = self.products(None).await?;
+        let buckets = |path: &str| found["aggregations"][path]["buckets"].as_array().cloned().unwrap_or_default();
+        let mut products: BTreeMap<String, ProductTotal> = BTreeMap::new();
+        for bucket in buckets("by_sku") {
+            let sku = Sku::parse(bucket["key"].as_str().unwrap_or_default()).map_err(corrupt)?;
+            let info = products_info.get(sku.as_str()).cloned().unwrap_or_default();
+            let mut by_location = Vec::new();
+            for location in bucket["by_location"]["buckets"].as_array().cloned().unwrap_or_default() {
+                let name = LocationId::parse(location["key"].as_str().unwrap_or_default()).map_err(corrupt)?;
+                let quantity = location["quantity"]["value"].as_f64().unwrap_or(0.0) as u32;
+                by_location.push((name, Quantity::new(quantity).map_err(corrupt)?));
+            }
+            products.insert(sku.to_string(), ProductTotal {
+                name: info.name.unwrap_or_else(|| sku.to_string()),
+                total: bucket["total"]["value"].as_f64().unwrap_or(0.0) as u64,
+                by_location,
+                reorder_level: info.reorder_level,
+                sku,
+            });
+        }
+        for (sku, info) in &products_info {
+            if !products.contains_key(sku) {
+                let parsed = Sku::parse(sku).map_err(corrupt)?;
+                let name = info.name.clone().unwrap_or_else(|| sku.clone());
+                products.insert(sku.clone(), ProductTotal { sku: parsed, name, total: 0, by_location: Vec::new(), reorder_level: info.reorder_level });
+            }
+        }
+        let mut locations = Vec::new();
+        for bucket in buckets("by_location") {
+            locations.push(LocationTotal {
+                location: LocationId::parse(bucket["key"].as_str().unwrap_or_default()).map_err(corrupt)?,
+                total: bucket["total"]["value"].as_f64().unwrap_or(0.0) as u64,
+                skus: bucket["stocked"]["doc_count"].as_u64().unwrap_or(0),
+            });
+        }
+        Ok(Summary { products: products.into_values().collect(), locations })
+    }
+
+    async fn activity(&self, q: &ActivityQuery) -> Result<Vec<Event>, ReadModelError> {
+        let mut filters = Vec::new();
+        if let Some(location) = &q.location {
+            filters.push(json!({"term": {"location": location}}));
+        }
+        if let Some(sku) = &q.sku {
+            filters.push(json!({"term": {"sku": sku}}));
+        }
+        let request = json!({
+            "size": q.limit,
+            "sort": [{"recordedAt": "desc"}, {"eventId": "desc"}],
+            "query": {"bool": {"filter": filters}},
+        });
+        let found = self.search(IndexKind::Activity, request).await?;
+        hits(&found).iter().map(|hit| event_json::decode(&hit["_source"]["event"]).map_err(corrupt)).collect()
+    }
+
+    async fn as_of(&self) -> Result<Option<Timestamp>, ReadModelError> {
+        let request = json!({"size": 1, "_source": ["recordedAt"], "sort": [{"recordedAt": "desc"}]});
+        let found = self.search(IndexKind::Activity, request).await?;
+        hits(&found)
+            .first()
+            .and_then(|hit| hit["_source"]["recordedAt"].as_str())
+            .map(|t| Timestamp::parse(t).map_err(corrupt))
+            .transpose()
+    }
+}

@@ -1,0 +1,5 @@
+//! The Redis response cache (`redis` crate).
+
+mod cache;
+
+pub use cache::{RedisCache, RedisSettings};

@@ -1,0 +1,66 @@
+//! The Azure adapters' settings. Each port picks its Azure adapter when its own variable is set
+//! (`COSMOS_ENDPOINT`, `EVENTGRID_TOPIC_ENDPOINT`, `ELASTICSEARCH_URL`, `REDIS_URL`), else its embedded one,
+//! so a laptop can run, say, real Elasticsearch behind the embedded write store.
+
+use azure_core::credentials::Secret;
+
+use super::ConfigError;
+use crate::adapters::cosmos::CosmosSettings;
+use crate::adapters::elastic::ElasticSettings;
+use crate::adapters::redis::RedisSettings;
+use crate::contract::event_json::Schema;
+
+/// Event Grid topic settings (the credential is chosen at wiring time).
+#[derive(Debug, Clone)]
+pub struct EventGridConfig {
+    pub endpoint: String,
+    pub schema: Schema,
+    /// `EVENTGRID_TOPIC_KEY`: only where the topic allows local auth; Entra otherwise.
+    pub key: Option<Secret>,
+}
+
+/// Every Azure setting; `None` means that port stays embedded.
+#[derive(Debug, Clone, Default)]
+pub struct AzureSettings {
+    pub cosmos: Option<CosmosSettings>,
+    pub event_grid: Option<EventGridConfig>,
+    pub elastic: Option<ElasticSettings>,
+    pub redis: Option<RedisSettings>,
+    /// `AZURE_CLIENT_ID`: the user-assigned managed identity to use.
+    pub client_id: Option<String>,
+}
+
+impl AzureSettings {
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let secret = |name: &str| lookup(name).map(Secret::new);
+        let cosmos = lookup("COSMOS_ENDPOINT").map(|endpoint| CosmosSettings {
+            endpoint,
+            database: lookup("COSMOS_DATABASE").unwrap_or_else(|| "pieshop".into()),
+            container: lookup("COSMOS_CONTAINER").unwrap_or_else(|| "inventory".into()),
+            region: lookup("COSMOS_REGION").or_else(|| lookup("REGION_NAME")).unwrap_or_else(|| "East US".into()),
+            key: secret("COSMOS_KEY"),
+        });
+        let schema = match lookup("EVENTGRID_SCHEMA").as_deref() {
+            None | Some("cloudevents") => Schema::CloudEvents,
+            Some("eventgrid") => Schema::EventGrid,
+            Some(_) => return Err(ConfigError::Invalid { variable: "EVENTGRID_SCHEMA", expected: "cloudevents or eventgrid" }),
+        };
+        let event_grid = lookup("EVENTGRID_TOPIC_ENDPOINT").map(|endpoint| EventGridConfig {
+            endpoint,
+            schema,
+            key: secret("EVENTGRID_TOPIC_KEY"),
+        });
+        let elastic = lookup("ELASTICSEARCH_URL").map(|url| ElasticSettings {
+            url,
+            api_key: secret("ELASTICSEARCH_API_KEY"),
+            index_prefix: lookup("ELASTICSEARCH_INDEX_PREFIX").unwrap_or_else(|| "pieshop".into()),
+        });
+        let redis = lookup("REDIS_URL").map(|url| RedisSettings { url: Secret::new(url) });
+        Ok(Self { cosmos, event_grid, elastic, redis, client_id: lookup("AZURE_CLIENT_ID") })
+    }
+
+    /// Whether any port uses an Azure adapter (reported by `/api/health` as `backend: azure`).
+    pub fn any(&self) -> bool {
+        self.cosmos.is_some() || self.event_grid.is_some() || self.elastic.is_some() || self.redis.is_some()
+    }
+}

@@ -1,0 +1,11 @@
+//! Contract suites: every adapter of a port passes the same cases. Adapters whose engine is not reachable
+//! (no `ELASTICSEARCH_URL` / `REDIS_URL`) are skipped with a message, unless `PIESHOP_REQUIRE_ALL` is set,
+//! in which case that is a failure. `.ci/run` starts the engines and sets it.
+
+mod cache;
+mod cosmos_faults;
+mod end_to_end;
+mod event_grid;
+mod read_model;
+mod support;
+mod write_store;

@@ -1,0 +1,137 @@
+//! The read model contract, run against SQLite and against real Elasticsearch.
+
+use std::sync::Arc;
+
+use pieshop::domain::{Event, LocationId, Sku, Version};
+use pieshop::ports::ReadModel;
+use pieshop::ports::read_model::{ActivityQuery, Applied, InventoryQuery};
+
+use crate::support::{key, product, stock};
+
+fn all(limit: usize) -> InventoryQuery {
+    InventoryQuery { limit, ..Default::default() }
+}
+
+async fn keys(model: &Arc<dyn ReadModel>, query: InventoryQuery) -> Vec<String> {
+    model.inventory(&query).await.unwrap().items.iter().map(|i| i.key().to_string()).collect()
+}
+
+async fn apply_all(model: &Arc<dyn ReadModel>, events: &[Event]) {
+    for event in events {
+        model.apply(event).await.unwrap();
+    }
+}
+
+pub async fn a_newer_version_applies_and_an_older_or_equal_one_is_stale(model: Arc<dyn ReadModel>) {
+    let v1 = stock("store-1", "apple-pie", 1, 10, 0);
+    let v2 = stock("store-1", "apple-pie", 2, 7, 1);
+    assert_eq!(model.apply(&v2).await.unwrap(), Applied::Applied);
+    assert_eq!(model.apply(&v1).await.unwrap(), Applied::Stale, "older, arriving late");
+    assert_eq!(model.apply(&v2).await.unwrap(), Applied::Stale, "duplicate");
+    let item = model.item(&key("store-1", "apple-pie")).await.unwrap().unwrap();
+    assert_eq!((item.quantity.get(), item.version), (7, Version(2)));
+    assert!(model.item(&key("store-2", "apple-pie")).await.unwrap().is_none());
+}
+
+pub async fn products_name_items_and_set_low_stock(model: Arc<dyn ReadModel>) {
+    apply_all(&model, &[stock("store-1", "apple-pie", 1, 3, 0), stock("store-2", "apple-pie", 1, 30, 1), stock("van", "pork-pie", 1, 1, 2)]).await;
+    model.apply(&product("apple-pie", "Bramley Apple Pie", Some(5), 2)).await.unwrap();
+    assert_eq!(model.apply(&product("apple-pie", "Old Name", None, 1)).await.unwrap(), Applied::Stale);
+    let item = model.item(&key("store-1", "apple-pie")).await.unwrap().unwrap();
+    assert_eq!((item.name.as_str(), item.low()), ("Bramley Apple Pie", true));
+    let undefined = model.item(&key("van", "pork-pie")).await.unwrap().unwrap();
+    assert_eq!((undefined.name.as_str(), undefined.low()), ("pork-pie", false), "an undefined sku shows as its name");
+    let low = InventoryQuery { low_stock_only: true, ..all(10) };
+    assert_eq!(keys(&model, low).await, ["store-1/apple-pie"]);
+}
+
+pub async fn inventory_filters_sorts_and_pages(model: Arc<dyn ReadModel>) {
+    apply_all(&model, &[
+        stock("store-2", "apple-pie", 1, 1, 0), stock("store-1", "apple-pie", 1, 1, 1),
+        stock("van", "custard-tart", 1, 1, 2), stock("store-1", "scotch-egg", 1, 1, 3),
+    ]).await;
+    assert_eq!(keys(&model, all(10)).await, ["store-1/apple-pie", "store-2/apple-pie", "van/custard-tart", "store-1/scotch-egg"]);
+    let at_store_1 = InventoryQuery { location: Some(LocationId::parse("store-1").unwrap()), ..all(10) };
+    assert_eq!(keys(&model, at_store_1).await, ["store-1/apple-pie", "store-1/scotch-egg"]);
+    let one_sku = InventoryQuery { sku: Some(Sku::parse("apple-pie").unwrap()), ..all(10) };
+    assert_eq!(keys(&model, one_sku).await, ["store-1/apple-pie", "store-2/apple-pie"]);
+    let first = model.inventory(&all(2)).await.unwrap();
+    assert!(first.more);
+    let last = first.items.last().unwrap();
+    let next = InventoryQuery { after: Some((last.sku.clone(), last.location.clone())), ..all(2) };
+    let second = model.inventory(&next).await.unwrap();
+    assert!(!second.more);
+    assert_eq!(second.items.iter().map(|i| i.key().to_string()).collect::<Vec<_>>(), ["van/custard-tart", "store-1/scotch-egg"]);
+}
+
+pub async fn search_matches_words_of_names_and_skus(model: Arc<dyn ReadModel>) {
+    apply_all(&model, &[stock("store-1", "apple-pie", 1, 1, 0), stock("store-1", "pork-pie", 1, 1, 1), stock("van", "custard-tart", 1, 1, 2)]).await;
+    model.apply(&product("pork-pie", "Melton Mowbray", None, 1)).await.unwrap();
+    let search = |text: &str| InventoryQuery { text: Some(text.into()), ..all(10) };
+    assert_eq!(keys(&model, search("melton")).await, ["store-1/pork-pie"]);
+    assert_eq!(keys(&model, search("cust")).await, ["van/custard-tart"]);
+    assert_eq!(keys(&model, search("pie")).await, ["store-1/apple-pie", "store-1/pork-pie"]);
+    assert_eq!(keys(&model, search("apple pie")).await, ["store-1/apple-pie"], "every word must match");
+    assert!(keys(&model, search("\" OR * AND (")).await.is_empty(), "query syntax is just text");
+}
+
+pub async fn the_summary_totals_products_and_locations(model: Arc<dyn ReadModel>) {
+    apply_all(&model, &[stock("store-1", "apple-pie", 1, 12, 0), stock("store-2", "apple-pie", 1, 3, 1), stock("store-1", "pork-pie", 1, 0, 2)]).await;
+    model.apply(&product("scotch-egg", "Scotch Egg", Some(4), 1)).await.unwrap();
+    let summary = model.summary().await.unwrap();
+    let apple = summary.products.iter().find(|p| p.sku.as_str() == "apple-pie").unwrap();
+    assert_eq!(apple.total, 15);
+    let by_location: Vec<(String, u32)> = apple.by_location.iter().map(|(l, q)| (l.to_string(), q.get())).collect();
+    assert_eq!(by_location, [("store-1".to_string(), 12), ("store-2".to_string(), 3)]);
+    let egg = summary.products.iter().find(|p| p.sku.as_str() == "scotch-egg").unwrap();
+    assert_eq!((egg.total, egg.name.as_str()), (0, "Scotch Egg"), "a defined product without stock shows as 0");
+    let store_1 = summary.locations.iter().find(|l| l.location.as_str() == "store-1").unwrap();
+    assert_eq!((store_1.total, store_1.skus), (12, 1), "skus counts those with stock on hand");
+}
+
+pub async fn activity_is_newest_first_once_per_event(model: Arc<dyn ReadModel>) {
+    let events = [stock("store-1", "apple-pie", 1, 1, 0), stock("store-1", "apple-pie", 2, 2, 5), stock("van", "pork-pie", 1, 1, 9)];
+    apply_all(&model, &events).await;
+    model.apply(&events[0]).await.unwrap();
+    let query = |location: Option<&str>| ActivityQuery { location: location.map(|l| LocationId::parse(l).unwrap()), sku: None, limit: 10 };
+    let ids: Vec<_> = model.activity(&query(None)).await.unwrap().iter().map(Event::id).collect();
+    assert_eq!(ids, [events[2].id(), events[1].id(), events[0].id()]);
+    assert_eq!(model.activity(&query(Some("van"))).await.unwrap(), vec![events[2].clone()]);
+    assert_eq!(model.as_of().await.unwrap(), Some(events[2].recorded_at()));
+}
+
+pub async fn an_empty_read_model_answers_empty(model: Arc<dyn ReadModel>) {
+    assert!(model.inventory(&all(10)).await.unwrap().items.is_empty());
+    assert!(model.summary().await.unwrap().products.is_empty());
+    assert_eq!(model.as_of().await.unwrap(), None);
+}
+
+macro_rules! read_model_contract {
+    ($adapter:ident, $make:expr) => {
+        mod $adapter {
+            use super::*;
+            read_model_contract!(@cases $make; a_newer_version_applies_and_an_older_or_equal_one_is_stale,
+                products_name_items_and_set_low_stock, inventory_filters_sorts_and_pages,
+                search_matches_words_of_names_and_skus, the_summary_totals_products_and_locations,
+                activity_is_newest_first_once_per_event, an_empty_read_model_answers_empty);
+        }
+    };
+    (@cases $make:expr; $($case:ident),*) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                #[allow(unused_variables)]
+                let Some((model, guard)) = ($make) else { return };
+                super::$case(model).await;
+            }
+        )*
+    };
+}
+
+read_model_contract!(sqlite, {
+    let (model, dir) = crate::support::sqlite_read_model();
+    Some((model as Arc<dyn ReadModel>, Some(dir)))
+});
+read_model_contract!(elasticsearch, {
+    crate::support::elastic_read_model().await.map(|m| (m as Arc<dyn ReadModel>, None::<tempfile::TempDir>))
+});

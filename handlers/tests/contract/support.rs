@@ -1,0 +1,129 @@
+//! What the contract suites share: adapters on fresh state, and events to feed them.
+
+use std::sync::Arc;
+
+use azure_data_cosmos::options::Region;
+use azure_data_cosmos::{AccountEndpoint, AccountReference, CosmosClient, CosmosRuntimeBuilder, RoutingStrategy};
+use azure_data_cosmos_driver::in_memory_emulator::{ConsistencyLevel, InMemoryEmulatorHttpClient, VirtualAccountConfig, VirtualRegion};
+use pieshop::adapters::cosmos::{CosmosSettings, CosmosWriteStore};
+use pieshop::adapters::elastic::{ElasticReadModel, ElasticSettings};
+use pieshop::adapters::embedded::{SqliteReadModel, SqliteWriteStore};
+use pieshop::domain::{CommandId, Event, EventId, EventKind, ItemKey, LocationId, ProductEvent, ProductName, Quantity};
+use pieshop::domain::{Sku, StockEvent, StreamId, Timestamp, Version};
+
+/// The engine's URL from the environment, or `None` after saying why the suite is skipped.
+/// With `PIESHOP_REQUIRE_ALL` set, a missing engine fails the test instead.
+pub fn engine(variable: &str) -> Option<String> {
+    match std::env::var(variable).ok().filter(|v| !v.is_empty()) {
+        Some(url) => Some(url),
+        None if std::env::var_os("PIESHOP_REQUIRE_ALL").is_some() => {
+            panic!("{variable} is not set and PIESHOP_REQUIRE_ALL is: start the engines with .ci/engines.sh")
+        }
+        None => {
+            eprintln!("SKIPPED: {variable} is not set (start the engines with .ci/engines.sh start)");
+            None
+        }
+    }
+}
+
+/// A fresh SQLite write store (its directory lives as long as the returned guard).
+pub fn sqlite_store() -> (Arc<SqliteWriteStore>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    (Arc::new(SqliteWriteStore::open(&dir.path().join("write.db")).unwrap()), dir)
+}
+
+pub fn sqlite_read_model() -> (Arc<SqliteReadModel>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    (Arc::new(SqliteReadModel::open(&dir.path().join("read.db")).unwrap()), dir)
+}
+
+const EMULATOR_URL: &str = "https://eastus.emulator.local";
+
+/// A Cosmos client on a fresh in-memory emulator (the SDK's own, running its whole request pipeline) with
+/// the `pieshop` database and `inventory` container (partition key `/pk`), plus optional fault rules.
+pub async fn cosmos_client(
+    rules: Vec<Arc<azure_data_cosmos_driver::fault_injection::FaultInjectionRule>>,
+) -> (CosmosClient, CosmosSettings) {
+    let config = VirtualAccountConfig::new(vec![VirtualRegion::new("East US", azure_core::http::Url::parse(EMULATOR_URL).unwrap())])
+        .unwrap()
+        .with_consistency(ConsistencyLevel::Session);
+    let emulator = Arc::new(InMemoryEmulatorHttpClient::new(config));
+    emulator.store().create_database("pieshop");
+    emulator.store().create_container("pieshop", "inventory", serde_json::from_value(serde_json::json!({
+        "paths": ["/pk"], "kind": "Hash", "version": 2
+    })).unwrap());
+    let runtime = CosmosRuntimeBuilder::from(emulator.runtime_builder()).build().await.unwrap();
+    let account = AccountReference::with_authentication_key(
+        EMULATOR_URL.parse::<AccountEndpoint>().unwrap(),
+        azure_core::credentials::Secret::new("dGVzdGtleQ=="),
+    );
+    let mut builder = CosmosWriteStore::client_builder().with_runtime(runtime);
+    if !rules.is_empty() {
+        builder = builder.with_fault_injection_rules(rules).unwrap();
+    }
+    let client = builder.build(account, RoutingStrategy::ProximityTo(Region::EAST_US)).await.unwrap();
+    let settings = CosmosSettings {
+        endpoint: EMULATOR_URL.into(),
+        database: "pieshop".into(),
+        container: "inventory".into(),
+        region: "East US".into(),
+        key: None,
+    };
+    (client, settings)
+}
+
+pub async fn cosmos_store() -> Arc<CosmosWriteStore> {
+    let (client, settings) = cosmos_client(Vec::new()).await;
+    Arc::new(CosmosWriteStore::from_client(&client, &settings).await.unwrap())
+}
+
+/// An Elasticsearch read model on indices of its own (a unique prefix per test).
+pub async fn elastic_read_model() -> Option<Arc<ElasticReadModel>> {
+    let url = engine("ELASTICSEARCH_URL")?;
+    let settings = ElasticSettings { url, api_key: None, index_prefix: format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]) };
+    Some(Arc::new(ElasticReadModel::connect(&settings).await.unwrap()))
+}
+
+pub fn key(location: &str, sku: &str) -> ItemKey {
+    ItemKey { location: LocationId::parse(location).unwrap(), sku: Sku::parse(sku).unwrap() }
+}
+
+pub fn stream(location: &str, sku: &str) -> StreamId {
+    StreamId::Item(key(location, sku))
+}
+
+/// A stock event at `version` leaving `quantity` on hand, recorded `seconds` after a fixed instant.
+pub fn stock(location: &str, sku: &str, version: u64, quantity: u32, seconds: u32) -> Event {
+    let command = CommandId(uuid::Uuid::new_v4());
+    let stream = stream(location, sku);
+    Event::Stock(StockEvent {
+        id: EventId::derive(command, &stream),
+        kind: EventKind::StockReceived,
+        item: key(location, sku),
+        delta: 1,
+        quantity: Quantity::new(quantity).unwrap(),
+        version: Version(version),
+        command_id: command,
+        scanner_id: None,
+        occurred_at: None,
+        recorded_at: Timestamp::parse(&format!("2026-01-15T10:{:02}:{:02}Z", seconds / 60, seconds % 60)).unwrap(),
+        reason: None,
+        transfer: None,
+        note: None,
+    })
+}
+
+pub fn product(sku: &str, name: &str, reorder_level: Option<u32>, version: u64) -> Event {
+    let command = CommandId(uuid::Uuid::new_v4());
+    let sku = Sku::parse(sku).unwrap();
+    Event::Product(ProductEvent {
+        id: EventId::derive(command, &StreamId::Product(sku.clone())),
+        sku,
+        name: ProductName::parse(name).unwrap(),
+        category: None,
+        reorder_level: reorder_level.map(|l| Quantity::new(l).unwrap()),
+        version: Version(version),
+        command_id: command,
+        recorded_at: Timestamp::now(),
+    })
+}

@@ -1,0 +1,160 @@
+//! The write store contract, run against SQLite and against Cosmos DB (the SDK's in-memory emulator).
+
+use std::sync::Arc;
+
+use pieshop::domain::{Aggregate, Amount, CommandId, Event, ItemState, PendingTransfer, Quantity, Timestamp, TransferId, Version};
+use pieshop::ports::WriteStore;
+use pieshop::ports::write_store::{CommandOutcome, Commit, CommitResult, EventRef};
+
+use crate::support::{key, stock, stream};
+
+fn item(location: &str, sku: &str, quantity: u32, version: u64) -> Aggregate {
+    Aggregate::Item(ItemState { key: key(location, sku), quantity: Quantity::new(quantity).unwrap(), version: Version(version) })
+}
+
+fn outcome(command: CommandId, response: &str) -> CommandOutcome {
+    CommandOutcome { command_id: command, request_hash: format!("hash-{command}"), response: response.into() }
+}
+
+fn commit(version: u64, expected: Option<pieshop::ports::write_store::ETag>, events: Vec<Event>) -> (Commit, CommandId) {
+    let command = CommandId(uuid::Uuid::new_v4());
+    let commit = Commit {
+        stream: stream("store-1", "apple-pie"),
+        expected,
+        state: item("store-1", "apple-pie", version as u32 * 10, version),
+        events,
+        outcome: outcome(command, &format!("{{\"v\":{version}}}")),
+        transfer: None,
+    };
+    (commit, command)
+}
+
+pub async fn a_missing_stream_loads_as_none(store: Arc<dyn WriteStore>) {
+    assert!(store.load(&stream("nowhere", "nothing")).await.unwrap().is_none());
+}
+
+pub async fn a_commit_stores_state_events_and_marker_together(store: Arc<dyn WriteStore>) {
+    let event = stock("store-1", "apple-pie", 1, 10, 0);
+    let (first, command) = commit(1, None, vec![event.clone()]);
+    assert!(matches!(store.commit(first).await.unwrap(), CommitResult::Committed));
+    let loaded = store.load(&stream("store-1", "apple-pie")).await.unwrap().unwrap();
+    assert_eq!(loaded.aggregate, item("store-1", "apple-pie", 10, 1));
+    assert_eq!(store.events().await.unwrap(), vec![event]);
+    let stored = store.outcome(&stream("store-1", "apple-pie"), command).await.unwrap().unwrap();
+    assert_eq!(stored.response, "{\"v\":1}");
+    assert_eq!(stored.request_hash, format!("hash-{command}"));
+}
+
+pub async fn a_stale_etag_conflicts_and_writes_nothing(store: Arc<dyn WriteStore>) {
+    let (first, _) = commit(1, None, vec![stock("store-1", "apple-pie", 1, 10, 0)]);
+    store.commit(first).await.unwrap();
+    let etag_v1 = store.load(&stream("store-1", "apple-pie")).await.unwrap().unwrap().etag;
+    let (second, _) = commit(2, Some(etag_v1.clone()), vec![stock("store-1", "apple-pie", 2, 20, 1)]);
+    assert!(matches!(store.commit(second).await.unwrap(), CommitResult::Committed));
+    let etag_v2 = store.load(&stream("store-1", "apple-pie")).await.unwrap().unwrap().etag;
+    assert_ne!(etag_v1, etag_v2, "every commit changes the ETag");
+
+    let (stale, stale_command) = commit(3, Some(etag_v1), vec![stock("store-1", "apple-pie", 3, 30, 2)]);
+    assert!(matches!(store.commit(stale).await.unwrap(), CommitResult::Conflict));
+    assert_eq!(store.load(&stream("store-1", "apple-pie")).await.unwrap().unwrap().aggregate.version(), Version(2));
+    assert_eq!(store.events().await.unwrap().len(), 2, "the conflicting commit's event was not written");
+    assert!(store.outcome(&stream("store-1", "apple-pie"), stale_command).await.unwrap().is_none(), "nor its marker");
+}
+
+pub async fn creating_a_stream_twice_conflicts(store: Arc<dyn WriteStore>) {
+    let (first, _) = commit(1, None, vec![stock("store-1", "apple-pie", 1, 10, 0)]);
+    store.commit(first).await.unwrap();
+    let (again, _) = commit(1, None, vec![stock("store-1", "apple-pie", 1, 10, 0)]);
+    assert!(matches!(store.commit(again).await.unwrap(), CommitResult::Conflict));
+    assert_eq!(store.events().await.unwrap().len(), 1);
+}
+
+pub async fn a_second_commit_of_one_command_returns_the_stored_outcome(store: Arc<dyn WriteStore>) {
+    let (first, command) = commit(1, None, vec![stock("store-1", "apple-pie", 1, 10, 0)]);
+    store.commit(first.clone()).await.unwrap();
+    let etag = store.load(&stream("store-1", "apple-pie")).await.unwrap().unwrap().etag;
+    let mut retry = first;
+    retry.expected = Some(etag);
+    retry.outcome.response = "{\"v\":\"other\"}".into();
+    match store.commit(retry).await.unwrap() {
+        CommitResult::Duplicate(stored) => assert_eq!((stored.command_id, stored.response.as_str()), (command, "{\"v\":1}")),
+        other => panic!("expected the stored outcome, got {other:?}"),
+    }
+    assert_eq!(store.events().await.unwrap().len(), 1);
+}
+
+pub async fn unpublished_events_are_listed_until_marked(store: Arc<dyn WriteStore>) {
+    let a = stock("store-1", "apple-pie", 1, 10, 0);
+    let (first, _) = commit(1, None, vec![a.clone()]);
+    store.commit(first).await.unwrap();
+    let later = Timestamp::parse("2030-01-01T00:00:00Z").unwrap();
+    let earlier = Timestamp::parse("2020-01-01T00:00:00Z").unwrap();
+    assert_eq!(store.unpublished(later, 100).await.unwrap(), vec![a.clone()]);
+    assert!(store.unpublished(earlier, 100).await.unwrap().is_empty(), "younger events are left alone");
+    store.mark_published(&[EventRef::from(&a)]).await.unwrap();
+    assert!(store.unpublished(later, 100).await.unwrap().is_empty());
+    store.mark_published(&[EventRef::from(&a)]).await.unwrap();
+    assert_eq!(store.events().await.unwrap(), vec![a], "marking is idempotent and keeps the event");
+}
+
+pub async fn a_pending_transfer_is_listed_until_finished(store: Arc<dyn WriteStore>) {
+    let transfer = PendingTransfer {
+        transfer_id: TransferId(uuid::Uuid::new_v4()),
+        from: key("store-1", "apple-pie").location,
+        to: key("van", "apple-pie").location,
+        sku: key("store-1", "apple-pie").sku,
+        quantity: Amount::new(3).unwrap(),
+        created_at: Timestamp::parse("2026-01-15T10:00:00Z").unwrap(),
+    };
+    let (mut first, _) = commit(1, None, vec![stock("store-1", "apple-pie", 1, 10, 0)]);
+    first.transfer = Some(transfer.clone());
+    store.commit(first).await.unwrap();
+    let later = Timestamp::parse("2030-01-01T00:00:00Z").unwrap();
+    assert_eq!(store.pending_transfers(later, 10).await.unwrap(), vec![transfer.clone()]);
+    store.finish_transfer(&stream("store-1", "apple-pie"), transfer.transfer_id).await.unwrap();
+    assert!(store.pending_transfers(later, 10).await.unwrap().is_empty());
+    store.finish_transfer(&stream("store-1", "apple-pie"), transfer.transfer_id).await.unwrap();
+}
+
+pub async fn aggregates_lists_every_stream(store: Arc<dyn WriteStore>) {
+    let (first, _) = commit(1, None, vec![stock("store-1", "apple-pie", 1, 10, 0)]);
+    store.commit(first).await.unwrap();
+    let mut other = commit(1, None, vec![stock("van", "pork-pie", 1, 5, 0)]).0;
+    other.stream = stream("van", "pork-pie");
+    other.state = item("van", "pork-pie", 5, 1);
+    store.commit(other).await.unwrap();
+    let mut all = store.aggregates().await.unwrap();
+    all.sort_by_key(|a| a.stream().to_string());
+    assert_eq!(all, vec![item("store-1", "apple-pie", 10, 1), item("van", "pork-pie", 5, 1)]);
+}
+
+macro_rules! write_store_contract {
+    ($adapter:ident, $make:expr) => {
+        mod $adapter {
+            use super::*;
+            write_store_contract!(@cases $make; a_missing_stream_loads_as_none, a_commit_stores_state_events_and_marker_together,
+                a_stale_etag_conflicts_and_writes_nothing, creating_a_stream_twice_conflicts,
+                a_second_commit_of_one_command_returns_the_stored_outcome, unpublished_events_are_listed_until_marked,
+                a_pending_transfer_is_listed_until_finished, aggregates_lists_every_stream);
+        }
+    };
+    (@cases $make:expr; $($case:ident),*) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                #[allow(unused_variables)]
+                let (store, guard) = $make;
+                super::$case(store).await;
+            }
+        )*
+    };
+}
+
+write_store_contract!(sqlite, {
+    let (store, dir) = crate::support::sqlite_store();
+    (store as Arc<dyn WriteStore>, Some(dir))
+});
+write_store_contract!(cosmos, {
+    let store = crate::support::cosmos_store().await;
+    (store as Arc<dyn WriteStore>, None::<tempfile::TempDir>)
+});
