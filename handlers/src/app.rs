@@ -77,7 +77,8 @@ pub async fn wire(settings: &Settings) -> Result<Wiring, OpenError> {
         return embedded(&settings.data_dir);
     }
     let needs_entra = azure.cosmos.as_ref().is_some_and(|c| c.key.is_none())
-        || azure.event_grid.as_ref().is_some_and(|e| e.key.is_none());
+        || azure.event_grid.as_ref().is_some_and(|e| e.key.is_none())
+        || azure.redis.as_ref().is_some_and(|r| r.entra_username.is_some());
     let credential = if needs_entra { Some(azure_identity::credential(azure.client_id.as_deref())?) } else { None };
     let data_dir = || {
         std::fs::create_dir_all(&settings.data_dir)
@@ -93,7 +94,7 @@ pub async fn wire(settings: &Settings) -> Result<Wiring, OpenError> {
         None => Arc::new(SqliteReadModel::open(&data_dir()?.join("read.db"))?),
     };
     let cache: Arc<dyn ResponseCache> = match &azure.redis {
-        Some(redis) => Arc::new(RedisCache::new(redis)?),
+        Some(redis) => Arc::new(RedisCache::new(redis, credential.clone())?),
         None => Arc::new(InProcessCache::default()),
     };
     let projection = Arc::new(Projection::new(read_model.clone(), cache.clone(), Changes::default()));

@@ -55,7 +55,7 @@ impl AzureSettings {
             api_key: secret("ELASTICSEARCH_API_KEY"),
             index_prefix: lookup("ELASTICSEARCH_INDEX_PREFIX").unwrap_or_else(|| "pieshop".into()),
         });
-        let redis = lookup("REDIS_URL").map(|url| RedisSettings { url: Secret::new(url) });
+        let redis = lookup("REDIS_URL").map(|url| RedisSettings { url: Secret::new(url), entra_username: lookup("REDIS_USERNAME") });
         Ok(Self { cosmos, event_grid, elastic, redis, client_id: lookup("AZURE_CLIENT_ID") })
     }
 

@@ -7,9 +7,12 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
+use azure_core::credentials::TokenCredential;
 use bytes::Bytes;
-use redis::AsyncCommands;
+use redis::{AsyncCommands, IntoConnectionInfo};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -25,25 +28,58 @@ const TIMEOUT: Duration = Duration::from_millis(250);
 /// After a failure, skip Redis for this long instead of paying the timeout on every request.
 const BACKOFF: Duration = Duration::from_secs(5);
 
-/// How to reach Redis. With Entra auth the password is a token for `https://redis.azure.com/.default`.
+/// Entra tokens for Redis last about an hour; connect afresh well before that.
+const ENTRA_RENEWAL: Duration = Duration::from_secs(30 * 60);
+const ENTRA_SCOPE: &str = "https://redis.azure.com/.default";
+
+/// How to reach Redis.
 #[derive(Debug, Clone)]
 pub struct RedisSettings {
     /// May hold a password: kept as a secret so it is never printed.
     pub url: azure_core::credentials::Secret,
+    /// `REDIS_USERNAME`: with Entra auth, the identity's object id; the password is then an Entra token.
+    pub entra_username: Option<String>,
+}
+
+/// A live connection and when it must be replaced (Entra tokens expire).
+struct Live {
+    connection: ConnectionManager,
+    renew_at: Option<Instant>,
 }
 
 /// The response cache port on Redis.
 pub struct RedisCache {
-    client: redis::Client,
-    connection: Mutex<Option<ConnectionManager>>,
+    info: redis::ConnectionInfo,
+    entra: Option<(String, Arc<dyn TokenCredential>)>,
+    connection: Mutex<Option<Live>>,
     down_until: Mutex<Option<Instant>>,
 }
 
 impl RedisCache {
     /// Never fails for an unreachable server: the connection is made on first use and remade after failures.
-    pub fn new(settings: &RedisSettings) -> Result<Self, CacheError> {
-        let client = redis::Client::open(settings.url.secret()).map_err(|e| CacheError(format!("REDIS_URL: {:?}", e.kind())))?;
-        Ok(Self { client, connection: Mutex::new(None), down_until: Mutex::new(None) })
+    /// With `entra_username` set, `credential` supplies the password.
+    pub fn new(settings: &RedisSettings, credential: Option<Arc<dyn TokenCredential>>) -> Result<Self, CacheError> {
+        let info = settings.url.secret().into_connection_info().map_err(|e| CacheError(format!("REDIS_URL: {:?}", e.kind())))?;
+        let entra = match (&settings.entra_username, credential) {
+            (Some(username), Some(credential)) => Some((username.clone(), credential)),
+            (Some(_), None) => return Err(CacheError("REDIS_USERNAME is set but no Entra credential is available".into())),
+            (None, _) => None,
+        };
+        Ok(Self { info, entra, connection: Mutex::new(None), down_until: Mutex::new(None) })
+    }
+
+    /// The client to connect with: the URL as given, or with an Entra token as the password.
+    async fn client(&self) -> Result<(redis::Client, Option<Instant>), redis::RedisError> {
+        let Some((username, credential)) = &self.entra else {
+            return Ok((redis::Client::open(self.info.clone())?, None));
+        };
+        let token = credential
+            .get_token(&[ENTRA_SCOPE], None)
+            .await
+            .map_err(|_| redis::RedisError::from((redis::ErrorKind::AuthenticationFailed, "no Entra token for Redis")))?;
+        let settings = self.info.redis_settings().clone().set_username(username).set_password(token.token.secret());
+        let client = redis::Client::open(self.info.clone().set_redis_settings(settings))?;
+        Ok((client, Some(Instant::now() + ENTRA_RENEWAL)))
     }
 
     async fn connection(&self) -> Option<ConnectionManager> {
@@ -51,15 +87,20 @@ impl RedisCache {
             return None;
         }
         let mut slot = self.connection.lock().await;
-        if let Some(connection) = slot.as_ref() {
-            return Some(connection.clone());
+        if let Some(live) = slot.as_ref().filter(|l| l.renew_at.is_none_or(|at| Instant::now() < at)) {
+            return Some(live.connection.clone());
         }
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(TIMEOUT))
             .set_response_timeout(Some(TIMEOUT))
-            .set_number_of_retries(1);
-        match ConnectionManager::new_with_config(self.client.clone(), config).await {
-            Ok(mut connection) => {
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
+        let connected = match self.client().await {
+            Ok((client, renew_at)) => ConnectionManager::new_with_config(client, config).await.map(|c| (c, renew_at)),
+            Err(error) => Err(error),
+        };
+        match connected {
+            Ok((mut connection, renew_at)) => {
                 // A fresh connection may follow an outage during which a projection could not bump the
                 // generation: bump it now, so nothing cached before the outage is served after it.
                 if let Err(error) = connection.incr::<_, _, u64>(GENERATION_KEY, 1).await {
@@ -67,7 +108,7 @@ impl RedisCache {
                     self.failed(&error).await;
                     return None;
                 }
-                *slot = Some(connection.clone());
+                *slot = Some(Live { connection: connection.clone(), renew_at });
                 Some(connection)
             }
             Err(error) => {
