@@ -28,7 +28,7 @@ cargo test --workspace
 [ -n "$rust_only" ] && exit 0
 
 # The Rust run above built the debug handler; the other suites reuse it instead of building again.
-export PIESHOP_HANDLER_BIN="${PIESHOP_HANDLER_BIN:-$root/target/debug/handler}"
+export PIESHOP_HANDLER_BIN="${PIESHOP_HANDLER_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/handler}"
 
 echo "test.sh: scripts/test-deploy.sh"
 scripts/test-deploy.sh -q
