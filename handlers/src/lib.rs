@@ -10,4 +10,5 @@ pub mod domain;
 pub mod functions;
 pub mod host;
 pub mod http;
+pub mod operator;
 pub mod ports;

@@ -1,22 +1,47 @@
-//! The `handler` binary: configuration → adapters → serve (wiring only).
+//! The `handler` binary: configuration → adapters → serve, or one operator command (wiring only).
 
 use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
 
 use pieshop::app::{self, App};
 use pieshop::config::{Access, Settings};
 use pieshop::functions::relay::Relay;
 use pieshop::host::listen::Mode;
+use pieshop::operator;
 use tracing_subscriber::EnvFilter;
+
+/// pieshop's custom handler. With no command it serves: under the Functions host when
+/// FUNCTIONS_CUSTOMHANDLER_PORT is set, standalone otherwise. Configuration comes from the environment.
+#[derive(Parser)]
+#[command(name = "handler", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API, the dashboard and the Functions host routes (the default).
+    Serve,
+    /// Compare the write model with the read model item by item; exit 1 and list what differs on drift.
+    Verify,
+    /// Replay every event into a fresh read model, swap it in atomically, and catch up.
+    Rebuild,
+    /// Run one relay pass: republish unpublished events, complete pending transfers.
+    Relay,
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
+    match run(cli.command.unwrap_or(Command::Serve)).await {
+        Ok(code) => code,
         Err(error) => {
             tracing::error!("{error:#}");
             // Never exit 0 on failure: the Functions host would not restart us.
@@ -25,12 +50,40 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run() -> anyhow::Result<()> {
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
     let settings = Settings::from_env()?;
     // Any TLS use (Redis over TLS, the Azure SDKs) needs one crypto provider chosen before it starts.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let wiring = app::wire(&settings).await?;
+    let adapters = wiring.adapters.clone();
     let app = App::new(wiring, settings.relay_min_age);
+    match command {
+        Command::Serve => serve(settings, app).await.map(|()| ExitCode::SUCCESS),
+        Command::Verify => {
+            let drift = operator::verify(&adapters).await?;
+            for difference in &drift {
+                println!("drift: {difference}");
+            }
+            println!("verify: {} difference(s)", drift.len());
+            Ok(if drift.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Rebuild => {
+            let events = operator::rebuild(&adapters).await?;
+            println!("rebuild: replayed {events} events into a fresh read model and swapped it in");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Relay => {
+            let report = operator::relay(&app).await?;
+            println!(
+                "relay: republished {} events, completed {} transfers, {} still failing",
+                report.republished, report.transfers_completed, report.failed
+            );
+            Ok(if report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+    }
+}
+
+async fn serve(settings: Settings, app: std::sync::Arc<App>) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(settings.listen.addr).await?;
     let base = format!("http://{}", listener.local_addr()?);
     if settings.listen.mode == Mode::Standalone {

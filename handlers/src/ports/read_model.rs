@@ -112,4 +112,9 @@ pub trait ReadModel: Send + Sync {
     async fn activity(&self, query: &ActivityQuery) -> Result<Vec<Event>, ReadModelError>;
     /// The `recordedAt` of the newest event applied (`None` when empty).
     async fn as_of(&self) -> Result<Option<Timestamp>, ReadModelError>;
+
+    /// Replays `events` into a fresh copy of the read model and swaps it in atomically while queries keep
+    /// being answered from the old one. Events applied to the old copy meanwhile must be applied again after
+    /// the swap (applying is idempotent): `functions::operator::rebuild` does that.
+    async fn rebuild(&self, events: &[Event]) -> Result<(), ReadModelError>;
 }

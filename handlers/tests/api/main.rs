@@ -7,4 +7,5 @@ mod commands;
 mod guarantees;
 mod helpers;
 mod host_protocol;
+mod operator;
 mod queries;

@@ -106,6 +106,18 @@ pub async fn an_empty_read_model_answers_empty(model: Arc<dyn ReadModel>) {
     assert_eq!(model.as_of().await.unwrap(), None);
 }
 
+pub async fn a_rebuild_replaces_the_read_model_with_the_replayed_events(model: Arc<dyn ReadModel>) {
+    let kept = [stock("store-1", "apple-pie", 1, 4, 0), stock("store-1", "apple-pie", 2, 6, 1)];
+    apply_all(&model, &[stock("van", "stray-item", 1, 99, 0)]).await;
+    apply_all(&model, &kept[..1]).await;
+    model.rebuild(&[kept[0].clone(), kept[1].clone(), product("apple-pie", "Apple Pie", None, 1)]).await.unwrap();
+    assert_eq!(keys(&model, all(10)).await, ["store-1/apple-pie"], "only what was replayed survives");
+    let item = model.item(&key("store-1", "apple-pie")).await.unwrap().unwrap();
+    assert_eq!((item.quantity.get(), item.version, item.name.as_str()), (6, Version(2), "Apple Pie"));
+    assert_eq!(model.apply(&kept[1]).await.unwrap(), Applied::Stale, "the rebuilt copy is the live one");
+    assert_eq!(model.activity(&ActivityQuery { limit: 10, ..Default::default() }).await.unwrap().len(), 3);
+}
+
 macro_rules! read_model_contract {
     ($adapter:ident, $make:expr) => {
         mod $adapter {
@@ -113,7 +125,8 @@ macro_rules! read_model_contract {
             read_model_contract!(@cases $make; a_newer_version_applies_and_an_older_or_equal_one_is_stale,
                 products_name_items_and_set_low_stock, inventory_filters_sorts_and_pages,
                 search_matches_words_of_names_and_skus, the_summary_totals_products_and_locations,
-                activity_is_newest_first_once_per_event, an_empty_read_model_answers_empty);
+                activity_is_newest_first_once_per_event, an_empty_read_model_answers_empty,
+                a_rebuild_replaces_the_read_model_with_the_replayed_events);
         }
     };
     (@cases $make:expr; $($case:ident),*) => {

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use elasticsearch::auth::Credentials;
 use elasticsearch::http::response::Response;
 use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
-use elasticsearch::indices::{IndicesCreateParts, IndicesExistsAliasParts};
+use elasticsearch::indices::{IndicesCreateParts, IndicesDeleteParts, IndicesExistsAliasParts, IndicesGetAliasParts};
 use elasticsearch::params::{OpType, Refresh, VersionType};
 use elasticsearch::{Elasticsearch, GetParts, IndexParts, SearchParts};
 use http::StatusCode;
@@ -416,6 +416,40 @@ impl ReadModel for ElasticReadModel {
         });
         let found = self.search(IndexKind::Activity, request).await?;
         hits(&found).iter().map(|hit| event_json::decode(&hit["_source"]["event"]).map_err(corrupt)).collect()
+    }
+
+    async fn rebuild(&self, events: &[Event]) -> Result<(), ReadModelError> {
+        // A fresh set of indices behind aliases of their own (a unique prefix), filled through the same code.
+        let stamp = Timestamp::now().unix_seconds() as u64;
+        let staging = Indices { prefix: format!("{}-rebuild{stamp}", self.indices.prefix) };
+        let fresh = ElasticReadModel { client: self.client.clone(), indices: staging.clone() };
+        fresh.ensure_indices().await?;
+        for event in events {
+            fresh.apply(event).await?;
+        }
+        // One _aliases request moves every live alias to its fresh index: atomic for readers.
+        let mut actions = Vec::new();
+        let mut retired = Vec::new();
+        for kind in IndexKind::ALL {
+            let alias = self.indices.alias(kind);
+            let current = self.client.indices().get_alias(IndicesGetAliasParts::Name(&[&alias])).send().await.map_err(unavailable)?;
+            let current = body(current).await?;
+            for old in current.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
+                actions.push(json!({"remove": {"index": old, "alias": alias}}));
+                retired.push(old);
+            }
+            let index = staging.versioned(kind, 1);
+            actions.push(json!({"add": {"index": index, "alias": alias}}));
+            actions.push(json!({"remove": {"index": index, "alias": staging.alias(kind)}}));
+        }
+        let swapped = self.client.indices().update_aliases().body(json!({"actions": actions})).send().await.map_err(unavailable)?;
+        body(swapped).await?;
+        let retired: Vec<&str> = retired.iter().map(String::as_str).collect();
+        if !retired.is_empty() {
+            let deleted = self.client.indices().delete(IndicesDeleteParts::Index(&retired)).send().await.map_err(unavailable)?;
+            body(deleted).await?;
+        }
+        Ok(())
     }
 
     async fn as_of(&self) -> Result<Option<Timestamp>, ReadModelError> {

@@ -50,12 +50,32 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITH
 #[derive(Clone)]
 pub struct SqliteReadModel {
     db: Db,
+    path: std::path::PathBuf,
 }
 
 impl SqliteReadModel {
     pub fn open(path: &Path) -> Result<Self, ReadModelError> {
-        Ok(Self { db: Db::open(path, SCHEMA).map_err(unavailable)? })
+        Ok(Self { db: Db::open(path, SCHEMA).map_err(unavailable)?, path: path.to_owned() })
     }
+}
+
+/// Every table of the read model, in the order a swap copies them.
+const TABLES: [&str; 6] = ["items", "products", "activity", "skus", "search", "meta"];
+
+/// Replaces the live tables with the rebuilt file's in one transaction: readers (WAL) see the old
+/// tables until the commit and the new ones after it, never a mix.
+fn swap_in(conn: &mut Connection, rebuilt: &Path) -> Result<(), DbError> {
+    conn.execute("ATTACH DATABASE ?1 AS rebuilt", params![rebuilt.display().to_string()])?;
+    let swapped = (|| {
+        let tx = conn.transaction()?;
+        for table in TABLES {
+            // Table names come from the constant above, never from input.
+            tx.execute_batch(&format!("DELETE FROM main.{table}; INSERT INTO main.{table} SELECT * FROM rebuilt.{table};"))?;
+        }
+        tx.commit()
+    })();
+    conn.execute("DETACH DATABASE rebuilt", [])?;
+    swapped.map_err(DbError::from)
 }
 
 fn unavailable(e: DbError) -> ReadModelError {
@@ -330,6 +350,22 @@ impl ReadModel for SqliteReadModel {
     async fn activity(&self, query: &ActivityQuery) -> Result<Vec<Event>, ReadModelError> {
         let query = query.clone();
         self.db.read(move |conn| activity(conn, &query)).await.map_err(unavailable)
+    }
+
+    async fn rebuild(&self, events: &[Event]) -> Result<(), ReadModelError> {
+        let rebuilt = self.path.with_extension("rebuild.db");
+        let _ = std::fs::remove_file(&rebuilt);
+        let fresh = SqliteReadModel::open(&rebuilt)?;
+        for event in events {
+            fresh.apply(event).await?;
+        }
+        drop(fresh);
+        let path = rebuilt.clone();
+        let swapped = self.db.write(move |conn| swap_in(conn, &path)).await.map_err(unavailable);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", rebuilt.display()));
+        }
+        swapped
     }
 
     async fn as_of(&self) -> Result<Option<Timestamp>, ReadModelError> {
