@@ -1,0 +1,17 @@
+//! Any body the Functions host (or anyone reaching `/projection`) can POST: parsing the `{Data, Metadata}`
+//! envelope, taking the Event Grid trigger's values and decoding each never panics.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use pieshop::contract::event_json::decode;
+use pieshop::host::envelope::Invocation;
+
+fuzz_target!(|bytes: &[u8]| {
+    let Ok(invocation) = Invocation::parse(bytes) else {
+        return;
+    };
+    for value in invocation.trigger_values("eventGridEvent") {
+        let _ = decode(&value);
+    }
+});
