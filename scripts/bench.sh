@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# Measures pieshop on this machine against its performance targets and prints one table.
+# See --help, and docs/PERFORMANCE.md for what limits each figure.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+usage() {
+  cat <<'EOF'
+usage: scripts/bench.sh [--help]
+
+Builds release once (cargo build --release -p pieshop -p loadgen), then measures, in about 3 minutes:
+  1. cold start: exec -> first 200 on /api/health, median of 20, release handler vs a minimal Node.js http server
+  2. raw limits: SQLite commit rate (WAL, synchronous=NORMAL, one connection, single-row transactions)
+     and a hello-world axum 0.8 server under plain GET load
+  3. pieshop on the embedded default (fresh temp data dir, 127.0.0.1 only):
+     commands/s, p99 and projection lag (scanners only), cached queries (dashboard readers only, If-None-Match),
+     uncached queries (distinct query strings; and dashboard reads while scanners write), server RSS under load
+  4. stripped binary size
+  5. with ELASTICSEARCH_URL set: raw _bulk indexing rate of inventory-item documents
+Every server it starts is stopped on exit. Knobs (environment): BENCH_SCANNERS (16), BENCH_READERS (16),
+BENCH_WRITE_SECONDS (20), BENCH_READ_SECONDS (10), BENCH_MIXED_SECONDS (15), BENCH_COLD_RUNS (20).
+EOF
+}
+
+case "${1:-}" in
+  -h | --help) usage; exit 0 ;;
+  "") ;;
+  *) usage >&2; exit 2 ;;
+esac
+
+SCANNERS=${BENCH_SCANNERS:-16}
+READERS=${BENCH_READERS:-16}
+WRITE_SECONDS=${BENCH_WRITE_SECONDS:-20}
+READ_SECONDS=${BENCH_READ_SECONDS:-10}
+MIXED_SECONDS=${BENCH_MIXED_SECONDS:-15}
+COLD_RUNS=${BENCH_COLD_RUNS:-20}
+
+for tool in cargo curl jq node awk; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 1; }
+done
+
+say() { printf '\n== %s\n' "$*" >&2; }
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/pieshop-bench.XXXXXX")
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# A port nothing listens on (bash only: a refused connect means free).
+free_port() {
+  local port
+  while :; do
+    port=$((20000 + RANDOM % 40000))
+    if ! (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return
+    fi
+  done
+}
+
+wait_http() { # url seconds
+  local deadline=$((SECONDS + $2))
+  until curl -fsS -o /dev/null "$1" 2>/dev/null; do
+    if ((SECONDS >= deadline)); then
+      echo "bench: $1 did not answer within $2 s" >&2
+      return 1
+    fi
+    sleep 0.05
+  done
+}
+
+# the last line of a loadgen --json run; the whole output goes to stderr for the reader (through fd 2 itself:
+# `tee /dev/stderr` would reopen a redirected log file and truncate it)
+json_of() {
+  local out
+  out=$(cat)
+  printf '%s\n' "$out" >&2
+  tail -n 1 <<<"$out"
+}
+json_of_all() {
+  local out
+  out=$(cat)
+  printf '%s\n' "$out" >&2
+  printf '%s\n' "$out"
+}
+get() { jq -r "$2" <<<"$1"; }
+calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+meets() { awk "BEGIN { print (($1) ? \"yes\" : \"NO\") }"; }
+
+
+say "building release once: cargo build --release -p pieshop -p loadgen"
+cargo build --release -p pieshop -p loadgen
+HANDLER=$ROOT/target/release/handler
+LOADGEN=$ROOT/target/release/loadgen
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
+say "cold start: exec -> first 200 on /api/health, $COLD_RUNS runs each (fresh data dir and port per run)"
+cold_handler=$("$LOADGEN" coldstart --binary "$HANDLER" --runs "$COLD_RUNS" --label handler --json | json_of)
+cat >"$WORK/node-hello.js" <<'EOF'
+require("http").createServer((req, res) => { res.end("ok"); }).listen(Number(process.env.PORT), "127.0.0.1");
+EOF
+cold_node=$("$LOADGEN" coldstart --binary "$(command -v node)" --runs "$COLD_RUNS" --label node --json -- "$WORK/node-hello.js" | json_of)
+
+say "raw limit: SQLite commit rate, 5 s (WAL, synchronous=NORMAL, single-row transactions, one connection)"
+sqlite=$("$LOADGEN" sqlite-commit-rate --seconds 5 --dir "$WORK" --json | json_of)
+
+say "raw limit: hello-world axum 0.8 server, plain GET for 10 s over 32 keep-alive connections"
+hello_port=$(free_port)
+"$LOADGEN" hello-server --listen "127.0.0.1:$hello_port" >"$WORK/hello.log" 2>&1 &
+hello_pid=$!
+PIDS+=("$hello_pid")
+wait_http "http://127.0.0.1:$hello_port/" 10
+hello=$("$LOADGEN" hammer "http://127.0.0.1:$hello_port/" --connections 32 --seconds 10 --json | json_of)
+hello_wrk=n/a
+if command -v wrk >/dev/null; then
+  say "cross-check with wrk (a C client, cheaper per request than reqwest): 1 thread, 32 connections, 5 s"
+  hello_wrk=$(wrk -t1 -c32 -d5s "http://127.0.0.1:$hello_port/" | json_of_all | awk '/Requests\/sec/ { printf "%.0f", $2 }')
+fi
+kill "$hello_pid"
+wait "$hello_pid" 2>/dev/null || true
+
+say "pieshop standalone, embedded default, fresh data dir (request log to a file)"
+port=$(free_port)
+base="http://127.0.0.1:$port"
+mkdir -p "$WORK/data"
+PIESHOP_DATA_DIR="$WORK/data" PIESHOP_LISTEN="127.0.0.1:$port" "$HANDLER" >"$WORK/handler.log" 2>&1 &
+handler_pid=$!
+PIDS+=("$handler_pid")
+wait_http "$base/api/health" 10
+
+say "commands: $SCANNERS scanners for $WRITE_SECONDS s (receive/remove sold/count/transfer; 2% followed for lag)"
+writes=$("$LOADGEN" run "$base" --scanners "$SCANNERS" --seconds "$WRITE_SECONDS" --lag-sample 0.02 --pid "$handler_pid" --json | json_of)
+
+say "cached queries: $READERS dashboard readers for $READ_SECONDS s, no writes (If-None-Match; mostly 304 from cache)"
+cached=$("$LOADGEN" run "$base" --scanners 0 --readers "$READERS" --seconds "$READ_SECONDS" --no-setup --pid "$handler_pid" --json | json_of)
+
+say "uncached queries: $READERS readers for $READ_SECONDS s, distinct query strings (limit x location x lowStock), no writes"
+uncached=$("$LOADGEN" run "$base" --scanners 0 --readers "$READERS" --seconds "$READ_SECONDS" --no-setup --queries distinct --pid "$handler_pid" --json | json_of)
+
+say "mixed: $((SCANNERS / 2)) scanners + $((READERS / 2)) dashboard readers for $MIXED_SECONDS s (every projection empties the cache)"
+mixed=$("$LOADGEN" run "$base" --scanners $((SCANNERS / 2)) --readers $((READERS / 2)) --seconds "$MIXED_SECONDS" --no-setup --pid "$handler_pid" --json | json_of)
+
+kill "$handler_pid"
+wait "$handler_pid" 2>/dev/null || true
+
+es_rate=n/a
+if [[ -n "${ELASTICSEARCH_URL:-}" ]]; then
+  say "Elasticsearch: raw _bulk indexing of inventory-item documents, 1000 per request, 10 s ($ELASTICSEARCH_URL)"
+  index="pieshop-bench-$$"
+  for i in $(seq 1 1000); do
+    printf '{"index":{"_id":"store-%d/pie-%d"}}\n{"location":"store-%d","sku":"pie-%d","name":"Pie %d","quantity":%d,"version":%d,"reorderLevel":10,"low":false,"updatedAt":"2025-01-01T00:00:00Z"}\n' \
+      $((i % 5)) "$i" $((i % 5)) "$i" "$i" $((i % 97)) "$i"
+  done >"$WORK/bulk.ndjson"
+  docs=0
+  start=$(date +%s.%N)
+  end=$((SECONDS + 10))
+  while ((SECONDS < end)); do
+    curl -fsS -o /dev/null -H 'content-type: application/x-ndjson' --data-binary "@$WORK/bulk.ndjson" \
+      "${ELASTICSEARCH_URL%/}/$index/_bulk"
+    docs=$((docs + 1000))
+  done
+  es_rate=$(awk -v d="$docs" -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.0f", d / (e - s) }')
+  curl -fsS -o /dev/null -X DELETE "${ELASTICSEARCH_URL%/}/$index" || true
+fi
+
+binary_bytes=$(stat -c %s "$HANDLER")
+
+# ---- the table ------------------------------------------------------------------------------------------------
+cold_h=$(get "$cold_handler" .median_ms)
+cold_n=$(get "$cold_node" .median_ms)
+cold_ratio=$(calc "%.2f" "$cold_h / $cold_n")
+commit_rate=$(get "$sqlite" .commits_per_s)
+hello_rate=$(get "$hello" .requests_per_s)
+cps=$(get "$writes" .commands_per_s)
+cmd_p99=$(get "$writes" .cmd_p99_ms)
+lag_p50=$(get "$writes" .lag_p50_ms)
+lag_p99=$(get "$writes" .lag_p99_ms)
+cached_qps=$(get "$cached" .queries_per_s)
+cached_p99=$(get "$cached" .query_p99_ms)
+uncached_qps=$(get "$uncached" .queries_per_s)
+uncached_p99=$(get "$uncached" .query_p99_ms)
+mixed_qps=$(get "$mixed" .queries_per_s)
+mixed_p99=$(get "$mixed" .query_p99_ms)
+mixed_cps=$(get "$mixed" .commands_per_s)
+rss_max=$(jq -rn --argjson a "$writes" --argjson b "$cached" --argjson c "$uncached" --argjson d "$mixed" \
+  '[$a, $b, $c, $d | .rss_max_mb] | max')
+errors=$(jq -rn --argjson a "$writes" --argjson b "$cached" --argjson c "$uncached" --argjson d "$mixed" \
+  '[$a, $b, $c, $d | .errors + .query_errors] | add')
+binary_mb=$(calc "%.1f" "$binary_bytes / 1048576")
+
+row() { printf '| %-46s | %-34s | %-14s | %-4s |\n' "$@"; }
+echo
+echo "pieshop bench $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, $(uname -sr), git $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "load average (others share this machine): $(cut -d' ' -f1-3 /proc/loadavg) at the end, $LOAD_BEFORE after the build"
+echo
+row "figure" "measured" "target" "met"
+row "----------------------------------------------" "----------------------------------" "--------------" "----"
+row "cold start, median of $COLD_RUNS (release handler)" "$(calc "%.1f ms" "$cold_h")" "<= 15 ms" "$(meets "$cold_h <= 15")"
+row "cold start, minimal Node.js http server" "$(calc "%.1f ms" "$cold_n")" "" ""
+row "cold start handler / Node" "${cold_ratio}x" "<= 0.25x" "$(meets "$cold_ratio <= 0.25")"
+row "raw: SQLite commits/s (WAL, sync=NORMAL)" "$(calc "%.0f" "$commit_rate")" "" ""
+row "raw: hello-world axum req/s (loadgen hammer)" "$(calc "%.0f" "$hello_rate") (p99 $(calc "%.2f" "$(get "$hello" .p99_ms)") ms)" "" ""
+row "raw: hello-world axum req/s (wrk, 1 thread)" "$hello_wrk" "" ""
+row "commands/s end-to-end ($SCANNERS scanners)" "$(calc "%.0f" "$cps")" ">= 10000" "$(meets "$cps >= 10000")"
+row "command latency p99" "$(calc "%.2f ms" "$cmd_p99")" "<= 10 ms" "$(meets "$cmd_p99 <= 10")"
+row "commands/s as a fraction of SQLite commits/s" "$(calc "%.1f%%" "100 * $cps / $commit_rate")" ">= 50%" "$(meets "$cps >= 0.5 * $commit_rate")"
+row "commands/s as a fraction of hello-world req/s" "$(calc "%.1f%%" "100 * $cps / $hello_rate")" "" ""
+row "projection lag p50 / p99" "$(calc "%.1f" "$lag_p50") / $(calc "%.1f ms" "$lag_p99")" "p99 <= 50 ms" "$(meets "$lag_p99 <= 50")"
+row "cached queries/s ($READERS readers, no writes)" "$(calc "%.0f" "$cached_qps")" ">= 20000" "$(meets "$cached_qps >= 20000")"
+row "cached query p99" "$(calc "%.2f ms" "$cached_p99")" "<= 5 ms" "$(meets "$cached_p99 <= 5")"
+row "uncached queries/s (distinct strings)" "$(calc "%.0f" "$uncached_qps") (p99 $(calc "%.2f" "$uncached_p99") ms)" "" ""
+row "queries/s while writing (mixed)" "$(calc "%.0f" "$mixed_qps") (p99 $(calc "%.2f" "$mixed_p99") ms)" "" ""
+row "commands/s while reading (mixed)" "$(calc "%.0f" "$mixed_cps")" "" ""
+row "server RSS under load (max sampled)" "$(calc "%.1f MB" "$rss_max")" "<= 40 MB" "$(meets "$rss_max <= 40")"
+row "stripped binary (target/release/handler)" "$binary_mb MB ($binary_bytes B)" "<= 30 MB" "$(meets "$binary_mb <= 30")"
+row "Elasticsearch raw _bulk docs/s" "$es_rate" "" ""
+row "projection throughput vs Elasticsearch" "n/a" "" ""
+row "errors (all runs; rejections not counted)" "$errors" "0" "$(meets "$errors == 0")"
