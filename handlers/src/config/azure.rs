@@ -55,7 +55,14 @@ impl AzureSettings {
             api_key: secret("ELASTICSEARCH_API_KEY"),
             index_prefix: lookup("ELASTICSEARCH_INDEX_PREFIX").unwrap_or_else(|| "pieshop".into()),
         });
-        let redis = lookup("REDIS_URL").map(|url| RedisSettings { url: Secret::new(url), entra_username: lookup("REDIS_USERNAME") });
+        let namespace = lookup("REDIS_KEY_PREFIX")
+            .or_else(|| lookup("ELASTICSEARCH_INDEX_PREFIX"))
+            .unwrap_or_else(|| "pieshop".into());
+        let redis = lookup("REDIS_URL").map(|url| RedisSettings {
+            url: Secret::new(url),
+            entra_username: lookup("REDIS_USERNAME"),
+            namespace,
+        });
         Ok(Self { cosmos, event_grid, elastic, redis, client_id: lookup("AZURE_CLIENT_ID") })
     }
 

@@ -114,7 +114,7 @@ async fn commands_in_queries_out_on_real_engines() {
 
     let (client, settings) = cosmos_client(Vec::new()).await;
     let store: Arc<dyn WriteStore> = Arc::new(CosmosWriteStore::from_client(&client, &settings).await.unwrap());
-    let cache = Arc::new(RedisCache::new(&RedisSettings { url: azure_core::credentials::Secret::new(redis_url), entra_username: None }, None).unwrap());
+    let cache = Arc::new(RedisCache::new(&RedisSettings { url: azure_core::credentials::Secret::new(redis_url), entra_username: None, namespace: format!("t{}", uuid::Uuid::new_v4().simple()) }, None).unwrap());
     let projection = Arc::new(Projection::new(read_model.clone(), cache.clone(), Changes::default()));
     let auth = TopicAuth::Key(azure_core::credentials::Secret::new("stand-in-key"));
     let publisher = Arc::new(EventGridPublisher::new(EventGridSettings { endpoint: topic_url, schema: Schema::CloudEvents, auth }).unwrap());

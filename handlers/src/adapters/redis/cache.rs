@@ -1,6 +1,6 @@
 //! The response cache on Redis, shared by every instance of the app.
 //!
-//! Entries live under `pieshop:answer:<generation>:<key>`; the projection bumps `pieshop:generation` with
+//! Entries live under `<namespace>:answer:<generation>:<key>`; the projection bumps `<namespace>:generation` with
 //! INCR after applying events and before acknowledging them, so an answer cached before an event can never be
 //! read after it. Entries also expire, bounding what an outage of the INCR could leave behind. A Redis that
 //! is down or slow is a miss: queries go to the read model, never to an error.
@@ -20,7 +20,6 @@ use tokio::time::Instant;
 use crate::ports::ResponseCache;
 use crate::ports::cache::CacheError;
 
-const GENERATION_KEY: &str = "pieshop:generation";
 /// Entries expire anyway, so nothing lingers for long whatever happens.
 const ENTRY_TTL_SECONDS: u64 = 300;
 /// A cache that takes longer than this is treated as down: the read model is faster than a stuck cache.
@@ -39,6 +38,9 @@ pub struct RedisSettings {
     pub url: azure_core::credentials::Secret,
     /// `REDIS_USERNAME`: with Entra auth, the identity's object id; the password is then an Entra token.
     pub entra_username: Option<String>,
+    /// Prefix of every key (`REDIS_KEY_PREFIX`, default the read model's index prefix): deployments sharing a
+    /// Redis must never read each other's answers.
+    pub namespace: String,
 }
 
 /// A live connection and when it must be replaced (Entra tokens expire).
@@ -50,6 +52,8 @@ struct Live {
 /// The response cache port on Redis.
 pub struct RedisCache {
     info: redis::ConnectionInfo,
+    generation_key: String,
+    answer_prefix: String,
     entra: Option<(String, Arc<dyn TokenCredential>)>,
     connection: Mutex<Option<Live>>,
     down_until: Mutex<Option<Instant>>,
@@ -65,7 +69,14 @@ impl RedisCache {
             (Some(_), None) => return Err(CacheError("REDIS_USERNAME is set but no Entra credential is available".into())),
             (None, _) => None,
         };
-        Ok(Self { info, entra, connection: Mutex::new(None), down_until: Mutex::new(None) })
+        Ok(Self {
+            info,
+            generation_key: format!("{}:generation", settings.namespace),
+            answer_prefix: format!("{}:answer:", settings.namespace),
+            entra,
+            connection: Mutex::new(None),
+            down_until: Mutex::new(None),
+        })
     }
 
     /// The client to connect with: the URL as given, or with an Entra token as the password.
@@ -103,7 +114,7 @@ impl RedisCache {
             Ok((mut connection, renew_at)) => {
                 // A fresh connection may follow an outage during which a projection could not bump the
                 // generation: bump it now, so nothing cached before the outage is served after it.
-                if let Err(error) = connection.incr::<_, _, u64>(GENERATION_KEY, 1).await {
+                if let Err(error) = connection.incr::<_, _, u64>(&self.generation_key, 1).await {
                     drop(slot);
                     self.failed(&error).await;
                     return None;
@@ -148,27 +159,29 @@ impl RedisCache {
 #[async_trait]
 impl ResponseCache for RedisCache {
     async fn generation(&self) -> Option<u64> {
+        let key = self.generation_key.clone();
         self.run(|mut c| async move {
-            let value: Option<u64> = c.get(GENERATION_KEY).await?;
+            let value: Option<u64> = c.get(key).await?;
             Ok(value.unwrap_or(0))
         })
         .await
     }
 
     async fn get(&self, key: &str) -> Option<Bytes> {
-        let key = format!("pieshop:answer:{key}");
+        let key = format!("{}{key}", self.answer_prefix);
         self.run(|mut c| async move { c.get::<_, Option<Vec<u8>>>(key).await }).await.flatten().map(Bytes::from)
     }
 
     async fn put(&self, key: &str, value: Bytes) {
-        let key = format!("pieshop:answer:{key}");
+        let key = format!("{}{key}", self.answer_prefix);
         self.run(|mut c| async move { c.set_ex::<_, _, ()>(key, value.to_vec(), ENTRY_TTL_SECONDS).await }).await;
     }
 
     async fn invalidate(&self) -> Result<(), CacheError> {
         // A projection must not acknowledge an event while older answers may still be served: if the INCR
         // fails, the invocation fails and Event Grid delivers the (idempotent) event again.
-        let bumped = self.run(|mut c| async move { c.incr::<_, _, u64>(GENERATION_KEY, 1).await }).await;
+        let key = self.generation_key.clone();
+        let bumped = self.run(|mut c| async move { c.incr::<_, _, u64>(key, 1).await }).await;
         bumped.map(|_| ()).ok_or_else(|| CacheError("could not bump the cache generation".into()))
     }
 }
