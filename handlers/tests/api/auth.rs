@@ -3,7 +3,7 @@
 //! is open; bound to every address with no keys it does not start.
 
 use std::fs::File;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::{Client, StatusCode};
@@ -27,7 +27,7 @@ impl Standalone {
     fn start(host: &str, keys: Option<&str>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_handler"));
+        let mut command = crate::helpers::handler_command();
         command
             .env_remove("FUNCTIONS_CUSTOMHANDLER_PORT")
             .env_remove("PIESHOP_API_KEYS")

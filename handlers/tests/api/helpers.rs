@@ -154,6 +154,19 @@ pub async fn wait_until(app: &TestApp, path: &str, check: impl Fn(&Value) -> boo
     }
 }
 
+/// Every variable that switches a port to an Azure adapter (see `config::azure`).
+const AZURE_VARIABLES: [&str; 6] =
+    ["COSMOS_ENDPOINT", "EVENTGRID_TOPIC_ENDPOINT", "ELASTICSEARCH_URL", "REDIS_URL", "REDIS_USERNAME", "PIESHOP_API_KEYS"];
+
+/// The real `handler` binary on the embedded default, whatever this shell exports (CI exports the engines).
+pub fn handler_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_handler"));
+    for variable in AZURE_VARIABLES {
+        command.env_remove(variable);
+    }
+    command
+}
+
 /// A fresh command id.
 pub fn id() -> String {
     uuid::Uuid::new_v4().to_string()

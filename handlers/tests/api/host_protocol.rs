@@ -1,7 +1,7 @@
 //! The Functions host boundary, fed with the protocol fixtures through the real routes, and the real binary
 //! started the way the host starts it.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -113,7 +113,7 @@ fn free_port() -> u16 {
 async fn the_binary_listens_where_the_host_says() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_handler"))
+    let child = crate::helpers::handler_command()
         .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
         .env("PIESHOP_DATA_DIR", dir.path())
         .env("PIESHOP_LISTEN", "127.0.0.1:1")

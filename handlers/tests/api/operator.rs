@@ -1,7 +1,7 @@
 //! The operator commands of the real binary (`handler verify | rebuild | relay`), run against the data
 //! directory of a live standalone server.
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -16,7 +16,7 @@ impl Drop for Server {
 }
 
 fn handler(dir: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_handler")).args(args).env("PIESHOP_DATA_DIR", dir).env("RUST_LOG", "warn").output().unwrap()
+    crate::helpers::handler_command().args(args).env("PIESHOP_DATA_DIR", dir).env("RUST_LOG", "warn").output().unwrap()
 }
 
 fn stdout(output: &Output) -> String {
@@ -27,7 +27,7 @@ fn stdout(output: &Output) -> String {
 async fn verify_finds_drift_that_rebuild_repairs_while_the_server_runs() {
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new(env!("CARGO_BIN_EXE_handler"))
+    let child = crate::helpers::handler_command()
         .env("PIESHOP_DATA_DIR", dir.path())
         .env("PIESHOP_LISTEN", format!("127.0.0.1:{port}"))
         .stdout(Stdio::null())
