@@ -87,13 +87,19 @@ impl CommandService {
     /// Applies a command exactly once: a retry with the same id and body gets the stored answer.
     pub async fn execute(&self, parsed: &ParsedCommand) -> Result<Reply, CommandError> {
         let command = &parsed.command;
-        let stream = command.action.stream();
-        if let Some(outcome) = self.store.outcome(&stream, command.id).await? {
-            return replay(&outcome, &parsed.request_hash);
-        }
-        let committed = match self.commit(command, &parsed.request_hash).await? {
-            Ok(committed) => committed,
-            Err(outcome) => return replay(&outcome, &parsed.request_hash),
+        // No marker lookup up front: the commit itself refuses a second marker atomically and hands back the
+        // stored outcome. Only a refusal needs a look, because a retried command may be refused by the state
+        // its first attempt created (a retried removal of the last stock, a stale expectedVersion).
+        let committed = match self.commit(command, &parsed.request_hash).await {
+            Ok(Ok(committed)) => committed,
+            Ok(Err(outcome)) => return replay(&outcome, &parsed.request_hash),
+            Err(CommandError::Domain(refusal)) => {
+                return match self.store.outcome(&command.action.stream(), command.id).await? {
+                    Some(outcome) => replay(&outcome, &parsed.request_hash),
+                    None => Err(CommandError::Domain(refusal)),
+                };
+            }
+            Err(error) => return Err(error),
         };
         let (Some(transfer), Aggregate::Item(source)) = (&committed.decision.transfer, &committed.decision.state) else {
             return Ok(Reply { body: committed.body, replayed: false });

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use tokio::sync::mpsc;
+
 use crate::domain::Event;
 use crate::ports::write_store::EventRef;
 use crate::ports::{EventPublisher, PublishError, StoreError, WriteStore};
@@ -17,16 +19,24 @@ pub enum DispatchError {
     Store(#[from] StoreError),
 }
 
+/// Most events one dispatch hands to the publisher.
+const MAX_BATCH: usize = 500;
+
 /// Publishes events and records that they were published.
 #[derive(Clone)]
 pub struct Dispatcher {
     store: Arc<dyn WriteStore>,
     publisher: Arc<dyn EventPublisher>,
+    queue: mpsc::UnboundedSender<Vec<Event>>,
 }
 
 impl Dispatcher {
+    /// Starts the background task that drains the queue (needs a tokio runtime).
     pub fn new(store: Arc<dyn WriteStore>, publisher: Arc<dyn EventPublisher>) -> Self {
-        Self { store, publisher }
+        let (queue, pending) = mpsc::unbounded_channel();
+        let dispatcher = Self { store, publisher, queue };
+        tokio::spawn(dispatcher.clone().drain(pending));
+        dispatcher
     }
 
     pub async fn dispatch(&self, events: &[Event]) -> Result<(), DispatchError> {
@@ -39,14 +49,27 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// Dispatches in the background, right after the commit: the command's answer does not wait for
+    /// Queues events for publishing, right after their commit: the command's answer does not wait for
     /// delivery (the read model is eventually consistent), and a failure is the relay's to retry.
     pub fn spawn(&self, events: Vec<Event>) {
-        let dispatcher = self.clone();
-        tokio::spawn(async move {
-            if let Err(error) = dispatcher.dispatch(&events).await {
-                tracing::warn!(%error, events = events.len(), "publish failed; the relay will retry");
+        if self.queue.send(events).is_err() {
+            tracing::warn!("dispatch queue closed; the relay will publish these events");
+        }
+    }
+
+    /// Publishes whatever has queued up since the last batch in one go: under load, many commands' events
+    /// share one publish and one mark-published write. Order is kept (one queue, one task).
+    async fn drain(self, mut pending: mpsc::UnboundedReceiver<Vec<Event>>) {
+        while let Some(mut batch) = pending.recv().await {
+            while batch.len() < MAX_BATCH {
+                match pending.try_recv() {
+                    Ok(more) => batch.extend(more),
+                    Err(_) => break,
+                }
             }
-        });
+            if let Err(error) = self.dispatch(&batch).await {
+                tracing::warn!(%error, events = batch.len(), "publish failed; the relay will retry");
+            }
+        }
     }
 }

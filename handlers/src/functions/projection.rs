@@ -56,31 +56,40 @@ impl Projection {
         self.malformed.load(Ordering::Relaxed)
     }
 
-    /// Decodes and applies one event payload (object, string of JSON, or string of a string of JSON).
-    pub async fn handle(&self, payload: &Value) -> Result<Outcome, ReadModelError> {
-        let event = match event_json::decode(payload) {
-            Ok(event) => event,
-            Err(error) => {
-                self.malformed.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(%error, "malformed event acknowledged and dropped");
-                return Ok(Outcome::Malformed(error));
-            }
-        };
-        let applied = self.read_model.apply(&event).await?;
-        // Before acknowledging: no cached answer computed before this event may be served after it.
-        self.cache.invalidate().await.map_err(|e| ReadModelError::Unavailable(e.to_string()))?;
-        self.changes.notify();
-        Ok(match applied {
-            Applied::Applied => Outcome::Applied(event),
-            Applied::Stale => Outcome::Stale(event),
-        })
+    /// Decodes and applies payloads (each an object, a string of JSON, or a string of a string of JSON) in order, in one read-model write where the adapter can; the cache is
+    /// invalidated once, after the writes and before anything is acknowledged.
+    pub async fn handle_all(&self, payloads: &[Value]) -> Result<Vec<Outcome>, ReadModelError> {
+        let decoded: Vec<Result<Event, DecodeError>> = payloads.iter().map(event_json::decode).collect();
+        let events: Vec<Event> = decoded.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
+        let mut applied = self.read_model.apply_batch(&events).await?.into_iter();
+        if !events.is_empty() {
+            // No cached answer computed before these events may be served after they are acknowledged.
+            self.cache.invalidate().await.map_err(|e| ReadModelError::Unavailable(e.to_string()))?;
+            self.changes.notify();
+        }
+        let mut events = events.into_iter();
+        Ok(decoded
+            .into_iter()
+            .map(|d| match d {
+                Err(error) => {
+                    self.malformed.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%error, "malformed event acknowledged and dropped");
+                    Outcome::Malformed(error)
+                }
+                Ok(_) => match (events.next(), applied.next()) {
+                    (Some(event), Some(Applied::Applied)) => Outcome::Applied(event),
+                    (Some(event), _) => Outcome::Stale(event),
+                    (None, _) => unreachable!("one event per decoded payload"),
+                },
+            })
+            .collect())
     }
 }
 
 #[async_trait]
 impl Subscriber for Projection {
-    async fn deliver(&self, payload: &Value) -> Result<(), String> {
-        self.handle(payload).await.map(|_| ()).map_err(|e| e.to_string())
+    async fn deliver(&self, payloads: &[Value]) -> Result<(), String> {
+        self.handle_all(payloads).await.map(|_| ()).map_err(|e| e.to_string())
     }
 }
 
@@ -103,12 +112,8 @@ pub async fn invoke(State(app): State<Arc<App>>, body: Bytes) -> Response {
             return InvocationResult::logs(vec![format!("dropped malformed invocation: {error}")]).into_response();
         }
     };
-    let mut logs = Vec::with_capacity(payloads.len());
-    for payload in &payloads {
-        match app.projection.handle(payload).await {
-            Ok(outcome) => logs.push(describe(&outcome)),
-            Err(error) => return Problem::unavailable(&error).into_response(),
-        }
+    match app.projection.handle_all(&payloads).await {
+        Ok(outcomes) => InvocationResult::logs(outcomes.iter().map(describe).collect()).into_response(),
+        Err(error) => Problem::unavailable(&error).into_response(),
     }
-    InvocationResult::logs(logs).into_response()
 }

@@ -105,6 +105,15 @@ pub trait ReadModel: Send + Sync {
     /// Applies an event if it is newer than what the read model holds for its stream; records it in the
     /// activity log once (by event id) either way. Durable when it returns `Ok`.
     async fn apply(&self, event: &Event) -> Result<Applied, ReadModelError>;
+
+    /// Applies several events, in order, as `apply` would each. Adapters that can make it one write override it.
+    async fn apply_batch(&self, events: &[Event]) -> Result<Vec<Applied>, ReadModelError> {
+        let mut applied = Vec::with_capacity(events.len());
+        for event in events {
+            applied.push(self.apply(event).await?);
+        }
+        Ok(applied)
+    }
     async fn inventory(&self, query: &InventoryQuery) -> Result<InventoryPage, ReadModelError>;
     async fn item(&self, key: &ItemKey) -> Result<Option<ItemView>, ReadModelError>;
     async fn summary(&self) -> Result<Summary, ReadModelError>;

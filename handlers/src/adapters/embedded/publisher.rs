@@ -17,8 +17,8 @@ use crate::ports::{EventPublisher, PublishError};
 /// Whatever receives delivered events (the projection function).
 #[async_trait]
 pub trait Subscriber: Send + Sync {
-    /// Delivers one event payload as the host would; `Err` means "retry later".
-    async fn deliver(&self, payload: &Value) -> Result<(), String>;
+    /// Delivers event payloads, each as the host would pass it, in order; `Err` means "retry later".
+    async fn deliver(&self, payloads: &[Value]) -> Result<(), String>;
 }
 
 /// Publishes by delivering to an in-process subscriber.
@@ -42,9 +42,7 @@ pub fn as_host_payload(event: &Event) -> Value {
 #[async_trait]
 impl EventPublisher for InProcessPublisher {
     async fn publish(&self, events: &[Event]) -> Result<(), PublishError> {
-        for event in events {
-            self.subscriber.deliver(&as_host_payload(event)).await.map_err(PublishError::Unavailable)?;
-        }
-        Ok(())
+        let payloads: Vec<Value> = events.iter().map(as_host_payload).collect();
+        self.subscriber.deliver(&payloads).await.map_err(PublishError::Unavailable)
     }
 }

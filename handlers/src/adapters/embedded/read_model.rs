@@ -92,25 +92,25 @@ fn log_activity(tx: &Transaction<'_>, event: &Event) -> Result<(), DbError> {
         Event::Stock(e) => (Some(e.item.location.to_string()), e.item.sku.to_string()),
         Event::Product(e) => (None, e.sku.to_string()),
     };
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO activity (event_id, location, sku, recorded_at, body) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (event_id) DO NOTHING",
-        params![
+    )?
+    .execute(params![
             event.id().to_string(),
             location,
             sku,
             event.recorded_at().to_string(),
             event_json::to_cloud_event(event).to_string()
-        ],
-    )?;
+        ])?;
     Ok(())
 }
 
 /// Keeps the search index's one row per sku: the sku's words, and the product name once defined.
 fn index_sku(tx: &Transaction<'_>, sku: &Sku, name: Option<&str>) -> Result<(), DbError> {
-    tx.execute("INSERT INTO skus (sku) VALUES (?1) ON CONFLICT (sku) DO NOTHING", params![sku.as_str()])?;
-    let id: i64 = tx.query_row("SELECT id FROM skus WHERE sku = ?1", params![sku.as_str()], |r| r.get(0))?;
-    let exists = tx.query_row("SELECT 1 FROM search WHERE rowid = ?1", params![id], |_| Ok(())).optional()?.is_some();
+    tx.prepare_cached("INSERT INTO skus (sku) VALUES (?1) ON CONFLICT (sku) DO NOTHING")?.execute(params![sku.as_str()])?;
+    let id: i64 = tx.prepare_cached("SELECT id FROM skus WHERE sku = ?1")?.query_row(params![sku.as_str()], |r| r.get(0))?;
+    let exists = tx.prepare_cached("SELECT 1 FROM search WHERE rowid = ?1")?.query_row(params![id], |_| Ok(())).optional()?.is_some();
     if exists && name.is_none() {
         return Ok(());
     }
@@ -121,37 +121,34 @@ fn index_sku(tx: &Transaction<'_>, sku: &Sku, name: Option<&str>) -> Result<(), 
 }
 
 fn advance_as_of(tx: &Transaction<'_>, at: Timestamp) -> Result<(), DbError> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO meta (key, value) VALUES ('as_of', ?1)
          ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
-        params![at.to_string()],
-    )?;
+    )?
+    .execute(params![at.to_string()])?;
     Ok(())
 }
 
 fn apply_stock(tx: &Transaction<'_>, e: &StockEvent) -> Result<Applied, DbError> {
     let held: Option<i64> = tx
-        .query_row(
-            "SELECT version FROM items WHERE sku = ?1 AND location = ?2",
-            params![e.item.sku.as_str(), e.item.location.as_str()],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT version FROM items WHERE sku = ?1 AND location = ?2")?
+        .query_row(params![e.item.sku.as_str(), e.item.location.as_str()], |r| r.get(0))
         .optional()?;
     if held.is_some_and(|v| v >= e.version.0 as i64) {
         return Ok(Applied::Stale);
     }
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO items (sku, location, quantity, version, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (sku, location) DO UPDATE SET
            quantity = excluded.quantity, version = excluded.version, updated_at = excluded.updated_at",
-        params![
-            e.item.sku.as_str(),
-            e.item.location.as_str(),
-            e.quantity.get(),
-            e.version.0 as i64,
-            e.recorded_at.to_string()
-        ],
-    )?;
+    )?
+    .execute(params![
+        e.item.sku.as_str(),
+        e.item.location.as_str(),
+        e.quantity.get(),
+        e.version.0 as i64,
+        e.recorded_at.to_string()
+    ])?;
     index_sku(tx, &e.item.sku, None)?;
     Ok(Applied::Applied)
 }
@@ -311,16 +308,27 @@ fn activity(conn: &Connection, q: &ActivityQuery) -> Result<Vec<Event>, DbError>
 #[async_trait]
 impl ReadModel for SqliteReadModel {
     async fn apply(&self, event: &Event) -> Result<Applied, ReadModelError> {
-        let event = event.clone();
+        let applied = self.apply_batch(std::slice::from_ref(event)).await?;
+        applied.into_iter().next().ok_or_else(|| ReadModelError::Corrupt("no outcome for an applied event".into()))
+    }
+
+    /// One transaction for the whole batch.
+    async fn apply_batch(&self, events: &[Event]) -> Result<Vec<Applied>, ReadModelError> {
+        let events = events.to_vec();
         self.db
             .write(move |conn| {
                 let tx = conn.transaction()?;
-                log_activity(&tx, &event)?;
-                let applied = match &event {
-                    Event::Stock(e) => apply_stock(&tx, e)?,
-                    Event::Product(e) => apply_product(&tx, e)?,
-                };
-                advance_as_of(&tx, event.recorded_at())?;
+                let mut applied = Vec::with_capacity(events.len());
+                for event in &events {
+                    log_activity(&tx, event)?;
+                    applied.push(match event {
+                        Event::Stock(e) => apply_stock(&tx, e)?,
+                        Event::Product(e) => apply_product(&tx, e)?,
+                    });
+                }
+                if let Some(newest) = events.iter().map(Event::recorded_at).max() {
+                    advance_as_of(&tx, newest)?;
+                }
                 tx.commit()?;
                 Ok(applied)
             })

@@ -73,11 +73,8 @@ fn decode_event(text: &str) -> Result<Event, DbError> {
 
 fn find_outcome(tx: &Transaction<'_>, command: CommandId) -> Result<Option<CommandOutcome>, DbError> {
     let row = tx
-        .query_row(
-            "SELECT request_hash, response FROM markers WHERE command_id = ?1",
-            params![command.to_string()],
-            |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
-        )
+        .prepare_cached("SELECT request_hash, response FROM markers WHERE command_id = ?1")?
+        .query_row(params![command.to_string()], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
         .optional()?;
     Ok(row.map(|(request_hash, response)| CommandOutcome { command_id: command, request_hash, response }))
 }
@@ -88,22 +85,19 @@ fn write_state(tx: &Transaction<'_>, commit: &Commit) -> Result<bool, DbError> {
     let stream = commit.stream.to_string();
     let version = commit.state.version().0 as i64;
     let changed = match &commit.expected {
-        None => tx.execute(
-            "INSERT INTO streams (stream, version, state) VALUES (?1, ?2, ?3) ON CONFLICT (stream) DO NOTHING",
-            params![stream, version, state],
-        )?,
-        Some(ETag(expected)) => tx.execute(
-            "UPDATE streams SET version = ?2, state = ?3 WHERE stream = ?1 AND version = ?4",
-            params![stream, version, state, expected],
-        )?,
+        None => tx
+            .prepare_cached("INSERT INTO streams (stream, version, state) VALUES (?1, ?2, ?3) ON CONFLICT (stream) DO NOTHING")?
+            .execute(params![stream, version, state])?,
+        Some(ETag(expected)) => tx
+            .prepare_cached("UPDATE streams SET version = ?2, state = ?3 WHERE stream = ?1 AND version = ?4")?
+            .execute(params![stream, version, state, expected])?,
     };
     Ok(changed == 1)
 }
 
 fn insert_records(tx: &Transaction<'_>, commit: &Commit) -> Result<(), DbError> {
     for event in &commit.events {
-        tx.execute(
-            "INSERT INTO events (id, stream, version, recorded_at, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+        tx.prepare_cached("INSERT INTO events (id, stream, version, recorded_at, body) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(
             params![
                 event.id().to_string(),
                 event.stream().to_string(),
@@ -114,10 +108,8 @@ fn insert_records(tx: &Transaction<'_>, commit: &Commit) -> Result<(), DbError> 
         )?;
     }
     let outcome = &commit.outcome;
-    tx.execute(
-        "INSERT INTO markers (command_id, stream, request_hash, response) VALUES (?1, ?2, ?3, ?4)",
-        params![outcome.command_id.to_string(), commit.stream.to_string(), outcome.request_hash, outcome.response],
-    )?;
+    tx.prepare_cached("INSERT INTO markers (command_id, stream, request_hash, response) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![outcome.command_id.to_string(), commit.stream.to_string(), outcome.request_hash, outcome.response])?;
     if let Some(transfer) = &commit.transfer {
         tx.execute(
             "INSERT INTO transfers (transfer_id, source, created_at, body) VALUES (?1, ?2, ?3, ?4)",
