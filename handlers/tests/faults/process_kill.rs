@@ -17,13 +17,13 @@ use crate::ledger::{Cmd, Ledger, command_id};
 use crate::seed;
 
 const DEFAULT_SEED: u64 = 5_005;
-const CLIENTS: usize = 4;
-const PER_CLIENT: usize = 60;
-const KILLS: usize = 5;
+const CLIENTS: usize = 6;
+const PER_CLIENT: usize = 50;
+const KILLS: usize = 8;
 const LOCATIONS: [&str; 4] = ["store-1", "store-2", "back-room", "van"];
 const SKUS: [&str; 2] = ["apple-pie", "pork-pie"];
 /// Opening stock per item: more than all transfers together can take, so none is refused in any order.
-const OPENING: u32 = 1_000;
+const OPENING: u32 = 2_000;
 
 /// The standalone server; killed (SIGKILL) when dropped.
 struct Server {
@@ -87,7 +87,7 @@ fn operator(dir: &Path, subcommand: &str) -> (bool, String) {
 /// The server a client should talk to now, and how many restarts preceded it.
 type Current = (u64, String);
 
-/// Sends one command until it is answered, retrying with the same `commandId`: after a restart when no
+/// Sends one command until it is answered, retrying with the same `commandId`: after the restart when no
 /// answer came back, after a backoff on 503. Returns the answer's status and whether it had to retry.
 async fn send_until_answered(http: &reqwest::Client, current: &mut watch::Receiver<Current>, body: &Value) -> (String, bool) {
     let mut retried = false;
@@ -105,9 +105,9 @@ async fn send_until_answered(http: &reqwest::Client, current: &mut watch::Receiv
             Some((503, _)) => tokio::time::sleep(Duration::from_millis(10 * attempt)).await, // client backoff
             Some((status, answer)) => panic!("{body}: unexpected {status} {answer}"),
             None => {
-                // No answer: the server was killed. Retry on the restarted one.
-                let restarted = tokio::time::timeout(Duration::from_secs(60), current.wait_for(|(g, _)| *g > generation)).await;
-                assert!(matches!(restarted, Ok(Ok(_))), "{body}: no answer, and no restart followed");
+                // No answer: the server was killed (then retry on the restarted one), or the connection failed
+                // for another reason (then, once no restart comes, retry on the same server).
+                let _ = tokio::time::timeout(Duration::from_secs(5), current.wait_for(|(g, _)| *g > generation)).await;
             }
         }
         retried = true;
@@ -120,7 +120,7 @@ fn client_commands(rng: &mut rand::rngs::StdRng) -> Vec<(String, Cmd)> {
     (0..PER_CLIENT)
         .map(|_| {
             let (location, sku) = (LOCATIONS[rng.random_range(0..4)].to_owned(), SKUS[rng.random_range(0..2)].to_owned());
-            let cmd = if rng.random_ratio(3, 5) {
+            let cmd = if rng.random_bool(0.5) {
                 Cmd::Receive { location, sku, quantity: rng.random_range(1..=20) }
             } else {
                 let to = LOCATIONS.iter().filter(|l| **l != location).nth(rng.random_range(0..3)).unwrap().to_string();
@@ -157,6 +157,7 @@ async fn a_server_killed_under_load_loses_and_doubles_nothing_after_restarts() {
         ledger.apply(cmd);
     }
     let total = CLIENTS * PER_CLIENT;
+    let started = Instant::now();
     let mut kill_points: Vec<usize> = (0..KILLS).map(|_| rng.random_range(total / 10..total * 9 / 10)).collect();
     kill_points.sort();
     println!("kills after {kill_points:?} of {total} acknowledged commands");
@@ -194,7 +195,8 @@ async fn a_server_killed_under_load_loses_and_doubles_nothing_after_restarts() {
     let ((), _) = tokio::join!(killer, join_all(clients));
     assert_eq!(restarts.borrow().0, KILLS as u64, "every kill happened");
     println!(
-        "{total} commands acknowledged; {} retried after a kill, {} of them answered as replays",
+        "{total} commands acknowledged in {:?}; {} retried after a kill, {} of them answered as replays",
+        started.elapsed(),
         retried.load(Ordering::Relaxed),
         duplicates.load(Ordering::Relaxed)
     );
@@ -214,6 +216,7 @@ async fn a_server_killed_under_load_loses_and_doubles_nothing_after_restarts() {
         let caught_up = read.len() == expected.len() && read.iter().zip(&expected).all(|(r, e)| r.0 == e.0 && r.2 >= e.2);
         let idle = relay_ok && relay.contains("republished 0 events, completed 0 transfers, 0 still failing");
         if idle && verify_ok && verify.contains("verify: 0 difference(s)") && caught_up {
+            println!("converged {:?} after the start of the load", started.elapsed());
             break;
         }
         assert!(Instant::now() < deadline, "never converged (seed {seed}):\n{relay}\n{verify}\nread model: {read:?}\nexpected: {expected:?}");
