@@ -77,8 +77,8 @@ pub async fn rebuild(adapters: &Adapters) -> Result<usize, OperatorError> {
     let events = adapters.write_store.events().await?;
     adapters.read_model.rebuild(&events).await?;
     let events = adapters.write_store.events().await?;
-    for event in &events {
-        adapters.read_model.apply(event).await?;
+    for chunk in events.chunks(500) {
+        adapters.read_model.apply_batch(chunk).await?;
     }
     // Answers cached from the old copy must not outlive it.
     if let Err(error) = adapters.cache.invalidate().await {

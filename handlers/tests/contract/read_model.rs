@@ -118,6 +118,17 @@ pub async fn a_rebuild_replaces_the_read_model_with_the_replayed_events(model: A
     assert_eq!(model.activity(&ActivityQuery { limit: 10, ..Default::default() }).await.unwrap().len(), 3);
 }
 
+pub async fn a_batch_applies_in_order_with_an_outcome_per_event(model: Arc<dyn ReadModel>) {
+    let v1 = stock("store-1", "apple-pie", 1, 1, 0);
+    let v2 = stock("store-1", "apple-pie", 2, 2, 1);
+    let other = stock("van", "pork-pie", 1, 5, 2);
+    let outcomes = model.apply_batch(&[v1.clone(), v2.clone(), v1.clone(), other.clone(), v2.clone()]).await.unwrap();
+    assert_eq!(outcomes, [Applied::Applied, Applied::Applied, Applied::Stale, Applied::Applied, Applied::Stale]);
+    assert_eq!(model.item(&key("store-1", "apple-pie")).await.unwrap().unwrap().version, Version(2));
+    assert_eq!(model.activity(&ActivityQuery { limit: 10, ..Default::default() }).await.unwrap().len(), 3, "once per event");
+    assert!(model.apply_batch(&[]).await.unwrap().is_empty());
+}
+
 macro_rules! read_model_contract {
     ($adapter:ident, $make:expr) => {
         mod $adapter {
@@ -126,7 +137,8 @@ macro_rules! read_model_contract {
                 products_name_items_and_set_low_stock, inventory_filters_sorts_and_pages,
                 search_matches_words_of_names_and_skus, the_summary_totals_products_and_locations,
                 activity_is_newest_first_once_per_event, an_empty_read_model_answers_empty,
-                a_rebuild_replaces_the_read_model_with_the_replayed_events);
+                a_rebuild_replaces_the_read_model_with_the_replayed_events,
+                a_batch_applies_in_order_with_an_outcome_per_event);
         }
     };
     (@cases $make:expr; $($case:ident),*) => {

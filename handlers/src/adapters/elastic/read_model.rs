@@ -10,13 +10,14 @@ use elasticsearch::http::response::Response;
 use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
 use elasticsearch::indices::{IndicesCreateParts, IndicesDeleteParts, IndicesExistsAliasParts, IndicesGetAliasParts};
 use elasticsearch::params::{OpType, Refresh, VersionType};
-use elasticsearch::{Elasticsearch, GetParts, IndexParts, SearchParts};
+use elasticsearch::http::request::JsonBody;
+use elasticsearch::{BulkParts, Elasticsearch, GetParts, IndexParts, SearchParts};
 use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::indices::{IndexKind, Indices};
 use crate::contract::event_json;
-use crate::domain::{Event, ItemKey, LocationId, ProductEvent, Quantity, Sku, StockEvent, Timestamp, Version};
+use crate::domain::{Event, ItemKey, LocationId, Quantity, Sku, Timestamp, Version};
 use crate::ports::read_model::{ActivityQuery, Applied, InventoryPage, InventoryQuery, ItemView, LocationTotal};
 use crate::ports::read_model::{ProductTotal, Summary};
 use crate::ports::{ReadModel, ReadModelError};
@@ -97,6 +98,61 @@ fn item_view(source: &Value, products: &HashMap<String, ProductInfo>) -> Result<
         reorder_level: product.reorder_level,
         updated_at: Timestamp::parse(text("updatedAt")?).map_err(corrupt)?,
     })
+}
+
+/// The activity log's document for an event.
+fn activity_document(event: &Event) -> Value {
+    let (location, sku) = match event {
+        Event::Stock(e) => (Some(e.item.location.to_string()), e.item.sku.to_string()),
+        Event::Product(e) => (None, e.sku.to_string()),
+    };
+    json!({
+        "eventId": event.id().to_string(),
+        "type": event.kind().type_name(),
+        "location": location,
+        "sku": sku,
+        "recordedAt": event.recorded_at().to_string(),
+        "event": event_json::to_cloud_event(event),
+    })
+}
+
+/// The versioned document an event writes: which index, its id, the external version, and the body.
+fn versioned_document(event: &Event) -> (IndexKind, String, Version, Value) {
+    match event {
+        Event::Stock(e) => {
+            let doc = json!({
+                "location": e.item.location,
+                "sku": e.item.sku,
+                "skuWords": sku_words(&e.item.sku),
+                "quantity": e.quantity,
+                "version": e.version,
+                "updatedAt": e.recorded_at.to_string(),
+            });
+            (IndexKind::Items, item_id(&e.item), e.version, doc)
+        }
+        Event::Product(e) => {
+            let doc = json!({
+                "sku": e.sku,
+                "name": e.name.as_str(),
+                "skuWords": sku_words(&e.sku),
+                "category": e.category,
+                "reorderLevel": e.reorder_level,
+                "version": e.version,
+            });
+            (IndexKind::Products, e.sku.to_string(), e.version, doc)
+        }
+    }
+}
+
+/// A bulk item's status: success, or a 409 that means "already there / older" (acknowledged).
+fn bulk_status(item: &Value) -> Result<Applied, ReadModelError> {
+    let status = item.as_object().and_then(|o| o.values().next()).and_then(|r| r["status"].as_u64()).unwrap_or(0);
+    match status {
+        200..=299 => Ok(Applied::Applied),
+        409 => Ok(Applied::Stale),
+        429 | 500..=599 => Err(unavailable(format!("bulk item answered {status}"))),
+        _ => Err(corrupt(format!("bulk item answered {status}: {item}"))),
+    }
 }
 
 fn hits(body: &Value) -> &[Value] {
@@ -182,19 +238,8 @@ impl ElasticReadModel {
     /// Records the event in the activity index once (a 409 means it is already there).
     async fn log_activity(&self, event: &Event) -> Result<(), ReadModelError> {
         let alias = self.indices.alias(IndexKind::Activity);
-        let (location, sku) = match event {
-            Event::Stock(e) => (Some(e.item.location.to_string()), e.item.sku.to_string()),
-            Event::Product(e) => (None, e.sku.to_string()),
-        };
         let id = event.id().to_string();
-        let doc = json!({
-            "eventId": id,
-            "type": event.kind().type_name(),
-            "location": location,
-            "sku": sku,
-            "recordedAt": event.recorded_at().to_string(),
-            "event": event_json::to_cloud_event(event),
-        });
+        let doc = activity_document(event);
         let response = self
             .client
             .index(IndexParts::IndexId(&alias, &id))
@@ -210,28 +255,9 @@ impl ElasticReadModel {
         body(response).await.map(|_| ())
     }
 
-    async fn apply_stock(&self, e: &StockEvent) -> Result<Applied, ReadModelError> {
-        let doc = json!({
-            "location": e.item.location,
-            "sku": e.item.sku,
-            "skuWords": sku_words(&e.item.sku),
-            "quantity": e.quantity,
-            "version": e.version,
-            "updatedAt": e.recorded_at.to_string(),
-        });
-        self.put_versioned(IndexKind::Items, &item_id(&e.item), e.version, doc).await
-    }
-
-    async fn apply_product(&self, e: &ProductEvent) -> Result<Applied, ReadModelError> {
-        let doc = json!({
-            "sku": e.sku,
-            "name": e.name.as_str(),
-            "skuWords": sku_words(&e.sku),
-            "category": e.category,
-            "reorderLevel": e.reorder_level,
-            "version": e.version,
-        });
-        self.put_versioned(IndexKind::Products, e.sku.as_str(), e.version, doc).await
+    async fn apply_one(&self, event: &Event) -> Result<Applied, ReadModelError> {
+        let (kind, id, version, doc) = versioned_document(event);
+        self.put_versioned(kind, &id, version, doc).await
     }
 
     async fn search(&self, kind: IndexKind, request: Value) -> Result<Value, ReadModelError> {
@@ -307,10 +333,45 @@ impl ElasticReadModel {
 impl ReadModel for ElasticReadModel {
     async fn apply(&self, event: &Event) -> Result<Applied, ReadModelError> {
         self.log_activity(event).await?;
-        match event {
-            Event::Stock(e) => self.apply_stock(e).await,
-            Event::Product(e) => self.apply_product(e).await,
+        self.apply_one(event).await
+    }
+
+    /// One `_bulk` request (and one refresh wait) for the whole batch: per event, create its activity
+    /// document, then index its versioned document with `version_type=external`.
+    async fn apply_batch(&self, events: &[Event]) -> Result<Vec<Applied>, ReadModelError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
         }
+        let activity = self.indices.alias(IndexKind::Activity);
+        let mut lines: Vec<JsonBody<Value>> = Vec::with_capacity(events.len() * 4);
+        for event in events {
+            lines.push(json!({"create": {"_index": activity, "_id": event.id().to_string()}}).into());
+            lines.push(activity_document(event).into());
+            let (kind, id, version, doc) = versioned_document(event);
+            let index = self.indices.alias(kind);
+            lines.push(json!({"index": {"_index": index, "_id": id, "version": version.0, "version_type": "external"}}).into());
+            lines.push(doc.into());
+        }
+        let response = self
+            .client
+            .bulk(BulkParts::None)
+            .refresh(Refresh::WaitFor)
+            .body(lines)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let answer = body(response).await?;
+        let items = answer["items"].as_array().ok_or_else(|| corrupt("bulk answer without items"))?;
+        if items.len() != events.len() * 2 {
+            return Err(corrupt("bulk answer with a different number of items"));
+        }
+        items
+            .chunks(2)
+            .map(|pair| {
+                bulk_status(&pair[0])?;
+                bulk_status(&pair[1])
+            })
+            .collect()
     }
 
     async fn inventory(&self, q: &InventoryQuery) -> Result<InventoryPage, ReadModelError> {
@@ -424,8 +485,8 @@ impl ReadModel for ElasticReadModel {
         let staging = Indices { prefix: format!("{}-rebuild{stamp}", self.indices.prefix) };
         let fresh = ElasticReadModel { client: self.client.clone(), indices: staging.clone() };
         fresh.ensure_indices().await?;
-        for event in events {
-            fresh.apply(event).await?;
+        for chunk in events.chunks(500) {
+            fresh.apply_batch(chunk).await?;
         }
         // One _aliases request moves every live alias to its fresh index: atomic for readers.
         let mut actions = Vec::new();

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::sqlite::{Db, DbError};
 use crate::contract::event_json;
@@ -87,7 +87,7 @@ fn corrupt(e: impl std::fmt::Display) -> DbError {
 }
 
 /// Records the event in the activity log, once per event id.
-fn log_activity(tx: &Transaction<'_>, event: &Event) -> Result<(), DbError> {
+fn log_activity(tx: &Connection, event: &Event) -> Result<(), DbError> {
     let (location, sku) = match event {
         Event::Stock(e) => (Some(e.item.location.to_string()), e.item.sku.to_string()),
         Event::Product(e) => (None, e.sku.to_string()),
@@ -107,7 +107,7 @@ fn log_activity(tx: &Transaction<'_>, event: &Event) -> Result<(), DbError> {
 }
 
 /// Keeps the search index's one row per sku: the sku's words, and the product name once defined.
-fn index_sku(tx: &Transaction<'_>, sku: &Sku, name: Option<&str>) -> Result<(), DbError> {
+fn index_sku(tx: &Connection, sku: &Sku, name: Option<&str>) -> Result<(), DbError> {
     tx.prepare_cached("INSERT INTO skus (sku) VALUES (?1) ON CONFLICT (sku) DO NOTHING")?.execute(params![sku.as_str()])?;
     let id: i64 = tx.prepare_cached("SELECT id FROM skus WHERE sku = ?1")?.query_row(params![sku.as_str()], |r| r.get(0))?;
     let exists = tx.prepare_cached("SELECT 1 FROM search WHERE rowid = ?1")?.query_row(params![id], |_| Ok(())).optional()?.is_some();
@@ -120,7 +120,7 @@ fn index_sku(tx: &Transaction<'_>, sku: &Sku, name: Option<&str>) -> Result<(), 
     Ok(())
 }
 
-fn advance_as_of(tx: &Transaction<'_>, at: Timestamp) -> Result<(), DbError> {
+fn advance_as_of(tx: &Connection, at: Timestamp) -> Result<(), DbError> {
     tx.prepare_cached(
         "INSERT INTO meta (key, value) VALUES ('as_of', ?1)
          ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
@@ -129,7 +129,7 @@ fn advance_as_of(tx: &Transaction<'_>, at: Timestamp) -> Result<(), DbError> {
     Ok(())
 }
 
-fn apply_stock(tx: &Transaction<'_>, e: &StockEvent) -> Result<Applied, DbError> {
+fn apply_stock(tx: &Connection, e: &StockEvent) -> Result<Applied, DbError> {
     let held: Option<i64> = tx
         .prepare_cached("SELECT version FROM items WHERE sku = ?1 AND location = ?2")?
         .query_row(params![e.item.sku.as_str(), e.item.location.as_str()], |r| r.get(0))
@@ -153,7 +153,7 @@ fn apply_stock(tx: &Transaction<'_>, e: &StockEvent) -> Result<Applied, DbError>
     Ok(Applied::Applied)
 }
 
-fn apply_product(tx: &Transaction<'_>, e: &ProductEvent) -> Result<Applied, DbError> {
+fn apply_product(tx: &Connection, e: &ProductEvent) -> Result<Applied, DbError> {
     let held: Option<i64> =
         tx.query_row("SELECT version FROM products WHERE sku = ?1", params![e.sku.as_str()], |r| r.get(0)).optional()?;
     if held.is_some_and(|v| v >= e.version.0 as i64) {
@@ -317,7 +317,7 @@ impl ReadModel for SqliteReadModel {
         let events = events.to_vec();
         self.db
             .write(move |conn| {
-                let tx = conn.transaction()?;
+                let tx = conn.savepoint()?;
                 let mut applied = Vec::with_capacity(events.len());
                 for event in &events {
                     log_activity(&tx, event)?;
@@ -364,12 +364,12 @@ impl ReadModel for SqliteReadModel {
         let rebuilt = self.path.with_extension("rebuild.db");
         let _ = std::fs::remove_file(&rebuilt);
         let fresh = SqliteReadModel::open(&rebuilt)?;
-        for event in events {
-            fresh.apply(event).await?;
+        for chunk in events.chunks(500) {
+            fresh.apply_batch(chunk).await?;
         }
         drop(fresh);
         let path = rebuilt.clone();
-        let swapped = self.db.write(move |conn| swap_in(conn, &path)).await.map_err(unavailable);
+        let swapped = self.db.write_alone(move |conn| swap_in(conn, &path)).await.map_err(unavailable);
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", rebuilt.display()));
         }

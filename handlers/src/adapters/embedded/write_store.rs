@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::sqlite::{Db, DbError};
 use crate::contract::event_json;
@@ -71,7 +71,7 @@ fn decode_event(text: &str) -> Result<Event, DbError> {
     event_json::decode(&value).map_err(corrupt)
 }
 
-fn find_outcome(tx: &Transaction<'_>, command: CommandId) -> Result<Option<CommandOutcome>, DbError> {
+fn find_outcome(tx: &Connection, command: CommandId) -> Result<Option<CommandOutcome>, DbError> {
     let row = tx
         .prepare_cached("SELECT request_hash, response FROM markers WHERE command_id = ?1")?
         .query_row(params![command.to_string()], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
@@ -80,7 +80,7 @@ fn find_outcome(tx: &Transaction<'_>, command: CommandId) -> Result<Option<Comma
 }
 
 /// Writes the new state if the stream still has the expected version; `false` on a conflict.
-fn write_state(tx: &Transaction<'_>, commit: &Commit) -> Result<bool, DbError> {
+fn write_state(tx: &Connection, commit: &Commit) -> Result<bool, DbError> {
     let state = serde_json::to_string(&commit.state).map_err(corrupt)?;
     let stream = commit.stream.to_string();
     let version = commit.state.version().0 as i64;
@@ -95,7 +95,7 @@ fn write_state(tx: &Transaction<'_>, commit: &Commit) -> Result<bool, DbError> {
     Ok(changed == 1)
 }
 
-fn insert_records(tx: &Transaction<'_>, commit: &Commit) -> Result<(), DbError> {
+fn insert_records(tx: &Connection, commit: &Commit) -> Result<(), DbError> {
     for event in &commit.events {
         tx.prepare_cached("INSERT INTO events (id, stream, version, recorded_at, body) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(
             params![
@@ -146,10 +146,7 @@ impl WriteStore for SqliteWriteStore {
 
     async fn outcome(&self, _stream: &StreamId, command: CommandId) -> Result<Option<CommandOutcome>, StoreError> {
         self.db
-            .read(move |conn| {
-                let tx = conn.transaction()?;
-                find_outcome(&tx, command)
-            })
+            .read(move |conn| find_outcome(conn, command))
             .await
             .map_err(unavailable)
     }
@@ -157,7 +154,7 @@ impl WriteStore for SqliteWriteStore {
     async fn commit(&self, commit: Commit) -> Result<CommitResult, StoreError> {
         self.db
             .write(move |conn| {
-                let tx = conn.transaction()?;
+                let tx = conn.savepoint()?;
                 if let Some(existing) = find_outcome(&tx, commit.outcome.command_id)? {
                     return Ok(CommitResult::Duplicate(existing));
                 }
@@ -189,7 +186,7 @@ impl WriteStore for SqliteWriteStore {
         let ids: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
         self.db
             .write(move |conn| {
-                let tx = conn.transaction()?;
+                let tx = conn.savepoint()?;
                 {
                     let mut stmt = tx.prepare_cached("UPDATE events SET published = 1 WHERE id = ?1")?;
                     for id in &ids {
