@@ -62,7 +62,9 @@ fn request_hash(value: &Value) -> String {
 fn write_canonical(value: &Value, out: &mut String) {
     match value {
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
+            // A null member means the same as an absent one (the parser treats them alike), so a retry
+            // that adds or drops `"note": null` is the same command.
+            let mut keys: Vec<&String> = map.iter().filter(|(_, v)| !v.is_null()).map(|(k, _)| k).collect();
             keys.sort();
             out.push('{');
             for (i, key) in keys.into_iter().enumerate() {
@@ -296,6 +298,14 @@ mod tests {
         let a: Value = serde_json::from_str(r#"{"commandId":"6f1b3c9e-3f4a-4a53-9a6e-0b7f1f0c2d11","type":"count","location":"a","sku":"b","quantity":0}"#).unwrap();
         let b: Value = serde_json::from_str(r#"{"quantity":0,"sku":"b","location":"a","type":"count","commandId":"6f1b3c9e-3f4a-4a53-9a6e-0b7f1f0c2d11"}"#).unwrap();
         assert_eq!(parse(&a, "").unwrap().request_hash, parse(&b, "").unwrap().request_hash);
+    }
+
+    #[test]
+    fn a_null_member_hashes_like_an_absent_one() {
+        let plain = json!({"commandId": ID, "type": "count", "location": "a", "sku": "b", "quantity": 0});
+        let mut with_null = plain.clone();
+        with_null["note"] = Value::Null;
+        assert_eq!(parse(&plain, "").unwrap().request_hash, parse(&with_null, "").unwrap().request_hash);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
 
-/// An instant, always shown as `YYYY-MM-DDThh:mm:ss.ffffffZ`.
+/// An instant in UTC years 0000–9999, always shown as `YYYY-MM-DDThh:mm:ss.ffffffZ`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Timestamp(OffsetDateTime);
@@ -22,13 +22,19 @@ impl Timestamp {
         Self::at(OffsetDateTime::now_utc())
     }
 
+    /// Parses RFC 3339 text whose instant, in UTC, falls in years 0000–9999 (what the fixed form can write
+    /// back: `9999-12-31T23:59:59-01:00` is year 10000 in UTC, and `0000-01-01T00:00:00+01:00` year -1).
     pub fn parse(s: &str) -> Result<Self, TimestampError> {
-        OffsetDateTime::parse(s, &Rfc3339).map(Self::at).map_err(|_| TimestampError)
+        let t = OffsetDateTime::parse(s, &Rfc3339).map_err(|_| TimestampError)?;
+        let utc = t.checked_to_offset(UtcOffset::UTC).ok_or(TimestampError)?;
+        if !(0..=9999).contains(&utc.year()) {
+            return Err(TimestampError);
+        }
+        Ok(Self::at(utc))
     }
 
     /// Kept at the precision it is written with (microseconds), so a round trip through text is exact.
     fn at(t: OffsetDateTime) -> Self {
-        let t = t.to_offset(UtcOffset::UTC);
         let micros = t.microsecond();
         Self(t.replace_microsecond(micros).unwrap_or(t))
     }
@@ -77,5 +83,16 @@ mod tests {
         assert!(Timestamp::parse("yesterday").is_err());
         let now = Timestamp::now();
         assert_eq!(Timestamp::parse(&now.to_string()).unwrap(), now, "text round trip is exact");
+    }
+
+    #[test]
+    fn instants_the_fixed_form_cannot_write_are_refused_not_panicked_on() {
+        for text in ["9999-12-31T23:59:59-01:00", "0000-01-01T00:00:00+01:00"] {
+            assert!(Timestamp::parse(text).is_err(), "{text}");
+        }
+        for text in ["9999-12-31T23:59:59Z", "0000-01-01T00:00:00Z"] {
+            let t = Timestamp::parse(text).unwrap();
+            assert_eq!(Timestamp::parse(&t.to_string()).unwrap(), t, "{text} round-trips");
+        }
     }
 }

@@ -52,6 +52,8 @@ fn invalid_commands() -> Vec<(Value, &'static str)> {
         (with("scannerId", json!("")), "scannerId"),
         (with("scannerId", json!("s".repeat(65))), "scannerId"),
         (with("occurredAt", json!("yesterday")), "occurredAt"),
+        (with("occurredAt", json!("9999-12-31T23:59:59-01:00")), "occurredAt"),
+        (with("occurredAt", json!("0000-01-01T00:00:00+01:00")), "occurredAt"),
         (with("note", json!("n".repeat(501))), "note"),
         (json!({"commandId": UUID, "type": "remove", "location": "a", "sku": "b", "quantity": 1}), "reason"),
         (json!({"commandId": UUID, "type": "remove", "location": "a", "sku": "b", "quantity": 1, "reason": "eaten"}), "reason"),
