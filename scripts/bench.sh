@@ -99,8 +99,8 @@ meets() { awk "BEGIN { print (($1) ? \"yes\" : \"NO\") }"; }
 
 say "building release once: cargo build --release -p pieshop -p loadgen"
 cargo build --release -p pieshop -p loadgen
-HANDLER=$ROOT/target/release/handler
-LOADGEN=$ROOT/target/release/loadgen
+HANDLER=${CARGO_TARGET_DIR:-$ROOT/target}/release/handler
+LOADGEN=${CARGO_TARGET_DIR:-$ROOT/target}/release/loadgen
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 say "cold start: exec -> first 200 on /api/health, $COLD_RUNS runs each (fresh data dir and port per run)"

@@ -67,8 +67,8 @@ free_port() {
 
 say "building release (no-op when up to date)"
 cargo build --release -p pieshop -p loadgen
-HANDLER=$ROOT/target/release/handler
-LOADGEN=$ROOT/target/release/loadgen
+HANDLER=${CARGO_TARGET_DIR:-$ROOT/target}/release/handler
+LOADGEN=${CARGO_TARGET_DIR:-$ROOT/target}/release/loadgen
 
 port=$(free_port)
 base="http://127.0.0.1:$port"

@@ -5,15 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::adapters::azure_identity::{self, CredentialError};
-use crate::adapters::cosmos::CosmosWriteStore;
-use crate::adapters::elastic::ElasticReadModel;
 use crate::adapters::embedded::{InProcessCache, InProcessPublisher, SqliteReadModel, SqliteWriteStore};
-use crate::adapters::eventgrid::{EventGridPublisher, EventGridSettings, TopicAuth};
-use crate::adapters::redis::RedisCache;
 use crate::config::Settings;
-use crate::ports::cache::CacheError;
-use crate::ports::{EventPublisher, PublishError, ReadModel, ResponseCache, WriteStore};
 use crate::changes::Changes;
 use crate::config::Access;
 use crate::functions::command::CommandService;
@@ -47,12 +40,15 @@ pub enum OpenError {
     Store(#[from] StoreError),
     #[error(transparent)]
     ReadModel(#[from] ReadModelError),
+    #[cfg(feature = "azure")]
     #[error(transparent)]
-    Publisher(#[from] PublishError),
+    Publisher(#[from] crate::ports::PublishError),
+    #[cfg(feature = "azure")]
     #[error(transparent)]
-    Cache(#[from] CacheError),
+    Cache(#[from] crate::ports::cache::CacheError),
+    #[cfg(feature = "azure")]
     #[error(transparent)]
-    Credential(#[from] CredentialError),
+    Credential(#[from] crate::adapters::azure_identity::CredentialError),
 }
 
 /// The embedded default: `write.db` and `read.db` in `data_dir`, in-process cache and delivery.
@@ -71,11 +67,18 @@ pub fn embedded(data_dir: &Path) -> Result<Wiring, OpenError> {
 }
 
 /// Chooses each port's adapter from the settings: Azure where its variable is set, embedded otherwise.
+#[cfg(feature = "azure")]
 pub async fn wire(settings: &Settings) -> Result<Wiring, OpenError> {
     let azure = &settings.azure;
     if !azure.any() {
         return embedded(&settings.data_dir);
     }
+    use crate::adapters::azure_identity;
+    use crate::adapters::cosmos::CosmosWriteStore;
+    use crate::adapters::elastic::ElasticReadModel;
+    use crate::adapters::eventgrid::{EventGridPublisher, EventGridSettings, TopicAuth};
+    use crate::adapters::redis::RedisCache;
+    use crate::ports::{EventPublisher, ReadModel, ResponseCache, WriteStore};
     let needs_entra = azure.cosmos.as_ref().is_some_and(|c| c.key.is_none())
         || azure.event_grid.as_ref().is_some_and(|e| e.key.is_none())
         || azure.redis.as_ref().is_some_and(|r| r.entra_username.is_some());
@@ -111,6 +114,12 @@ pub async fn wire(settings: &Settings) -> Result<Wiring, OpenError> {
         (None, _) => Arc::new(InProcessPublisher::new(projection.clone())),
     };
     Ok(Wiring { adapters: Adapters { write_store, publisher, read_model, cache, backend: "azure" }, projection })
+}
+
+/// Without the `azure` feature every port is embedded.
+#[cfg(not(feature = "azure"))]
+pub async fn wire(settings: &Settings) -> Result<Wiring, OpenError> {
+    embedded(&settings.data_dir)
 }
 
 impl App {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::host::listen::{self, Listen, ListenError, Mode};
 
+#[cfg(feature = "azure")]
 pub mod azure;
 
 /// Shortest function key accepted in `PIESHOP_API_KEYS` (the host's own keys are far longer).
@@ -89,6 +90,7 @@ pub struct Settings {
     /// Function keys, from `PIESHOP_API_KEYS` when standalone (see `Access`).
     pub access: Access,
     /// Which ports use Azure adapters, and how to reach them.
+    #[cfg(feature = "azure")]
     pub azure: azure::AzureSettings,
 }
 
@@ -109,6 +111,7 @@ impl Settings {
             relay_interval: millis(&lookup, "PIESHOP_RELAY_INTERVAL_MS", 1000)?,
             relay_min_age: millis(&lookup, "PIESHOP_RELAY_MIN_AGE_MS", 2000)?,
             access: access(&listen, lookup("PIESHOP_API_KEYS").as_deref())?,
+            #[cfg(feature = "azure")]
             azure: azure::AzureSettings::from_lookup(&lookup)?,
             listen,
         })

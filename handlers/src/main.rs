@@ -53,6 +53,7 @@ async fn main() -> ExitCode {
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     let settings = Settings::from_env()?;
     // Any TLS use (Redis over TLS, the Azure SDKs) needs one crypto provider chosen before it starts.
+    #[cfg(feature = "azure")]
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let wiring = app::wire(&settings).await?;
     let adapters = wiring.adapters.clone();
