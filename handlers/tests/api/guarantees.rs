@@ -4,6 +4,7 @@ use std::sync::atomic::Ordering;
 
 use futures::future::join_all;
 use pieshop::domain::StreamId;
+use crate::shuffle::shuffled;
 use serde_json::{Value, json};
 
 use crate::helpers::{expect_problem, fixture, id, receive, remove, spawn_app};
@@ -120,17 +121,6 @@ async fn events_left_unpublished_arrive_after_the_publisher_recovers() {
     assert!(envelope["Logs"][0].as_str().unwrap().contains("republished 1"), "{envelope}");
     let item = app.wait_for_item("cold-store", "custard-tart", 1).await;
     assert_eq!(item["quantity"], 12);
-}
-
-/// A deterministic shuffle (no random crate needed for a fixed permutation).
-fn shuffled<T: Clone>(items: &[T], seed: u64) -> Vec<T> {
-    let mut out = items.to_vec();
-    let mut state = seed;
-    for i in (1..out.len()).rev() {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        out.swap(i, (state >> 33) as usize % (i + 1));
-    }
-    out
 }
 
 /// Guarantee 5: every event delivered twice, in shuffled order, in both schemas, through the `projection`

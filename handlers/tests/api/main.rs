@@ -9,3 +9,5 @@ mod helpers;
 mod host_protocol;
 mod operator;
 mod queries;
+#[path = "../shared/shuffle.rs"]
+mod shuffle;

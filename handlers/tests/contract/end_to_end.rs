@@ -20,6 +20,7 @@ use pieshop::contract::event_json::Schema;
 use pieshop::domain::Aggregate;
 use pieshop::functions::projection::Projection;
 use pieshop::ports::{Adapters, WriteStore};
+use crate::shuffle::shuffled;
 use serde_json::{Value, json};
 
 use crate::support::{cosmos_client, elastic_read_model, engine};
@@ -62,16 +63,6 @@ async fn publish(State(grid): State<Arc<Grid>>, body: Bytes) -> StatusCode {
         tokio::spawn(async move { grid.deliver(&event).await });
     }
     StatusCode::OK
-}
-
-fn shuffled<T: Clone>(items: &[T], seed: u64) -> Vec<T> {
-    let mut out = items.to_vec();
-    let mut state = seed;
-    for i in (1..out.len()).rev() {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        out.swap(i, (state >> 33) as usize % (i + 1));
-    }
-    out
 }
 
 async fn write_items(store: &Arc<dyn WriteStore>) -> Vec<(String, u64, u64)> {

@@ -9,3 +9,5 @@ mod event_grid;
 mod read_model;
 mod support;
 mod write_store;
+#[path = "../shared/shuffle.rs"]
+mod shuffle;

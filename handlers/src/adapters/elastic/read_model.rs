@@ -1,6 +1,7 @@
 //! The read model on Elasticsearch. Items and products are written with `version_type=external`, so the
 //! engine itself refuses a stale or duplicate event (409 = acknowledged and ignored); activity documents are
-//! created once per event id. Writes wait for refresh, so an acknowledged event is visible to every query.
+//! created once per event id. Every write is one `_bulk` that waits for refresh, so an acknowledged event is
+//! visible to every query.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -9,9 +10,9 @@ use elasticsearch::auth::Credentials;
 use elasticsearch::http::response::Response;
 use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
 use elasticsearch::indices::{IndicesCreateParts, IndicesDeleteParts, IndicesExistsAliasParts, IndicesGetAliasParts};
-use elasticsearch::params::{OpType, Refresh, VersionType};
+use elasticsearch::params::Refresh;
 use elasticsearch::http::request::JsonBody;
-use elasticsearch::{BulkParts, Elasticsearch, GetParts, IndexParts, SearchParts};
+use elasticsearch::{BulkParts, Elasticsearch, GetParts, SearchParts};
 use http::StatusCode;
 use serde_json::{Value, json};
 
@@ -216,50 +217,6 @@ impl ElasticReadModel {
         body(response).await.map(|_| ())
     }
 
-    /// Indexes a document with an external version: `Stale` when the engine already holds that version or newer.
-    async fn put_versioned(&self, kind: IndexKind, id: &str, version: Version, doc: Value) -> Result<Applied, ReadModelError> {
-        let alias = self.indices.alias(kind);
-        let response = self
-            .client
-            .index(IndexParts::IndexId(&alias, id))
-            .version(version.0 as i64)
-            .version_type(VersionType::External)
-            .refresh(Refresh::WaitFor)
-            .body(doc)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        if response.status_code() == StatusCode::CONFLICT {
-            return Ok(Applied::Stale);
-        }
-        body(response).await.map(|_| Applied::Applied)
-    }
-
-    /// Records the event in the activity index once (a 409 means it is already there).
-    async fn log_activity(&self, event: &Event) -> Result<(), ReadModelError> {
-        let alias = self.indices.alias(IndexKind::Activity);
-        let id = event.id().to_string();
-        let doc = activity_document(event);
-        let response = self
-            .client
-            .index(IndexParts::IndexId(&alias, &id))
-            .op_type(OpType::Create)
-            .refresh(Refresh::WaitFor)
-            .body(doc)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        if response.status_code() == StatusCode::CONFLICT {
-            return Ok(());
-        }
-        body(response).await.map(|_| ())
-    }
-
-    async fn apply_one(&self, event: &Event) -> Result<Applied, ReadModelError> {
-        let (kind, id, version, doc) = versioned_document(event);
-        self.put_versioned(kind, &id, version, doc).await
-    }
-
     async fn search(&self, kind: IndexKind, request: Value) -> Result<Value, ReadModelError> {
         let alias = self.indices.alias(kind);
         let response = self.client.search(SearchParts::Index(&[&alias])).body(request).send().await.map_err(unavailable)?;
@@ -332,8 +289,8 @@ impl ElasticReadModel {
 #[async_trait]
 impl ReadModel for ElasticReadModel {
     async fn apply(&self, event: &Event) -> Result<Applied, ReadModelError> {
-        self.log_activity(event).await?;
-        self.apply_one(event).await
+        let applied = self.apply_batch(std::slice::from_ref(event)).await?;
+        applied.into_iter().next().ok_or_else(|| corrupt("no outcome for an applied event"))
     }
 
     /// One `_bulk` request (and one refresh wait) for the whole batch: per event, create its activity
