@@ -11,3 +11,5 @@ mod support;
 mod write_store;
 #[path = "../shared/shuffle.rs"]
 mod shuffle;
+#[path = "../shared/engines.rs"]
+mod engines;

@@ -11,20 +11,7 @@ use pieshop::adapters::embedded::{SqliteReadModel, SqliteWriteStore};
 use pieshop::domain::{CommandId, Event, EventId, EventKind, ItemKey, LocationId, ProductEvent, ProductName, Quantity};
 use pieshop::domain::{Sku, StockEvent, StreamId, Timestamp, Version};
 
-/// The engine's URL from the environment, or `None` after saying why the suite is skipped.
-/// With `PIESHOP_REQUIRE_ALL` set, a missing engine fails the test instead.
-pub fn engine(variable: &str) -> Option<String> {
-    match std::env::var(variable).ok().filter(|v| !v.is_empty()) {
-        Some(url) => Some(url),
-        None if std::env::var_os("PIESHOP_REQUIRE_ALL").is_some() => {
-            panic!("{variable} is not set and PIESHOP_REQUIRE_ALL is: start the engines with .ci/engines.sh")
-        }
-        None => {
-            eprintln!("SKIPPED: {variable} is not set (start the engines with .ci/engines.sh start)");
-            None
-        }
-    }
-}
+pub use crate::engines::engine;
 
 /// A fresh SQLite write store (its directory lives as long as the returned guard).
 pub fn sqlite_store() -> (Arc<SqliteWriteStore>, tempfile::TempDir) {

@@ -31,6 +31,7 @@ use tokio::sync::oneshot;
 
 use crate::ledger::{Expect, Ledger, Planned};
 use crate::seed;
+use crate::engines::engine;
 
 /// Which adapters the app is wired to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,21 +64,6 @@ impl Backend {
 pub struct Scenario {
     pub name: &'static str,
     pub default_seed: u64,
-}
-
-/// The engine's URL from the environment, or `None` after saying why the scenario is skipped.
-/// With `PIESHOP_REQUIRE_ALL` set, a missing engine fails the test instead.
-fn engine(variable: &str) -> Option<String> {
-    match std::env::var(variable).ok().filter(|v| !v.is_empty()) {
-        Some(url) => Some(url),
-        None if std::env::var_os("PIESHOP_REQUIRE_ALL").is_some() => {
-            panic!("{variable} is not set and PIESHOP_REQUIRE_ALL is: start the engines with .ci/engines.sh")
-        }
-        None => {
-            eprintln!("SKIPPED: {variable} is not set (start the engines with .ci/engines.sh start)");
-            None
-        }
-    }
 }
 
 /// A seeded fault dial: each call fails with the set probability (100: always, 0: never).

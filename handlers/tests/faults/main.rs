@@ -37,3 +37,5 @@ macro_rules! on_every_backend {
         }
     };
 }
+#[path = "../shared/engines.rs"]
+mod engines;
