@@ -184,3 +184,27 @@ async fn a_transfer_completes_even_if_its_second_half_failed_the_first_time() {
     assert_eq!(app.command(transfer).await.headers().get("idempotent-replayed").unwrap(), "true");
     assert_eq!(app.wait_for_item("store-1", "apple-pie", 1).await["quantity"], 4);
 }
+
+/// The saga's other ending: when the destination cannot take the stock (it would pass 1,000,000 on hand), the
+/// stock goes back to the source, so nothing is lost and nothing stays in transit.
+#[tokio::test]
+async fn a_transfer_the_destination_refuses_is_returned_to_the_source() {
+    let app = spawn_app().await;
+    app.command(receive("van", "apple-pie", 1_000_000)).await;
+    app.command(receive("back-room", "apple-pie", 10)).await;
+    let transfer = json!({"commandId": id(), "type": "transfer", "from": "back-room", "to": "van",
+                          "sku": "apple-pie", "quantity": 5});
+    let answer: Value = app.command(transfer).await.json().await.unwrap();
+    assert_eq!(answer["pending"], false, "{answer}");
+    assert_eq!(
+        app.write_items().await,
+        vec![("back-room/apple-pie".into(), 10, 3), ("van/apple-pie".into(), 1_000_000, 1)],
+        "out, then back in: three versions at the source, none at the destination"
+    );
+    let relay = app.relay().await;
+    assert!(relay["Logs"][0].as_str().unwrap().contains("completed 0 transfers"), "nothing left pending: {relay}");
+    app.wait_for_item("back-room", "apple-pie", 3).await;
+    let activity = app.get_json("/api/activity?location=back-room&limit=1").await;
+    assert_eq!(activity["events"][0]["type"], "pieshop.TransferredIn");
+    assert_eq!((activity["events"][0]["from"].clone(), activity["events"][0]["to"].clone()), (json!("van"), json!("back-room")));
+}
