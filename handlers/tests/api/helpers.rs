@@ -98,19 +98,7 @@ impl TestApp {
 
     /// Every item stream in the write model as (stream, quantity, version).
     pub async fn write_items(&self) -> Vec<(String, u32, u64)> {
-        let mut items: Vec<_> = self
-            .store
-            .aggregates()
-            .await
-            .expect("aggregates")
-            .into_iter()
-            .filter_map(|a| match a {
-                Aggregate::Item(i) => Some((i.key.to_string(), i.quantity.get(), i.version.0)),
-                Aggregate::Product(_) => None,
-            })
-            .collect();
-        items.sort();
-        items
+        crate::models::write_items(self.store.as_ref()).await
     }
 
     /// Every item in the read model, through the API, as (stream, quantity, version).

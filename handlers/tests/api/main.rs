@@ -11,3 +11,5 @@ mod operator;
 mod queries;
 #[path = "../shared/shuffle.rs"]
 mod shuffle;
+#[path = "../shared/models.rs"]
+mod models;

@@ -17,7 +17,6 @@ use pieshop::adapters::redis::{RedisCache, RedisSettings};
 use pieshop::app::{self, App, Wiring};
 use pieshop::changes::Changes;
 use pieshop::contract::event_json::Schema;
-use pieshop::domain::Aggregate;
 use pieshop::functions::projection::Projection;
 use pieshop::ports::{Adapters, WriteStore};
 use crate::shuffle::shuffled;
@@ -65,28 +64,13 @@ async fn publish(State(grid): State<Arc<Grid>>, body: Bytes) -> StatusCode {
     StatusCode::OK
 }
 
-async fn write_items(store: &Arc<dyn WriteStore>) -> Vec<(String, u64, u64)> {
-    let mut items: Vec<_> = store
-        .aggregates()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter_map(|a| match a {
-            Aggregate::Item(i) => Some((i.key.to_string(), u64::from(i.quantity.get()), i.version.0)),
-            Aggregate::Product(_) => None,
-        })
-        .collect();
-    items.sort();
-    items
-}
-
-async fn read_items(client: &reqwest::Client, base: &str) -> Vec<(String, u64, u64)> {
+async fn read_items(client: &reqwest::Client, base: &str) -> Vec<(String, u32, u64)> {
     let body: Value = client.get(format!("{base}/api/inventory?limit=500")).send().await.unwrap().json().await.unwrap();
     let mut items: Vec<_> = body["items"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|i| (format!("{}/{}", i["location"].as_str().unwrap(), i["sku"].as_str().unwrap()), i["quantity"].as_u64().unwrap(), i["version"].as_u64().unwrap()))
+        .map(|i| (format!("{}/{}", i["location"].as_str().unwrap(), i["sku"].as_str().unwrap()), i["quantity"].as_u64().unwrap() as u32, i["version"].as_u64().unwrap()))
         .collect();
     items.sort();
     items
@@ -140,7 +124,7 @@ async fn commands_in_queries_out_on_real_engines() {
     assert_eq!(send(json!({"commandId": id(), "type": "remove", "location": "van", "sku": "apple-pie", "quantity": 99, "reason": "sold"})).await, 409);
 
     // Converges: the read model (through the API, Redis in front) equals the write model.
-    let expected = write_items(&store).await;
+    let expected = crate::models::write_items(store.as_ref()).await;
     assert_eq!(expected.len(), 3);
     let deadline = Instant::now() + Duration::from_secs(30);
     while read_items(&http, &base).await != expected {
@@ -159,7 +143,7 @@ async fn commands_in_queries_out_on_real_engines() {
     }
     assert_eq!(read_items(&http, &base).await, expected);
     let summary: Value = http.get(format!("{base}/api/inventory/summary")).send().await.unwrap().json().await.unwrap();
-    let total: u64 = expected.iter().map(|(_, quantity, _)| quantity).sum();
+    let total: u64 = expected.iter().map(|(_, quantity, _)| u64::from(*quantity)).sum();
     assert_eq!(summary["products"][0]["total"], total);
     assert_eq!(summary["products"][0]["name"], "Apple Pie");
     let activity: Value = http.get(format!("{base}/api/activity?limit=500")).send().await.unwrap().json().await.unwrap();

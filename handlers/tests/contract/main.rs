@@ -13,3 +13,7 @@ mod write_store;
 mod shuffle;
 #[path = "../shared/engines.rs"]
 mod engines;
+#[path = "../shared/models.rs"]
+mod models;
+#[path = "../shared/cosmos_emulator.rs"]
+mod cosmos_emulator;

@@ -9,17 +9,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use azure_data_cosmos::options::Region;
-use azure_data_cosmos::{AccountEndpoint, AccountReference, CosmosRuntimeBuilder, RoutingStrategy};
-use azure_data_cosmos_driver::in_memory_emulator::{ConsistencyLevel, InMemoryEmulatorHttpClient, VirtualAccountConfig, VirtualRegion};
 use futures::future::join_all;
-use pieshop::adapters::cosmos::{CosmosSettings, CosmosWriteStore};
 use pieshop::adapters::elastic::{ElasticReadModel, ElasticSettings};
 use pieshop::adapters::embedded::{InProcessCache, InProcessPublisher, SqliteReadModel, SqliteWriteStore};
 use pieshop::adapters::redis::{RedisCache, RedisSettings};
 use pieshop::app::{self, App, Wiring};
 use pieshop::changes::Changes;
-use pieshop::domain::{Aggregate, Event, ItemKey, Timestamp};
+use pieshop::domain::{Event, ItemKey, Timestamp};
 use pieshop::functions::projection::Projection;
 use pieshop::operator;
 use pieshop::ports::read_model::{ActivityQuery, Applied, InventoryPage, InventoryQuery, ItemView, Summary};
@@ -212,37 +208,6 @@ pub struct Harness {
     _shutdown: oneshot::Sender<()>,
 }
 
-const EMULATOR_URL: &str = "https://eastus.emulator.local";
-
-/// A Cosmos write store on a fresh in-memory emulator (the SDK's own, with its whole request pipeline).
-async fn cosmos_store() -> Arc<dyn WriteStore> {
-    let config = VirtualAccountConfig::new(vec![VirtualRegion::new("East US", azure_core::http::Url::parse(EMULATOR_URL).unwrap())])
-        .unwrap()
-        .with_consistency(ConsistencyLevel::Session);
-    let emulator = Arc::new(InMemoryEmulatorHttpClient::new(config));
-    emulator.store().create_database("pieshop");
-    let container = serde_json::from_value(json!({"paths": ["/pk"], "kind": "Hash", "version": 2})).unwrap();
-    emulator.store().create_container("pieshop", "inventory", container);
-    let runtime = CosmosRuntimeBuilder::from(emulator.runtime_builder()).build().await.unwrap();
-    let account = AccountReference::with_authentication_key(
-        EMULATOR_URL.parse::<AccountEndpoint>().unwrap(),
-        azure_core::credentials::Secret::new("dGVzdGtleQ=="),
-    );
-    let client = CosmosWriteStore::client_builder()
-        .with_runtime(runtime)
-        .build(account, RoutingStrategy::ProximityTo(Region::EAST_US))
-        .await
-        .unwrap();
-    let settings = CosmosSettings {
-        endpoint: EMULATOR_URL.into(),
-        database: "pieshop".into(),
-        container: "inventory".into(),
-        region: "East US".into(),
-        key: None,
-    };
-    Arc::new(CosmosWriteStore::from_client(&client, &settings).await.unwrap())
-}
-
 /// The three adapters a backend provides (the publisher is always in-process delivery to the projection).
 async fn adapters(backend: Backend) -> Option<(Arc<dyn WriteStore>, Arc<dyn ReadModel>, Arc<dyn ResponseCache>, Option<tempfile::TempDir>)> {
     match backend {
@@ -261,7 +226,7 @@ async fn adapters(backend: Backend) -> Option<(Arc<dyn WriteStore>, Arc<dyn Read
             // Keys of their own too, so that scenarios running at once never read each other's answers.
             let redis = RedisSettings { url: azure_core::credentials::Secret::new(redis), entra_username: None, namespace: prefix.clone() };
             let cache = Arc::new(RedisCache::new(&redis, None).unwrap());
-            Some((cosmos_store().await, read_model, cache, None))
+            Some((crate::cosmos_emulator::cosmos_store().await as Arc<dyn WriteStore>, read_model, cache, None))
         }
     }
 }
@@ -424,20 +389,7 @@ impl Harness {
 
     /// Every item stream of the write model as (stream, quantity, version).
     pub async fn write_items(&self) -> Vec<(String, u32, u64)> {
-        let mut items: Vec<_> = self
-            .adapters
-            .write_store
-            .aggregates()
-            .await
-            .unwrap()
-            .into_iter()
-            .filter_map(|a| match a {
-                Aggregate::Item(i) => Some((i.key.to_string(), i.quantity.get(), i.version.0)),
-                Aggregate::Product(_) => None,
-            })
-            .collect();
-        items.sort();
-        items
+        crate::models::write_items(self.adapters.write_store.as_ref()).await
     }
 
     /// Every item of the read model through the API (cache in front) as (stream, quantity, version).
