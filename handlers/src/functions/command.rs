@@ -121,11 +121,19 @@ impl CommandService {
         let stream = command.action.stream();
         for _ in 0..MAX_ATTEMPTS {
             let snapshot = self.store.load(&stream).await?;
-            let (current, expected) = match snapshot {
-                Some(s) => (s.aggregate, Some(s.etag)),
-                None => (Aggregate::empty(&stream), None),
+            let (current, expected, cached) = match snapshot {
+                Some(s) => (s.aggregate, Some(s.etag), s.cached),
+                None => (Aggregate::empty(&stream), None, false),
             };
-            let decision = domain::decide(command, &current, Timestamp::now())?;
+            let decision = match domain::decide(command, &current, Timestamp::now()) {
+                Ok(decision) => decision,
+                // Only the stored state may refuse: a copy in memory can miss another process's commit.
+                Err(_) if cached => {
+                    self.store.forget(&stream);
+                    continue;
+                }
+                Err(refusal) => return Err(refusal.into()),
+            };
             let body = answer(command, &decision);
             let commit = Commit {
                 stream: stream.clone(),

@@ -13,6 +13,9 @@ pub struct ETag(pub String);
 pub struct Snapshot {
     pub aggregate: Aggregate,
     pub etag: ETag,
+    /// Served from the adapter's memory, not read from the store: it may miss another writer's commit, so a
+    /// refusal decided on it is not final (see `WriteStore::forget`).
+    pub cached: bool,
 }
 
 /// The stored outcome of an applied command, replayed verbatim for a retry with the same id.
@@ -77,6 +80,9 @@ pub enum StoreError {
 pub trait WriteStore: Send + Sync {
     /// The stream's current state, or `None` if it has no events yet.
     async fn load(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError>;
+
+    /// Drops any copy of the stream's state held in memory: the next `load` reads the store.
+    fn forget(&self, stream: &StreamId);
 
     /// The stored outcome of a command, looked up in the stream it changed.
     async fn outcome(&self, stream: &StreamId, command: CommandId) -> Result<Option<CommandOutcome>, StoreError>;

@@ -2,7 +2,11 @@
 
 use std::sync::atomic::Ordering;
 
+use std::time::Duration;
+
 use futures::future::join_all;
+use pieshop::app::{self, App};
+use pieshop::contract::command_body;
 use pieshop::domain::StreamId;
 use crate::shuffle::shuffled;
 use serde_json::{Value, json};
@@ -207,4 +211,21 @@ async fn a_transfer_the_destination_refuses_is_returned_to_the_source() {
     let activity = app.get_json("/api/activity?location=back-room&limit=1").await;
     assert_eq!(activity["events"][0]["type"], "pieshop.TransferredIn");
     assert_eq!((activity["events"][0]["from"].clone(), activity["events"][0]["to"].clone()), (json!("van"), json!("back-room")));
+}
+
+/// The embedded write store keeps streams' states in memory. Another process writing the same files (an
+/// operator's `handler relay`, a second server) must not make this one refuse what the stored state allows.
+#[tokio::test]
+async fn a_refusal_is_decided_on_the_stored_state_not_on_a_copy_in_memory() {
+    let app = spawn_app().await;
+    assert_eq!(app.command(receive("store-1", "apple-pie", 5)).await.status(), 200);
+    let other_process = App::new(app::embedded(app.data_dir()).expect("second opener"), Duration::ZERO);
+    let more = command_body::parse(&receive("store-1", "apple-pie", 10), "").expect("valid command");
+    other_process.commands.execute(&more).await.expect("applied by the other opener");
+
+    let response = app.command(remove("store-1", "apple-pie", 12)).await;
+    assert_eq!(response.status(), 200, "15 are stored; a copy in memory says 5");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["items"][0]["quantity"], 3);
+    assert_eq!(body["items"][0]["version"], 3);
 }

@@ -58,6 +58,11 @@ pub async fn spawn_app() -> TestApp {
 }
 
 impl TestApp {
+    /// The data directory the app's databases live in.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -212,6 +217,9 @@ struct FaultyStore {
 impl WriteStore for FaultyStore {
     async fn load(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
         self.inner.load(stream).await
+    }
+    fn forget(&self, stream: &StreamId) {
+        self.inner.forget(stream)
     }
     async fn outcome(&self, stream: &StreamId, command: CommandId) -> Result<Option<CommandOutcome>, StoreError> {
         self.inner.outcome(stream, command).await

@@ -45,6 +45,9 @@ impl WriteStore for RaceGate {
         }
         self.inner.load(stream).await
     }
+    fn forget(&self, stream: &StreamId) {
+        self.inner.forget(stream)
+    }
     async fn outcome(&self, stream: &StreamId, command: CommandId) -> Result<Option<CommandOutcome>, StoreError> {
         let outcome = self.inner.outcome(stream, command).await;
         if self.armed.load(Ordering::SeqCst) {

@@ -117,6 +117,9 @@ fn culprit(response: &TransactionalBatchResponse) -> Option<(usize, u16)> {
 
 #[async_trait]
 impl WriteStore for CosmosWriteStore {
+    /// Nothing is held in memory: every `load` is a point read.
+    fn forget(&self, _stream: &StreamId) {}
+
     async fn load(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
         let response = match self.container.read_item(stream.to_string(), documents::STATE_ID, None).await {
             Ok(response) => response,
@@ -126,7 +129,7 @@ impl WriteStore for CosmosWriteStore {
         let etag = response.headers().etag().map(|e| e.to_string()).ok_or_else(|| corrupt("state without an ETag"))?;
         let doc: Value = response.into_model().map_err(corrupt)?;
         let aggregate: Aggregate = serde_json::from_value(doc["state"].clone()).map_err(corrupt)?;
-        Ok(Some(Snapshot { aggregate, etag: ETag(etag) }))
+        Ok(Some(Snapshot { aggregate, etag: ETag(etag), cached: false }))
     }
 
     async fn outcome(&self, stream: &StreamId, command: CommandId) -> Result<Option<CommandOutcome>, StoreError> {

@@ -4,6 +4,7 @@ pub mod cache;
 pub mod publisher;
 pub mod read_model;
 pub mod sqlite;
+pub mod stream_cache;
 pub mod write_store;
 
 pub use cache::InProcessCache;

@@ -2,11 +2,13 @@
 //! each command committed in one transaction.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::sqlite::{Db, DbError};
+use super::stream_cache::StreamCache;
 use crate::contract::event_json;
 use crate::domain::{Aggregate, CommandId, Event, PendingTransfer, StreamId, Timestamp, TransferId};
 use crate::ports::write_store::{CommandOutcome, Commit, CommitResult, ETag, EventRef, Snapshot};
@@ -46,12 +48,18 @@ CREATE TABLE IF NOT EXISTS transfers (
 #[derive(Clone)]
 pub struct SqliteWriteStore {
     db: Db,
+    states: Arc<StreamCache>,
 }
 
 impl SqliteWriteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Ok(Self { db: Db::open(path, SCHEMA).map_err(unavailable)? })
+        Ok(Self { db: Db::open(path, SCHEMA).map_err(unavailable)?, states: Arc::default() })
     }
+}
+
+fn snapshot(aggregate: Aggregate, cached: bool) -> Snapshot {
+    let etag = ETag(aggregate.version().0.to_string());
+    Snapshot { aggregate, etag, cached }
 }
 
 fn unavailable(e: DbError) -> StoreError {
@@ -127,21 +135,29 @@ fn insert_records(tx: &Connection, commit: &Commit) -> Result<(), DbError> {
 #[async_trait]
 impl WriteStore for SqliteWriteStore {
     async fn load(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
+        if let Some(state) = self.states.get(stream) {
+            return Ok(Some(snapshot(state, true)));
+        }
         let key = stream.to_string();
-        self.db
+        let stored = self
+            .db
             .read(move |conn| {
-                let row = conn
-                    .query_row("SELECT version, state FROM streams WHERE stream = ?1", params![key], |row| {
-                        Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
-                    })
+                let state = conn
+                    .prepare_cached("SELECT state FROM streams WHERE stream = ?1")?
+                    .query_row(params![key], |row| row.get::<_, String>(0))
                     .optional()?;
-                row.map(|(version, state)| {
-                    Ok(Snapshot { aggregate: decode_aggregate(&state)?, etag: ETag(version.to_string()) })
-                })
-                .transpose()
+                state.map(|state| decode_aggregate(&state)).transpose()
             })
             .await
-            .map_err(unavailable)
+            .map_err(unavailable)?;
+        if let Some(state) = &stored {
+            self.states.put(stream, state);
+        }
+        Ok(stored.map(|state| snapshot(state, false)))
+    }
+
+    fn forget(&self, stream: &StreamId) {
+        self.states.evict(stream);
     }
 
     async fn outcome(&self, _stream: &StreamId, command: CommandId) -> Result<Option<CommandOutcome>, StoreError> {
@@ -152,7 +168,9 @@ impl WriteStore for SqliteWriteStore {
     }
 
     async fn commit(&self, commit: Commit) -> Result<CommitResult, StoreError> {
-        self.db
+        let (stream, state) = (commit.stream.clone(), commit.state.clone());
+        let result = self
+            .db
             .write(move |conn| {
                 let tx = conn.savepoint()?;
                 if let Some(existing) = find_outcome(&tx, commit.outcome.command_id)? {
@@ -166,7 +184,13 @@ impl WriteStore for SqliteWriteStore {
                 Ok(CommitResult::Committed)
             })
             .await
-            .map_err(unavailable)
+            .map_err(unavailable)?;
+        match result {
+            CommitResult::Committed => self.states.put(&stream, &state),
+            CommitResult::Conflict => self.states.evict(&stream),
+            CommitResult::Duplicate(_) => {}
+        }
+        Ok(result)
     }
 
     async fn unpublished(&self, before: Timestamp, limit: usize) -> Result<Vec<Event>, StoreError> {
