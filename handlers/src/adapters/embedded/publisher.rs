@@ -1,9 +1,9 @@
 //! In-process event delivery: what Event Grid and the Functions host do in Azure, done in this process.
 //!
-//! Each event is serialized exactly as the host hands it to the `projection` function (CloudEvents JSON,
-//! as a string of a string of JSON) and given to the subscriber, which decodes and applies it through the
-//! same code path as the Event Grid trigger. `publish` succeeds once the subscriber has applied every event,
-//! which is what lets the command function mark them published without losing any on a crash.
+//! Each event is given to the subscriber as the CloudEvents JSON Event Grid delivers, and the subscriber decodes
+//! and applies it through the same code path as the Event Grid trigger. `publish` succeeds once the subscriber
+//! has applied every event, which is what lets the command function mark them published without losing any on
+//! a crash.
 
 use std::sync::Arc;
 
@@ -32,17 +32,13 @@ impl InProcessPublisher {
     }
 }
 
-/// The event as the Functions host passes an Event Grid trigger's value: indented JSON, JSON-encoded twice.
-pub fn as_host_payload(event: &Event) -> Value {
-    let indented = serde_json::to_string_pretty(&event_json::to_cloud_event(event)).unwrap_or_default();
-    let once = serde_json::to_string(&indented).unwrap_or_default();
-    Value::String(once)
-}
-
 #[async_trait]
 impl EventPublisher for InProcessPublisher {
+    /// Hands over each event as Event Grid delivers it: one CloudEvents JSON object. (The host's extra
+    /// string-encodings around it are exercised by the host-protocol tests; repeating them here for every event
+    /// cost two serializations and two parses per event on the embedded command path.)
     async fn publish(&self, events: &[Event]) -> Result<(), PublishError> {
-        let payloads: Vec<Value> = events.iter().map(as_host_payload).collect();
+        let payloads: Vec<Value> = events.iter().map(event_json::to_cloud_event).collect();
         self.subscriber.deliver(&payloads).await.map_err(PublishError::Unavailable)
     }
 }

@@ -1,7 +1,7 @@
 //! The embedded read model: items, products, the activity log and a full-text index in one SQLite file.
 //! Applies an event only if it is newer than what it holds, so duplicates and stale deliveries change nothing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use async_trait::async_trait;
@@ -149,7 +149,6 @@ fn apply_stock(tx: &Connection, e: &StockEvent) -> Result<Applied, DbError> {
         e.version.0 as i64,
         e.recorded_at.to_string()
     ])?;
-    index_sku(tx, &e.item.sku, None)?;
     Ok(Applied::Applied)
 }
 
@@ -319,10 +318,18 @@ impl ReadModel for SqliteReadModel {
             .write(move |conn| {
                 let tx = conn.savepoint()?;
                 let mut applied = Vec::with_capacity(events.len());
+                // A batch mostly repeats a few skus: each needs its search row checked once.
+                let mut indexed = HashSet::new();
                 for event in &events {
                     log_activity(&tx, event)?;
                     applied.push(match event {
-                        Event::Stock(e) => apply_stock(&tx, e)?,
+                        Event::Stock(e) => {
+                            let applied = apply_stock(&tx, e)?;
+                            if applied == Applied::Applied && indexed.insert(&e.item.sku) {
+                                index_sku(&tx, &e.item.sku, None)?;
+                            }
+                            applied
+                        }
                         Event::Product(e) => apply_product(&tx, e)?,
                     });
                 }
