@@ -71,7 +71,17 @@ struct Writer {
 impl Db {
     /// Opens (creating if needed) the file, applies `schema` (idempotent DDL) and starts the checkpoint thread.
     pub fn open(path: &Path, schema: &str) -> Result<Self, DbError> {
-        let conn = connect(path)?;
+        Self::open_migrated(path, |_| Ok(()), schema)
+    }
+
+    /// Like `open`, running `migrate` (which brings an older file up to date) before `schema`.
+    pub fn open_migrated(
+        path: &Path,
+        migrate: impl FnOnce(&mut Connection) -> Result<(), DbError>,
+        schema: &str,
+    ) -> Result<Self, DbError> {
+        let mut conn = connect(path)?;
+        migrate(&mut conn)?;
         conn.execute_batch(schema)?;
         conn.pragma_update(None, "wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES)?;
         let readers = (0..READERS).map(|_| connect(path).map(Mutex::new)).collect::<Result<_, _>>()?;
@@ -214,10 +224,13 @@ fn checkpoint_loop(conn: Connection, requests: mpsc::Receiver<()>) {
 
 /// WAL with `synchronous=NORMAL`: a commit survives a killed process (the WAL is written before the commit
 /// returns); only an operating-system crash can lose the last commits. That is the durability pieshop uses.
+/// Statement journals and temporary tables stay in memory: as files they cost an open, writes and a delete
+/// for many statements inside a savepoint.
 fn connect(path: &Path) -> Result<Connection, DbError> {
     let conn = Connection::open(path)?;
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;",
     )?;
     Ok(conn)
 }
