@@ -102,7 +102,7 @@ write_side() {
     "SELECT stream, json_extract(state, '\$.quantity'), json_extract(state, '\$.version') FROM streams
      WHERE json_extract(state, '\$.kind') = 'item' ORDER BY stream;"
 }
-unpublished() { sqlite3 -batch -noheader "$data/write.db" "SELECT count(*) FROM events WHERE published = 0;"; }
+unpublished() { sqlite3 -batch -noheader "$data/write.db" "SELECT count(*) FROM outbox;"; }
 read_side() {
   local cursor="" page
   while :; do

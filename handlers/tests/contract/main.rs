@@ -4,6 +4,7 @@
 
 mod cache;
 mod cosmos_faults;
+mod embedded_migration;
 mod end_to_end;
 mod event_grid;
 mod read_model;
