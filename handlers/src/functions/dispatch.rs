@@ -67,9 +67,18 @@ impl Dispatcher {
                     Err(_) => break,
                 }
             }
-            if let Err(error) = self.dispatch(&batch).await {
+            if let Err(error) = self.publisher.publish(&batch).await {
                 tracing::warn!(%error, events = batch.len(), "publish failed; the relay will retry");
+                continue;
             }
+            // Marking does not hold up the next batch: until it lands, the relay may publish these again,
+            // which the projection ignores as stale.
+            let (store, refs) = (self.store.clone(), batch.iter().map(EventRef::from).collect::<Vec<_>>());
+            tokio::spawn(async move {
+                if let Err(error) = store.mark_published(&refs).await {
+                    tracing::warn!(%error, events = refs.len(), "marking published failed; the relay will publish again");
+                }
+            });
         }
     }
 }
