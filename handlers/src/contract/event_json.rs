@@ -3,6 +3,7 @@
 //! Encoding and decoding live side by side so that a round trip is lossless; the stores keep events in the
 //! same CloudEvents form, so there is one format for events everywhere.
 
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::domain::{CommandId, Event, EventId, EventKind, ItemKey, LocationId, ProductEvent, ProductName, Quantity};
@@ -33,16 +34,122 @@ pub enum DecodeError {
 
 /// The event as a CloudEvents 1.0 JSON object.
 pub fn to_cloud_event(event: &Event) -> Value {
-    json!({
-        "specversion": "1.0",
-        "id": event.id().to_string(),
-        "source": SOURCE,
-        "subject": event.stream().to_string(),
-        "type": event.kind().type_name(),
-        "time": event.recorded_at().to_string(),
-        "datacontenttype": "application/json",
-        "data": data(event),
-    })
+    serde_json::to_value(CloudEvent::of(event)).expect("an event always serializes")
+}
+
+/// The same CloudEvents JSON as text, written directly (no intermediate `Value`): what the embedded stores
+/// keep, once per event on the command path.
+pub fn to_cloud_event_text(event: &Event) -> String {
+    serde_json::to_string(&CloudEvent::of(event)).expect("an event always serializes")
+}
+
+/// The one shape of a CloudEvent, for both `to_cloud_event` and `to_cloud_event_text`.
+#[derive(Serialize)]
+struct CloudEvent<'a> {
+    specversion: &'static str,
+    id: String,
+    source: &'static str,
+    subject: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    time: String,
+    datacontenttype: &'static str,
+    data: Data<'a>,
+}
+
+impl<'a> CloudEvent<'a> {
+    fn of(event: &'a Event) -> Self {
+        CloudEvent {
+            specversion: "1.0",
+            id: event.id().to_string(),
+            source: SOURCE,
+            subject: event.stream().to_string(),
+            kind: event.kind().type_name(),
+            time: event.recorded_at().to_string(),
+            datacontenttype: "application/json",
+            data: Data::of(event),
+        }
+    }
+}
+
+/// The `data` member; optional members are left out rather than sent as `null`.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Data<'a> {
+    Stock(StockData<'a>),
+    Product(ProductData<'a>),
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StockData<'a> {
+    location: &'a str,
+    sku: &'a str,
+    delta: i64,
+    quantity: Quantity,
+    version: Version,
+    command_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scanner_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    occurred_at: Option<String>,
+    recorded_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transfer_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    from: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ProductData<'a> {
+    sku: &'a str,
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    category: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reorder_level: Option<Quantity>,
+    version: Version,
+    command_id: String,
+    recorded_at: String,
+}
+
+impl<'a> Data<'a> {
+    fn of(event: &'a Event) -> Self {
+        match event {
+            Event::Stock(e) => Data::Stock(StockData {
+                location: e.item.location.as_str(),
+                sku: e.item.sku.as_str(),
+                delta: e.delta,
+                quantity: e.quantity,
+                version: e.version,
+                command_id: e.command_id.to_string(),
+                scanner_id: e.scanner_id.as_ref().map(|s| s.as_str()),
+                occurred_at: e.occurred_at.map(|t| t.to_string()),
+                recorded_at: e.recorded_at.to_string(),
+                reason: e.reason.map(|r| r.as_str()),
+                note: e.note.as_deref(),
+                transfer_id: e.transfer.as_ref().map(|leg| leg.transfer_id.to_string()),
+                from: e.transfer.as_ref().map(|leg| leg.from.as_str()),
+                to: e.transfer.as_ref().map(|leg| leg.to.as_str()),
+            }),
+            Event::Product(e) => Data::Product(ProductData {
+                sku: e.sku.as_str(),
+                name: e.name.as_str(),
+                category: e.category.as_deref(),
+                reorder_level: e.reorder_level,
+                version: e.version,
+                command_id: e.command_id.to_string(),
+                recorded_at: e.recorded_at.to_string(),
+            }),
+        }
+    }
 }
 
 /// The event as an Event Grid schema JSON object (no `topic`/`metadataVersion`: Event Grid fills them).
@@ -52,7 +159,7 @@ pub fn to_event_grid(event: &Event) -> Value {
         "subject": event.stream().to_string(),
         "eventType": event.kind().type_name(),
         "eventTime": event.recorded_at().to_string(),
-        "data": data(event),
+        "data": Data::of(event),
         "dataVersion": "1",
     })
 }
@@ -62,47 +169,6 @@ pub fn encode(event: &Event, schema: Schema) -> Value {
     match schema {
         Schema::CloudEvents => to_cloud_event(event),
         Schema::EventGrid => to_event_grid(event),
-    }
-}
-
-/// The `data` member; optional members are left out rather than sent as `null`.
-fn data(event: &Event) -> Value {
-    let mut data = Map::new();
-    match event {
-        Event::Stock(e) => {
-            data.insert("location".into(), json!(e.item.location));
-            data.insert("sku".into(), json!(e.item.sku));
-            data.insert("delta".into(), json!(e.delta));
-            data.insert("quantity".into(), json!(e.quantity));
-            data.insert("version".into(), json!(e.version));
-            data.insert("commandId".into(), json!(e.command_id.to_string()));
-            insert_some(&mut data, "scannerId", e.scanner_id.as_ref().map(|s| json!(s.as_str())));
-            insert_some(&mut data, "occurredAt", e.occurred_at.map(|t| json!(t.to_string())));
-            data.insert("recordedAt".into(), json!(e.recorded_at.to_string()));
-            insert_some(&mut data, "reason", e.reason.map(|r| json!(r.as_str())));
-            insert_some(&mut data, "note", e.note.as_ref().map(|n| json!(n)));
-            if let Some(leg) = &e.transfer {
-                data.insert("transferId".into(), json!(leg.transfer_id.to_string()));
-                data.insert("from".into(), json!(leg.from));
-                data.insert("to".into(), json!(leg.to));
-            }
-        }
-        Event::Product(e) => {
-            data.insert("sku".into(), json!(e.sku));
-            data.insert("name".into(), json!(e.name.as_str()));
-            insert_some(&mut data, "category", e.category.as_ref().map(|c| json!(c)));
-            insert_some(&mut data, "reorderLevel", e.reorder_level.map(|r| json!(r)));
-            data.insert("version".into(), json!(e.version));
-            data.insert("commandId".into(), json!(e.command_id.to_string()));
-            data.insert("recordedAt".into(), json!(e.recorded_at.to_string()));
-        }
-    }
-    Value::Object(data)
-}
-
-fn insert_some(map: &mut Map<String, Value>, key: &str, value: Option<Value>) {
-    if let Some(v) = value {
-        map.insert(key.into(), v);
     }
 }
 
@@ -262,6 +328,63 @@ mod tests {
     fn absent_optionals_are_not_sent_as_null() {
         let text = to_cloud_event(&sample()).to_string();
         assert!(!text.contains("null"), "{text}");
+    }
+
+    /// Every optional member set, then none: the JSON is exactly the documented shape, and the text form
+    /// the stores keep is the same JSON.
+    #[test]
+    fn the_cloud_event_shape_is_exact_in_both_forms() {
+        let command = CommandId(uuid::Uuid::nil());
+        let at = Timestamp::parse("2026-11-24T01:02:03.456789Z").unwrap();
+        let key = ItemKey { location: LocationId::parse("store-1").unwrap(), sku: Sku::parse("apple-pie").unwrap() };
+        let transfer = Event::Stock(StockEvent {
+            id: EventId(uuid::Uuid::nil()),
+            kind: EventKind::TransferredOut,
+            item: key,
+            delta: -3,
+            quantity: Quantity::new(7).unwrap(),
+            version: Version(5),
+            command_id: command,
+            scanner_id: Some(ScannerId::parse("scanner-7").unwrap()),
+            occurred_at: Some(at),
+            recorded_at: at,
+            reason: Some(RemovalReason::Other),
+            transfer: Some(TransferLeg {
+                transfer_id: TransferId(uuid::Uuid::nil()),
+                from: LocationId::parse("store-1").unwrap(),
+                to: LocationId::parse("room-2").unwrap(),
+            }),
+            note: Some("moved".into()),
+        });
+        let nil = "00000000-0000-0000-0000-000000000000";
+        let time = "2026-11-24T01:02:03.456789Z";
+        let expected = json!({
+            "specversion": "1.0", "id": nil, "source": SOURCE, "subject": "store-1/apple-pie",
+            "type": "pieshop.TransferredOut", "time": time, "datacontenttype": "application/json",
+            "data": {"location": "store-1", "sku": "apple-pie", "delta": -3, "quantity": 7, "version": 5,
+                     "commandId": nil, "scannerId": "scanner-7", "occurredAt": time, "recordedAt": time,
+                     "reason": "other", "note": "moved", "transferId": nil, "from": "store-1", "to": "room-2"},
+        });
+        let product = Event::Product(ProductEvent {
+            id: EventId(uuid::Uuid::nil()),
+            sku: Sku::parse("apple-pie").unwrap(),
+            name: ProductName::parse("Apple pie").unwrap(),
+            category: None,
+            reorder_level: None,
+            version: Version(1),
+            command_id: command,
+            recorded_at: at,
+        });
+        let expected_product = json!({
+            "specversion": "1.0", "id": nil, "source": SOURCE, "subject": "products/apple-pie",
+            "type": "pieshop.ProductDefined", "time": time, "datacontenttype": "application/json",
+            "data": {"sku": "apple-pie", "name": "Apple pie", "version": 1, "commandId": nil, "recordedAt": time},
+        });
+        for (event, expected) in [(transfer, expected), (product, expected_product)] {
+            assert_eq!(to_cloud_event(&event), expected);
+            assert_eq!(serde_json::from_str::<Value>(&to_cloud_event_text(&event)).unwrap(), expected);
+            assert_eq!(decode(&expected).unwrap(), event);
+        }
     }
 
     #[test]

@@ -32,8 +32,10 @@ CREATE TABLE IF NOT EXISTS products (
     reorder_level INTEGER,
     version INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- No AUTOINCREMENT: activity rows are never deleted one by one, so rowids only grow anyway, and
+-- AUTOINCREMENT writes the sqlite_sequence page in every commit.
 CREATE TABLE IF NOT EXISTS activity (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     event_id TEXT NOT NULL UNIQUE,
     location TEXT,
     sku TEXT NOT NULL,
@@ -101,7 +103,7 @@ fn log_activity(tx: &Connection, event: &Event) -> Result<(), DbError> {
             location,
             sku,
             event.recorded_at().to_string(),
-            event_json::to_cloud_event(event).to_string()
+            event_json::to_cloud_event_text(event)
         ])?;
     Ok(())
 }

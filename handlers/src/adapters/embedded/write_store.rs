@@ -150,7 +150,7 @@ fn insert_records(tx: &Connection, commit: &Commit) -> Result<(), DbError> {
                 event.stream().to_string(),
                 event.version().0 as i64,
                 event.recorded_at().to_string(),
-                event_json::to_cloud_event(event).to_string()
+                event_json::to_cloud_event_text(event)
             ],
         )?;
         tx.prepare_cached("INSERT INTO outbox (event_id, seq) VALUES (?1, ?2)")?.execute(params![id, tx.last_insert_rowid()])?;
