@@ -13,6 +13,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
 
 use super::dispatch::Dispatcher;
+use super::stream_locks::StreamLocks;
 use crate::app::App;
 use crate::contract::command_body::{self, ParsedCommand};
 use crate::contract::views;
@@ -77,11 +78,12 @@ struct Committed {
 pub struct CommandService {
     store: Arc<dyn WriteStore>,
     dispatcher: Dispatcher,
+    turns: StreamLocks,
 }
 
 impl CommandService {
     pub fn new(store: Arc<dyn WriteStore>, dispatcher: Dispatcher) -> Self {
-        Self { store, dispatcher }
+        Self { store, dispatcher, turns: StreamLocks::default() }
     }
 
     /// Applies a command exactly once: a retry with the same id and body gets the stored answer.
@@ -119,6 +121,7 @@ impl CommandService {
     /// Decides and commits, deciding again on every lost race. `Err(outcome)`: the command was already applied.
     async fn commit(&self, command: &Command, request_hash: &str) -> Result<Result<Committed, CommandOutcome>, CommandError> {
         let stream = command.action.stream();
+        let _turn = self.turns.turn(&stream).await;
         for _ in 0..MAX_ATTEMPTS {
             let snapshot = self.store.load(&stream).await?;
             let (current, expected, cached) = match snapshot {

@@ -6,3 +6,4 @@ pub mod dispatch;
 pub mod projection;
 pub mod query;
 pub mod relay;
+pub mod stream_locks;
