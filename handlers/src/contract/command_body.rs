@@ -3,6 +3,8 @@
 //! Hand-written over a serde derive on purpose: serde stops at the first error and words it for Rust
 //! programmers; scanners need every problem, by field name, in one answer.
 
+use std::fmt::Write as _;
+
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -55,7 +57,12 @@ fn request_hash(value: &Value) -> String {
     let mut canonical = String::new();
     write_canonical(value, &mut canonical);
     let digest = Sha256::digest(canonical.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    let mut hex = String::with_capacity(2 * digest.len());
+    for byte in digest {
+        // Infallible: writing to a String.
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
 }
 
 /// Sorts keys explicitly: serde_json keeps insertion order when any crate in the build enables `preserve_order`.

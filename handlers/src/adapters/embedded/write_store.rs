@@ -125,6 +125,18 @@ fn find_outcome(tx: &Connection, command: CommandId) -> Result<Option<CommandOut
     Ok(row.map(|(request_hash, response)| CommandOutcome { command_id: command, request_hash, response }))
 }
 
+/// Records the command's marker; `false` if the command already has one (nothing is written then).
+fn insert_marker(tx: &Connection, commit: &Commit) -> Result<bool, DbError> {
+    let outcome = &commit.outcome;
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO markers (command_id, stream, request_hash, response) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (command_id) DO NOTHING",
+        )?
+        .execute(params![outcome.command_id.to_string(), commit.stream.to_string(), outcome.request_hash, outcome.response])?;
+    Ok(inserted == 1)
+}
+
 /// Writes the new state if the stream still has the expected version; `false` on a conflict.
 fn write_state(tx: &Connection, commit: &Commit) -> Result<bool, DbError> {
     let state = serde_json::to_string(&commit.state).map_err(corrupt)?;
@@ -155,9 +167,6 @@ fn insert_records(tx: &Connection, commit: &Commit) -> Result<(), DbError> {
         )?;
         tx.prepare_cached("INSERT INTO outbox (event_id, seq) VALUES (?1, ?2)")?.execute(params![id, tx.last_insert_rowid()])?;
     }
-    let outcome = &commit.outcome;
-    tx.prepare_cached("INSERT INTO markers (command_id, stream, request_hash, response) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![outcome.command_id.to_string(), commit.stream.to_string(), outcome.request_hash, outcome.response])?;
     if let Some(transfer) = &commit.transfer {
         tx.execute(
             "INSERT INTO transfers (transfer_id, source, created_at, body) VALUES (?1, ?2, ?3, ?4)",
@@ -212,8 +221,12 @@ impl WriteStore for SqliteWriteStore {
         let result = self
             .db
             .write(move |conn| {
+                // Returning before `commit()` rolls the savepoint back: a refused commit leaves nothing.
                 let tx = conn.savepoint()?;
-                if let Some(existing) = find_outcome(&tx, commit.outcome.command_id)? {
+                // The marker first: its insert is also the duplicate check (one index search, not two).
+                if !insert_marker(&tx, &commit)? {
+                    let existing = find_outcome(&tx, commit.outcome.command_id)?
+                        .ok_or_else(|| DbError::Task("a marker vanished inside its transaction".into()))?;
                     return Ok(CommitResult::Duplicate(existing));
                 }
                 if !write_state(&tx, &commit)? {
