@@ -1,10 +1,11 @@
 //! HTTP plumbing shared by every function: problem+json errors, ETags and conditional requests, JSON bodies,
-//! and the router that puts the functions at their paths.
+//! the request log, and the router that puts the functions at their paths.
 
 pub mod auth;
 pub mod body;
 pub mod etag;
 pub mod problem;
+pub mod request_log;
 pub mod router;
 
 pub use problem::Problem;

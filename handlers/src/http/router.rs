@@ -1,17 +1,12 @@
 //! Puts every function at its path: the same router serves under the Functions host and standalone.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
 use axum::middleware;
 use axum::routing::{get, post};
-use http::{Request, Response};
-use tower_http::trace::TraceLayer;
-use tracing::Span;
 
-use super::Problem;
+use super::{Problem, request_log};
 use super::auth::{self, KeyRing};
 use crate::app::App;
 use crate::config::Access;
@@ -42,30 +37,6 @@ pub fn router(app: Arc<App>, access: Access) -> Router {
         .merge(guarded)
         .fallback(|| async { Problem::not_found("no such path") })
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
-        .layer(request_log())
+        .layer(middleware::from_fn(request_log::log))
         .with_state(app)
-}
-
-/// One log line per request: method, path (never the query string: it may carry a function key), status,
-/// latency.
-fn request_log() -> TraceLayer<
-    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
-    impl Fn(&Request<Body>) -> Span + Clone,
-    (),
-    impl Fn(&Response<Body>, Duration, &Span) + Clone,
-    (),
-    (),
-    (),
-> {
-    TraceLayer::new_for_http()
-        .make_span_with(|request: &Request<Body>| {
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
-        })
-        .on_request(())
-        .on_response(|response: &Response<Body>, latency: Duration, _span: &Span| {
-            tracing::info!(status = response.status().as_u16(), micros = latency.as_micros() as u64, "served");
-        })
-        .on_body_chunk(())
-        .on_eos(())
-        .on_failure(())
 }
