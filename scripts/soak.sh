@@ -57,7 +57,9 @@ trap cleanup EXIT
 free_port() {
   local port
   while :; do
-    port=$((20000 + RANDOM % 40000))
+    # Below Linux's ephemeral range (32768+): a port there can be taken by any outgoing connection (an
+    # Elasticsearch client's, say) between this check and the bind.
+    port=$((20000 + RANDOM % 12000))
     if ! (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "$port"
       return
