@@ -50,7 +50,9 @@ PRAGMA user_version = 2;
 ";
 
 /// Version 1 kept a `published` flag on every event, with a unique index on `id` and a partial index of the
-/// unpublished ones: three extra pages written per command. Its unpublished events move to the outbox.
+/// unpublished ones: three extra pages written per command. Its unpublished events move to the outbox. The
+/// version-2 `events` table is spelled out again on purpose: this step must produce version 2 even after `SCHEMA`
+/// moves on to a later version.
 const FROM_VERSION_1: &str = "
 CREATE TABLE events_v2 (
     seq INTEGER PRIMARY KEY,
