@@ -61,30 +61,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A port nothing listens on (bash only: a refused connect means free).
-free_port() {
-  local port
-  while :; do
-    # Below Linux's ephemeral range (32768+): a port there can be taken by any outgoing connection (an
-    # Elasticsearch client's, say) between this check and the bind.
-    port=$((20000 + RANDOM % 12000))
-    if ! (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      echo "$port"
-      return
-    fi
-  done
-}
-
-wait_http() { # url seconds
-  local deadline=$((SECONDS + $2))
-  until curl -fsS -o /dev/null "$1" 2>/dev/null; do
-    if ((SECONDS >= deadline)); then
-      echo "bench: $1 did not answer within $2 s" >&2
-      return 1
-    fi
-    sleep 0.05
-  done
-}
+# shellcheck source=scripts/lib/local-server.sh disable=SC1091
+. "$ROOT/scripts/lib/local-server.sh"
 
 # the last line of a loadgen --json run; the whole output goes to stderr for the reader (through fd 2 itself:
 # `tee /dev/stderr` would reopen a redirected log file and truncate it)

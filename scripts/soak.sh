@@ -54,18 +54,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  local port
-  while :; do
-    # Below Linux's ephemeral range (32768+): a port there can be taken by any outgoing connection (an
-    # Elasticsearch client's, say) between this check and the bind.
-    port=$((20000 + RANDOM % 12000))
-    if ! (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      echo "$port"
-      return
-    fi
-  done
-}
+# shellcheck source=scripts/lib/local-server.sh disable=SC1091
+. "$ROOT/scripts/lib/local-server.sh"
 
 say "building release (no-op when up to date)"
 cargo build --release -p pieshop -p loadgen
@@ -79,11 +69,7 @@ mkdir -p "$data"
 say "starting the handler on $base, data dir $data"
 PIESHOP_DATA_DIR="$data" PIESHOP_LISTEN="127.0.0.1:$port" "$HANDLER" >"$WORK/handler.log" 2>&1 &
 handler_pid=$!
-deadline=$((SECONDS + 10))
-until curl -fsS -o /dev/null "$base/api/health" 2>/dev/null; do
-  ((SECONDS < deadline)) || { echo "soak: handler did not start" >&2; tail -n 20 "$WORK/handler.log" >&2; exit 1; }
-  sleep 0.05
-done
+wait_http "$base/api/health" 10 || { echo "soak: handler did not start" >&2; tail -n 20 "$WORK/handler.log" >&2; exit 1; }
 
 seconds=$(awk -v m="$MINUTES" 'BEGIN { printf "%.0f", m * 60 }')
 say "load: $SCANNERS scanners + $READERS dashboard readers for $seconds s"

@@ -33,7 +33,7 @@ missing() {
 }
 
 if command -v shellcheck >/dev/null; then
-  scripts=(scripts/*.sh)
+  scripts=(scripts/*.sh scripts/lib/*.sh)
   if [ -d .ci ]; then
     # .ci/ holds both *.sh files and extension-less scripts: take either kind.
     for f in .ci/*; do

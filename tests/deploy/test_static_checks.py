@@ -10,7 +10,7 @@ BICEP = ROOT / "bicep"
 
 
 def shell_scripts():
-    scripts = sorted(SCRIPTS.glob("*.sh"))
+    scripts = sorted(SCRIPTS.glob("*.sh")) + sorted(SCRIPTS.glob("lib/*.sh"))
     ci = ROOT / ".ci"
     if ci.is_dir():
         shebangs = ("#!/usr/bin/env bash", "#!/usr/bin/env sh", "#!/bin/bash", "#!/bin/sh")
