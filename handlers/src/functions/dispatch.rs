@@ -46,9 +46,13 @@ impl Dispatcher {
             return Ok(());
         }
         self.publisher.publish(events).await?;
-        let refs: Vec<EventRef> = events.iter().map(EventRef::from).collect();
-        self.store.mark_published(&refs).await?;
+        self.mark_published(events).await?;
         Ok(())
+    }
+
+    async fn mark_published(&self, events: &[Event]) -> Result<(), StoreError> {
+        let refs: Vec<EventRef> = events.iter().map(EventRef::from).collect();
+        self.store.mark_published(&refs).await
     }
 
     /// Queues events for publishing, right after their commit: the command's answer does not wait for
@@ -75,10 +79,10 @@ impl Dispatcher {
             }
             // Marking does not hold up the next batch: until it lands, the relay may publish these again,
             // which the projection ignores as stale.
-            let (store, refs) = (self.store.clone(), batch.iter().map(EventRef::from).collect::<Vec<_>>());
+            let dispatcher = self.clone();
             tokio::spawn(async move {
-                if let Err(error) = store.mark_published(&refs).await {
-                    tracing::warn!(%error, events = refs.len(), "marking published failed; the relay will publish again");
+                if let Err(error) = dispatcher.mark_published(&batch).await {
+                    tracing::warn!(%error, events = batch.len(), "marking published failed; the relay will publish again");
                 }
             });
         }

@@ -134,10 +134,9 @@ impl Db {
         F: FnOnce(&mut Connection) -> Result<T, DbError> + Send + 'static,
     {
         let inner = self.inner.clone();
-        let result = tokio::task::spawn_blocking(move || f(&mut lock(&inner.writer).conn))
+        tokio::task::spawn_blocking(move || f(&mut inner.writer().conn))
             .await
-            .map_err(|e| DbError::Task(e.to_string()))?;
-        result
+            .map_err(|e| DbError::Task(e.to_string()))?
     }
 
     /// Runs `f` on a reader connection (it must not write).
