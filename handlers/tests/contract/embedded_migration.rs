@@ -1,11 +1,12 @@
 //! Files written by an older schema open under the current one without losing anything: a `write.db` of
 //! version 1 (a `published` flag on every event) or 2 (markers keyed by their text command id) keeps its events,
-//! outbox and markers.
+//! outbox and markers; a `read.db` of version 0 keeps its activity log.
 
-use pieshop::adapters::embedded::SqliteWriteStore;
+use pieshop::adapters::embedded::{SqliteReadModel, SqliteWriteStore};
 use pieshop::contract::event_json;
 use pieshop::domain::{Aggregate, CommandId, ItemState, Quantity, Timestamp, Version};
-use pieshop::ports::WriteStore;
+use pieshop::ports::read_model::{ActivityQuery, Applied};
+use pieshop::ports::{ReadModel, WriteStore};
 use pieshop::ports::write_store::{CommandOutcome, Commit, CommitResult, EventRef};
 use rusqlite::{Connection, params};
 
@@ -113,4 +114,46 @@ fn insert_marker(path: &std::path::Path) -> CommandId {
 async fn assert_marker_kept(store: &SqliteWriteStore, command: CommandId) {
     let outcome = store.outcome(&stream("store-1", "apple-pie"), command).await.unwrap().expect("the marker survives the migration");
     assert_eq!((outcome.command_id, outcome.request_hash.as_str(), outcome.response.as_str()), (command, "hash-1", RESPONSE));
+}
+
+const READ_VERSION_0: &str = "
+CREATE TABLE items (sku TEXT NOT NULL, location TEXT NOT NULL, quantity INTEGER NOT NULL, version INTEGER NOT NULL,
+    updated_at TEXT NOT NULL, PRIMARY KEY (sku, location)) WITHOUT ROWID;
+CREATE TABLE activity (seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, location TEXT, sku TEXT NOT NULL,
+    recorded_at TEXT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX activity_by_time ON activity (recorded_at);
+";
+
+/// A `read.db` from before schema version 1 (a unique index on the activity's event ids) keeps its log, and an
+/// event it already logged is not logged again.
+#[tokio::test]
+async fn a_version_0_read_model_keeps_its_activity_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("read.db");
+    let logged = stock("store-1", "apple-pie", 1, 10, 0);
+    {
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(READ_VERSION_0).unwrap();
+        old.execute(
+            "INSERT INTO items (sku, location, quantity, version, updated_at) VALUES ('apple-pie', 'store-1', 10, 1, ?1)",
+            params![logged.recorded_at().to_string()],
+        )
+        .unwrap();
+        old.execute(
+            "INSERT INTO activity (event_id, location, sku, recorded_at, body) VALUES (?1, 'store-1', 'apple-pie', ?2, ?3)",
+            params![logged.id().to_string(), logged.recorded_at().to_string(), event_json::to_cloud_event_text(&logged)],
+        )
+        .unwrap();
+    }
+
+    let model = SqliteReadModel::open(&path).unwrap();
+    assert_eq!(model.apply(&logged).await.unwrap(), Applied::Stale, "the item kept its version");
+    let activity = model.activity(&ActivityQuery { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(activity, vec![logged], "the log kept its event, once");
+    let check = Connection::open(&path).unwrap();
+    let version: i64 = check.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    let unique_indexes: i64 = check
+        .query_row("SELECT count(*) FROM pragma_index_list('activity') WHERE \"unique\"", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!((version, unique_indexes), (1, 0), "migrated to version 1: no unique index on the log");
 }

@@ -100,6 +100,17 @@ pub async fn activity_is_newest_first_once_per_event(model: Arc<dyn ReadModel>) 
     assert_eq!(model.as_of().await.unwrap(), Some(events[2].recorded_at()));
 }
 
+/// An event overtaken by a newer one changes no item, yet it happened: the log shows it, once.
+pub async fn an_overtaken_event_is_logged_once_though_stale(model: Arc<dyn ReadModel>) {
+    let (v1, v2) = (stock("store-1", "apple-pie", 1, 1, 0), stock("store-1", "apple-pie", 2, 2, 5));
+    assert_eq!(model.apply(&v2).await.unwrap(), Applied::Applied);
+    assert_eq!(model.apply_batch(&[v1.clone(), v1.clone()]).await.unwrap(), [Applied::Stale, Applied::Stale]);
+    assert_eq!(model.apply(&v1).await.unwrap(), Applied::Stale);
+    let ids: Vec<_> = model.activity(&ActivityQuery { limit: 10, ..Default::default() }).await.unwrap().iter().map(Event::id).collect();
+    assert_eq!(ids, [v2.id(), v1.id()]);
+    assert_eq!(model.item(&key("store-1", "apple-pie")).await.unwrap().unwrap().version, Version(2));
+}
+
 pub async fn an_empty_read_model_answers_empty(model: Arc<dyn ReadModel>) {
     assert!(model.inventory(&all(10)).await.unwrap().items.is_empty());
     assert!(model.summary().await.unwrap().products.is_empty());
@@ -136,7 +147,8 @@ macro_rules! read_model_contract {
             read_model_contract!(@cases $make; a_newer_version_applies_and_an_older_or_equal_one_is_stale,
                 products_name_items_and_set_low_stock, inventory_filters_sorts_and_pages,
                 search_matches_words_of_names_and_skus, the_summary_totals_products_and_locations,
-                activity_is_newest_first_once_per_event, an_empty_read_model_answers_empty,
+                activity_is_newest_first_once_per_event, an_overtaken_event_is_logged_once_though_stale,
+                an_empty_read_model_answers_empty,
                 a_rebuild_replaces_the_read_model_with_the_replayed_events,
                 a_batch_applies_in_order_with_an_outcome_per_event);
         }

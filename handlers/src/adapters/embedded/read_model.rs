@@ -33,10 +33,11 @@ CREATE TABLE IF NOT EXISTS products (
     version INTEGER NOT NULL
 ) WITHOUT ROWID;
 -- No AUTOINCREMENT: activity rows are never deleted one by one, so rowids only grow anyway, and
--- AUTOINCREMENT writes the sqlite_sequence page in every commit.
+-- AUTOINCREMENT writes the sqlite_sequence page in every commit. No unique index on event_id either:
+-- `log_activity` knows without one whether an event is new (see there).
 CREATE TABLE IF NOT EXISTS activity (
     seq INTEGER PRIMARY KEY,
-    event_id TEXT NOT NULL UNIQUE,
+    event_id TEXT NOT NULL,
     location TEXT,
     sku TEXT NOT NULL,
     recorded_at TEXT NOT NULL,
@@ -46,7 +47,43 @@ CREATE INDEX IF NOT EXISTS activity_by_time ON activity (recorded_at);
 CREATE TABLE IF NOT EXISTS skus (id INTEGER PRIMARY KEY, sku TEXT NOT NULL UNIQUE);
 CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5 (words);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+PRAGMA user_version = 1;
 ";
+
+/// Before version 1, a unique index on `activity.event_id` deduplicated the log: every event landed on a random
+/// page of it (event ids are derived from random command ids), one more page written per event.
+const FROM_VERSION_0: &str = "
+CREATE TABLE activity_v1 (
+    seq INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    location TEXT,
+    sku TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+INSERT INTO activity_v1 SELECT seq, event_id, location, sku, recorded_at, body FROM activity;
+DROP TABLE activity;
+ALTER TABLE activity_v1 RENAME TO activity;
+PRAGMA user_version = 1;
+";
+
+/// Brings a version-0 file (one with tables and no version) to version 1 in one transaction.
+fn migrate(conn: &mut Connection) -> Result<(), DbError> {
+    let stored: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let has_activity: bool =
+        conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'activity'", [], |r| r.get(0))?;
+    match (stored, has_activity) {
+        (0, false) | (1, _) => Ok(()),
+        (0, true) => {
+            let tx = conn.transaction()?;
+            tx.execute_batch(FROM_VERSION_0)?;
+            tx.commit()?;
+            tracing::info!("read model migrated to schema version 1");
+            Ok(())
+        }
+        (newer, _) => Err(DbError::Task(format!("read.db has schema version {newer}, newer than this pieshop's 1"))),
+    }
+}
 
 /// The read model on SQLite (`read.db` in the data directory).
 #[derive(Clone)]
@@ -57,7 +94,7 @@ pub struct SqliteReadModel {
 
 impl SqliteReadModel {
     pub fn open(path: &Path) -> Result<Self, ReadModelError> {
-        Ok(Self { db: Db::open(path, SCHEMA).map_err(unavailable)?, path: path.to_owned() })
+        Ok(Self { db: Db::open_migrated(path, migrate, SCHEMA).map_err(unavailable)?, path: path.to_owned() })
     }
 }
 
@@ -88,23 +125,28 @@ fn corrupt(e: impl std::fmt::Display) -> DbError {
     DbError::Task(format!("corrupt row: {e}"))
 }
 
-/// Records the event in the activity log, once per event id.
-fn log_activity(tx: &Connection, event: &Event) -> Result<(), DbError> {
+/// Records the event in the activity log, once per event id. An event just applied is new to the log: it was
+/// never applied before, and never stale before either, because the version an item holds only grows. So only
+/// a stale event (a duplicate, or one overtaken by a newer one) is looked for, among the few rows recorded at
+/// its instant.
+fn log_activity(tx: &Connection, event: &Event, applied: Applied) -> Result<(), DbError> {
+    let id = event.id().to_string();
+    let recorded_at = event.recorded_at().to_string();
+    if applied == Applied::Stale {
+        let logged = tx
+            .prepare_cached("SELECT 1 FROM activity WHERE recorded_at = ?1 AND event_id = ?2")?
+            .query_row(params![recorded_at, id], |_| Ok(()))
+            .optional()?;
+        if logged.is_some() {
+            return Ok(());
+        }
+    }
     let (location, sku) = match event {
-        Event::Stock(e) => (Some(e.item.location.to_string()), e.item.sku.to_string()),
-        Event::Product(e) => (None, e.sku.to_string()),
+        Event::Stock(e) => (Some(e.item.location.as_str()), e.item.sku.as_str()),
+        Event::Product(e) => (None, e.sku.as_str()),
     };
-    tx.prepare_cached(
-        "INSERT INTO activity (event_id, location, sku, recorded_at, body) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (event_id) DO NOTHING",
-    )?
-    .execute(params![
-            event.id().to_string(),
-            location,
-            sku,
-            event.recorded_at().to_string(),
-            event_json::to_cloud_event_text(event)
-        ])?;
+    tx.prepare_cached("INSERT INTO activity (event_id, location, sku, recorded_at, body) VALUES (?1, ?2, ?3, ?4, ?5)")?
+        .execute(params![id, location, sku, recorded_at, event_json::to_cloud_event_text(event)])?;
     Ok(())
 }
 
@@ -323,17 +365,18 @@ impl ReadModel for SqliteReadModel {
                 // A batch mostly repeats a few skus: each needs its search row checked once.
                 let mut indexed = HashSet::new();
                 for event in &events {
-                    log_activity(&tx, event)?;
-                    applied.push(match event {
+                    let outcome = match event {
                         Event::Stock(e) => {
-                            let applied = apply_stock(&tx, e)?;
-                            if applied == Applied::Applied && indexed.insert(&e.item.sku) {
+                            let outcome = apply_stock(&tx, e)?;
+                            if outcome == Applied::Applied && indexed.insert(&e.item.sku) {
                                 index_sku(&tx, &e.item.sku, None)?;
                             }
-                            applied
+                            outcome
                         }
                         Event::Product(e) => apply_product(&tx, e)?,
-                    });
+                    };
+                    log_activity(&tx, event, outcome)?;
+                    applied.push(outcome);
                 }
                 if let Some(newest) = events.iter().map(Event::recorded_at).max() {
                     advance_as_of(&tx, newest)?;
