@@ -150,17 +150,21 @@ fn log_activity(tx: &Connection, event: &Event, applied: Applied) -> Result<(), 
     Ok(())
 }
 
-/// Keeps the search index's one row per sku: the sku's words, and the product name once defined.
+/// Keeps the search index's one row per sku: the sku's words, and the product name once defined. A sku's
+/// `skus` row and its search row are written together, so a sku already known needs nothing more unless it
+/// brings a name.
 fn index_sku(tx: &Connection, sku: &Sku, name: Option<&str>) -> Result<(), DbError> {
-    tx.prepare_cached("INSERT INTO skus (sku) VALUES (?1) ON CONFLICT (sku) DO NOTHING")?.execute(params![sku.as_str()])?;
-    let id: i64 = tx.prepare_cached("SELECT id FROM skus WHERE sku = ?1")?.query_row(params![sku.as_str()], |r| r.get(0))?;
-    let exists = tx.prepare_cached("SELECT 1 FROM search WHERE rowid = ?1")?.query_row(params![id], |_| Ok(())).optional()?.is_some();
-    if exists && name.is_none() {
+    let added =
+        tx.prepare_cached("INSERT INTO skus (sku) VALUES (?1) ON CONFLICT (sku) DO NOTHING")?.execute(params![sku.as_str()])? == 1;
+    if !added && name.is_none() {
         return Ok(());
     }
+    let id: i64 = tx.prepare_cached("SELECT id FROM skus WHERE sku = ?1")?.query_row(params![sku.as_str()], |r| r.get(0))?;
     let words = format!("{} {}", sku.as_str(), name.unwrap_or(""));
-    tx.execute("DELETE FROM search WHERE rowid = ?1", params![id])?;
-    tx.execute("INSERT INTO search (rowid, words) VALUES (?1, ?2)", params![id, words])?;
+    if !added {
+        tx.prepare_cached("DELETE FROM search WHERE rowid = ?1")?.execute(params![id])?;
+    }
+    tx.prepare_cached("INSERT INTO search (rowid, words) VALUES (?1, ?2)")?.execute(params![id, words])?;
     Ok(())
 }
 
