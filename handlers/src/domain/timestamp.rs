@@ -4,7 +4,6 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
-use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
 
 /// An instant in UTC years 0000–9999, always shown as `YYYY-MM-DDThh:mm:ss.ffffffZ`.
@@ -50,13 +49,22 @@ impl Timestamp {
     }
 }
 
+/// Written field by field: `time`'s formatter builds a `String` first, and instants are written several times per
+/// command (the event, its stored row, the read model's rows). The year is 0000–9999 by construction.
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let format = format_description!(
-            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
-        );
-        let text = self.0.format(&format).map_err(|_| fmt::Error)?;
-        f.write_str(&text)
+        let t = self.0;
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.microsecond()
+        )
     }
 }
 
@@ -80,6 +88,8 @@ mod tests {
     fn text_is_fixed_width_utc_so_it_sorts_as_time() {
         let t = Timestamp::parse("2026-01-15T11:30:00+01:00").unwrap();
         assert_eq!(t.to_string(), "2026-01-15T10:30:00.000000Z");
+        let early = "0001-02-03T04:05:06.000007Z";
+        assert_eq!(Timestamp::parse(early).unwrap().to_string(), early, "every field zero-padded to its width");
         assert!(Timestamp::parse("yesterday").is_err());
         let now = Timestamp::now();
         assert_eq!(Timestamp::parse(&now.to_string()).unwrap(), now, "text round trip is exact");
