@@ -436,7 +436,7 @@ impl ReadModel for SqliteReadModel {
         self.db
             .read(|conn| {
                 let text: Option<String> =
-                    conn.query_row("SELECT value FROM meta WHERE key = 'as_of'", [], |r| r.get(0)).optional()?;
+                    conn.prepare_cached("SELECT value FROM meta WHERE key = 'as_of'")?.query_row([], |r| r.get(0)).optional()?;
                 text.map(|t| Timestamp::parse(&t).map_err(corrupt)).transpose()
             })
             .await

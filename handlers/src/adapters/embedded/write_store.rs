@@ -200,8 +200,7 @@ fn insert_records(tx: &Connection, commit: &Commit) -> Result<(), DbError> {
         tx.prepare_cached("INSERT INTO outbox (event_id, seq) VALUES (?1, ?2)")?.execute(params![id, tx.last_insert_rowid()])?;
     }
     if let Some(transfer) = &commit.transfer {
-        tx.execute(
-            "INSERT INTO transfers (transfer_id, source, created_at, body) VALUES (?1, ?2, ?3, ?4)",
+        tx.prepare_cached("INSERT INTO transfers (transfer_id, source, created_at, body) VALUES (?1, ?2, ?3, ?4)")?.execute(
             params![
                 transfer.transfer_id.to_string(),
                 commit.stream.to_string(),
@@ -326,7 +325,7 @@ impl WriteStore for SqliteWriteStore {
     async fn finish_transfer(&self, _source: &StreamId, transfer: TransferId) -> Result<(), StoreError> {
         self.db
             .write(move |conn| {
-                conn.execute("DELETE FROM transfers WHERE transfer_id = ?1", params![transfer.to_string()])?;
+                conn.prepare_cached("DELETE FROM transfers WHERE transfer_id = ?1")?.execute(params![transfer.to_string()])?;
                 Ok(())
             })
             .await
