@@ -3,7 +3,6 @@
 //! Hand-written over a serde derive on purpose: serde stops at the first error and words it for Rust
 //! programmers; scanners need every problem, by field name, in one answer.
 
-use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -54,48 +53,48 @@ pub fn command_id_of(value: &Value) -> Option<CommandId> {
 /// SHA-256 of the body in canonical form (keys sorted, no whitespace): the same command sent with
 /// different key order or spacing is the same command.
 fn request_hash(value: &Value) -> String {
-    let mut canonical = String::new();
+    let mut canonical = Vec::with_capacity(256);
     write_canonical(value, &mut canonical);
-    let digest = Sha256::digest(canonical.as_bytes());
-    let mut hex = String::with_capacity(2 * digest.len());
-    for byte in digest {
-        // Infallible: writing to a String.
-        let _ = write!(hex, "{byte:02x}");
-    }
-    hex
+    format!("{:x}", Sha256::digest(&canonical))
 }
 
 /// Sorts keys explicitly: serde_json keeps insertion order when any crate in the build enables `preserve_order`.
-fn write_canonical(value: &Value, out: &mut String) {
+/// Strings and numbers are written by serde_json itself, straight into the buffer.
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => {
             // A null member means the same as an absent one (the parser treats them alike), so a retry
             // that adds or drops `"note": null` is the same command.
-            let mut keys: Vec<&String> = map.iter().filter(|(_, v)| !v.is_null()).map(|(k, _)| k).collect();
-            keys.sort();
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
+            let mut members: Vec<(&String, &Value)> = map.iter().filter(|(_, v)| !v.is_null()).collect();
+            members.sort_unstable_by_key(|(key, _)| *key);
+            out.push(b'{');
+            for (i, (key, member)) in members.into_iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                write_canonical(&map[key], out);
+                write_scalar(key, out);
+                out.push(b':');
+                write_canonical(member, out);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_canonical(item, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        scalar => out.push_str(&scalar.to_string()),
+        scalar => write_scalar(scalar, out),
     }
+}
+
+fn write_scalar(scalar: &(impl serde::Serialize + ?Sized), out: &mut Vec<u8>) {
+    // Infallible: a string, number or boolean written to a Vec.
+    let _ = serde_json::to_writer(&mut *out, scalar);
 }
 
 struct Fields<'a> {
@@ -305,6 +304,16 @@ mod tests {
         let a: Value = serde_json::from_str(r#"{"commandId":"6f1b3c9e-3f4a-4a53-9a6e-0b7f1f0c2d11","type":"count","location":"a","sku":"b","quantity":0}"#).unwrap();
         let b: Value = serde_json::from_str(r#"{"quantity":0,"sku":"b","location":"a","type":"count","commandId":"6f1b3c9e-3f4a-4a53-9a6e-0b7f1f0c2d11"}"#).unwrap();
         assert_eq!(parse(&a, "").unwrap().request_hash, parse(&b, "").unwrap().request_hash);
+    }
+
+    /// Stored markers keep the hash of their command's body: the canonical form must never change, or a retry
+    /// after an upgrade would be refused as a reused id. (The expected value is SHA-256 of the body with sorted
+    /// keys and no spaces, as Python's `json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)`.)
+    #[test]
+    fn the_request_hash_is_stable() {
+        let body = json!({"commandId": ID, "type": "receive", "location": "store-1", "sku": "apple-pie", "quantity": 3,
+                          "note": "fresh \"batch\" – ok"});
+        assert_eq!(parse(&body, "").unwrap().request_hash, "1e4689d78473b7f23617e6f89ea4490c6dc09f00581111d093d9c5670706337a");
     }
 
     #[test]
