@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
-use super::sqlite::{Db, DbError};
+use super::sqlite::{Db, DbError, Savepoint};
 use crate::contract::event_json;
 use crate::domain::{Event, ItemKey, LocationId, ProductEvent, Quantity, Sku, StockEvent, Timestamp, Version};
 use crate::ports::read_model::{ActivityQuery, Applied, InventoryPage, InventoryQuery, ItemView, LocationTotal};
@@ -364,7 +364,7 @@ impl ReadModel for SqliteReadModel {
         let events = events.to_vec();
         self.db
             .write(move |conn| {
-                let tx = conn.savepoint()?;
+                let tx = Savepoint::begin(conn)?;
                 let mut applied = Vec::with_capacity(events.len());
                 // A batch mostly repeats a few skus: each needs its search row checked once.
                 let mut indexed = HashSet::new();

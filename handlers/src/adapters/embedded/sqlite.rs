@@ -104,7 +104,7 @@ impl Db {
         Ok(Self { inner: Arc::new(Inner { queue: Mutex::default(), leading, writer: Mutex::new(writer), readers }) })
     }
 
-    /// Runs `f` on the writer connection inside a savepoint it must commit (`conn.savepoint()`, then
+    /// Runs `f` on the writer connection inside a savepoint it must commit (`Savepoint::begin(conn)`, then
     /// `.commit()`); answers once the group's transaction has committed.
     pub async fn write<T, F>(&self, f: F) -> Result<T, DbError>
     where
@@ -231,6 +231,45 @@ fn run_cached(conn: &Connection, sql: &str) -> Result<(), String> {
     conn.prepare_cached(sql).and_then(|mut statement| statement.execute([])).map(drop).map_err(|e| e.to_string())
 }
 
+/// One write's savepoint inside its group's transaction: `commit` keeps the write's changes, dropping it
+/// uncommitted rolls back those changes alone. Like rusqlite's `Savepoint`, but its three statements come from
+/// the statement cache (rusqlite's are parsed on every write: 2.8% of a command-load profile).
+pub struct Savepoint<'c> {
+    conn: &'c Connection,
+    committed: bool,
+}
+
+impl<'c> Savepoint<'c> {
+    pub fn begin(conn: &'c Connection) -> Result<Self, DbError> {
+        run_cached(conn, "SAVEPOINT write").map_err(DbError::Task)?;
+        Ok(Self { conn, committed: false })
+    }
+
+    pub fn commit(mut self) -> Result<(), DbError> {
+        run_cached(self.conn, "RELEASE write").map_err(DbError::Task)?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for Savepoint<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl Drop for Savepoint<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            // They fail only when the savepoint is gone already, and with it the changes to undo (rusqlite's
+            // `Savepoint` ignores these errors on drop for the same reason).
+            let _ = run_cached(self.conn, "ROLLBACK TO write");
+            let _ = run_cached(self.conn, "RELEASE write");
+        }
+    }
+}
+
 /// The checkpoint thread: a passive checkpoint (never blocks readers or the writer) whenever asked.
 fn checkpoint_loop(conn: Connection, requests: mpsc::Receiver<()>) {
     while requests.recv().is_ok() {
@@ -274,7 +313,7 @@ mod tests {
 
     fn insert(n: i64, fail: bool) -> impl FnOnce(&mut Connection) -> Result<i64, DbError> + Send + 'static {
         move |conn| {
-            let tx = conn.savepoint()?;
+            let tx = Savepoint::begin(conn)?;
             tx.execute("INSERT INTO t (n) VALUES (?1)", [n])?;
             if fail {
                 return Err(DbError::Task("refused by the test".into())); // the savepoint rolls back on drop

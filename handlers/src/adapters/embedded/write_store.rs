@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::sqlite::{Db, DbError};
+use super::sqlite::{Db, DbError, Savepoint};
 use super::stream_cache::StreamCache;
 use crate::contract::event_json;
 use crate::domain::{Aggregate, CommandId, Event, PendingTransfer, StreamId, Timestamp, TransferId};
@@ -253,7 +253,7 @@ impl WriteStore for SqliteWriteStore {
             .db
             .write(move |conn| {
                 // Returning before `commit()` rolls the savepoint back: a refused commit leaves nothing.
-                let tx = conn.savepoint()?;
+                let tx = Savepoint::begin(conn)?;
                 // The marker first: its insert is also the duplicate check (one index search, not two).
                 if !insert_marker(&tx, &commit)? {
                     let existing = find_outcome(&tx, commit.outcome.command_id)?
@@ -295,7 +295,7 @@ impl WriteStore for SqliteWriteStore {
         let ids: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
         self.db
             .write(move |conn| {
-                let tx = conn.savepoint()?;
+                let tx = Savepoint::begin(conn)?;
                 {
                     let mut stmt = tx.prepare_cached("DELETE FROM outbox WHERE event_id = ?1")?;
                     for id in &ids {
