@@ -64,9 +64,12 @@ impl Dispatcher {
     }
 
     /// Publishes whatever has queued up since the last batch in one go: under load, many commands' events
-    /// share one publish and one mark-published write. Order is kept (one queue, one task).
+    /// share one publish and one mark-published write. Order is kept (one queue, one task). Before taking the
+    /// batch it yields once, as the group-commit leader does, so commits finishing in the same scheduler round
+    /// join it: fewer, larger read-model transactions (~3% fewer CPU per command, lag unchanged: docs/PERFORMANCE.md).
     async fn drain(self, mut pending: mpsc::UnboundedReceiver<Vec<Event>>) {
         while let Some(mut batch) = pending.recv().await {
+            tokio::task::yield_now().await;
             while batch.len() < MAX_BATCH {
                 match pending.try_recv() {
                     Ok(more) => batch.extend(more),
