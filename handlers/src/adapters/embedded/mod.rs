@@ -1,6 +1,7 @@
 //! The embedded default: SQLite for both sides, in-process cache and event delivery. No network, no Azure.
 
 pub mod cache;
+pub mod migrations;
 pub mod publisher;
 pub mod read_model;
 pub mod sqlite;

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
+use super::migrations::Migrations;
 use super::sqlite::{Db, DbError, Savepoint};
 use crate::contract::event_json;
 use crate::domain::{Event, ItemKey, LocationId, ProductEvent, Quantity, Sku, StockEvent, Timestamp, Version};
@@ -47,7 +48,6 @@ CREATE INDEX IF NOT EXISTS activity_by_time ON activity (recorded_at);
 CREATE TABLE IF NOT EXISTS skus (id INTEGER PRIMARY KEY, sku TEXT NOT NULL UNIQUE);
 CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5 (words);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-PRAGMA user_version = 1;
 ";
 
 /// Before version 1, a unique index on `activity.event_id` deduplicated the log: every event landed on a random
@@ -67,23 +67,8 @@ ALTER TABLE activity_v1 RENAME TO activity;
 PRAGMA user_version = 1;
 ";
 
-/// Brings a version-0 file (one with tables and no version) to version 1 in one transaction.
-fn migrate(conn: &mut Connection) -> Result<(), DbError> {
-    let stored: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let has_activity: bool =
-        conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'activity'", [], |r| r.get(0))?;
-    match (stored, has_activity) {
-        (0, false) | (1, _) => Ok(()),
-        (0, true) => {
-            let tx = conn.transaction()?;
-            tx.execute_batch(FROM_VERSION_0)?;
-            tx.commit()?;
-            tracing::info!("read model migrated to schema version 1");
-            Ok(())
-        }
-        (newer, _) => Err(DbError::Task(format!("read.db has schema version {newer}, newer than this pieshop's 1"))),
-    }
-}
+/// Files from before version 1 have an `activity` table and no `user_version`.
+const MIGRATIONS: Migrations = Migrations { file: "read.db", table: "activity", unversioned: 0, steps: &[FROM_VERSION_0] };
 
 /// The read model on SQLite (`read.db` in the data directory).
 #[derive(Clone)]
@@ -94,7 +79,7 @@ pub struct SqliteReadModel {
 
 impl SqliteReadModel {
     pub fn open(path: &Path) -> Result<Self, ReadModelError> {
-        Ok(Self { db: Db::open_migrated(path, migrate, SCHEMA).map_err(unavailable)?, path: path.to_owned() })
+        Ok(Self { db: Db::open_migrated(path, &MIGRATIONS, SCHEMA).map_err(unavailable)?, path: path.to_owned() })
     }
 }
 

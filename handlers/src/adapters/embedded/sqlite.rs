@@ -28,6 +28,8 @@ use std::sync::{Arc, Mutex, MutexGuard, TryLockError, mpsc};
 
 use rusqlite::Connection;
 use rusqlite::config::DbConfig;
+
+use super::migrations::Migrations;
 use tokio::sync::oneshot;
 
 /// Most writes one transaction carries.
@@ -79,18 +81,23 @@ struct Writer {
 impl Db {
     /// Opens (creating if needed) the file, applies `schema` (idempotent DDL) and starts the checkpoint thread.
     pub fn open(path: &Path, schema: &str) -> Result<Self, DbError> {
-        Self::open_migrated(path, |_| Ok(()), schema)
+        Self::open_with(path, None, schema)
     }
 
-    /// Like `open`, running `migrate` (which brings an older file up to date) before `schema`.
-    pub fn open_migrated(
-        path: &Path,
-        migrate: impl FnOnce(&mut Connection) -> Result<(), DbError>,
-        schema: &str,
-    ) -> Result<Self, DbError> {
+    /// Like `open`, first bringing a file of an older version up to date with `migrations`.
+    pub fn open_migrated(path: &Path, migrations: &Migrations, schema: &str) -> Result<Self, DbError> {
+        Self::open_with(path, Some(migrations), schema)
+    }
+
+    fn open_with(path: &Path, migrations: Option<&Migrations>, schema: &str) -> Result<Self, DbError> {
         let mut conn = connect(path)?;
-        migrate(&mut conn)?;
+        if let Some(migrations) = migrations {
+            migrations.run(&mut conn)?;
+        }
         conn.execute_batch(schema)?;
+        if let Some(migrations) = migrations {
+            conn.pragma_update(None, "user_version", migrations.current())?;
+        }
         conn.pragma_update(None, "wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES)?;
         let readers = (0..READERS).map(|_| connect(path).map(Mutex::new)).collect::<Result<_, _>>()?;
         let checkpointer = connect(path)?;
@@ -209,9 +216,9 @@ impl Writer {
     fn commit_group(&mut self, group: Vec<Job>) {
         let writes = group.len();
         let conn = &mut self.conn;
-        let began = run_cached(conn, "BEGIN IMMEDIATE");
+        let began = run_cached(conn, "BEGIN IMMEDIATE").map_err(|e| e.to_string());
         let completions: Vec<Completion> = group.into_iter().map(|run| run(conn)).collect();
-        let committed = began.and_then(|()| run_cached(conn, "COMMIT"));
+        let committed = began.and_then(|()| run_cached(conn, "COMMIT").map_err(|e| e.to_string()));
         if committed.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }
@@ -227,8 +234,8 @@ impl Writer {
 }
 
 /// Runs a statement without parameters from the connection's statement cache (not parsed again per group).
-fn run_cached(conn: &Connection, sql: &str) -> Result<(), String> {
-    conn.prepare_cached(sql).and_then(|mut statement| statement.execute([])).map(drop).map_err(|e| e.to_string())
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
 }
 
 /// One write's savepoint inside its group's transaction: `commit` keeps the write's changes, dropping it
@@ -241,12 +248,12 @@ pub struct Savepoint<'c> {
 
 impl<'c> Savepoint<'c> {
     pub fn begin(conn: &'c Connection) -> Result<Self, DbError> {
-        run_cached(conn, "SAVEPOINT write").map_err(DbError::Task)?;
+        run_cached(conn, "SAVEPOINT write")?;
         Ok(Self { conn, committed: false })
     }
 
     pub fn commit(mut self) -> Result<(), DbError> {
-        run_cached(self.conn, "RELEASE write").map_err(DbError::Task)?;
+        run_cached(self.conn, "RELEASE write")?;
         self.committed = true;
         Ok(())
     }

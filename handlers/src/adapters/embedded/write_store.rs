@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::migrations::Migrations;
 use super::sqlite::{Db, DbError, Savepoint};
 use super::stream_cache::StreamCache;
 use crate::contract::event_json;
@@ -50,7 +51,6 @@ CREATE TABLE IF NOT EXISTS transfers (
     created_at TEXT NOT NULL,
     body TEXT NOT NULL
 ) WITHOUT ROWID;
-PRAGMA user_version = 3;
 ";
 
 /// Version 1 kept a `published` flag on every event, with a unique index on `id` and a partial index of the
@@ -92,27 +92,9 @@ ALTER TABLE markers_v3 RENAME TO markers;
 PRAGMA user_version = 3;
 ";
 
-/// Brings an older file to the current version in one transaction (a new file needs nothing). Version 1 never
-/// set `user_version`: it is a file with tables and version 0.
-fn migrate(conn: &mut Connection) -> Result<(), DbError> {
-    let stored: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let has_events: bool =
-        conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'events'", [], |r| r.get(0))?;
-    let version = if stored == 0 && has_events { 1 } else { stored };
-    let steps = match version {
-        0 | 3 => return Ok(()),
-        1 => [FROM_VERSION_1, FROM_VERSION_2].as_slice(),
-        2 => [FROM_VERSION_2].as_slice(),
-        newer => return Err(DbError::Task(format!("write.db has schema version {newer}, newer than this pieshop's 3"))),
-    };
-    let tx = conn.transaction()?;
-    for step in steps {
-        tx.execute_batch(step)?;
-    }
-    tx.commit()?;
-    tracing::info!(from = version, "write store migrated to schema version 3");
-    Ok(())
-}
+/// Version 1 never set `user_version`: it is a file with an `events` table and version 0.
+const MIGRATIONS: Migrations =
+    Migrations { file: "write.db", table: "events", unversioned: 1, steps: &[FROM_VERSION_1, FROM_VERSION_2] };
 
 /// The write store on SQLite (`write.db` in the data directory).
 #[derive(Clone)]
@@ -123,7 +105,7 @@ pub struct SqliteWriteStore {
 
 impl SqliteWriteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Ok(Self { db: Db::open_migrated(path, migrate, SCHEMA).map_err(unavailable)?, states: Arc::default() })
+        Ok(Self { db: Db::open_migrated(path, &MIGRATIONS, SCHEMA).map_err(unavailable)?, states: Arc::default() })
     }
 }
 
