@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::adapters::embedded::{InProcessCache, InProcessPublisher, SqliteReadModel, SqliteWriteStore};
-use crate::config::Settings;
 use crate::changes::Changes;
 use crate::config::Access;
+use crate::config::Settings;
 use crate::functions::command::CommandService;
 use crate::functions::dispatch::Dispatcher;
 use crate::functions::projection::Projection;
@@ -60,10 +60,7 @@ pub fn embedded(data_dir: &Path) -> Result<Wiring, OpenError> {
     let cache = Arc::new(InProcessCache::default());
     let projection = Arc::new(Projection::new(read_model.clone(), cache.clone(), Changes::default()));
     let publisher = Arc::new(InProcessPublisher::new(projection.clone()));
-    Ok(Wiring {
-        adapters: Adapters { write_store, publisher, read_model, cache, backend: "embedded" },
-        projection,
-    })
+    Ok(Wiring { adapters: Adapters { write_store, publisher, read_model, cache, backend: "embedded" }, projection })
 }
 
 /// Chooses each port's adapter from the settings: Azure where its variable is set, embedded otherwise.

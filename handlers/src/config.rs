@@ -102,10 +102,8 @@ impl Settings {
 
     /// Reads settings through `lookup` (tests pass a map).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let listen = listen::resolve(
-            lookup(listen::HOST_PORT_VARIABLE).as_deref(),
-            lookup("PIESHOP_LISTEN").as_deref(),
-        )?;
+        let listen =
+            listen::resolve(lookup(listen::HOST_PORT_VARIABLE).as_deref(), lookup("PIESHOP_LISTEN").as_deref())?;
         Ok(Self {
             data_dir: lookup("PIESHOP_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".pieshop")),
             relay_interval: millis(&lookup, "PIESHOP_RELAY_INTERVAL_MS", 1000)?,
@@ -151,7 +149,11 @@ fn api_keys(text: &str) -> Result<Vec<ApiKey>, ConfigError> {
     Ok(keys)
 }
 
-fn millis(lookup: &impl Fn(&str) -> Option<String>, variable: &'static str, default: u64) -> Result<Duration, ConfigError> {
+fn millis(
+    lookup: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: u64,
+) -> Result<Duration, ConfigError> {
     match lookup(variable) {
         None => Ok(Duration::from_millis(default)),
         Some(text) => text

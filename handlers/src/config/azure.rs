@@ -43,7 +43,9 @@ impl AzureSettings {
         let schema = match lookup("EVENTGRID_SCHEMA").as_deref() {
             None | Some("cloudevents") => Schema::CloudEvents,
             Some("eventgrid") => Schema::EventGrid,
-            Some(_) => return Err(ConfigError::Invalid { variable: "EVENTGRID_SCHEMA", expected: "cloudevents or eventgrid" }),
+            Some(_) => {
+                return Err(ConfigError::Invalid { variable: "EVENTGRID_SCHEMA", expected: "cloudevents or eventgrid" });
+            }
         };
         let event_grid = lookup("EVENTGRID_TOPIC_ENDPOINT").map(|endpoint| EventGridConfig {
             endpoint,

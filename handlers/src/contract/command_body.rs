@@ -3,7 +3,6 @@
 //! Hand-written over a serde derive on purpose: serde stops at the first error and words it for Rust
 //! programmers; scanners need every problem, by field name, in one answer.
 
-
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -172,11 +171,8 @@ impl Fields<'_> {
     }
 
     fn meta(&mut self) -> CommandMeta {
-        let expected_version = self.optional(
-            "expectedVersion",
-            |v| v.as_u64().map(Version),
-            "must be a non-negative integer",
-        );
+        let expected_version =
+            self.optional("expectedVersion", |v| v.as_u64().map(Version), "must be a non-negative integer");
         let scanner_id = self.optional(
             "scannerId",
             |v| v.as_str().and_then(|s| ScannerId::parse(s).ok()),
@@ -215,11 +211,7 @@ impl Fields<'_> {
     }
 
     fn name<T, E>(&mut self, field: &str, parse: fn(&str) -> Result<T, E>) -> Option<T> {
-        self.required(
-            field,
-            |v| v.as_str().and_then(|s| parse(s).ok()),
-            "must match ^[a-z0-9][a-z0-9._-]{0,63}$",
-        )
+        self.required(field, |v| v.as_str().and_then(|s| parse(s).ok()), "must match ^[a-z0-9][a-z0-9._-]{0,63}$")
     }
 
     fn required<T>(&mut self, field: &str, parse: impl FnOnce(&Value) -> Option<T>, message: &str) -> Option<T> {
@@ -239,7 +231,12 @@ impl Fields<'_> {
     }
 
     /// `Some(None)`: absent or null; `Some(Some(v))`: valid; `None`: invalid (error recorded).
-    fn optional<T>(&mut self, field: &str, parse: impl FnOnce(&Value) -> Option<T>, message: &str) -> Option<Option<T>> {
+    fn optional<T>(
+        &mut self,
+        field: &str,
+        parse: impl FnOnce(&Value) -> Option<T>,
+        message: &str,
+    ) -> Option<Option<T>> {
         match self.object.get(field) {
             None | Some(Value::Null) => Some(None),
             Some(_) => self.required(field, parse, message).map(Some),
@@ -276,7 +273,8 @@ mod tests {
 
     #[test]
     fn a_valid_receive_parses() {
-        let body = json!({"commandId": ID, "type": "receive", "location": "store-1", "sku": "apple-pie", "quantity": 3});
+        let body =
+            json!({"commandId": ID, "type": "receive", "location": "store-1", "sku": "apple-pie", "quantity": 3});
         let parsed = parse(&body, "").unwrap();
         assert!(matches!(parsed.command.action, Action::Receive { .. }));
     }
@@ -313,7 +311,10 @@ mod tests {
     fn the_request_hash_is_stable() {
         let body = json!({"commandId": ID, "type": "receive", "location": "store-1", "sku": "apple-pie", "quantity": 3,
                           "note": "fresh \"batch\" – ok"});
-        assert_eq!(parse(&body, "").unwrap().request_hash, "1e4689d78473b7f23617e6f89ea4490c6dc09f00581111d093d9c5670706337a");
+        assert_eq!(
+            parse(&body, "").unwrap().request_hash,
+            "1e4689d78473b7f23617e6f89ea4490c6dc09f00581111d093d9c5670706337a"
+        );
     }
 
     #[test]

@@ -184,13 +184,15 @@ pub fn decode(value: &Value) -> Result<Event, DecodeError> {
     } else {
         return Err(DecodeError::NotAnEvent);
     };
-    let type_name = type_name.and_then(Value::as_str).ok_or(DecodeError::BadField { field: "type", message: "missing" })?;
+    let type_name =
+        type_name.and_then(Value::as_str).ok_or(DecodeError::BadField { field: "type", message: "missing" })?;
     let kind = EventKind::from_type_name(type_name).ok_or_else(|| DecodeError::UnknownType(type_name.to_owned()))?;
     let id = id
         .and_then(Value::as_str)
         .and_then(|s| EventId::parse(s).ok())
         .ok_or(DecodeError::BadField { field: "id", message: "must be a UUID" })?;
-    let data = data.and_then(Value::as_object).ok_or(DecodeError::BadField { field: "data", message: "must be an object" })?;
+    let data =
+        data.and_then(Value::as_object).ok_or(DecodeError::BadField { field: "data", message: "must be an object" })?;
     let event = if kind == EventKind::ProductDefined { product(id, data)? } else { stock(id, kind, data)? };
     check_subject(object, &event)?;
     Ok(event)
@@ -273,7 +275,11 @@ fn as_timestamp(v: &Value) -> Option<Timestamp> {
     v.as_str().and_then(|s| Timestamp::parse(s).ok())
 }
 
-fn field<T>(data: &Map<String, Value>, name: &'static str, parse: impl Fn(&Value) -> Option<T>) -> Result<T, DecodeError> {
+fn field<T>(
+    data: &Map<String, Value>,
+    name: &'static str,
+    parse: impl Fn(&Value) -> Option<T>,
+) -> Result<T, DecodeError> {
     data.get(name).and_then(parse).ok_or(DecodeError::BadField { field: name, message: "missing or invalid" })
 }
 
@@ -389,7 +395,8 @@ mod tests {
 
     #[test]
     fn a_foreign_event_is_refused_not_misread() {
-        let foreign = serde_json::json!({"specversion": "1.0", "type": "Contoso.Orders.OrderPlaced", "id": "x", "data": {}});
+        let foreign =
+            serde_json::json!({"specversion": "1.0", "type": "Contoso.Orders.OrderPlaced", "id": "x", "data": {}});
         assert!(matches!(decode(&foreign), Err(DecodeError::UnknownType(_))));
     }
 }

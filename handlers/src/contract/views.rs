@@ -108,11 +108,8 @@ pub fn summary(summary: &Summary, stamp: Option<Timestamp>) -> Value {
             })
         })
         .collect();
-    let locations: Vec<Value> = summary
-        .locations
-        .iter()
-        .map(|l| json!({"location": l.location, "total": l.total, "skus": l.skus}))
-        .collect();
+    let locations: Vec<Value> =
+        summary.locations.iter().map(|l| json!({"location": l.location, "total": l.total, "skus": l.skus})).collect();
     json!({"products": products, "locations": locations, "asOf": as_of(stamp)})
 }
 

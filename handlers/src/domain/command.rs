@@ -1,6 +1,8 @@
 //! The commands scanners and managers send, already parsed: every field here is valid by construction.
 
-use super::{Amount, CommandId, ItemKey, LocationId, ProductName, Quantity, ScannerId, Sku, Timestamp, TransferId, Version};
+use super::{
+    Amount, CommandId, ItemKey, LocationId, ProductName, Quantity, ScannerId, Sku, Timestamp, TransferId, Version,
+};
 
 /// One command with its client-chosen id and optional context.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,13 +26,39 @@ pub struct CommandMeta {
 /// What a command asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    Receive { item: ItemKey, quantity: Amount },
-    Remove { item: ItemKey, quantity: Amount, reason: RemovalReason },
-    Count { item: ItemKey, quantity: Quantity },
-    Transfer { from: LocationId, to: LocationId, sku: Sku, quantity: Amount },
-    DefineProduct { sku: Sku, name: ProductName, category: Option<String>, reorder_level: Option<Quantity> },
+    Receive {
+        item: ItemKey,
+        quantity: Amount,
+    },
+    Remove {
+        item: ItemKey,
+        quantity: Amount,
+        reason: RemovalReason,
+    },
+    Count {
+        item: ItemKey,
+        quantity: Quantity,
+    },
+    Transfer {
+        from: LocationId,
+        to: LocationId,
+        sku: Sku,
+        quantity: Amount,
+    },
+    DefineProduct {
+        sku: Sku,
+        name: ProductName,
+        category: Option<String>,
+        reorder_level: Option<Quantity>,
+    },
     /// A transfer's second half, derived from the first: never sent by clients.
-    TransferIn { transfer: TransferId, from: LocationId, to: LocationId, sku: Sku, quantity: Amount },
+    TransferIn {
+        transfer: TransferId,
+        from: LocationId,
+        to: LocationId,
+        sku: Sku,
+        quantity: Amount,
+    },
 }
 
 impl Action {
@@ -41,9 +69,7 @@ impl Action {
             Action::Receive { item, .. } | Action::Remove { item, .. } | Action::Count { item, .. } => {
                 StreamId::Item(item.clone())
             }
-            Action::Transfer { from, sku, .. } => {
-                StreamId::Item(ItemKey { location: from.clone(), sku: sku.clone() })
-            }
+            Action::Transfer { from, sku, .. } => StreamId::Item(ItemKey { location: from.clone(), sku: sku.clone() }),
             Action::TransferIn { to, sku, .. } => StreamId::Item(ItemKey { location: to.clone(), sku: sku.clone() }),
             Action::DefineProduct { sku, .. } => StreamId::Product(sku.clone()),
         }

@@ -23,9 +23,7 @@ pub enum IdError {
 fn valid_name(s: &str) -> bool {
     let bytes = s.as_bytes();
     let first_ok = bytes.first().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-    let rest_ok = bytes
-        .iter()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
+    let rest_ok = bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
     first_ok && rest_ok && bytes.len() <= 64
 }
 

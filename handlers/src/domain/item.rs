@@ -42,7 +42,8 @@ impl ItemState {
                 if from == to {
                     return Err(DomainError::SameLocation);
                 }
-                let leg = TransferLeg { transfer_id: super::TransferId(command.id.0), from: from.clone(), to: to.clone() };
+                let leg =
+                    TransferLeg { transfer_id: super::TransferId(command.id.0), from: from.clone(), to: to.clone() };
                 (EventKind::TransferredOut, self.take(quantity.get())?, None, Some(leg))
             }
             Action::TransferIn { transfer, from, to, quantity, .. } => {
@@ -127,7 +128,8 @@ mod tests {
 
     #[test]
     fn removing_more_than_on_hand_is_refused_with_the_shortfall() {
-        let cmd = command(Action::Remove { item: key(), quantity: Amount::new(4).unwrap(), reason: RemovalReason::Sold });
+        let cmd =
+            command(Action::Remove { item: key(), quantity: Amount::new(4).unwrap(), reason: RemovalReason::Sold });
         let err = given(3, 1).decide(&cmd, Timestamp::now()).unwrap_err();
         assert_eq!(err, DomainError::InsufficientStock { available: Quantity::new(3).unwrap(), requested: 4 });
     }

@@ -23,7 +23,11 @@ impl Quantity {
     pub const ZERO: Quantity = Quantity(0);
 
     pub fn new(value: u32) -> Result<Self, QuantityError> {
-        if value <= MAX_QUANTITY { Ok(Self(value)) } else { Err(QuantityError::OutOfRange { min: 0, max: MAX_QUANTITY }) }
+        if value <= MAX_QUANTITY {
+            Ok(Self(value))
+        } else {
+            Err(QuantityError::OutOfRange { min: 0, max: MAX_QUANTITY })
+        }
     }
     pub fn get(self) -> u32 {
         self.0

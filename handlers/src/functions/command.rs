@@ -18,8 +18,8 @@ use crate::app::App;
 use crate::contract::command_body::{self, ParsedCommand};
 use crate::contract::views;
 use crate::domain::{self, Aggregate, Command, Decision, DomainError, EventId, ItemState, PendingTransfer, Timestamp};
-use crate::http::body::{BATCH_LIMIT, COMMAND_LIMIT, json_body};
 use crate::http::Problem;
+use crate::http::body::{BATCH_LIMIT, COMMAND_LIMIT, json_body};
 use crate::ports::write_store::{CommandOutcome, Commit, CommitResult};
 use crate::ports::{StoreError, WriteStore};
 
@@ -103,7 +103,8 @@ impl CommandService {
             }
             Err(error) => return Err(error),
         };
-        let (Some(transfer), Aggregate::Item(source)) = (&committed.decision.transfer, &committed.decision.state) else {
+        let (Some(transfer), Aggregate::Item(source)) = (&committed.decision.transfer, &committed.decision.state)
+        else {
             return Ok(Reply { body: committed.body, replayed: false });
         };
         let source = source.clone();
@@ -119,7 +120,11 @@ impl CommandService {
     }
 
     /// Decides and commits, deciding again on every lost race. `Err(outcome)`: the command was already applied.
-    async fn commit(&self, command: &Command, request_hash: &str) -> Result<Result<Committed, CommandOutcome>, CommandError> {
+    async fn commit(
+        &self,
+        command: &Command,
+        request_hash: &str,
+    ) -> Result<Result<Committed, CommandOutcome>, CommandError> {
         let stream = command.action.stream();
         let _turn = self.turns.turn(&stream).await;
         for _ in 0..MAX_ATTEMPTS {

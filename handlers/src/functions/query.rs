@@ -59,7 +59,13 @@ impl QueryService {
     }
 
     /// Answers at once, or (with `waitForChange`) as soon as the answer's ETag differs from the one given.
-    async fn answer<F, Fut>(&self, headers: &HeaderMap, params: &Params, key: &str, compute: F) -> Result<Response, Problem>
+    async fn answer<F, Fut>(
+        &self,
+        headers: &HeaderMap,
+        params: &Params,
+        key: &str,
+        compute: F,
+    ) -> Result<Response, Problem>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<Bytes, Problem>>,
@@ -173,7 +179,11 @@ fn inventory_query(params: &Params) -> Result<InventoryQuery, Problem> {
 }
 
 /// `GET /api/inventory`.
-pub async fn inventory(State(app): State<Arc<App>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Result<Response, Problem> {
+pub async fn inventory(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Problem> {
     let params = Params::parse(raw);
     let query = inventory_query(&params)?;
     let key = params.cache_key("inventory", &["location", "sku", "q", "lowStock", "limit", "cursor"]);
@@ -189,7 +199,11 @@ pub async fn inventory(State(app): State<Arc<App>>, headers: HeaderMap, RawQuery
 }
 
 /// `GET /api/inventory/summary`.
-pub async fn summary(State(app): State<Arc<App>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Result<Response, Problem> {
+pub async fn summary(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Problem> {
     let params = Params::parse(raw);
     let queries = &app.queries;
     queries
@@ -261,7 +275,11 @@ async fn wait_for_version(
 }
 
 /// `GET /api/activity`.
-pub async fn activity(State(app): State<Arc<App>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Result<Response, Problem> {
+pub async fn activity(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Problem> {
     let params = Params::parse(raw);
     let query = ActivityQuery {
         location: params.name("location", LocationId::parse)?,

@@ -77,7 +77,9 @@ impl IntoResponse for InvocationResult {
     fn into_response(self) -> Response {
         let body = json!({"Outputs": self.outputs, "Logs": self.logs, "ReturnValue": null});
         let mut response = (StatusCode::OK, body.to_string()).into_response();
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
         response
     }
 }

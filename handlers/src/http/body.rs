@@ -16,10 +16,8 @@ pub async fn json_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<
     if !is_json(headers) {
         return Err(Problem::unsupported_media_type());
     }
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(Problem::payload_too_large(limit));
     }

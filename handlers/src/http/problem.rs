@@ -45,12 +45,22 @@ impl Problem {
     }
 
     pub fn method_not_allowed() -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", "this path does not take that method")
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "Method not allowed",
+            "this path does not take that method",
+        )
     }
 
     pub fn payload_too_large(limit: usize) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large", format!("the body may be at most {limit} bytes"))
-            .with("limit", json!(limit))
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Payload too large",
+            format!("the body may be at most {limit} bytes"),
+        )
+        .with("limit", json!(limit))
     }
 
     pub fn unsupported_media_type() -> Self {
@@ -70,13 +80,23 @@ impl Problem {
     /// never returned.
     pub fn unavailable(cause: &dyn std::fmt::Display) -> Self {
         tracing::warn!(%cause, "backend unavailable");
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", "a backend is unavailable; retry later")
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+            "a backend is unavailable; retry later",
+        )
     }
 
     /// A bug or corrupt data: logged in full, answered without internals.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "the server failed; it has been logged")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "the server failed; it has been logged",
+        )
     }
 
     pub fn command_id_reused() -> Self {

@@ -6,8 +6,8 @@ use axum::Router;
 use axum::middleware;
 use axum::routing::{get, post};
 
-use super::{Problem, request_log};
 use super::auth::{self, KeyRing};
+use super::{Problem, request_log};
 use crate::app::App;
 use crate::config::Access;
 use crate::functions::{command, dashboard, projection, query, relay};

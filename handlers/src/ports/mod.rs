@@ -9,7 +9,7 @@ pub mod write_store;
 pub use cache::ResponseCache;
 pub use publisher::{EventPublisher, PublishError};
 pub use read_model::{ReadModel, ReadModelError};
-pub use write_store::{WriteStore, StoreError};
+pub use write_store::{StoreError, WriteStore};
 
 use std::sync::Arc;
 

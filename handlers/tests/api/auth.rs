@@ -124,7 +124,8 @@ async fn assert_unauthorized(response: reqwest::Response, what: &str) {
 async fn off_loopback_every_api_route_needs_a_key() {
     let server = Standalone::start("0.0.0.0", Some(&keys())).ready().await;
     let client = Client::new();
-    let guarded_gets = ["/api/inventory", "/api/inventory/summary", "/api/inventory/store-1/apple-pie", "/api/activity"];
+    let guarded_gets =
+        ["/api/inventory", "/api/inventory/summary", "/api/inventory/store-1/apple-pie", "/api/activity"];
     for path in guarded_gets {
         assert_unauthorized(client.get(server.url(path)).send().await.unwrap(), &format!("{path} without key")).await;
         let wrong = client.get(server.url(path)).header("x-functions-key", WRONG_KEY).send().await.unwrap();
@@ -144,11 +145,13 @@ async fn off_loopback_every_api_route_needs_a_key() {
     assert_eq!(applied.send().await.unwrap().status(), StatusCode::OK, "command with header key");
     let applied = client.post(server.url(&with_code("/api/commands", MANAGER_KEY))).json(&receive());
     assert_eq!(applied.send().await.unwrap().status(), StatusCode::OK, "command with ?code=");
-    let by_header = client.get(server.url("/api/inventory")).header("x-functions-key", MANAGER_KEY).send().await.unwrap();
+    let by_header =
+        client.get(server.url("/api/inventory")).header("x-functions-key", MANAGER_KEY).send().await.unwrap();
     assert_eq!(by_header.status(), StatusCode::OK, "query with header key");
     let by_code = client.get(server.url(&with_code("/api/activity?limit=5", TILL_KEY))).send().await.unwrap();
     assert_eq!(by_code.status(), StatusCode::OK, "query with ?code=");
-    let header_wins = client.get(server.url(&with_code("/api/inventory", TILL_KEY))).header("x-functions-key", WRONG_KEY);
+    let header_wins =
+        client.get(server.url(&with_code("/api/inventory", TILL_KEY))).header("x-functions-key", WRONG_KEY);
     assert_unauthorized(header_wins.send().await.unwrap(), "a wrong header is not rescued by a right ?code=").await;
 }
 

@@ -56,13 +56,19 @@ fn invalid_commands() -> Vec<(Value, &'static str)> {
         (with("occurredAt", json!("0000-01-01T00:00:00+01:00")), "occurredAt"),
         (with("note", json!("n".repeat(501))), "note"),
         (json!({"commandId": UUID, "type": "remove", "location": "a", "sku": "b", "quantity": 1}), "reason"),
-        (json!({"commandId": UUID, "type": "remove", "location": "a", "sku": "b", "quantity": 1, "reason": "eaten"}), "reason"),
+        (
+            json!({"commandId": UUID, "type": "remove", "location": "a", "sku": "b", "quantity": 1, "reason": "eaten"}),
+            "reason",
+        ),
         (json!({"commandId": UUID, "type": "count", "location": "a", "sku": "b", "quantity": -1}), "quantity"),
         (json!({"commandId": UUID, "type": "transfer", "from": "a", "to": "a", "sku": "b", "quantity": 1}), "to"),
         (json!({"commandId": UUID, "type": "transfer", "from": "a", "sku": "b", "quantity": 1}), "to"),
         (json!({"commandId": UUID, "type": "defineProduct", "sku": "b", "name": ""}), "name"),
         (json!({"commandId": UUID, "type": "defineProduct", "sku": "b", "name": "x".repeat(121)}), "name"),
-        (json!({"commandId": UUID, "type": "defineProduct", "sku": "b", "name": "Pie", "reorderLevel": -1}), "reorderLevel"),
+        (
+            json!({"commandId": UUID, "type": "defineProduct", "sku": "b", "name": "Pie", "reorderLevel": -1}),
+            "reorderLevel",
+        ),
         (json!([base()]), "$"),
         (json!("receive"), "$"),
     ]
@@ -75,7 +81,8 @@ async fn every_invalid_command_is_a_400_naming_the_field_and_changes_nothing() {
     let before = app.write_items().await;
     for (body, field) in invalid_commands() {
         let problem = expect_problem(app.command(body.clone()).await, 400, "invalid-request").await;
-        let fields: Vec<&str> = problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        let fields: Vec<&str> =
+            problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
         assert!(fields.contains(&field), "{body} blamed {fields:?}, not {field}");
     }
     assert_eq!(app.write_items().await, before);
@@ -92,13 +99,37 @@ async fn malformed_bodies_media_types_sizes_and_methods_get_their_problems() {
         (post("/api/commands", "application/json", b"{\"commandId\":".to_vec()).await.unwrap(), 400, "invalid-request"),
         (post("/api/commands", "application/json", b"".to_vec()).await.unwrap(), 400, "invalid-request"),
         (post("/api/commands", "application/json", vec![0xff, 0xfe, b'{']).await.unwrap(), 400, "invalid-request"),
-        (post("/api/commands", "text/plain", base().to_string().into_bytes()).await.unwrap(), 415, "unsupported-media-type"),
-        (post("/api/commands", "application/x-www-form-urlencoded", b"a=1".to_vec()).await.unwrap(), 415, "unsupported-media-type"),
+        (
+            post("/api/commands", "text/plain", base().to_string().into_bytes()).await.unwrap(),
+            415,
+            "unsupported-media-type",
+        ),
+        (
+            post("/api/commands", "application/x-www-form-urlencoded", b"a=1".to_vec()).await.unwrap(),
+            415,
+            "unsupported-media-type",
+        ),
         (post("/api/commands", "application/json", vec![b' '; 70 * 1024]).await.unwrap(), 413, "payload-too-large"),
-        (post("/api/commands/batch", "application/json", vec![b' '; 1100 * 1024]).await.unwrap(), 413, "payload-too-large"),
-        (post("/api/commands/batch", "application/json", b"{\"commands\": []}".to_vec()).await.unwrap(), 400, "invalid-request"),
-        (post("/api/commands/batch", "application/json", b"{\"commands\": {}}".to_vec()).await.unwrap(), 400, "invalid-request"),
-        (post("/api/commands/batch", "application/json", b"{\"commands\": [], \"x\": 1}".to_vec()).await.unwrap(), 400, "invalid-request"),
+        (
+            post("/api/commands/batch", "application/json", vec![b' '; 1100 * 1024]).await.unwrap(),
+            413,
+            "payload-too-large",
+        ),
+        (
+            post("/api/commands/batch", "application/json", b"{\"commands\": []}".to_vec()).await.unwrap(),
+            400,
+            "invalid-request",
+        ),
+        (
+            post("/api/commands/batch", "application/json", b"{\"commands\": {}}".to_vec()).await.unwrap(),
+            400,
+            "invalid-request",
+        ),
+        (
+            post("/api/commands/batch", "application/json", b"{\"commands\": [], \"x\": 1}".to_vec()).await.unwrap(),
+            400,
+            "invalid-request",
+        ),
         (post("/api/commands/batch", "application/json", b"[]".to_vec()).await.unwrap(), 400, "invalid-request"),
         (app.client.get(app.url("/api/commands")).send().await.unwrap(), 405, "method-not-allowed"),
         (app.client.delete(app.url("/api/inventory")).send().await.unwrap(), 405, "method-not-allowed"),

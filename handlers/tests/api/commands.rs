@@ -59,7 +59,10 @@ async fn defining_a_product_names_its_items_and_sets_low_stock() {
     let define = json!({"commandId": id(), "type": "defineProduct", "sku": "apple-pie", "name": "Apple Pie",
                         "category": "pies", "reorderLevel": 5});
     let body: Value = app.command(define).await.json().await.unwrap();
-    assert_eq!(body["product"], json!({"sku": "apple-pie", "name": "Apple Pie", "category": "pies", "reorderLevel": 5, "version": 1}));
+    assert_eq!(
+        body["product"],
+        json!({"sku": "apple-pie", "name": "Apple Pie", "category": "pies", "reorderLevel": 5, "version": 1})
+    );
     let low = wait_until(&app, "/api/inventory?lowStock=true", |v| !v["items"].as_array().unwrap().is_empty()).await;
     assert_eq!(low["items"][0]["name"], "Apple Pie");
     assert_eq!(low["items"][0]["low"], true);
@@ -80,7 +83,8 @@ async fn a_batch_applies_each_command_on_its_own() {
     let response = app.post_json("/api/commands/batch", &batch).await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
-    let statuses: Vec<&str> = body["results"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    let statuses: Vec<&str> =
+        body["results"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["applied", "rejected", "rejected", "applied", "duplicate"]);
     assert_eq!(body["results"][1]["problem"]["type"], "urn:pieshop:problem:insufficient-stock");
     assert_eq!(body["results"][2]["problem"]["errors"][0]["field"], "commands[2].location");

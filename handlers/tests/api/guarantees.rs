@@ -4,11 +4,11 @@ use std::sync::atomic::Ordering;
 
 use std::time::Duration;
 
+use crate::shuffle::shuffled;
 use futures::future::join_all;
 use pieshop::app::{self, App};
 use pieshop::contract::command_body;
 use pieshop::domain::StreamId;
-use crate::shuffle::shuffled;
 use serde_json::{Value, json};
 
 use crate::helpers::{expect_problem, fixture, id, receive, remove, spawn_app};
@@ -179,10 +179,7 @@ async fn a_transfer_completes_even_if_its_second_half_failed_the_first_time() {
     *app.failing_stream.lock().unwrap() = None;
     let envelope = app.relay().await;
     assert!(envelope["Logs"][0].as_str().unwrap().contains("completed 1 transfers"), "{envelope}");
-    assert_eq!(
-        app.write_items().await,
-        vec![("back-room/apple-pie".into(), 6, 2), ("store-1/apple-pie".into(), 4, 1)]
-    );
+    assert_eq!(app.write_items().await, vec![("back-room/apple-pie".into(), 6, 2), ("store-1/apple-pie".into(), 4, 1)]);
     let again = app.relay().await;
     assert!(again["Logs"][0].as_str().unwrap().contains("completed 0 transfers"), "cleared once done: {again}");
     assert_eq!(app.command(transfer).await.headers().get("idempotent-replayed").unwrap(), "true");
@@ -210,7 +207,10 @@ async fn a_transfer_the_destination_refuses_is_returned_to_the_source() {
     app.wait_for_item("back-room", "apple-pie", 3).await;
     let activity = app.get_json("/api/activity?location=back-room&limit=1").await;
     assert_eq!(activity["events"][0]["type"], "pieshop.TransferredIn");
-    assert_eq!((activity["events"][0]["from"].clone(), activity["events"][0]["to"].clone()), (json!("van"), json!("back-room")));
+    assert_eq!(
+        (activity["events"][0]["from"].clone(), activity["events"][0]["to"].clone()),
+        (json!("van"), json!("back-room"))
+    );
 }
 
 /// The embedded write store keeps streams' states in memory. Another process writing the same files (an

@@ -46,15 +46,7 @@ pub async fn spawn_app() -> TestApp {
     tokio::spawn(app::serve(listener, app, async move {
         let _ = rx.await;
     }));
-    TestApp {
-        base,
-        client: Client::new(),
-        store,
-        publisher_down,
-        failing_stream,
-        _dir: dir,
-        _shutdown: tx,
-    }
+    TestApp { base, client: Client::new(), store, publisher_down, failing_stream, _dir: dir, _shutdown: tx }
 }
 
 impl TestApp {
@@ -148,8 +140,14 @@ pub async fn wait_until(app: &TestApp, path: &str, check: impl Fn(&Value) -> boo
 }
 
 /// Every variable that switches a port to an Azure adapter (see `config::azure`).
-const AZURE_VARIABLES: [&str; 6] =
-    ["COSMOS_ENDPOINT", "EVENTGRID_TOPIC_ENDPOINT", "ELASTICSEARCH_URL", "REDIS_URL", "REDIS_USERNAME", "PIESHOP_API_KEYS"];
+const AZURE_VARIABLES: [&str; 6] = [
+    "COSMOS_ENDPOINT",
+    "EVENTGRID_TOPIC_ENDPOINT",
+    "ELASTICSEARCH_URL",
+    "REDIS_URL",
+    "REDIS_USERNAME",
+    "PIESHOP_API_KEYS",
+];
 
 /// The real `handler` binary on the embedded default, whatever this shell exports (CI exports the engines).
 pub fn handler_command() -> std::process::Command {

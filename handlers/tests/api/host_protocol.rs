@@ -129,7 +129,8 @@ async fn the_binary_listens_where_the_host_says() {
         assert!(Instant::now() < deadline, "handler never answered GET /");
         tokio::time::sleep(Duration::from_millis(25)).await; // the host's own probe interval
     }
-    let command = json!({"commandId": id(), "type": "receive", "location": "store-1", "sku": "apple-pie", "quantity": 2});
+    let command =
+        json!({"commandId": id(), "type": "receive", "location": "store-1", "sku": "apple-pie", "quantity": 2});
     let response = client.post(format!("{base}/api/commands")).json(&command).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let item = client.get(format!("{base}/api/inventory/store-1/apple-pie?minVersion=1")).send().await.unwrap();

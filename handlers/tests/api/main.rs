@@ -7,9 +7,9 @@ mod commands;
 mod guarantees;
 mod helpers;
 mod host_protocol;
+#[path = "../shared/models.rs"]
+mod models;
 mod operator;
 mod queries;
 #[path = "../shared/shuffle.rs"]
 mod shuffle;
-#[path = "../shared/models.rs"]
-mod models;

@@ -45,7 +45,8 @@ async fn verify_finds_drift_that_rebuild_repairs_while_the_server_runs() {
     let mut version = 0;
     for (location, quantity) in [("store-1", 5), ("store-2", 7), ("store-1", 2)] {
         let command = json!({"commandId": uuid::Uuid::new_v4().to_string(), "type": "receive", "location": location, "sku": "apple-pie", "quantity": quantity});
-        let answer: Value = client.post(format!("{base}/api/commands")).json(&command).send().await.unwrap().json().await.unwrap();
+        let answer: Value =
+            client.post(format!("{base}/api/commands")).json(&command).send().await.unwrap().json().await.unwrap();
         version = answer["items"][0]["version"].as_u64().unwrap();
     }
     let item = client.get(format!("{base}/api/inventory/store-1/apple-pie?minVersion={version}")).send().await.unwrap();
@@ -65,14 +66,18 @@ async fn verify_finds_drift_that_rebuild_repairs_while_the_server_runs() {
     let drifted = handler(dir.path(), &["verify"]);
     assert_eq!(drifted.status.code(), Some(1));
     let report = stdout(&drifted);
-    assert!(report.contains("store-2/apple-pie: write model quantity 7 at v1, read model quantity 999 at v1"), "{report}");
+    assert!(
+        report.contains("store-2/apple-pie: write model quantity 7 at v1, read model quantity 999 at v1"),
+        "{report}"
+    );
     assert!(report.contains("van/ghost-pie: write model missing"), "{report}");
 
     let rebuilt = handler(dir.path(), &["rebuild"]);
     assert!(rebuilt.status.success(), "{}", String::from_utf8_lossy(&rebuilt.stderr));
     assert!(stdout(&rebuilt).contains("replayed 3 events"));
     assert!(handler(dir.path(), &["verify"]).status.success());
-    let served: Value = client.get(format!("{base}/api/inventory/store-2/apple-pie")).send().await.unwrap().json().await.unwrap();
+    let served: Value =
+        client.get(format!("{base}/api/inventory/store-2/apple-pie")).send().await.unwrap().json().await.unwrap();
     assert_eq!(served["quantity"], 7, "the running server answers from the rebuilt read model");
 
     let relay = handler(dir.path(), &["relay"]);

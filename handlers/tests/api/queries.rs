@@ -7,8 +7,13 @@ use crate::helpers::{TestApp, id, receive, spawn_app, wait_until};
 /// Seeds stock and waits until every item is visible in the read model.
 async fn seeded() -> TestApp {
     let app = spawn_app().await;
-    let stock = [("store-1", "apple-pie", 12), ("store-2", "apple-pie", 3), ("store-1", "pork-pie", 7),
-                 ("van", "custard-tart", 1), ("back-room", "scotch-egg", 30)];
+    let stock = [
+        ("store-1", "apple-pie", 12),
+        ("store-2", "apple-pie", 3),
+        ("store-1", "pork-pie", 7),
+        ("van", "custard-tart", 1),
+        ("back-room", "scotch-egg", 30),
+    ];
     for (location, sku, quantity) in stock {
         app.command(receive(location, sku, quantity)).await;
     }
@@ -21,14 +26,22 @@ async fn seeded() -> TestApp {
 }
 
 fn keys(body: &Value) -> Vec<String> {
-    body["items"].as_array().unwrap().iter().map(|i| format!("{}/{}", i["location"].as_str().unwrap(), i["sku"].as_str().unwrap())).collect()
+    body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| format!("{}/{}", i["location"].as_str().unwrap(), i["sku"].as_str().unwrap()))
+        .collect()
 }
 
 #[tokio::test]
 async fn inventory_is_sorted_by_sku_then_location_and_filters() {
     let app = seeded().await;
     let all = app.get_json("/api/inventory").await;
-    assert_eq!(keys(&all), ["store-1/apple-pie", "store-2/apple-pie", "van/custard-tart", "store-1/pork-pie", "back-room/scotch-egg"]);
+    assert_eq!(
+        keys(&all),
+        ["store-1/apple-pie", "store-2/apple-pie", "van/custard-tart", "store-1/pork-pie", "back-room/scotch-egg"]
+    );
     assert!(all["asOf"].is_string());
     assert_eq!(keys(&app.get_json("/api/inventory?location=store-1").await), ["store-1/apple-pie", "store-1/pork-pie"]);
     assert_eq!(keys(&app.get_json("/api/inventory?sku=apple-pie").await), ["store-1/apple-pie", "store-2/apple-pie"]);
@@ -43,7 +56,11 @@ async fn search_matches_product_names_and_skus_by_word_prefix() {
     assert_eq!(keys(&app.get_json("/api/inventory?q=melton").await), ["store-1/pork-pie"]);
     assert_eq!(keys(&app.get_json("/api/inventory?q=cust").await), ["van/custard-tart"]);
     assert_eq!(keys(&app.get_json("/api/inventory?q=pie&location=store-2").await), ["store-2/apple-pie"]);
-    assert_eq!(keys(&app.get_json("/api/inventory?q=%22%20OR%20*").await), Vec::<String>::new(), "syntax is not a query language");
+    assert_eq!(
+        keys(&app.get_json("/api/inventory?q=%22%20OR%20*").await),
+        Vec::<String>::new(),
+        "syntax is not a query language"
+    );
 }
 
 #[tokio::test]
@@ -79,11 +96,15 @@ async fn the_summary_totals_each_product_and_location() {
 async fn activity_lists_events_newest_first_with_filters() {
     let app = seeded().await;
     app.command(json!({"commandId": id(), "type": "remove", "location": "store-1", "sku": "apple-pie", "quantity": 2,
-                       "reason": "wasted", "scannerId": "till-3"})).await;
+                       "reason": "wasted", "scannerId": "till-3"}))
+        .await;
     app.wait_for_item("store-1", "apple-pie", 2).await;
     let activity = app.get_json("/api/activity?sku=apple-pie&limit=2").await;
     let first = &activity["events"][0];
-    assert_eq!((first["type"].clone(), first["delta"].clone(), first["quantity"].clone()), (json!("pieshop.StockRemoved"), json!(-2), json!(10)));
+    assert_eq!(
+        (first["type"].clone(), first["delta"].clone(), first["quantity"].clone()),
+        (json!("pieshop.StockRemoved"), json!(-2), json!(10))
+    );
     assert_eq!((first["reason"].clone(), first["scannerId"].clone()), (json!("wasted"), json!("till-3")));
     assert_eq!(activity["events"].as_array().unwrap().len(), 2);
     let van = app.get_json("/api/activity?location=van").await;

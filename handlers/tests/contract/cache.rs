@@ -27,7 +27,17 @@ async fn in_process_invalidation_makes_earlier_answers_unreachable() {
 }
 
 fn redis(url: &str) -> Arc<RedisCache> {
-    Arc::new(RedisCache::new(&RedisSettings { url: azure_core::credentials::Secret::new(url.to_owned()), entra_username: None, namespace: format!("t{}", uuid::Uuid::new_v4().simple()) }, None).unwrap())
+    Arc::new(
+        RedisCache::new(
+            &RedisSettings {
+                url: azure_core::credentials::Secret::new(url.to_owned()),
+                entra_username: None,
+                namespace: format!("t{}", uuid::Uuid::new_v4().simple()),
+            },
+            None,
+        )
+        .unwrap(),
+    )
 }
 
 #[tokio::test]

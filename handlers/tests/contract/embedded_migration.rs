@@ -6,8 +6,8 @@ use pieshop::adapters::embedded::{SqliteReadModel, SqliteWriteStore};
 use pieshop::contract::event_json;
 use pieshop::domain::{Aggregate, CommandId, ItemState, Quantity, Timestamp, Version};
 use pieshop::ports::read_model::{ActivityQuery, Applied};
-use pieshop::ports::{ReadModel, WriteStore};
 use pieshop::ports::write_store::{CommandOutcome, Commit, CommitResult, EventRef};
+use pieshop::ports::{ReadModel, WriteStore};
 use rusqlite::{Connection, params};
 
 use crate::support::{key, stock, stream};
@@ -84,7 +84,11 @@ async fn a_version_2_file_keeps_its_markers_and_still_refuses_their_reuse() {
     let retry = Commit {
         stream: stream("store-1", "apple-pie"),
         expected: None,
-        state: Aggregate::Item(ItemState { key: key("store-1", "apple-pie"), quantity: Quantity::new(5).unwrap(), version: Version(1) }),
+        state: Aggregate::Item(ItemState {
+            key: key("store-1", "apple-pie"),
+            quantity: Quantity::new(5).unwrap(),
+            version: Version(1),
+        }),
         events: vec![stock("store-1", "apple-pie", 1, 5, 0)],
         outcome: CommandOutcome { command_id: marker, request_hash: "hash-1".into(), response: "{}".into() },
         transfer: None,
@@ -112,8 +116,15 @@ fn insert_marker(path: &std::path::Path) -> CommandId {
 }
 
 async fn assert_marker_kept(store: &SqliteWriteStore, command: CommandId) {
-    let outcome = store.outcome(&stream("store-1", "apple-pie"), command).await.unwrap().expect("the marker survives the migration");
-    assert_eq!((outcome.command_id, outcome.request_hash.as_str(), outcome.response.as_str()), (command, "hash-1", RESPONSE));
+    let outcome = store
+        .outcome(&stream("store-1", "apple-pie"), command)
+        .await
+        .unwrap()
+        .expect("the marker survives the migration");
+    assert_eq!(
+        (outcome.command_id, outcome.request_hash.as_str(), outcome.response.as_str()),
+        (command, "hash-1", RESPONSE)
+    );
 }
 
 const READ_VERSION_0: &str = "

@@ -6,6 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::shuffle::shuffled;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -19,7 +20,6 @@ use pieshop::changes::Changes;
 use pieshop::contract::event_json::Schema;
 use pieshop::functions::projection::Projection;
 use pieshop::ports::{Adapters, WriteStore};
-use crate::shuffle::shuffled;
 use serde_json::{Value, json};
 
 use crate::support::{cosmos_client, elastic_read_model, engine};
@@ -70,7 +70,13 @@ async fn read_items(client: &reqwest::Client, base: &str) -> Vec<(String, u32, u
         .as_array()
         .unwrap()
         .iter()
-        .map(|i| (format!("{}/{}", i["location"].as_str().unwrap(), i["sku"].as_str().unwrap()), i["quantity"].as_u64().unwrap() as u32, i["version"].as_u64().unwrap()))
+        .map(|i| {
+            (
+                format!("{}/{}", i["location"].as_str().unwrap(), i["sku"].as_str().unwrap()),
+                i["quantity"].as_u64().unwrap() as u32,
+                i["version"].as_u64().unwrap(),
+            )
+        })
         .collect();
     items.sort();
     items
@@ -81,7 +87,11 @@ async fn commands_in_queries_out_on_real_engines() {
     let Some(read_model) = elastic_read_model().await else { return };
     let Some(redis_url) = engine("REDIS_URL") else { return };
 
-    let grid = Arc::new(Grid { delivered: Mutex::new(Vec::new()), projection_url: Mutex::new(String::new()), http: reqwest::Client::new() });
+    let grid = Arc::new(Grid {
+        delivered: Mutex::new(Vec::new()),
+        projection_url: Mutex::new(String::new()),
+        http: reqwest::Client::new(),
+    });
     let topic_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let topic_url = format!("http://{}/api/events", topic_listener.local_addr().unwrap());
     let topic = Router::new().route("/api/events", post(publish)).with_state(grid.clone());
@@ -89,10 +99,22 @@ async fn commands_in_queries_out_on_real_engines() {
 
     let (client, settings) = cosmos_client(Vec::new()).await;
     let store: Arc<dyn WriteStore> = Arc::new(CosmosWriteStore::from_client(&client, &settings).await.unwrap());
-    let cache = Arc::new(RedisCache::new(&RedisSettings { url: azure_core::credentials::Secret::new(redis_url), entra_username: None, namespace: format!("t{}", uuid::Uuid::new_v4().simple()) }, None).unwrap());
+    let cache = Arc::new(
+        RedisCache::new(
+            &RedisSettings {
+                url: azure_core::credentials::Secret::new(redis_url),
+                entra_username: None,
+                namespace: format!("t{}", uuid::Uuid::new_v4().simple()),
+            },
+            None,
+        )
+        .unwrap(),
+    );
     let projection = Arc::new(Projection::new(read_model.clone(), cache.clone(), Changes::default()));
     let auth = TopicAuth::Key(azure_core::credentials::Secret::new("stand-in-key"));
-    let publisher = Arc::new(EventGridPublisher::new(EventGridSettings { endpoint: topic_url, schema: Schema::CloudEvents, auth }).unwrap());
+    let publisher = Arc::new(
+        EventGridPublisher::new(EventGridSettings { endpoint: topic_url, schema: Schema::CloudEvents, auth }).unwrap(),
+    );
     let adapters = Adapters { write_store: store.clone(), publisher, read_model, cache, backend: "azure" };
     let app = App::new(Wiring { adapters, projection }, Duration::ZERO);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -129,7 +151,10 @@ async fn commands_in_queries_out_on_real_engines() {
     let deadline = Instant::now() + Duration::from_secs(30);
     while read_items(&http, &base).await != expected {
         assert!(Instant::now() < deadline, "read model never matched the write model");
-        let etag = http.get(format!("{base}/api/inventory?limit=500")).send().await.unwrap().headers()["etag"].to_str().unwrap().to_owned();
+        let etag = http.get(format!("{base}/api/inventory?limit=500")).send().await.unwrap().headers()["etag"]
+            .to_str()
+            .unwrap()
+            .to_owned();
         http.get(format!("{base}/api/inventory?limit=500&waitForChange={etag}&timeout=2")).send().await.unwrap();
     }
 
@@ -146,6 +171,7 @@ async fn commands_in_queries_out_on_real_engines() {
     let total: u64 = expected.iter().map(|(_, quantity, _)| u64::from(*quantity)).sum();
     assert_eq!(summary["products"][0]["total"], total);
     assert_eq!(summary["products"][0]["name"], "Apple Pie");
-    let activity: Value = http.get(format!("{base}/api/activity?limit=500")).send().await.unwrap().json().await.unwrap();
+    let activity: Value =
+        http.get(format!("{base}/api/activity?limit=500")).send().await.unwrap().json().await.unwrap();
     assert_eq!(activity["events"].as_array().unwrap().len(), 24, "each event once in the activity log");
 }

@@ -25,7 +25,12 @@ struct Topic {
     answers: Vec<StatusCode>,
 }
 
-async fn receive(State(topic): State<Arc<Mutex<Topic>>>, uri: axum::http::Uri, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn receive(
+    State(topic): State<Arc<Mutex<Topic>>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let mut topic = topic.lock().unwrap();
     topic.requests.push((headers, uri.to_string(), body));
     if topic.answers.is_empty() { StatusCode::OK } else { topic.answers.remove(0) }
@@ -119,7 +124,10 @@ events = json.load(open(path))\n\
 parse = CloudEvent.from_dict if kind == 'cloudevents' else EventGridEvent.from_dict\n\
 parsed = [parse(e) for e in events]\n\
 print(json.dumps([{'id': p.id, 'type': getattr(p, 'type', None) or p.event_type, 'subject': p.subject, 'data': p.data} for p in parsed]))\n";
-    let available = std::process::Command::new("python3").args(["-c", "import azure.eventgrid"]).status().is_ok_and(|s| s.success());
+    let available = std::process::Command::new("python3")
+        .args(["-c", "import azure.eventgrid"])
+        .status()
+        .is_ok_and(|s| s.success());
     if !available {
         assert!(std::env::var_os("PIESHOP_REQUIRE_ALL").is_none(), "python3 with azure-eventgrid is required");
         eprintln!("SKIPPED: python3 -m pip install azure-eventgrid to run this check");
@@ -132,7 +140,8 @@ print(json.dumps([{'id': p.id, 'type': getattr(p, 'type', None) or p.event_type,
         let body = topic.lock().unwrap().requests[0].2.clone();
         let file = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(file.path(), &body).unwrap();
-        let output = std::process::Command::new("python3").args(["-c", python_check, kind]).arg(file.path()).output().unwrap();
+        let output =
+            std::process::Command::new("python3").args(["-c", python_check, kind]).arg(file.path()).output().unwrap();
         assert!(output.status.success(), "{kind}: {}", String::from_utf8_lossy(&output.stderr));
         let parsed: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
         for (event, read) in sent.iter().zip(&parsed) {

@@ -3,18 +3,18 @@
 //! in which case that is a failure. `.ci/run` starts the engines and sets it.
 
 mod cache;
+#[path = "../shared/cosmos_emulator.rs"]
+mod cosmos_emulator;
 mod cosmos_faults;
 mod embedded_migration;
 mod end_to_end;
-mod event_grid;
-mod read_model;
-mod support;
-mod write_store;
-#[path = "../shared/shuffle.rs"]
-mod shuffle;
 #[path = "../shared/engines.rs"]
 mod engines;
+mod event_grid;
 #[path = "../shared/models.rs"]
 mod models;
-#[path = "../shared/cosmos_emulator.rs"]
-mod cosmos_emulator;
+mod read_model;
+#[path = "../shared/shuffle.rs"]
+mod shuffle;
+mod support;
+mod write_store;

@@ -34,7 +34,15 @@ pub async fn a_newer_version_applies_and_an_older_or_equal_one_is_stale(model: A
 }
 
 pub async fn products_name_items_and_set_low_stock(model: Arc<dyn ReadModel>) {
-    apply_all(&model, &[stock("store-1", "apple-pie", 1, 3, 0), stock("store-2", "apple-pie", 1, 30, 1), stock("van", "pork-pie", 1, 1, 2)]).await;
+    apply_all(
+        &model,
+        &[
+            stock("store-1", "apple-pie", 1, 3, 0),
+            stock("store-2", "apple-pie", 1, 30, 1),
+            stock("van", "pork-pie", 1, 1, 2),
+        ],
+    )
+    .await;
     model.apply(&product("apple-pie", "Bramley Apple Pie", Some(5), 2)).await.unwrap();
     assert_eq!(model.apply(&product("apple-pie", "Old Name", None, 1)).await.unwrap(), Applied::Stale);
     let item = model.item(&key("store-1", "apple-pie")).await.unwrap().unwrap();
@@ -46,11 +54,20 @@ pub async fn products_name_items_and_set_low_stock(model: Arc<dyn ReadModel>) {
 }
 
 pub async fn inventory_filters_sorts_and_pages(model: Arc<dyn ReadModel>) {
-    apply_all(&model, &[
-        stock("store-2", "apple-pie", 1, 1, 0), stock("store-1", "apple-pie", 1, 1, 1),
-        stock("van", "custard-tart", 1, 1, 2), stock("store-1", "scotch-egg", 1, 1, 3),
-    ]).await;
-    assert_eq!(keys(&model, all(10)).await, ["store-1/apple-pie", "store-2/apple-pie", "van/custard-tart", "store-1/scotch-egg"]);
+    apply_all(
+        &model,
+        &[
+            stock("store-2", "apple-pie", 1, 1, 0),
+            stock("store-1", "apple-pie", 1, 1, 1),
+            stock("van", "custard-tart", 1, 1, 2),
+            stock("store-1", "scotch-egg", 1, 1, 3),
+        ],
+    )
+    .await;
+    assert_eq!(
+        keys(&model, all(10)).await,
+        ["store-1/apple-pie", "store-2/apple-pie", "van/custard-tart", "store-1/scotch-egg"]
+    );
     let at_store_1 = InventoryQuery { location: Some(LocationId::parse("store-1").unwrap()), ..all(10) };
     assert_eq!(keys(&model, at_store_1).await, ["store-1/apple-pie", "store-1/scotch-egg"]);
     let one_sku = InventoryQuery { sku: Some(Sku::parse("apple-pie").unwrap()), ..all(10) };
@@ -61,11 +78,22 @@ pub async fn inventory_filters_sorts_and_pages(model: Arc<dyn ReadModel>) {
     let next = InventoryQuery { after: Some((last.sku.clone(), last.location.clone())), ..all(2) };
     let second = model.inventory(&next).await.unwrap();
     assert!(!second.more);
-    assert_eq!(second.items.iter().map(|i| i.key().to_string()).collect::<Vec<_>>(), ["van/custard-tart", "store-1/scotch-egg"]);
+    assert_eq!(
+        second.items.iter().map(|i| i.key().to_string()).collect::<Vec<_>>(),
+        ["van/custard-tart", "store-1/scotch-egg"]
+    );
 }
 
 pub async fn search_matches_words_of_names_and_skus(model: Arc<dyn ReadModel>) {
-    apply_all(&model, &[stock("store-1", "apple-pie", 1, 1, 0), stock("store-1", "pork-pie", 1, 1, 1), stock("van", "custard-tart", 1, 1, 2)]).await;
+    apply_all(
+        &model,
+        &[
+            stock("store-1", "apple-pie", 1, 1, 0),
+            stock("store-1", "pork-pie", 1, 1, 1),
+            stock("van", "custard-tart", 1, 1, 2),
+        ],
+    )
+    .await;
     model.apply(&product("pork-pie", "Melton Mowbray", None, 1)).await.unwrap();
     let search = |text: &str| InventoryQuery { text: Some(text.into()), ..all(10) };
     assert_eq!(keys(&model, search("melton")).await, ["store-1/pork-pie"]);
@@ -76,7 +104,15 @@ pub async fn search_matches_words_of_names_and_skus(model: Arc<dyn ReadModel>) {
 }
 
 pub async fn the_summary_totals_products_and_locations(model: Arc<dyn ReadModel>) {
-    apply_all(&model, &[stock("store-1", "apple-pie", 1, 12, 0), stock("store-2", "apple-pie", 1, 3, 1), stock("store-1", "pork-pie", 1, 0, 2)]).await;
+    apply_all(
+        &model,
+        &[
+            stock("store-1", "apple-pie", 1, 12, 0),
+            stock("store-2", "apple-pie", 1, 3, 1),
+            stock("store-1", "pork-pie", 1, 0, 2),
+        ],
+    )
+    .await;
     model.apply(&product("scotch-egg", "Scotch Egg", Some(4), 1)).await.unwrap();
     let summary = model.summary().await.unwrap();
     let apple = summary.products.iter().find(|p| p.sku.as_str() == "apple-pie").unwrap();
@@ -90,10 +126,18 @@ pub async fn the_summary_totals_products_and_locations(model: Arc<dyn ReadModel>
 }
 
 pub async fn activity_is_newest_first_once_per_event(model: Arc<dyn ReadModel>) {
-    let events = [stock("store-1", "apple-pie", 1, 1, 0), stock("store-1", "apple-pie", 2, 2, 5), stock("van", "pork-pie", 1, 1, 9)];
+    let events = [
+        stock("store-1", "apple-pie", 1, 1, 0),
+        stock("store-1", "apple-pie", 2, 2, 5),
+        stock("van", "pork-pie", 1, 1, 9),
+    ];
     apply_all(&model, &events).await;
     model.apply(&events[0]).await.unwrap();
-    let query = |location: Option<&str>| ActivityQuery { location: location.map(|l| LocationId::parse(l).unwrap()), sku: None, limit: 10 };
+    let query = |location: Option<&str>| ActivityQuery {
+        location: location.map(|l| LocationId::parse(l).unwrap()),
+        sku: None,
+        limit: 10,
+    };
     let ids: Vec<_> = model.activity(&query(None)).await.unwrap().iter().map(Event::id).collect();
     assert_eq!(ids, [events[2].id(), events[1].id(), events[0].id()]);
     assert_eq!(model.activity(&query(Some("van"))).await.unwrap(), vec![events[2].clone()]);
@@ -106,7 +150,13 @@ pub async fn an_overtaken_event_is_logged_once_though_stale(model: Arc<dyn ReadM
     assert_eq!(model.apply(&v2).await.unwrap(), Applied::Applied);
     assert_eq!(model.apply_batch(&[v1.clone(), v1.clone()]).await.unwrap(), [Applied::Stale, Applied::Stale]);
     assert_eq!(model.apply(&v1).await.unwrap(), Applied::Stale);
-    let ids: Vec<_> = model.activity(&ActivityQuery { limit: 10, ..Default::default() }).await.unwrap().iter().map(Event::id).collect();
+    let ids: Vec<_> = model
+        .activity(&ActivityQuery { limit: 10, ..Default::default() })
+        .await
+        .unwrap()
+        .iter()
+        .map(Event::id)
+        .collect();
     assert_eq!(ids, [v2.id(), v1.id()]);
     assert_eq!(model.item(&key("store-1", "apple-pie")).await.unwrap().unwrap().version, Version(2));
 }
@@ -136,7 +186,11 @@ pub async fn a_batch_applies_in_order_with_an_outcome_per_event(model: Arc<dyn R
     let outcomes = model.apply_batch(&[v1.clone(), v2.clone(), v1.clone(), other.clone(), v2.clone()]).await.unwrap();
     assert_eq!(outcomes, [Applied::Applied, Applied::Applied, Applied::Stale, Applied::Applied, Applied::Stale]);
     assert_eq!(model.item(&key("store-1", "apple-pie")).await.unwrap().unwrap().version, Version(2));
-    assert_eq!(model.activity(&ActivityQuery { limit: 10, ..Default::default() }).await.unwrap().len(), 3, "once per event");
+    assert_eq!(
+        model.activity(&ActivityQuery { limit: 10, ..Default::default() }).await.unwrap().len(),
+        3,
+        "once per event"
+    );
     assert!(model.apply_batch(&[]).await.unwrap().is_empty());
 }
 

@@ -25,7 +25,11 @@ pub use crate::cosmos_emulator::{cosmos_client, cosmos_store};
 /// An Elasticsearch read model on indices of its own (a unique prefix per test).
 pub async fn elastic_read_model() -> Option<Arc<ElasticReadModel>> {
     let url = engine("ELASTICSEARCH_URL")?;
-    let settings = ElasticSettings { url, api_key: None, index_prefix: format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]) };
+    let settings = ElasticSettings {
+        url,
+        api_key: None,
+        index_prefix: format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+    };
     Some(Arc::new(ElasticReadModel::connect(&settings).await.unwrap()))
 }
 

@@ -2,21 +2,31 @@
 
 use std::sync::Arc;
 
-use pieshop::domain::{Aggregate, Amount, CommandId, Event, ItemState, PendingTransfer, Quantity, Timestamp, TransferId, Version};
+use pieshop::domain::{
+    Aggregate, Amount, CommandId, Event, ItemState, PendingTransfer, Quantity, Timestamp, TransferId, Version,
+};
 use pieshop::ports::WriteStore;
 use pieshop::ports::write_store::{CommandOutcome, Commit, CommitResult, EventRef};
 
 use crate::support::{key, stock, stream};
 
 fn item(location: &str, sku: &str, quantity: u32, version: u64) -> Aggregate {
-    Aggregate::Item(ItemState { key: key(location, sku), quantity: Quantity::new(quantity).unwrap(), version: Version(version) })
+    Aggregate::Item(ItemState {
+        key: key(location, sku),
+        quantity: Quantity::new(quantity).unwrap(),
+        version: Version(version),
+    })
 }
 
 fn outcome(command: CommandId, response: &str) -> CommandOutcome {
     CommandOutcome { command_id: command, request_hash: format!("hash-{command}"), response: response.into() }
 }
 
-fn commit(version: u64, expected: Option<pieshop::ports::write_store::ETag>, events: Vec<Event>) -> (Commit, CommandId) {
+fn commit(
+    version: u64,
+    expected: Option<pieshop::ports::write_store::ETag>,
+    events: Vec<Event>,
+) -> (Commit, CommandId) {
     let command = CommandId(uuid::Uuid::new_v4());
     let commit = Commit {
         stream: stream("store-1", "apple-pie"),
@@ -77,7 +87,9 @@ pub async fn a_second_commit_of_one_command_returns_the_stored_outcome(store: Ar
     retry.expected = Some(etag);
     retry.outcome.response = "{\"v\":\"other\"}".into();
     match store.commit(retry).await.unwrap() {
-        CommitResult::Duplicate(stored) => assert_eq!((stored.command_id, stored.response.as_str()), (command, "{\"v\":1}")),
+        CommitResult::Duplicate(stored) => {
+            assert_eq!((stored.command_id, stored.response.as_str()), (command, "{\"v\":1}"))
+        }
         other => panic!("expected the stored outcome, got {other:?}"),
     }
     assert_eq!(store.events().await.unwrap().len(), 1);

@@ -28,7 +28,11 @@ fn commands(rng: &mut rand::rngs::StdRng, n: usize) -> Vec<(String, Cmd)> {
                 1 => Cmd::Remove { location, sku: SKU.into(), quantity },
                 _ => {
                     let to = LOCATIONS.iter().find(|l| **l != location).unwrap().to_string();
-                    let to = if rng.random_bool(0.5) { to } else { LOCATIONS.iter().rev().find(|l| **l != location).unwrap().to_string() };
+                    let to = if rng.random_bool(0.5) {
+                        to
+                    } else {
+                        LOCATIONS.iter().rev().find(|l| **l != location).unwrap().to_string()
+                    };
                     Cmd::Transfer { from: location, to, sku: SKU.into(), quantity }
                 }
             };
@@ -50,7 +54,8 @@ async fn racing_writers_each_commit_at_their_own_version(backend: Backend) {
         ledger.apply(&opening);
     }
     let per_writer = backend.scaled(10, 3);
-    let plans: Vec<Vec<(String, Cmd)>> = (0..WRITERS).map(|w| commands(&mut seed::rng(app.seed, 100 + w as u64), per_writer)).collect();
+    let plans: Vec<Vec<(String, Cmd)>> =
+        (0..WRITERS).map(|w| commands(&mut seed::rng(app.seed, 100 + w as u64), per_writer)).collect();
     let writers = plans.iter().map(|plan| {
         let app = &app;
         async move {
@@ -74,15 +79,28 @@ async fn racing_writers_each_commit_at_their_own_version(backend: Backend) {
         }
     }
     let distinct: BTreeSet<&(String, u64)> = versions.iter().collect();
-    assert_eq!(distinct.len(), versions.len(), "two commits answered with the same version of one stream (seed {})", app.seed);
+    assert_eq!(
+        distinct.len(),
+        versions.len(),
+        "two commits answered with the same version of one stream (seed {})",
+        app.seed
+    );
     let mut per_stream: BTreeMap<&str, u64> = BTreeMap::new();
     for (stream, _) in &versions {
         *per_stream.entry(stream).or_default() += 1;
     }
-    println!("{} commits on {:?}; {} answers were 503 and retried", versions.len(), per_stream, app.retried.load(std::sync::atomic::Ordering::Relaxed));
+    println!(
+        "{} commits on {:?}; {} answers were 503 and retried",
+        versions.len(),
+        per_stream,
+        app.retried.load(std::sync::atomic::Ordering::Relaxed)
+    );
     let passes = app.drain_outbox().await;
     println!("outbox drained in {passes} relay passes");
     app.assert_converged(&ledger).await;
 }
 
-crate::on_every_backend!(sixteen_writers_on_three_items_lose_no_update, super::racing_writers_each_commit_at_their_own_version);
+crate::on_every_backend!(
+    sixteen_writers_on_three_items_lose_no_update,
+    super::racing_writers_each_commit_at_their_own_version
+);

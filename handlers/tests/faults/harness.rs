@@ -25,9 +25,9 @@ use rand::rngs::StdRng;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
+use crate::engines::engine;
 use crate::ledger::{Expect, Ledger, Planned};
 use crate::seed;
-use crate::engines::engine;
 
 /// Which adapters the app is wired to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,7 +209,9 @@ pub struct Harness {
 }
 
 /// The three adapters a backend provides (the publisher is always in-process delivery to the projection).
-async fn adapters(backend: Backend) -> Option<(Arc<dyn WriteStore>, Arc<dyn ReadModel>, Arc<dyn ResponseCache>, Option<tempfile::TempDir>)> {
+async fn adapters(
+    backend: Backend,
+) -> Option<(Arc<dyn WriteStore>, Arc<dyn ReadModel>, Arc<dyn ResponseCache>, Option<tempfile::TempDir>)> {
     match backend {
         Backend::Embedded => {
             let dir = tempfile::tempdir().unwrap();
@@ -224,7 +226,11 @@ async fn adapters(backend: Backend) -> Option<(Arc<dyn WriteStore>, Arc<dyn Read
             let settings = ElasticSettings { url: elastic, api_key: None, index_prefix: prefix.clone() };
             let read_model = Arc::new(ElasticReadModel::connect(&settings).await.unwrap());
             // Keys of their own too, so that scenarios running at once never read each other's answers.
-            let redis = RedisSettings { url: azure_core::credentials::Secret::new(redis), entra_username: None, namespace: prefix.clone() };
+            let redis = RedisSettings {
+                url: azure_core::credentials::Secret::new(redis),
+                entra_username: None,
+                namespace: prefix.clone(),
+            };
             let cache = Arc::new(RedisCache::new(&redis, None).unwrap());
             Some((crate::cosmos_emulator::cosmos_store().await as Arc<dyn WriteStore>, read_model, cache, None))
         }
@@ -238,7 +244,8 @@ pub async fn start(backend: Backend, scenario: &Scenario) -> Option<Harness> {
     let (write_store, inner_read_model, cache, dir) = adapters(backend).await?;
     let publisher_faults = Dial::new(seed::rng(seed, 0xB0B));
     let projection_faults = Dial::new(seed::rng(seed, 0xFAB));
-    let read_model: Arc<dyn ReadModel> = Arc::new(FlakyReadModel { inner: inner_read_model, dial: projection_faults.clone() });
+    let read_model: Arc<dyn ReadModel> =
+        Arc::new(FlakyReadModel { inner: inner_read_model, dial: projection_faults.clone() });
     let projection = Arc::new(Projection::new(read_model.clone(), cache.clone(), Changes::default()));
     let delivery = Arc::new(InProcessPublisher::new(projection.clone()));
     let publisher = Arc::new(FlakyPublisher { inner: delivery, dial: publisher_faults.clone() });
@@ -299,7 +306,8 @@ impl Harness {
                 tokio::time::sleep(Duration::from_millis(5 * attempt)).await;
                 continue;
             }
-            let body = serde_json::from_str(&body_text).unwrap_or_else(|_| panic!("{status} with a non-JSON body: {body_text}"));
+            let body = serde_json::from_str(&body_text)
+                .unwrap_or_else(|_| panic!("{status} with a non-JSON body: {body_text}"));
             return Answer { status, replayed, body };
         }
         panic!("command still unavailable after 40 attempts: {body}");
@@ -346,7 +354,10 @@ impl Harness {
         let mut passes = 0;
         let mut backlog = self.backlog().await;
         while backlog != (0, 0) {
-            assert!(Instant::now() < deadline, "relay never drained the outbox: {backlog:?} (unpublished, pending) left");
+            assert!(
+                Instant::now() < deadline,
+                "relay never drained the outbox: {backlog:?} (unpublished, pending) left"
+            );
             self.wait_for_change(Duration::from_secs(1)).await;
             let now = self.backlog().await;
             if now == backlog {
@@ -403,26 +414,56 @@ impl Harness {
         let listed: Vec<String> = drift.iter().map(ToString::to_string).collect();
         assert!(drift.is_empty(), "verify: {} difference(s) (seed {}):\n{}", drift.len(), self.seed, listed.join("\n"));
         let expected = ledger.items();
-        assert_eq!(self.write_items().await, expected, "write model vs the stock computed from the commands (seed {})", self.seed);
-        assert_eq!(self.read_items().await, expected, "read model (through the API) vs the computed stock (seed {})", self.seed);
-        assert_eq!(summary_totals(&self.http, &self.base).await, nonzero(ledger.totals()), "totals per sku (seed {})", self.seed);
+        assert_eq!(
+            self.write_items().await,
+            expected,
+            "write model vs the stock computed from the commands (seed {})",
+            self.seed
+        );
+        assert_eq!(
+            self.read_items().await,
+            expected,
+            "read model (through the API) vs the computed stock (seed {})",
+            self.seed
+        );
+        assert_eq!(
+            summary_totals(&self.http, &self.base).await,
+            nonzero(ledger.totals()),
+            "totals per sku (seed {})",
+            self.seed
+        );
     }
 }
 
 fn check_answers(p: &Planned, answers: &[Answer]) {
     match p.expect {
         Expect::Applied { quantity, version } => {
-            assert!(answers.iter().all(|a| a.status == 200), "{:?} {}: every copy must be accepted: {answers:?}", p.cmd, p.id);
+            assert!(
+                answers.iter().all(|a| a.status == 200),
+                "{:?} {}: every copy must be accepted: {answers:?}",
+                p.cmd,
+                p.id
+            );
             let applied: Vec<&Answer> = answers.iter().filter(|a| status_of(a) == "applied").collect();
             assert_eq!(applied.len(), 1, "{:?} {}: applied exactly once: {answers:?}", p.cmd, p.id);
             assert!(!applied[0].replayed, "{answers:?}");
             assert_eq!(first_item(applied[0]), (quantity, version), "{:?} {}: answer vs the model", p.cmd, p.id);
             for replay in answers.iter().filter(|a| status_of(a) != "applied") {
                 assert!(replay.replayed && status_of(replay) == "duplicate", "{:?}: {replay:?}", p.cmd);
-                assert_eq!(first_item(replay), (quantity, version), "{:?} {}: a replay repeats the answer", p.cmd, p.id);
+                assert_eq!(
+                    first_item(replay),
+                    (quantity, version),
+                    "{:?} {}: a replay repeats the answer",
+                    p.cmd,
+                    p.id
+                );
             }
             if answers[0].body.get("transferId").is_some() {
-                assert_eq!(applied[0].body["pending"], false, "{:?}: nothing failed, so the transfer completed at once", p.cmd);
+                assert_eq!(
+                    applied[0].body["pending"], false,
+                    "{:?}: nothing failed, so the transfer completed at once",
+                    p.cmd
+                );
             }
         }
         Expect::Refused { available } => {

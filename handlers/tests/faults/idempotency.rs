@@ -28,8 +28,14 @@ async fn every_copy_of_a_command_after_the_first_is_a_replay(backend: Backend) {
     println!("{} commands ({refused} refused) sent {sent} times in {} waves", planned.len(), waves.len());
     assert!(refused > 0 && sent > planned.len(), "the seed exercises refusals and duplicates");
     let passes = app.drain_outbox().await;
-    println!("outbox drained in {passes} relay passes; {} answers were 503 and retried", app.retried.load(std::sync::atomic::Ordering::Relaxed));
+    println!(
+        "outbox drained in {passes} relay passes; {} answers were 503 and retried",
+        app.retried.load(std::sync::atomic::Ordering::Relaxed)
+    );
     app.assert_converged(&ledger).await;
 }
 
-crate::on_every_backend!(every_command_sent_up_to_three_times_at_once_takes_effect_once, super::every_copy_of_a_command_after_the_first_is_a_replay);
+crate::on_every_backend!(
+    every_command_sent_up_to_three_times_at_once_takes_effect_once,
+    super::every_copy_of_a_command_after_the_first_is_a_replay
+);

@@ -44,7 +44,9 @@ impl Cmd {
     /// The streams it changes; the first is the one its answer describes first.
     pub fn streams(&self) -> Vec<String> {
         match self {
-            Cmd::Receive { location, sku, .. } | Cmd::Remove { location, sku, .. } | Cmd::Count { location, sku, .. } => {
+            Cmd::Receive { location, sku, .. }
+            | Cmd::Remove { location, sku, .. }
+            | Cmd::Count { location, sku, .. } => {
                 vec![stream(location, sku)]
             }
             Cmd::Transfer { from, to, sku, .. } => vec![stream(from, sku), stream(to, sku)],
@@ -148,7 +150,9 @@ pub fn mixed_commands(rng: &mut StdRng, n: usize, ledger: &mut Ledger) -> Vec<Pl
         let roll = rng.random_range(0..100);
         let cmd = match roll {
             _ if on_hand == 0 || roll < 35 => Cmd::Receive { location, sku, quantity: rng.random_range(1..=50) },
-            35..=44 if rng.random_ratio(1, 3) => Cmd::Remove { location, sku, quantity: on_hand + rng.random_range(1..=5) },
+            35..=44 if rng.random_ratio(1, 3) => {
+                Cmd::Remove { location, sku, quantity: on_hand + rng.random_range(1..=5) }
+            }
             35..=59 => Cmd::Remove { location, sku, quantity: rng.random_range(1..=on_hand) },
             60..=74 => Cmd::Count { location, sku, quantity: rng.random_range(0..=on_hand + 20) },
             _ => {

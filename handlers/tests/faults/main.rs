@@ -37,9 +37,9 @@ macro_rules! on_every_backend {
         }
     };
 }
+#[path = "../shared/cosmos_emulator.rs"]
+mod cosmos_emulator;
 #[path = "../shared/engines.rs"]
 mod engines;
 #[path = "../shared/models.rs"]
 mod models;
-#[path = "../shared/cosmos_emulator.rs"]
-mod cosmos_emulator;

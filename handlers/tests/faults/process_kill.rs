@@ -48,7 +48,8 @@ fn handler(dir: &Path) -> Command {
         .env_remove("FUNCTIONS_CUSTOMHANDLER_PORT")
         .env_remove("PIESHOP_API_KEYS");
     // The embedded default, whatever this shell exports (CI exports the engines' URLs).
-    for variable in ["COSMOS_ENDPOINT", "EVENTGRID_TOPIC_ENDPOINT", "ELASTICSEARCH_URL", "REDIS_URL", "REDIS_USERNAME"] {
+    for variable in ["COSMOS_ENDPOINT", "EVENTGRID_TOPIC_ENDPOINT", "ELASTICSEARCH_URL", "REDIS_URL", "REDIS_USERNAME"]
+    {
         command.env_remove(variable);
     }
     command
@@ -89,7 +90,11 @@ type Current = (u64, String);
 
 /// Sends one command until it is answered, retrying with the same `commandId`: after the restart when no
 /// answer came back, after a backoff on 503. Returns the answer's status and whether it had to retry.
-async fn send_until_answered(http: &reqwest::Client, current: &mut watch::Receiver<Current>, body: &Value) -> (String, bool) {
+async fn send_until_answered(
+    http: &reqwest::Client,
+    current: &mut watch::Receiver<Current>,
+    body: &Value,
+) -> (String, bool) {
     let mut retried = false;
     for attempt in 1..=50u64 {
         let (generation, base) = current.borrow().clone();
@@ -119,7 +124,8 @@ async fn send_until_answered(http: &reqwest::Client, current: &mut watch::Receiv
 fn client_commands(rng: &mut rand::rngs::StdRng) -> Vec<(String, Cmd)> {
     (0..PER_CLIENT)
         .map(|_| {
-            let (location, sku) = (LOCATIONS[rng.random_range(0..4)].to_owned(), SKUS[rng.random_range(0..2)].to_owned());
+            let (location, sku) =
+                (LOCATIONS[rng.random_range(0..4)].to_owned(), SKUS[rng.random_range(0..2)].to_owned());
             let cmd = if rng.random_bool(0.5) {
                 Cmd::Receive { location, sku, quantity: rng.random_range(1..=20) }
             } else {
@@ -152,7 +158,8 @@ async fn a_server_killed_under_load_loses_and_doubles_nothing_after_restarts() {
         assert_eq!(status, "applied");
         ledger.apply(&opening);
     }
-    let plans: Vec<Vec<(String, Cmd)>> = (0..CLIENTS).map(|c| client_commands(&mut seed::rng(seed, 10 + c as u64))).collect();
+    let plans: Vec<Vec<(String, Cmd)>> =
+        (0..CLIENTS).map(|c| client_commands(&mut seed::rng(seed, 10 + c as u64))).collect();
     for (_, cmd) in plans.iter().flatten() {
         ledger.apply(cmd);
     }
@@ -166,7 +173,8 @@ async fn a_server_killed_under_load_loses_and_doubles_nothing_after_restarts() {
     let duplicates = AtomicUsize::new(0);
     let retried = AtomicUsize::new(0);
     let clients = plans.iter().map(|plan| {
-        let (http, mut current, acknowledged, duplicates, retried) = (&http, current.clone(), &acknowledged.0, &duplicates, &retried);
+        let (http, mut current, acknowledged, duplicates, retried) =
+            (&http, current.clone(), &acknowledged.0, &duplicates, &retried);
         async move {
             for (id, cmd) in plan {
                 let (status, was_retried) = send_until_answered(http, &mut current, &cmd.body(id)).await;
@@ -213,16 +221,24 @@ async fn a_server_killed_under_load_loses_and_doubles_nothing_after_restarts() {
         let response = http.get(format!("{base}/api/inventory?limit=500")).send().await.unwrap();
         let etag = response.headers()["etag"].to_str().unwrap().to_owned();
         let read = read_items(&http, &base).await;
-        let caught_up = read.len() == expected.len() && read.iter().zip(&expected).all(|(r, e)| r.0 == e.0 && r.2 >= e.2);
+        let caught_up =
+            read.len() == expected.len() && read.iter().zip(&expected).all(|(r, e)| r.0 == e.0 && r.2 >= e.2);
         let idle = relay_ok && relay.contains("republished 0 events, completed 0 transfers, 0 still failing");
         if idle && verify_ok && verify.contains("verify: 0 difference(s)") && caught_up {
             println!("converged {:?} after the start of the load", started.elapsed());
             break;
         }
-        assert!(Instant::now() < deadline, "never converged (seed {seed}):\n{relay}\n{verify}\nread model: {read:?}\nexpected: {expected:?}");
+        assert!(
+            Instant::now() < deadline,
+            "never converged (seed {seed}):\n{relay}\n{verify}\nread model: {read:?}\nexpected: {expected:?}"
+        );
         http.get(format!("{base}/api/inventory?limit=500&waitForChange={etag}&timeout=1")).send().await.unwrap();
     }
-    assert_eq!(read_items(&http, &base).await, expected, "exact stock per item: nothing lost, nothing doubled (seed {seed})");
+    assert_eq!(
+        read_items(&http, &base).await,
+        expected,
+        "exact stock per item: nothing lost, nothing doubled (seed {seed})"
+    );
     let totals: std::collections::BTreeMap<String, u64> = ledger.totals().into_iter().filter(|(_, t)| *t > 0).collect();
     assert_eq!(summary_totals(&http, &base).await, totals, "totals per sku (seed {seed})");
 }

@@ -36,7 +36,9 @@ async fn duplicated_reordered_deliveries_to_a_failing_projection_converge(backen
     let events = app.adapters.write_store.events().await.unwrap();
     let mut deliveries: Vec<Value> = events
         .iter()
-        .flat_map(|e| [pieshop::contract::event_json::to_cloud_event(e), pieshop::contract::event_json::to_event_grid(e)])
+        .flat_map(|e| {
+            [pieshop::contract::event_json::to_cloud_event(e), pieshop::contract::event_json::to_event_grid(e)]
+        })
         .collect();
     deliveries.shuffle(&mut rng);
     let mut failed_invocations = 0;
@@ -57,4 +59,7 @@ async fn duplicated_reordered_deliveries_to_a_failing_projection_converge(backen
     app.assert_converged(&ledger).await;
 }
 
-crate::on_every_backend!(a_failing_projection_fed_duplicates_out_of_order_converges, super::duplicated_reordered_deliveries_to_a_failing_projection_converge);
+crate::on_every_backend!(
+    a_failing_projection_fed_duplicates_out_of_order_converges,
+    super::duplicated_reordered_deliveries_to_a_failing_projection_converge
+);

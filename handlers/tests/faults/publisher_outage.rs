@@ -39,10 +39,17 @@ async fn events_committed_while_publishing_fails_all_reach_the_read_model(backen
         if app.publisher_faults.failures() >= 3 {
             break;
         }
-        assert!(round < 20, "20 rounds of commands and the publisher failed only {} calls", app.publisher_faults.failures());
+        assert!(
+            round < 20,
+            "20 rounds of commands and the publisher failed only {} calls",
+            app.publisher_faults.failures()
+        );
     }
     let passes = app.drain_outbox().await;
-    println!("flaky publisher: {} failed publish calls, {timer_passes} timer passes, drained in {passes} more", app.publisher_faults.failures());
+    println!(
+        "flaky publisher: {} failed publish calls, {timer_passes} timer passes, drained in {passes} more",
+        app.publisher_faults.failures()
+    );
     app.assert_converged(&ledger).await;
 
     app.publisher_faults.set(100);
@@ -52,13 +59,23 @@ async fn events_committed_while_publishing_fails_all_reach_the_read_model(backen
         app.send_wave(&outage, &wave, &vec![1; wave.len()]).await;
     }
     let pass = app.relay().await;
-    assert_eq!((pass.republished, pass.failing), (0, events_of(&outage)), "every event of the outage waits in the outbox: {pass:?}");
+    assert_eq!(
+        (pass.republished, pass.failing),
+        (0, events_of(&outage)),
+        "every event of the outage waits in the outbox: {pass:?}"
+    );
     assert_eq!(app.read_items().await, before_outage, "nothing reached the read model while the publisher was down");
 
     app.publisher_faults.set(30);
     let passes = app.drain_outbox().await;
-    println!("after the outage: drained in {passes} relay passes; {} failed publish calls in all", app.publisher_faults.failures());
+    println!(
+        "after the outage: drained in {passes} relay passes; {} failed publish calls in all",
+        app.publisher_faults.failures()
+    );
     app.assert_converged(&ledger).await;
 }
 
-crate::on_every_backend!(events_survive_a_failing_then_absent_publisher, super::events_committed_while_publishing_fails_all_reach_the_read_model);
+crate::on_every_backend!(
+    events_survive_a_failing_then_absent_publisher,
+    super::events_committed_while_publishing_fails_all_reach_the_read_model
+);

@@ -6,10 +6,14 @@ use rand::rngs::StdRng;
 /// The scenario's seed (printed): `PIESHOP_FAULT_SEED` when set, `default` otherwise.
 pub fn scenario_seed(scenario: &str, backend: &str, default: u64) -> u64 {
     let seed = match std::env::var("PIESHOP_FAULT_SEED") {
-        Ok(text) => text.trim().parse().unwrap_or_else(|_| panic!("PIESHOP_FAULT_SEED must be an integer, not {text:?}")),
+        Ok(text) => {
+            text.trim().parse().unwrap_or_else(|_| panic!("PIESHOP_FAULT_SEED must be an integer, not {text:?}"))
+        }
         Err(_) => default,
     };
-    println!("scenario {scenario} on {backend}: seed {seed} (replay: PIESHOP_FAULT_SEED={seed} cargo test --test faults {scenario})");
+    println!(
+        "scenario {scenario} on {backend}: seed {seed} (replay: PIESHOP_FAULT_SEED={seed} cargo test --test faults {scenario})"
+    );
     seed
 }
 

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use azure_data_cosmos::options::Region;
 use azure_data_cosmos::{AccountEndpoint, AccountReference, CosmosClient, CosmosRuntimeBuilder, RoutingStrategy};
-use azure_data_cosmos_driver::in_memory_emulator::{ConsistencyLevel, InMemoryEmulatorHttpClient, VirtualAccountConfig, VirtualRegion};
+use azure_data_cosmos_driver::in_memory_emulator::{
+    ConsistencyLevel, InMemoryEmulatorHttpClient, VirtualAccountConfig, VirtualRegion,
+};
 use pieshop::adapters::cosmos::{CosmosSettings, CosmosWriteStore};
 
 const EMULATOR_URL: &str = "https://eastus.emulator.local";
@@ -15,14 +17,22 @@ const EMULATOR_URL: &str = "https://eastus.emulator.local";
 pub async fn cosmos_client(
     rules: Vec<Arc<azure_data_cosmos_driver::fault_injection::FaultInjectionRule>>,
 ) -> (CosmosClient, CosmosSettings) {
-    let config = VirtualAccountConfig::new(vec![VirtualRegion::new("East US", azure_core::http::Url::parse(EMULATOR_URL).unwrap())])
-        .unwrap()
-        .with_consistency(ConsistencyLevel::Session);
+    let config = VirtualAccountConfig::new(vec![VirtualRegion::new(
+        "East US",
+        azure_core::http::Url::parse(EMULATOR_URL).unwrap(),
+    )])
+    .unwrap()
+    .with_consistency(ConsistencyLevel::Session);
     let emulator = Arc::new(InMemoryEmulatorHttpClient::new(config));
     emulator.store().create_database("pieshop");
-    emulator.store().create_container("pieshop", "inventory", serde_json::from_value(serde_json::json!({
-        "paths": ["/pk"], "kind": "Hash", "version": 2
-    })).unwrap());
+    emulator.store().create_container(
+        "pieshop",
+        "inventory",
+        serde_json::from_value(serde_json::json!({
+            "paths": ["/pk"], "kind": "Hash", "version": 2
+        }))
+        .unwrap(),
+    );
     let runtime = CosmosRuntimeBuilder::from(emulator.runtime_builder()).build().await.unwrap();
     let account = AccountReference::with_authentication_key(
         EMULATOR_URL.parse::<AccountEndpoint>().unwrap(),
@@ -47,4 +57,3 @@ pub async fn cosmos_store() -> Arc<CosmosWriteStore> {
     let (client, settings) = cosmos_client(Vec::new()).await;
     Arc::new(CosmosWriteStore::from_client(&client, &settings).await.unwrap())
 }
-

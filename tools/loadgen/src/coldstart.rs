@@ -52,8 +52,11 @@ pub fn coldstart(args: ColdstartArgs) -> anyhow::Result<()> {
         args.runs
     );
     if args.json {
-        println!("{}", json!({"label": label, "runs": args.runs, "median_ms": median, "p90_ms": p90,
-            "min_ms": min, "max_ms": max}));
+        println!(
+            "{}",
+            json!({"label": label, "runs": args.runs, "median_ms": median, "p90_ms": p90,
+            "min_ms": min, "max_ms": max})
+        );
     }
     Ok(())
 }

@@ -162,7 +162,10 @@ pub async fn hammer(args: HammerArgs) -> anyhow::Result<()> {
         hist.line()
     );
     if args.json {
-        println!("{}", json!({"requests_per_s": rate, "p50_ms": hist.ms(0.5), "p99_ms": hist.ms(0.99), "errors": errors}));
+        println!(
+            "{}",
+            json!({"requests_per_s": rate, "p50_ms": hist.ms(0.5), "p99_ms": hist.ms(0.99), "errors": errors})
+        );
     }
     Ok(())
 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use azure_core::credentials::{Secret, TokenCredential};
 use azure_data_cosmos::models::TransactionalBatchResponse;
-use azure_data_cosmos::options::{BatchReplaceOptions, OperationOptionsBuilder, Precondition, ThrottlingRetryOptionsBuilder};
+use azure_data_cosmos::options::{
+    BatchReplaceOptions, OperationOptionsBuilder, Precondition, ThrottlingRetryOptionsBuilder,
+};
 use azure_data_cosmos::{
     AccountEndpoint, AccountReference, ContainerClient, CosmosClient, CosmosClientBuilder, CosmosError, FeedScope,
     Query, RoutingStrategy, TransactionalBatch,
@@ -41,7 +43,10 @@ pub struct CosmosWriteStore {
 
 impl CosmosWriteStore {
     /// Connects with the account key when one is configured (emulators), else with the Entra credential.
-    pub async fn connect(settings: &CosmosSettings, credential: Option<Arc<dyn TokenCredential>>) -> Result<Self, StoreError> {
+    pub async fn connect(
+        settings: &CosmosSettings,
+        credential: Option<Arc<dyn TokenCredential>>,
+    ) -> Result<Self, StoreError> {
         let endpoint: AccountEndpoint =
             settings.endpoint.parse().map_err(|e| StoreError::Unavailable(format!("COSMOS_ENDPOINT: {e}")))?;
         let account = match (&settings.key, credential) {
@@ -63,8 +68,9 @@ impl CosmosWriteStore {
             .with_max_retry_count(2)
             .with_max_retry_wait_time(std::time::Duration::from_secs(2))
             .build();
-        CosmosClientBuilder::new()
-            .with_default_operation_options(OperationOptionsBuilder::new().with_throttling_retry_options(throttling).build())
+        CosmosClientBuilder::new().with_default_operation_options(
+            OperationOptionsBuilder::new().with_throttling_retry_options(throttling).build(),
+        )
     }
 
     /// Uses an already-built client (tests pass one wired to an emulator).
@@ -77,8 +83,13 @@ impl CosmosWriteStore {
         Ok(Self { container })
     }
 
-    async fn query<T: DeserializeOwned + Send + 'static>(&self, query: Query, limit: usize) -> Result<Vec<T>, StoreError> {
-        let stream = self.container.query_items::<T>(query, FeedScope::full_container(), None).await.map_err(unavailable)?;
+    async fn query<T: DeserializeOwned + Send + 'static>(
+        &self,
+        query: Query,
+        limit: usize,
+    ) -> Result<Vec<T>, StoreError> {
+        let stream =
+            self.container.query_items::<T>(query, FeedScope::full_container(), None).await.map_err(unavailable)?;
         let mut stream = std::pin::pin!(stream);
         let mut rows = Vec::new();
         while rows.len() < limit {
@@ -153,7 +164,8 @@ impl WriteStore for CosmosWriteStore {
         batch = match &commit.expected {
             None => batch.create_item(state).map_err(corrupt)?,
             Some(ETag(etag)) => {
-                let options = BatchReplaceOptions::default().with_precondition(Precondition::IfMatch(etag.clone().into()));
+                let options =
+                    BatchReplaceOptions::default().with_precondition(Precondition::IfMatch(etag.clone().into()));
                 batch.replace_item(documents::STATE_ID, state, Some(options)).map_err(corrupt)?
             }
         };
@@ -221,12 +233,14 @@ impl WriteStore for CosmosWriteStore {
     }
 
     async fn aggregates(&self) -> Result<Vec<Aggregate>, StoreError> {
-        let rows: Vec<Value> = self.query(Query::from("SELECT c.state FROM c WHERE c.kind = 'state'"), usize::MAX).await?;
+        let rows: Vec<Value> =
+            self.query(Query::from("SELECT c.state FROM c WHERE c.kind = 'state'"), usize::MAX).await?;
         rows.into_iter().map(|row| serde_json::from_value(row["state"].clone()).map_err(corrupt)).collect()
     }
 
     async fn events(&self) -> Result<Vec<Event>, StoreError> {
-        let rows: Vec<Value> = self.query(Query::from("SELECT c.event FROM c WHERE c.kind = 'event'"), usize::MAX).await?;
+        let rows: Vec<Value> =
+            self.query(Query::from("SELECT c.event FROM c WHERE c.kind = 'event'"), usize::MAX).await?;
         rows.iter().map(|row| decode_event(&row["event"])).collect()
     }
 }

@@ -3,5 +3,5 @@
 mod indices;
 mod read_model;
 
-pub use indices::{Indices, IndexKind};
+pub use indices::{IndexKind, Indices};
 pub use read_model::{ElasticReadModel, ElasticSettings};

@@ -7,11 +7,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use elasticsearch::auth::Credentials;
+use elasticsearch::http::request::JsonBody;
 use elasticsearch::http::response::Response;
 use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
 use elasticsearch::indices::{IndicesCreateParts, IndicesDeleteParts, IndicesExistsAliasParts, IndicesGetAliasParts};
 use elasticsearch::params::Refresh;
-use elasticsearch::http::request::JsonBody;
 use elasticsearch::{BulkParts, Elasticsearch, GetParts, SearchParts};
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -164,13 +164,14 @@ impl ElasticReadModel {
     /// Connects and makes sure every alias exists (creating `-v1` indices with their mappings if not).
     pub async fn connect(settings: &ElasticSettings) -> Result<Self, ReadModelError> {
         let url = settings.url.parse().map_err(|e| corrupt(format!("ELASTICSEARCH_URL: {e}")))?;
-        let mut builder = TransportBuilder::new(SingleNodeConnectionPool::new(url))
-            .timeout(std::time::Duration::from_secs(10));
+        let mut builder =
+            TransportBuilder::new(SingleNodeConnectionPool::new(url)).timeout(std::time::Duration::from_secs(10));
         if let Some(key) = &settings.api_key {
             builder = builder.auth(Credentials::EncodedApiKey(key.secret().to_owned()));
         }
         let transport = builder.build().map_err(unavailable)?;
-        let model = Self { client: Elasticsearch::new(transport), indices: Indices { prefix: settings.index_prefix.clone() } };
+        let model =
+            Self { client: Elasticsearch::new(transport), indices: Indices { prefix: settings.index_prefix.clone() } };
         model.ensure_indices().await?;
         Ok(model)
     }
@@ -219,7 +220,8 @@ impl ElasticReadModel {
 
     async fn search(&self, kind: IndexKind, request: Value) -> Result<Value, ReadModelError> {
         let alias = self.indices.alias(kind);
-        let response = self.client.search(SearchParts::Index(&[&alias])).body(request).send().await.map_err(unavailable)?;
+        let response =
+            self.client.search(SearchParts::Index(&[&alias])).body(request).send().await.map_err(unavailable)?;
         body(response).await
     }
 
@@ -306,7 +308,9 @@ impl ReadModel for ElasticReadModel {
             lines.push(activity_document(event).into());
             let (kind, id, version, doc) = versioned_document(event);
             let index = self.indices.alias(kind);
-            lines.push(json!({"index": {"_index": index, "_id": id, "version": version.0, "version_type": "external"}}).into());
+            lines.push(
+                json!({"index": {"_index": index, "_id": id, "version": version.0, "version_type": "external"}}).into(),
+            );
             lines.push(doc.into());
         }
         let response = self
@@ -393,19 +397,31 @@ impl ReadModel for ElasticReadModel {
                 let quantity = location["quantity"]["value"].as_f64().unwrap_or(0.0) as u32;
                 by_location.push((name, Quantity::new(quantity).map_err(corrupt)?));
             }
-            products.insert(sku.to_string(), ProductTotal {
-                name: info.name.unwrap_or_else(|| sku.to_string()),
-                total: bucket["total"]["value"].as_f64().unwrap_or(0.0) as u64,
-                by_location,
-                reorder_level: info.reorder_level,
-                sku,
-            });
+            products.insert(
+                sku.to_string(),
+                ProductTotal {
+                    name: info.name.unwrap_or_else(|| sku.to_string()),
+                    total: bucket["total"]["value"].as_f64().unwrap_or(0.0) as u64,
+                    by_location,
+                    reorder_level: info.reorder_level,
+                    sku,
+                },
+            );
         }
         for (sku, info) in &products_info {
             if !products.contains_key(sku) {
                 let parsed = Sku::parse(sku).map_err(corrupt)?;
                 let name = info.name.clone().unwrap_or_else(|| sku.clone());
-                products.insert(sku.clone(), ProductTotal { sku: parsed, name, total: 0, by_location: Vec::new(), reorder_level: info.reorder_level });
+                products.insert(
+                    sku.clone(),
+                    ProductTotal {
+                        sku: parsed,
+                        name,
+                        total: 0,
+                        by_location: Vec::new(),
+                        reorder_level: info.reorder_level,
+                    },
+                );
             }
         }
         let mut locations = Vec::new();
@@ -450,7 +466,13 @@ impl ReadModel for ElasticReadModel {
         let mut retired = Vec::new();
         for kind in IndexKind::ALL {
             let alias = self.indices.alias(kind);
-            let current = self.client.indices().get_alias(IndicesGetAliasParts::Name(&[&alias])).send().await.map_err(unavailable)?;
+            let current = self
+                .client
+                .indices()
+                .get_alias(IndicesGetAliasParts::Name(&[&alias]))
+                .send()
+                .await
+                .map_err(unavailable)?;
             let current = body(current).await?;
             for old in current.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
                 actions.push(json!({"remove": {"index": old, "alias": alias}}));
@@ -460,11 +482,19 @@ impl ReadModel for ElasticReadModel {
             actions.push(json!({"add": {"index": index, "alias": alias}}));
             actions.push(json!({"remove": {"index": index, "alias": staging.alias(kind)}}));
         }
-        let swapped = self.client.indices().update_aliases().body(json!({"actions": actions})).send().await.map_err(unavailable)?;
+        let swapped = self
+            .client
+            .indices()
+            .update_aliases()
+            .body(json!({"actions": actions}))
+            .send()
+            .await
+            .map_err(unavailable)?;
         body(swapped).await?;
         let retired: Vec<&str> = retired.iter().map(String::as_str).collect();
         if !retired.is_empty() {
-            let deleted = self.client.indices().delete(IndicesDeleteParts::Index(&retired)).send().await.map_err(unavailable)?;
+            let deleted =
+                self.client.indices().delete(IndicesDeleteParts::Index(&retired)).send().await.map_err(unavailable)?;
             body(deleted).await?;
         }
         Ok(())

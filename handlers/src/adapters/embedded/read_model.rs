@@ -68,7 +68,8 @@ PRAGMA user_version = 1;
 ";
 
 /// Files from before version 1 have an `activity` table and no `user_version`.
-const MIGRATIONS: Migrations = Migrations { file: "read.db", table: "activity", unversioned: 0, steps: &[FROM_VERSION_0] };
+const MIGRATIONS: Migrations =
+    Migrations { file: "read.db", table: "activity", unversioned: 0, steps: &[FROM_VERSION_0] };
 
 /// The read model on SQLite (`read.db` in the data directory).
 #[derive(Clone)]
@@ -94,7 +95,9 @@ fn swap_in(conn: &mut Connection, rebuilt: &Path) -> Result<(), DbError> {
         let tx = conn.transaction()?;
         for table in TABLES {
             // Table names come from the constant above, never from input.
-            tx.execute_batch(&format!("DELETE FROM main.{table}; INSERT INTO main.{table} SELECT * FROM rebuilt.{table};"))?;
+            tx.execute_batch(&format!(
+                "DELETE FROM main.{table}; INSERT INTO main.{table} SELECT * FROM rebuilt.{table};"
+            ))?;
         }
         tx.commit()
     })();
@@ -139,12 +142,15 @@ fn log_activity(tx: &Connection, event: &Event, applied: Applied) -> Result<(), 
 /// `skus` row and its search row are written together, so a sku already known needs nothing more unless it
 /// brings a name.
 fn index_sku(tx: &Connection, sku: &Sku, name: Option<&str>) -> Result<(), DbError> {
-    let added =
-        tx.prepare_cached("INSERT INTO skus (sku) VALUES (?1) ON CONFLICT (sku) DO NOTHING")?.execute(params![sku.as_str()])? == 1;
+    let added = tx
+        .prepare_cached("INSERT INTO skus (sku) VALUES (?1) ON CONFLICT (sku) DO NOTHING")?
+        .execute(params![sku.as_str()])?
+        == 1;
     if !added && name.is_none() {
         return Ok(());
     }
-    let id: i64 = tx.prepare_cached("SELECT id FROM skus WHERE sku = ?1")?.query_row(params![sku.as_str()], |r| r.get(0))?;
+    let id: i64 =
+        tx.prepare_cached("SELECT id FROM skus WHERE sku = ?1")?.query_row(params![sku.as_str()], |r| r.get(0))?;
     let words = format!("{} {}", sku.as_str(), name.unwrap_or(""));
     if !added {
         tx.prepare_cached("DELETE FROM search WHERE rowid = ?1")?.execute(params![id])?;
@@ -186,8 +192,9 @@ fn apply_stock(tx: &Connection, e: &StockEvent) -> Result<Applied, DbError> {
 }
 
 fn apply_product(tx: &Connection, e: &ProductEvent) -> Result<Applied, DbError> {
-    let held: Option<i64> =
-        tx.query_row("SELECT version FROM products WHERE sku = ?1", params![e.sku.as_str()], |r| r.get(0)).optional()?;
+    let held: Option<i64> = tx
+        .query_row("SELECT version FROM products WHERE sku = ?1", params![e.sku.as_str()], |r| r.get(0))
+        .optional()?;
     if held.is_some_and(|v| v >= e.version.0 as i64) {
         return Ok(Applied::Stale);
     }
@@ -195,13 +202,7 @@ fn apply_product(tx: &Connection, e: &ProductEvent) -> Result<Applied, DbError> 
         "INSERT INTO products (sku, name, category, reorder_level, version) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (sku) DO UPDATE SET name = excluded.name, category = excluded.category,
            reorder_level = excluded.reorder_level, version = excluded.version",
-        params![
-            e.sku.as_str(),
-            e.name.as_str(),
-            e.category,
-            e.reorder_level.map(Quantity::get),
-            e.version.0 as i64
-        ],
+        params![e.sku.as_str(), e.name.as_str(), e.category, e.reorder_level.map(Quantity::get), e.version.0 as i64],
     )?;
     index_sku(tx, &e.sku, Some(e.name.as_str()))?;
     Ok(Applied::Applied)
@@ -255,7 +256,9 @@ fn inventory(conn: &Connection, q: &InventoryQuery) -> Result<InventoryPage, DbE
         let Some(expression) = match_expression(text) else {
             return Ok(InventoryPage { items: Vec::new(), more: false });
         };
-        sql.push_str(" AND i.sku IN (SELECT s.sku FROM skus s JOIN search ON search.rowid = s.id WHERE search MATCH ?)");
+        sql.push_str(
+            " AND i.sku IN (SELECT s.sku FROM skus s JOIN search ON search.rowid = s.id WHERE search MATCH ?)",
+        );
         args.push(expression.into());
     }
     if q.low_stock_only {
@@ -302,7 +305,8 @@ fn summary(conn: &Connection) -> Result<Summary, DbError> {
         location.skus += u64::from(quantity > 0);
     }
     let mut defined = conn.prepare_cached("SELECT sku, name, reorder_level FROM products")?;
-    let rows = defined.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?)))?;
+    let rows =
+        defined.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?)))?;
     for row in rows {
         let (sku, name, reorder_level) = row?;
         if products.contains_key(&sku) {
@@ -420,8 +424,10 @@ impl ReadModel for SqliteReadModel {
     async fn as_of(&self) -> Result<Option<Timestamp>, ReadModelError> {
         self.db
             .read(|conn| {
-                let text: Option<String> =
-                    conn.prepare_cached("SELECT value FROM meta WHERE key = 'as_of'")?.query_row([], |r| r.get(0)).optional()?;
+                let text: Option<String> = conn
+                    .prepare_cached("SELECT value FROM meta WHERE key = 'as_of'")?
+                    .query_row([], |r| r.get(0))
+                    .optional()?;
                 text.map(|t| Timestamp::parse(&t).map_err(corrupt)).transpose()
             })
             .await
@@ -436,7 +442,10 @@ mod tests {
     #[test]
     fn typed_text_cannot_inject_fts_syntax() {
         assert_eq!(match_expression("apple pie").as_deref(), Some("\"apple\"* AND \"pie\"*"));
-        assert_eq!(match_expression("\"x\" OR NEAR(y)").as_deref(), Some("\"x\"* AND \"or\"* AND \"near\"* AND \"y\"*"));
+        assert_eq!(
+            match_expression("\"x\" OR NEAR(y)").as_deref(),
+            Some("\"x\"* AND \"or\"* AND \"near\"* AND \"y\"*")
+        );
         assert_eq!(match_expression("*** ---"), None);
     }
 }

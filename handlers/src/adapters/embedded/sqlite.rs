@@ -340,11 +340,18 @@ mod tests {
             let db = db.clone();
             tokio::spawn(async move { db.write(insert(n, n % 100 == 7)).await })
         });
-        let answers = tokio::time::timeout(Duration::from_secs(60), join_all(writes)).await.expect("a write was never answered");
+        let answers =
+            tokio::time::timeout(Duration::from_secs(60), join_all(writes)).await.expect("a write was never answered");
         let failed = answers.into_iter().filter(|answer| answer.as_ref().unwrap().is_err()).count();
         assert_eq!(failed, 30);
-        let rows: i64 = db.read(|conn| Ok(conn.query_row("SELECT count(*) FROM t WHERE n % 100 != 7", [], |r| r.get(0))?)).await.unwrap();
-        let refused: i64 = db.read(|conn| Ok(conn.query_row("SELECT count(*) FROM t WHERE n % 100 = 7", [], |r| r.get(0))?)).await.unwrap();
+        let rows: i64 = db
+            .read(|conn| Ok(conn.query_row("SELECT count(*) FROM t WHERE n % 100 != 7", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        let refused: i64 = db
+            .read(|conn| Ok(conn.query_row("SELECT count(*) FROM t WHERE n % 100 = 7", [], |r| r.get(0))?))
+            .await
+            .unwrap();
         assert_eq!((rows, refused), (2970, 0));
     }
 }

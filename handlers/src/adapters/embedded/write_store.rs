@@ -147,7 +147,12 @@ fn insert_marker(tx: &Connection, commit: &Commit) -> Result<bool, DbError> {
             "INSERT INTO markers (command_id, stream, request_hash, response) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (command_id) DO NOTHING",
         )?
-        .execute(params![outcome.command_id.0.as_bytes(), commit.stream.to_string(), outcome.request_hash, outcome.response])?;
+        .execute(params![
+            outcome.command_id.0.as_bytes(),
+            commit.stream.to_string(),
+            outcome.request_hash,
+            outcome.response
+        ])?;
     Ok(inserted == 1)
 }
 
@@ -158,7 +163,9 @@ fn write_state(tx: &Connection, commit: &Commit) -> Result<bool, DbError> {
     let version = commit.state.version().0 as i64;
     let changed = match &commit.expected {
         None => tx
-            .prepare_cached("INSERT INTO streams (stream, version, state) VALUES (?1, ?2, ?3) ON CONFLICT (stream) DO NOTHING")?
+            .prepare_cached(
+                "INSERT INTO streams (stream, version, state) VALUES (?1, ?2, ?3) ON CONFLICT (stream) DO NOTHING",
+            )?
             .execute(params![stream, version, state])?,
         Some(ETag(expected)) => tx
             .prepare_cached("UPDATE streams SET version = ?2, state = ?3 WHERE stream = ?1 AND version = ?4")?
@@ -170,26 +177,25 @@ fn write_state(tx: &Connection, commit: &Commit) -> Result<bool, DbError> {
 fn insert_records(tx: &Connection, commit: &Commit) -> Result<(), DbError> {
     for event in &commit.events {
         let id = event.id().to_string();
-        tx.prepare_cached("INSERT INTO events (id, stream, version, recorded_at, body) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(
-            params![
-                id,
-                event.stream().to_string(),
-                event.version().0 as i64,
-                event.recorded_at().to_string(),
-                event_json::to_cloud_event_text(event)
-            ],
-        )?;
-        tx.prepare_cached("INSERT INTO outbox (event_id, seq) VALUES (?1, ?2)")?.execute(params![id, tx.last_insert_rowid()])?;
+        tx.prepare_cached("INSERT INTO events (id, stream, version, recorded_at, body) VALUES (?1, ?2, ?3, ?4, ?5)")?
+            .execute(params![
+            id,
+            event.stream().to_string(),
+            event.version().0 as i64,
+            event.recorded_at().to_string(),
+            event_json::to_cloud_event_text(event)
+        ])?;
+        tx.prepare_cached("INSERT INTO outbox (event_id, seq) VALUES (?1, ?2)")?
+            .execute(params![id, tx.last_insert_rowid()])?;
     }
     if let Some(transfer) = &commit.transfer {
-        tx.prepare_cached("INSERT INTO transfers (transfer_id, source, created_at, body) VALUES (?1, ?2, ?3, ?4)")?.execute(
-            params![
+        tx.prepare_cached("INSERT INTO transfers (transfer_id, source, created_at, body) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![
                 transfer.transfer_id.to_string(),
                 commit.stream.to_string(),
                 transfer.created_at.to_string(),
                 serde_json::to_string(transfer).map_err(corrupt)?
-            ],
-        )?;
+            ])?;
     }
     Ok(())
 }
@@ -223,10 +229,7 @@ impl WriteStore for SqliteWriteStore {
     }
 
     async fn outcome(&self, _stream: &StreamId, command: CommandId) -> Result<Option<CommandOutcome>, StoreError> {
-        self.db
-            .read(move |conn| find_outcome(conn, command))
-            .await
-            .map_err(unavailable)
+        self.db.read(move |conn| find_outcome(conn, command)).await.map_err(unavailable)
     }
 
     async fn commit(&self, commit: Commit) -> Result<CommitResult, StoreError> {
@@ -294,9 +297,8 @@ impl WriteStore for SqliteWriteStore {
     async fn pending_transfers(&self, before: Timestamp, limit: usize) -> Result<Vec<PendingTransfer>, StoreError> {
         self.db
             .read(move |conn| {
-                let mut stmt = conn.prepare_cached(
-                    "SELECT body FROM transfers WHERE created_at < ?1 ORDER BY created_at LIMIT ?2",
-                )?;
+                let mut stmt = conn
+                    .prepare_cached("SELECT body FROM transfers WHERE created_at < ?1 ORDER BY created_at LIMIT ?2")?;
                 let rows = stmt.query_map(params![before.to_string(), limit as i64], |row| row.get::<_, String>(0))?;
                 rows.map(|body| serde_json::from_str(&body?).map_err(corrupt)).collect()
             })
@@ -307,7 +309,8 @@ impl WriteStore for SqliteWriteStore {
     async fn finish_transfer(&self, _source: &StreamId, transfer: TransferId) -> Result<(), StoreError> {
         self.db
             .write(move |conn| {
-                conn.prepare_cached("DELETE FROM transfers WHERE transfer_id = ?1")?.execute(params![transfer.to_string()])?;
+                conn.prepare_cached("DELETE FROM transfers WHERE transfer_id = ?1")?
+                    .execute(params![transfer.to_string()])?;
                 Ok(())
             })
             .await

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use azure_core::credentials::TokenCredential;
 use bytes::Bytes;
-use redis::{AsyncCommands, IntoConnectionInfo};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, IntoConnectionInfo};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
@@ -63,10 +63,16 @@ impl RedisCache {
     /// Never fails for an unreachable server: the connection is made on first use and remade after failures.
     /// With `entra_username` set, `credential` supplies the password.
     pub fn new(settings: &RedisSettings, credential: Option<Arc<dyn TokenCredential>>) -> Result<Self, CacheError> {
-        let info = settings.url.secret().into_connection_info().map_err(|e| CacheError(format!("REDIS_URL: {:?}", e.kind())))?;
+        let info = settings
+            .url
+            .secret()
+            .into_connection_info()
+            .map_err(|e| CacheError(format!("REDIS_URL: {:?}", e.kind())))?;
         let entra = match (&settings.entra_username, credential) {
             (Some(username), Some(credential)) => Some((username.clone(), credential)),
-            (Some(_), None) => return Err(CacheError("REDIS_USERNAME is set but no Entra credential is available".into())),
+            (Some(_), None) => {
+                return Err(CacheError("REDIS_USERNAME is set but no Entra credential is available".into()));
+            }
             (None, _) => None,
         };
         Ok(Self {
@@ -84,10 +90,9 @@ impl RedisCache {
         let Some((username, credential)) = &self.entra else {
             return Ok((redis::Client::open(self.info.clone())?, None));
         };
-        let token = credential
-            .get_token(&[ENTRA_SCOPE], None)
-            .await
-            .map_err(|_| redis::RedisError::from((redis::ErrorKind::AuthenticationFailed, "no Entra token for Redis")))?;
+        let token = credential.get_token(&[ENTRA_SCOPE], None).await.map_err(|_| {
+            redis::RedisError::from((redis::ErrorKind::AuthenticationFailed, "no Entra token for Redis"))
+        })?;
         let settings = self.info.redis_settings().clone().set_username(username).set_password(token.token.secret());
         let client = redis::Client::open(self.info.clone().set_redis_settings(settings))?;
         Ok((client, Some(Instant::now() + ENTRA_RENEWAL)))
