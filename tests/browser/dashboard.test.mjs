@@ -256,10 +256,165 @@ describe('dashboard', () => {
     await page.close();
   });
 
+  test('without function keys the page never asks for a key and sends none', async () => {
+    const page = await openDashboard();
+    const keyed = [];
+    page.on('request', (r) => { if (r.headers()['x-functions-key'] !== undefined) keyed.push(r.url()); });
+    await mustCommand(server.base, { type: 'receive', location: 'store-uptown', sku: 'cherry-tart', quantity: 2 });
+    const q = (await item('store-uptown', 'cherry-tart')).quantity;
+    await waitForText(cell(page, 'store-uptown', 'cherry-tart'), q);
+    assert.equal(await page.locator('#key-prompt').isVisible(), false);
+    assert.deepEqual(keyed, []);
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  });
+
   test('a rejected command over plain HTTP is a problem+json with detail (the contract the page relies on)', async () => {
     const r = await command(server.base, { type: 'remove', location: 'store-uptown', sku: 'pecan-pie', quantity: 1000000, reason: 'sold' });
     assert.equal(r.status, 409);
     assert.match(r.headers.get('content-type'), /^application\/problem\+json/);
     assert.equal(typeof r.body.detail, 'string');
+  });
+});
+
+describe('dashboard under function keys (PIESHOP_API_KEYS)', () => {
+  const KEY = 'manager-key-0123456789ab';     // 24 characters
+  const WRONG = 'not-the-key-0123456789ab';
+  let keyed;
+
+  before(async () => {
+    keyed = await startServer({ env: { PIESHOP_API_KEYS: `manager=${KEY}` } });
+    await mustCommand(keyed.base, { type: 'defineProduct', sku: 'rhubarb-pie', name: 'Rhubarb pie', category: 'fruit', reorderLevel: 3 }, { key: KEY });
+    await mustCommand(keyed.base, { type: 'receive', location: 'store-keyed', sku: 'rhubarb-pie', quantity: 11 }, { key: KEY });
+  });
+  after(async () => { if (keyed) await keyed.stop(); });
+
+  /** A new tab (so a new sessionStorage) that records every API request and the answers with the key each carried. */
+  async function watchedPage() {
+    const page = await browser.context.newPage();
+    page.errors = [];
+    page.on('pageerror', (e) => page.errors.push(e));
+    page.apiRequests = [];
+    page.on('request', (r) => { if (new URL(r.url()).pathname !== '/api/dashboard') page.apiRequests.push(r.url()); });
+    page.answers = [];
+    page.on('response', (r) => page.answers.push({
+      path: new URL(r.url()).pathname, method: r.request().method(), status: r.status(),
+      key: r.request().headers()['x-functions-key'] ?? null, body: r.request().postData(),
+    }));
+    return page;
+  }
+  const prompt = (page) => page.getByRole('region', { name: 'This dashboard needs a function key' });
+  const quantity = async (location, sku) => (await getJson(keyed.base, `/api/inventory/${location}/${sku}`, { key: KEY })).quantity;
+  function assertKeyNeverInAUrl(page) {
+    for (const u of page.apiRequests) assert.ok(!u.includes(KEY) && !u.includes(WRONG), `a key went into a URL: ${u}`);
+  }
+
+  test('opened as /api/dashboard?code=<key>: the key leaves the address bar and goes with every call as x-functions-key', async () => {
+    const page = await watchedPage();
+    await page.goto(`${keyed.base}/api/dashboard?view=stock&code=${KEY}#actions`);
+    await waitUntil('the key to leave the address bar', () => page.url() === `${keyed.base}/api/dashboard?view=stock#actions`, { timeoutMs: T });
+    await waitForText(cell(page, 'store-keyed', 'rhubarb-pie'), '11');
+    await page.locator('#freshness[data-conn="live"]').waitFor({ timeout: T });
+    await page.locator('#activity li[data-event-id]').first().waitFor({ timeout: T });
+
+    await page.getByRole('tab', { name: 'Receive' }).click();
+    const form = page.locator('#form-receive');
+    await form.getByLabel('Location').fill('store-keyed');
+    await form.getByLabel('Product (SKU)').fill('rhubarb-pie');
+    await form.getByLabel('Quantity received').fill('5');
+    await form.getByRole('button', { name: 'Receive stock' }).click();
+    await page.locator('#result[data-kind="ok"]', { hasText: 'Received 5 × Rhubarb pie at store-keyed' }).waitFor({ timeout: T });
+    await page.locator('#result', { hasText: 'Shown in the stock view.' }).waitFor({ timeout: T });
+    await waitForText(cell(page, 'store-keyed', 'rhubarb-pie'), '16');
+    assert.equal(await quantity('store-keyed', 'rhubarb-pie'), 16);
+
+    // The key stays with the tab: a reload (the address no longer has it) still works.
+    await page.reload();
+    assert.doesNotMatch(page.url(), /code=/);
+    await waitForText(cell(page, 'store-keyed', 'rhubarb-pie'), '16');
+    await page.locator('#freshness[data-conn="live"]').waitFor({ timeout: T });
+
+    assert.deepEqual(page.answers.filter((a) => a.status === 401), [], 'the server never refused the page');
+    const api = page.answers.filter((a) => a.path.startsWith('/api/') && a.path !== '/api/dashboard');
+    for (const [what, pick] of [['summary', (a) => a.path === '/api/inventory/summary'], ['activity', (a) => a.path === '/api/activity'],
+      ['command', (a) => a.path === '/api/commands' && a.method === 'POST'], ['own-write read', (a) => a.path === '/api/inventory/store-keyed/rhubarb-pie']]) {
+      assert.ok(api.some(pick), `no ${what} call was answered`);
+    }
+    assert.deepEqual(api.filter((a) => a.key !== KEY).map((a) => a.path), [], 'every API call carries x-functions-key');
+    assertKeyNeverInAUrl(page);
+    assert.equal(await prompt(page).isVisible(), false);
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  });
+
+  test('without a key the page asks for one in the page: a wrong key is refused, the right one loads the stock', async () => {
+    const page = await watchedPage();
+    await page.goto(`${keyed.base}/api/dashboard`);
+    const box = prompt(page);
+    await box.waitFor({ timeout: T });
+    await page.locator('#freshness[data-conn="key"]').waitFor({ timeout: T });
+    const input = box.getByLabel('Function key');
+    assert.equal(await input.getAttribute('type'), 'password');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'key-input', 'the key field has the focus');
+    assert.equal((await page.locator('#key-error').textContent()).trim(), '', 'not refused: no key was given yet');
+
+    await input.fill(WRONG);
+    await input.press('Enter');
+    await page.locator('#key-error', { hasText: 'That key was refused' }).waitFor({ timeout: T });
+    await box.waitFor({ timeout: T });
+    assert.equal(await input.inputValue(), '', 'the refused key is not left in the field');
+    // Polling stops while the page asks: one summary call without a key, at most one with the wrong key (it may have
+    // been cut short by another call's 401), each refused, and none since.
+    const summaryCalls = page.apiRequests.filter((u) => new URL(u).pathname === '/api/inventory/summary');
+    assert.ok(summaryCalls.length <= 2, `${summaryCalls.length} summary calls while no valid key was known`);
+    assert.ok(page.answers.filter((a) => a.path === '/api/inventory/summary').every((a) => a.status === 401));
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-key-prompt.png'), fullPage: true, animations: 'disabled' });
+
+    await input.fill(KEY);
+    await box.getByRole('button', { name: 'Use this key' }).click();
+    const q = await quantity('store-keyed', 'rhubarb-pie');
+    await waitForText(cell(page, 'store-keyed', 'rhubarb-pie'), q.toLocaleString('en-GB'));
+    await page.locator('#freshness[data-conn="live"]').waitFor({ timeout: T });
+    await page.locator('#activity li[data-event-id]').first().waitFor({ timeout: T });
+    assert.equal(await box.isVisible(), false);
+
+    const refused = page.answers.filter((a) => a.status === 401);
+    assert.ok(refused.every((a) => a.key === null || a.key === WRONG), 'only calls without a key or with the wrong one were refused');
+    const withKey = page.answers.filter((a) => a.key === KEY);
+    assert.ok(withKey.length > 0 && withKey.every((a) => a.status !== 401));
+    assertKeyNeverInAUrl(page);
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  });
+
+  test('a change submitted before the key is given waits for it and is then sent with the same commandId, applied once', async () => {
+    const page = await watchedPage();
+    await page.goto(`${keyed.base}/api/dashboard`);
+    const box = prompt(page);
+    await box.waitFor({ timeout: T });
+    const before = await quantity('store-keyed', 'rhubarb-pie');
+
+    await page.getByRole('tab', { name: 'Receive' }).click();
+    const form = page.locator('#form-receive');
+    await form.getByLabel('Location').fill('store-keyed');
+    await form.getByLabel('Product (SKU)').fill('rhubarb-pie');
+    await form.getByLabel('Quantity received').fill('4');
+    await form.getByRole('button', { name: 'Receive stock' }).click();
+    await page.locator('#result[data-kind="pending"]', { hasText: 'Waiting for a function key' }).waitFor({ timeout: T });
+    assert.equal(await quantity('store-keyed', 'rhubarb-pie'), before, 'nothing was applied without a key');
+
+    await box.getByLabel('Function key').fill(KEY);
+    await box.getByLabel('Function key').press('Enter');
+    await page.locator('#result[data-kind="ok"]', { hasText: /Received 4 × .* at store-keyed/ }).waitFor({ timeout: T });
+    await waitForText(cell(page, 'store-keyed', 'rhubarb-pie'), before + 4);
+    assert.equal(await quantity('store-keyed', 'rhubarb-pie'), before + 4, 'applied exactly once');
+
+    const posts = page.answers.filter((a) => a.path === '/api/commands' && a.method === 'POST');
+    assert.deepEqual(posts.map((a) => [a.key, a.status]), [[null, 401], [KEY, 200]]);
+    assert.equal(JSON.parse(posts[0].body).commandId, JSON.parse(posts[1].body).commandId, 'sent again with the same commandId');
+    assertKeyNeverInAUrl(page);
+    assert.deepEqual(page.errors, []);
+    await page.close();
   });
 });

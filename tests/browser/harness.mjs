@@ -50,14 +50,20 @@ export async function waitUntil(what, check, { timeoutMs = 10000, intervalMs = 5
   }
 }
 
-export async function startServer() {
+/**
+ * Starts the server; `env` adds to (or overrides) its environment, e.g. `{ PIESHOP_API_KEYS: 'manager=<key>' }`.
+ * Function keys are off unless `env` turns them on (a PIESHOP_API_KEYS of the caller's shell is not passed on).
+ */
+export async function startServer({ env = {} } = {}) {
   const bin = handlerBinary();
+  const inherited = { ...process.env };
+  delete inherited.PIESHOP_API_KEYS;
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pieshop-browser-'));
     const log = [];
     const child = spawn(bin, [], {
-      env: { ...process.env, PIESHOP_DATA_DIR: dataDir, PIESHOP_LISTEN: `127.0.0.1:${port}`, RUST_LOG: process.env.RUST_LOG || 'warn' },
+      env: { ...inherited, PIESHOP_DATA_DIR: dataDir, PIESHOP_LISTEN: `127.0.0.1:${port}`, RUST_LOG: process.env.RUST_LOG || 'warn', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let exited = null;
@@ -104,22 +110,25 @@ export async function launchBrowser() {
   };
 }
 
-/** POSTs one command as another client would (plain HTTP); returns {status, body, headers}. */
-export async function command(base, fields, commandId = randomUUID()) {
+/** Headers carrying a function key as the Functions host reads it (none without a key). */
+const keyHeaders = (key) => (key ? { 'x-functions-key': key } : {});
+
+/** POSTs one command as another client would (plain HTTP); returns {status, body, headers}. `key`: function key. */
+export async function command(base, fields, commandId = randomUUID(), { key } = {}) {
   const res = await fetch(`${base}/api/commands`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ commandId, ...fields }),
+    method: 'POST', headers: { 'Content-Type': 'application/json', ...keyHeaders(key) }, body: JSON.stringify({ commandId, ...fields }),
   });
   return { status: res.status, headers: res.headers, body: await res.json() };
 }
 
-export async function mustCommand(base, fields) {
-  const r = await command(base, fields);
+export async function mustCommand(base, fields, { key } = {}) {
+  const r = await command(base, fields, randomUUID(), { key });
   if (r.status !== 200) throw new Error(`${fields.type} failed: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body;
 }
 
-export async function getJson(base, p) {
-  const res = await fetch(`${base}${p}`);
+export async function getJson(base, p, { key } = {}) {
+  const res = await fetch(`${base}${p}`, { headers: keyHeaders(key) });
   if (!res.ok) throw new Error(`GET ${p}: ${res.status}`);
   return res.json();
 }
