@@ -140,6 +140,26 @@ pub async fn aggregates_lists_every_stream(store: Arc<dyn WriteStore>) {
     assert_eq!(all, vec![item("store-1", "apple-pie", 10, 1), item("van", "pork-pie", 5, 1)]);
 }
 
+/// A command id names one command whichever stream it targets: committing it again on another stream writes
+/// nothing and hands back the first one's outcome (whose hash then tells the caller the id was reused), and
+/// looking it up on the other stream finds it too.
+pub async fn a_command_id_used_on_another_stream_returns_the_first_outcome(store: Arc<dyn WriteStore>) {
+    let (first, command) = commit(1, None, vec![stock("store-1", "apple-pie", 1, 10, 0)]);
+    assert!(matches!(store.commit(first).await.unwrap(), CommitResult::Committed));
+    let (mut reused, _) = commit(1, None, vec![stock("van", "pork-pie", 1, 5, 0)]);
+    reused.stream = stream("van", "pork-pie");
+    reused.state = item("van", "pork-pie", 5, 1);
+    reused.outcome = CommandOutcome { command_id: command, request_hash: "another-body".into(), response: "{}".into() };
+    match store.commit(reused).await.unwrap() {
+        CommitResult::Duplicate(stored) => assert_eq!(stored.request_hash, format!("hash-{command}")),
+        other => panic!("a reused command id was {other:?}"),
+    }
+    assert!(store.load(&stream("van", "pork-pie")).await.unwrap().is_none(), "nothing written on the other stream");
+    assert_eq!(store.events().await.unwrap().len(), 1);
+    let found = store.outcome(&stream("van", "pork-pie"), command).await.unwrap();
+    assert_eq!(found.map(|o| o.request_hash), Some(format!("hash-{command}")));
+}
+
 macro_rules! write_store_contract {
     ($adapter:ident, $make:expr) => {
         mod $adapter {
@@ -147,7 +167,8 @@ macro_rules! write_store_contract {
             write_store_contract!(@cases $make; a_missing_stream_loads_as_none, a_commit_stores_state_events_and_marker_together,
                 a_stale_etag_conflicts_and_writes_nothing, creating_a_stream_twice_conflicts,
                 a_second_commit_of_one_command_returns_the_stored_outcome, unpublished_events_are_listed_until_marked,
-                a_pending_transfer_is_listed_until_finished, aggregates_lists_every_stream);
+                a_pending_transfer_is_listed_until_finished, aggregates_lists_every_stream,
+                a_command_id_used_on_another_stream_returns_the_first_outcome);
         }
     };
     (@cases $make:expr; $($case:ident),*) => {

@@ -10,6 +10,20 @@ use crate::domain::{Aggregate, CommandId, Event, PendingTransfer, StreamId, Tran
 use crate::ports::write_store::CommandOutcome;
 
 pub const STATE_ID: &str = "state";
+pub const CLAIM_ID: &str = "claim";
+
+/// The partition of a command's claim: one per command id, and never a stream (streams have no `:`).
+pub fn claim_partition(command: CommandId) -> String {
+    format!("claim:{command}")
+}
+
+/// A command id's claim: which stream and which body it belongs to. Markers live in their stream's partition
+/// (so one batch commits them with the state), which alone cannot see the same id used on another stream;
+/// the claim, written before the batch, can.
+pub fn claim(command: CommandId, stream: &StreamId, request_hash: &str) -> Value {
+    json!({"id": CLAIM_ID, "pk": claim_partition(command), "kind": "claim", "stream": stream.to_string(),
+           "requestHash": request_hash})
+}
 
 pub fn marker_id(command: CommandId) -> String {
     format!("marker-{command}")

@@ -126,6 +126,47 @@ fn culprit(response: &TransactionalBatchResponse) -> Option<(usize, u16)> {
         .map(|(index, op)| (index, op.status_code()))
 }
 
+/// A command id's claim as stored.
+struct Claim {
+    stream: String,
+    request_hash: String,
+}
+
+impl Claim {
+    /// What the claim tells about the command: its hash (its answer lives with its marker).
+    fn outcome(&self, command: CommandId) -> CommandOutcome {
+        CommandOutcome { command_id: command, request_hash: self.request_hash.clone(), response: String::new() }
+    }
+}
+
+impl CosmosWriteStore {
+    async fn claim(&self, command: CommandId) -> Result<Option<Claim>, StoreError> {
+        match self.container.read_item(documents::claim_partition(command), documents::CLAIM_ID, None).await {
+            Ok(response) => {
+                let doc: Value = response.into_model().map_err(corrupt)?;
+                let text = |name: &str| doc[name].as_str().map(str::to_owned).ok_or_else(|| corrupt("claim"));
+                Ok(Some(Claim { stream: text("stream")?, request_hash: text("requestHash")? }))
+            }
+            Err(error) if error.status().is_not_found() => Ok(None),
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+
+    /// Claims the command id for this stream and body before its batch; `Some` is an earlier claim (the
+    /// same body again, a retry; or another body, a reused id). A claim whose batch then conflicts or fails
+    /// stays: the command is retried under it, and the id stays bound to that body.
+    async fn claim_for(&self, command: CommandId, stream: &StreamId, hash: &str) -> Result<Option<Claim>, StoreError> {
+        let doc = documents::claim(command, stream, hash);
+        match self.container.create_item(documents::claim_partition(command), documents::CLAIM_ID, doc, None).await {
+            Ok(_) => Ok(None),
+            Err(error) if error.status().is_conflict() => {
+                self.claim(command).await?.map(Some).ok_or_else(|| corrupt("a claim conflict without a claim"))
+            }
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+}
+
 #[async_trait]
 impl WriteStore for CosmosWriteStore {
     /// Nothing is held in memory: every `load` is a point read.
@@ -143,18 +184,29 @@ impl WriteStore for CosmosWriteStore {
         Ok(Some(Snapshot { aggregate, etag: ETag(etag), cached: false }))
     }
 
+    /// The marker in the stream's partition; failing that, a claim of the id by another stream (its outcome then
+    /// carries only that command's hash: enough to refuse the id as reused).
     async fn outcome(&self, stream: &StreamId, command: CommandId) -> Result<Option<CommandOutcome>, StoreError> {
         match self.container.read_item(stream.to_string(), &documents::marker_id(command), None).await {
             Ok(response) => {
                 let doc: Value = response.into_model().map_err(corrupt)?;
                 documents::outcome_of(command, &doc).map(Some).ok_or_else(|| corrupt("marker without an outcome"))
             }
-            Err(error) if error.status().is_not_found() => Ok(None),
+            Err(error) if error.status().is_not_found() => match self.claim(command).await? {
+                Some(claim) if claim.stream != stream.to_string() => Ok(Some(claim.outcome(command))),
+                _ => Ok(None),
+            },
             Err(error) => Err(unavailable(error)),
         }
     }
 
     async fn commit(&self, commit: Commit) -> Result<CommitResult, StoreError> {
+        let outcome = &commit.outcome;
+        if let Some(claim) = self.claim_for(outcome.command_id, &commit.stream, &outcome.request_hash).await? {
+            if claim.request_hash != outcome.request_hash {
+                return Ok(CommitResult::Duplicate(claim.outcome(outcome.command_id)));
+            }
+        }
         let pk = commit.stream.to_string();
         let state = documents::state(&commit.stream, &commit.state);
         // The marker goes first: if it exists, the command was applied and nothing else matters.
