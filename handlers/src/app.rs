@@ -14,7 +14,9 @@ use crate::functions::dispatch::Dispatcher;
 use crate::functions::projection::Projection;
 use crate::functions::query::QueryService;
 use crate::functions::relay::Relay;
-use crate::ports::{Adapters, ReadModelError, StoreError};
+use crate::host::listen::Mode;
+use crate::ports::cache::NoCache;
+use crate::ports::{Adapters, ReadModelError, ResponseCache, StoreError};
 
 /// Every function, ready to serve.
 pub struct App {
@@ -53,14 +55,25 @@ pub enum OpenError {
 
 /// The embedded default: `write.db` and `read.db` in `data_dir`, in-process cache and delivery.
 pub fn embedded(data_dir: &Path) -> Result<Wiring, OpenError> {
+    embedded_with(data_dir, Arc::new(InProcessCache::default()))
+}
+
+fn embedded_with(data_dir: &Path, cache: Arc<dyn ResponseCache>) -> Result<Wiring, OpenError> {
     std::fs::create_dir_all(data_dir)
         .map_err(|source| OpenError::DataDir { path: data_dir.display().to_string(), source })?;
     let write_store = Arc::new(SqliteWriteStore::open(&data_dir.join("write.db"))?);
     let read_model = Arc::new(SqliteReadModel::open(&data_dir.join("read.db"))?);
-    let cache = Arc::new(InProcessCache::default());
     let projection = Arc::new(Projection::new(read_model.clone(), cache.clone(), Changes::default()));
     let publisher = Arc::new(InProcessPublisher::new(projection.clone()));
     Ok(Wiring { adapters: Adapters { write_store, publisher, read_model, cache, backend: "embedded" }, projection })
+}
+
+/// Whether this process may keep answers in its own memory. Only its own projection invalidates them, so
+/// that is safe only when no other process applies events to the same read model: never under the Functions
+/// host (it runs the app on as many instances as it likes, sharing the data), nor with Elasticsearch (every
+/// instance shares it). There, without Redis, answers are not cached at all (guarantee 6).
+fn local_cache_is_safe(settings: &Settings, shared_read_model: bool) -> bool {
+    settings.listen.mode == Mode::Standalone && !shared_read_model
 }
 
 /// Chooses each port's adapter from the settings: Azure where its variable is set, embedded otherwise.
@@ -68,14 +81,14 @@ pub fn embedded(data_dir: &Path) -> Result<Wiring, OpenError> {
 pub async fn wire(settings: &Settings) -> Result<Wiring, OpenError> {
     let azure = &settings.azure;
     if !azure.any() {
-        return embedded(&settings.data_dir);
+        return embedded_without_redis(settings);
     }
     use crate::adapters::azure_identity;
     use crate::adapters::cosmos::CosmosWriteStore;
     use crate::adapters::elastic::ElasticReadModel;
     use crate::adapters::eventgrid::{EventGridPublisher, EventGridSettings, TopicAuth};
     use crate::adapters::redis::RedisCache;
-    use crate::ports::{EventPublisher, ReadModel, ResponseCache, WriteStore};
+    use crate::ports::{EventPublisher, ReadModel, WriteStore};
     let needs_entra = azure.cosmos.as_ref().is_some_and(|c| c.key.is_none())
         || azure.event_grid.as_ref().is_some_and(|e| e.key.is_none())
         || azure.redis.as_ref().is_some_and(|r| r.entra_username.is_some());
@@ -95,7 +108,8 @@ pub async fn wire(settings: &Settings) -> Result<Wiring, OpenError> {
     };
     let cache: Arc<dyn ResponseCache> = match &azure.redis {
         Some(redis) => Arc::new(RedisCache::new(redis, credential.clone())?),
-        None => Arc::new(InProcessCache::default()),
+        None if local_cache_is_safe(settings, azure.elastic.is_some()) => Arc::new(InProcessCache::default()),
+        None => Arc::new(NoCache),
     };
     let projection = Arc::new(Projection::new(read_model.clone(), cache.clone(), Changes::default()));
     let publisher: Arc<dyn EventPublisher> = match (&azure.event_grid, &credential) {
@@ -116,7 +130,14 @@ pub async fn wire(settings: &Settings) -> Result<Wiring, OpenError> {
 /// Without the `azure` feature every port is embedded.
 #[cfg(not(feature = "azure"))]
 pub async fn wire(settings: &Settings) -> Result<Wiring, OpenError> {
-    embedded(&settings.data_dir)
+    embedded_without_redis(settings)
+}
+
+/// Every port embedded, with the in-process cache only where it is safe.
+fn embedded_without_redis(settings: &Settings) -> Result<Wiring, OpenError> {
+    let cache: Arc<dyn ResponseCache> =
+        if local_cache_is_safe(settings, false) { Arc::new(InProcessCache::default()) } else { Arc::new(NoCache) };
+    embedded_with(&settings.data_dir, cache)
 }
 
 impl App {
