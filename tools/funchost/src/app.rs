@@ -54,7 +54,8 @@ impl App {
     /// Reads `host.json` and every `*/function.json` under `root`.
     pub fn read(root: &Path) -> anyhow::Result<Self> {
         let host: Value = read_json(&root.join("host.json"))?;
-        let handler = host.get("customHandler").or_else(|| host.get("httpWorker")).context("host.json: no customHandler")?;
+        let handler =
+            host.get("customHandler").or_else(|| host.get("httpWorker")).context("host.json: no customHandler")?;
         let description = handler.get("description").context("host.json: Missing worker Description.")?;
         let path = description["defaultExecutablePath"].as_str().filter(|p| !p.is_empty());
         let path = path.context("host.json: customHandler.description.defaultExecutablePath is empty")?;

@@ -25,6 +25,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use rand::Rng;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::instances::Instances;
@@ -93,13 +94,20 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response
 }
 
 /// `POST /eventgrid/api/events?api-version=2018-01-01`.
-pub async fn publish(State(grid): State<Arc<Grid>>, headers: HeaderMap, RawQuery(query): RawQuery, body: Bytes) -> Response {
+pub async fn publish(
+    State(grid): State<Arc<Grid>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
     let query = query.unwrap_or_default();
-    let param = |name: &str| form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    let param =
+        |name: &str| form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
     if param("api-version").is_none() {
         return error(StatusCode::BAD_REQUEST, "BadRequest", "The api-version query parameter is required.");
     }
-    let key = headers.get("aeg-sas-key").and_then(|v| v.to_str().ok()).map(str::to_owned).or_else(|| param("aeg-sas-key"));
+    let key =
+        headers.get("aeg-sas-key").and_then(|v| v.to_str().ok()).map(str::to_owned).or_else(|| param("aeg-sas-key"));
     let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     let authorized = key.as_deref() == Some(grid.key.as_str()) || bearer.is_some_and(|t| !t.trim().is_empty());
     if !authorized {
@@ -109,12 +117,18 @@ pub async fn publish(State(grid): State<Arc<Grid>>, headers: HeaderMap, RawQuery
         return error(StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge", "The request exceeds 1 MB.");
     }
     let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
-    let schema = if content_type.starts_with("application/cloudevents") { Schema::CloudEvents } else { Schema::EventGrid };
-    let events = match serde_json::from_slice::<Value>(&body) {
-        Ok(Value::Array(events)) => events,
-        Ok(event @ Value::Object(_)) if content_type.starts_with("application/cloudevents+json") => vec![event],
-        _ => return error(StatusCode::BAD_REQUEST, "BadRequest", "The body must be a JSON array of events."),
+    let schema =
+        if content_type.starts_with("application/cloudevents") { Schema::CloudEvents } else { Schema::EventGrid };
+    // Kept as published (member order included): the host hands the trigger the event's own text.
+    let raw: Vec<Box<RawValue>> = match serde_json::from_slice::<Vec<Box<RawValue>>>(&body) {
+        Ok(events) => events,
+        Err(_) if content_type.starts_with("application/cloudevents+json") => match serde_json::from_slice(&body) {
+            Ok(event) => vec![event],
+            Err(_) => return error(StatusCode::BAD_REQUEST, "BadRequest", "The body must be a CloudEvent."),
+        },
+        Err(_) => return error(StatusCode::BAD_REQUEST, "BadRequest", "The body must be a JSON array of events."),
     };
+    let events: Vec<Value> = raw.iter().map(|r| serde_json::from_str(r.get()).unwrap_or(Value::Null)).collect();
     for (index, event) in events.iter().enumerate() {
         if let Err(message) = validate(schema, event) {
             return error(StatusCode::BAD_REQUEST, "BadRequest", format!("event {index}: {message}"));
@@ -123,8 +137,8 @@ pub async fn publish(State(grid): State<Arc<Grid>>, headers: HeaderMap, RawQuery
             return error(StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge", format!("event {index} exceeds 1 MB."));
         }
     }
-    for event in events {
-        grid.accept(event);
+    for (event, raw) in events.iter().zip(raw) {
+        grid.accept(event, raw.get().to_owned());
     }
     StatusCode::OK.into_response()
 }
@@ -151,7 +165,7 @@ fn validate(schema: Schema, event: &Value) -> Result<(), String> {
 
 impl Grid {
     /// Records the event and starts its delivery (twice, at the duplicate rate).
-    fn accept(self: &Arc<Self>, event: Value) {
+    fn accept(self: &Arc<Self>, event: &Value, raw: String) {
         let id = event["id"].as_str().unwrap_or_default().to_owned();
         let record = Record {
             id: id.clone(),
@@ -165,9 +179,9 @@ impl Grid {
         };
         self.records.lock().expect("records").entry(id).or_insert(record);
         let copies = if rand::rng().random_bool(self.policy.duplicate_rate.clamp(0.0, 1.0)) { 2 } else { 1 };
-        let event = Arc::new(event);
+        let raw = Arc::new(raw);
         for _ in 0..copies {
-            tokio::spawn(self.clone().deliver(event.clone()));
+            tokio::spawn(self.clone().deliver(raw.clone()));
         }
     }
 
@@ -176,7 +190,8 @@ impl Grid {
     }
 
     /// Delivers until acknowledged or out of attempts or time, then dead-letters.
-    async fn deliver(self: Arc<Self>, event: Arc<Value>) {
+    async fn deliver(self: Arc<Self>, raw: Arc<String>) {
+        let event: Value = serde_json::from_str(&raw).unwrap_or(Value::Null);
         let id = event["id"].as_str().unwrap_or_default().to_owned();
         let started = tokio::time::Instant::now();
         let jitter = self.policy.jitter.as_millis() as u64;
@@ -184,7 +199,7 @@ impl Grid {
             let wait = Duration::from_millis(rand::rng().random_range(0..=jitter));
             tokio::time::sleep(wait).await;
         }
-        let envelope = invoke::event_grid_envelope(&self.function, &self.binding, &event);
+        let envelope = invoke::event_grid_envelope(&self.function, &self.binding, &raw);
         let mut attempt = 0u32;
         loop {
             attempt += 1;

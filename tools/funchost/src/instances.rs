@@ -9,8 +9,8 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -38,7 +38,10 @@ pub struct Launch {
 #[serde(rename_all = "camelCase", tag = "state")]
 pub enum State {
     Starting,
-    Ready { port: u16, pid: u32 },
+    Ready {
+        port: u16,
+        pid: u32,
+    },
     /// Exited with status 0: the host does not restart such a worker.
     Stopped,
 }
@@ -196,10 +199,12 @@ fn spawn(launch: &Launch, index: usize, port: u16) -> std::io::Result<tokio::pro
         .kill_on_drop(true);
     let mut child = command.spawn()?;
     // The host logs a worker's stdout and stderr; here they go to funchost's stderr, each line marked.
-    for stream in [child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-                   child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>)]
-        .into_iter()
-        .flatten()
+    for stream in [
+        child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+        child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+    ]
+    .into_iter()
+    .flatten()
     {
         tokio::spawn(async move {
             let mut lines = BufReader::new(stream).lines();

@@ -83,9 +83,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FUNCHOST_LOG").unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("FUNCHOST_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
@@ -119,7 +117,8 @@ async fn main() -> anyhow::Result<()> {
         settings.insert("COSMOS_ENDPOINT".into(), endpoint);
         settings.insert("COSMOS_KEY".into(), "ZnVuY2hvc3QtZW11bGF0b3Ita2V5".into());
     }
-    let env: Vec<(String, String)> = settings.into_iter().filter(|(name, _)| std::env::var_os(name).is_none()).collect();
+    let env: Vec<(String, String)> =
+        settings.into_iter().filter(|(name, _)| std::env::var_os(name).is_none()).collect();
     let launch = Launch {
         executable: app.executable.clone(),
         arguments: app.arguments.clone(),
@@ -177,7 +176,10 @@ async fn main() -> anyhow::Result<()> {
         )
         .fallback(front_door::handle)
         .with_state(door);
-    eprintln!("funchost: {} instance(s) ready; front door {base}/api/..., Event Grid topic {base}/eventgrid/api/events", args.instances.max(1));
+    eprintln!(
+        "funchost: {} instance(s) ready; front door {base}/api/..., Event Grid topic {base}/eventgrid/api/events",
+        args.instances.max(1)
+    );
     eprintln!("funchost: keys in {}", args.keys.unwrap_or_else(|| state_dir.join("keys.json")).display());
     axum::serve(listener, router).with_graceful_shutdown(shutdown()).await?;
     Ok(())

@@ -27,7 +27,8 @@ pub struct Timer {
 
 impl Timer {
     pub fn new(function: &str, binding: &str, schedule: &str) -> anyhow::Result<Self> {
-        let parsed = cron::Schedule::from_str(schedule).with_context(|| format!("{function}: schedule {schedule:?}"))?;
+        let parsed =
+            cron::Schedule::from_str(schedule).with_context(|| format!("{function}: schedule {schedule:?}"))?;
         Ok(Self { function: function.into(), binding: binding.into(), schedule: parsed, last: Mutex::new(None) })
     }
 
