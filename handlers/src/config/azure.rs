@@ -44,7 +44,10 @@ impl AzureSettings {
             None | Some("cloudevents") => Schema::CloudEvents,
             Some("eventgrid") => Schema::EventGrid,
             Some(_) => {
-                return Err(ConfigError::Invalid { variable: "EVENTGRID_SCHEMA", expected: "cloudevents or eventgrid" });
+                return Err(ConfigError::Invalid {
+                    variable: "EVENTGRID_SCHEMA",
+                    expected: "cloudevents or eventgrid",
+                });
             }
         };
         let event_grid = lookup("EVENTGRID_TOPIC_ENDPOINT").map(|endpoint| EventGridConfig {
