@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
-# The project's test command (the one README.md gives): every suite, in one go.
-#   1. cargo test: domain unit tests, API tests on the embedded default, host-protocol tests, and the
-#      contract suites of every adapter whose engine is reachable (see .ci/engines.sh);
+# The project's test command (the one README.md gives): every suite, set up by itself.
+#   0. scripts/setup.sh installs the tools and engines (cached), and real Redis and Elasticsearch are started on
+#      127.0.0.1 for the run (unless REDIS_URL and ELASTICSEARCH_URL already point at running ones) and stopped after;
+#   1. cargo test --workspace: domain unit tests, API tests on the embedded default, host-protocol tests, the
+#      contract suites of every adapter, the fault suite, and the deployed shape through funchost;
 #   2. scripts/test-deploy.sh: shellcheck, checkov on bicep/, the deployment pytest suite;
 #   3. scripts/test-browser.sh: the dashboard in headless Chromium.
-# A suite whose tools are missing is skipped with a message, unless PIESHOP_REQUIRE_ALL=1 (CI sets it).
+# Nothing is skipped (PIESHOP_REQUIRE_ALL=1) unless --quick: then only cargo test runs, with whatever engines the
+# environment names, and the suites that need a missing engine say SKIPPED.
 set -euo pipefail
 
 usage() {
-  echo "usage: scripts/test.sh [--rust-only]"
-  echo "  Runs every test suite from the repository root. Set PIESHOP_REQUIRE_ALL=1 to fail on missing tools."
+  echo "usage: scripts/test.sh [--quick]"
+  echo "  Sets up and runs every test suite from the repository root; --quick runs cargo test alone, set up nothing."
 }
 
-rust_only=""
+quick=""
 case "${1:-}" in
-  -h|--help) usage; exit 0 ;;
-  --rust-only) rust_only=1 ;;
+  -h | --help) usage; exit 0 ;;
+  --quick) quick=1 ;;
   "") ;;
   *) usage >&2; exit 2 ;;
 esac
@@ -23,9 +26,31 @@ esac
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
+if [[ -n $quick ]]; then
+  echo "test.sh: --quick: cargo test --workspace (no setup; suites without their engine are skipped)"
+  exec cargo test --workspace
+fi
+
+export PIESHOP_CACHE="${PIESHOP_CACHE:-$HOME/.cache/pieshop}"
+export PIESHOP_REQUIRE_ALL=1
+scripts/setup.sh
+export PATH="$PATH:$PIESHOP_CACHE/checkov-venv/bin"
+
+if [[ -z ${REDIS_URL:-} || -z ${ELASTICSEARCH_URL:-} ]]; then
+  engines_env=$(mktemp "${TMPDIR:-/tmp}/pieshop-engines.XXXXXX.env")
+  rm -f "$engines_env"
+  engines=(.ci/engines.sh --only "redis,elasticsearch" --env-file "$engines_env")
+  trap '"${engines[@]}" stop || true' EXIT
+  echo "test.sh: starting Redis and Elasticsearch on 127.0.0.1"
+  "${engines[@]}" start >/dev/null
+  set -a
+  # shellcheck disable=SC1090
+  . "$engines_env"
+  set +a
+fi
+
 echo "test.sh: cargo test --workspace"
 cargo test --workspace
-[ -n "$rust_only" ] && exit 0
 
 # The Rust run above built the debug handler; the other suites reuse it instead of building again.
 export PIESHOP_HANDLER_BIN="${PIESHOP_HANDLER_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/handler}"
@@ -36,8 +61,6 @@ embedded=(env -u COSMOS_ENDPOINT -u EVENTGRID_TOPIC_ENDPOINT -u ELASTICSEARCH_UR
 echo "test.sh: scripts/test-deploy.sh"
 "${embedded[@]}" scripts/test-deploy.sh -q
 
-if [ -x scripts/test-browser.sh ]; then
-  echo "test.sh: scripts/test-browser.sh"
-  "${embedded[@]}" scripts/test-browser.sh
-fi
+echo "test.sh: scripts/test-browser.sh"
+"${embedded[@]}" scripts/test-browser.sh
 echo "test.sh: all suites passed"

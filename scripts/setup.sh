@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what the test suites need, cached, so scripts/test.sh runs on a fresh machine of this project's kind:
+#   Debian: shellcheck zip unzip chromium redis-server jq sqlite3 (apt, as root or through sudo)
+#   PyPI:   checkov (in a cached venv), pytest and azure-eventgrid (the official SDK parses what we publish)
+#   Maven:  Elasticsearch's test distribution, through .ci/engines.sh install
+# Everything is cached under $PIESHOP_CACHE (default ~/.cache/pieshop); a second run takes a second.
+set -euo pipefail
+
+usage() {
+  echo "usage: scripts/setup.sh   (installs the test suites' tools and engines; idempotent, cached)"
+}
+case "${1:-}" in -h | --help) usage; exit 0 ;; "") ;; *) usage >&2; exit 2 ;; esac
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+export PIESHOP_CACHE="${PIESHOP_CACHE:-$HOME/.cache/pieshop}"
+mkdir -p "$PIESHOP_CACHE"
+
+as_root() {
+  if [[ $EUID -eq 0 ]]; then "$@"; else sudo "$@"; fi
+}
+
+packages=(shellcheck zip unzip chromium redis-server jq sqlite3)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "setup.sh: apt-get install ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+venv="$PIESHOP_CACHE/checkov-venv"
+if [[ ! -x $venv/bin/checkov ]]; then
+  echo "setup.sh: checkov into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q checkov
+fi
+if ! python3 -c 'import pytest, azure.eventgrid' >/dev/null 2>&1; then
+  echo "setup.sh: pip install pytest azure-eventgrid"
+  python3 -m pip install -q pytest azure-eventgrid
+fi
+
+.ci/engines.sh --only redis,elasticsearch install
+echo "setup.sh: done (cache: $PIESHOP_CACHE)"
