@@ -25,6 +25,12 @@ def test_oidc_login_and_no_other_secret():
         {"AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_SUBSCRIPTION_ID"}
 
 
+def test_every_suite_passes_before_anything_deploys():
+    jobs = load()["jobs"]
+    assert jobs["deploy"]["needs"] == "test"
+    assert any(step.get("run", "").strip() == "scripts/test.sh" for step in jobs["test"]["steps"])
+
+
 def test_steps_run_in_order():
     steps = load()["jobs"]["deploy"]["steps"]
     runs = [s.get("run", "") for s in steps]
