@@ -20,6 +20,11 @@ Builds release once (cargo build --release -p pieshop -p loadgen), then measures
   4. stripped binary size
   5. with ELASTICSEARCH_URL set: raw _bulk indexing rate of inventory-item documents, and the projection's
      rate into Elasticsearch (a handler with the Elasticsearch read model under the same scanners)
+  6. with ELASTICSEARCH_URL set, the production path: the same scanners through funchost (the Functions host and
+     Event Grid stand-in) in front of 2 release handler instances sharing the Cosmos SDK's emulator and
+     Elasticsearch: events/s Event Grid delivered and the projection acknowledged, and accepted -> visible lag
+     through the front door, beside the raw _bulk rate (funchost is built release separately: cargo build
+     --release -p funchost, so the handler binary is not built with the emulator's features)
 Every server it starts is stopped on exit. Knobs (environment): BENCH_SCANNERS (16), BENCH_READERS (16),
 BENCH_WRITE_SECONDS (20), BENCH_READ_SECONDS (10), BENCH_MIXED_SECONDS (15), BENCH_COLD_RUNS (20).
 EOF
@@ -184,6 +189,43 @@ if [[ -n "$ES_URL" ]]; then
   curl -fsS -o /dev/null -X DELETE "${ES_URL%/}/$prefix-items-v1,$prefix-products-v1,$prefix-activity-v1" || true
 fi
 
+fh_rate=n/a
+fh_lag=n/a
+fh_cps=n/a
+fh_share=n/a
+if [[ -n "$ES_URL" ]]; then
+  say "the production path: funchost, 2 instances, Cosmos SDK emulator over HTTP, Elasticsearch; $SCANNERS scanners for 10 s through the front door with a function key; events/s from the first command until Event Grid delivered every event and a projection acknowledged it"
+  cargo build --release -p funchost
+  FUNCHOST=${CARGO_TARGET_DIR:-$ROOT/target}/release/funchost
+  fh_port=$(free_port)
+  mkdir -p "$WORK/funchost"
+  fh_key="bench-host-key-$$-0123456789"
+  printf '{"masterKey": "bench-master-%s-0123456789", "hostKeys": {"default": "%s"}}\n' "$$" "$fh_key" \
+    >"$WORK/funchost/keys.json"
+  ELASTICSEARCH_URL="$ES_URL" ELASTICSEARCH_INDEX_PREFIX="pieshop-bench-fh-$$" RUST_LOG=warn FUNCHOST_LOG=warn \
+    "$FUNCHOST" --app "$ROOT" --handler "$HANDLER" --instances 2 --cosmos-emulator --timer-period-ms 0 \
+    --listen "127.0.0.1:$fh_port" --keys "$WORK/funchost/keys.json" --state-dir "$WORK/funchost" \
+    >"$WORK/funchost.log" 2>&1 &
+  PIDS+=("$!")
+  wait_http "http://127.0.0.1:$fh_port/" 90
+  start=$(date +%s.%N)
+  fh_writes=$("$LOADGEN" run "http://127.0.0.1:$fh_port" --key "$fh_key" --scanners "$SCANNERS" --seconds 10 \
+    --lag-sample 0.02 --json | json_of)
+  delivered() { curl -fsS "http://127.0.0.1:$fh_port/funchost/events" | jq '[.[] | select(.acknowledged > 0)] | length'; }
+  published() { curl -fsS "http://127.0.0.1:$fh_port/funchost/events" | jq 'length'; }
+  deadline=$((SECONDS + 120))
+  while (( $(delivered) < $(published) )); do
+    if ((SECONDS >= deadline)); then echo "bench: Event Grid did not deliver every event within 120 s" >&2; break; fi
+    sleep 0.05 # polling a server, not synchronising a test: adds at most 50 ms to ~10 s
+  done
+  fh_rate=$(awk -v d="$(delivered)" -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.0f", d / (e - s) }')
+  fh_lag="$(calc "%.0f" "$(get "$fh_writes" .lag_p50_ms)") / $(calc "%.0f ms" "$(get "$fh_writes" .lag_p99_ms)")"
+  fh_cps=$(calc "%.0f" "$(get "$fh_writes" .commands_per_s)")
+  fh_share=$(calc "%.1f%%" "100 * $fh_rate / $es_rate")
+  curl -fsS -o /dev/null -X DELETE \
+    "${ES_URL%/}/pieshop-bench-fh-$$-items-v1,pieshop-bench-fh-$$-products-v1,pieshop-bench-fh-$$-activity-v1" || true
+fi
+
 binary_bytes=$(stat -c %s "$HANDLER")
 
 # ---- the table ------------------------------------------------------------------------------------------------
@@ -238,4 +280,8 @@ row "Elasticsearch raw _bulk docs/s" "$es_rate" "" ""
 row "projection into Elasticsearch, events/s" "$es_projection (lag p99 $es_lag_p99 ms)" "" ""
 if [[ $es_projection != n/a ]]; then es_share=$(calc "%.1f%%" "100 * $es_projection / $es_rate"); else es_share=n/a; fi
 row "projection throughput vs raw _bulk docs/s" "$es_share" "" ""
+row "deployed shape: commands/s through funchost" "$fh_cps (errors $(if [[ $fh_cps == n/a ]]; then echo n/a; else get "$fh_writes" .errors; fi))" "" ""
+row "deployed shape: events/s delivered + projected" "$fh_rate" "" ""
+row "deployed shape: projection vs raw _bulk docs/s" "$fh_share" ">= 30%" "$(if [[ $fh_share == n/a ]]; then echo n/a; else meets "$fh_rate >= 0.3 * $es_rate"; fi)"
+row "deployed shape: accepted -> visible p50 / p99" "$fh_lag" "p99 <= 2 s" "$(if [[ $fh_lag == n/a ]]; then echo n/a; else meets "$(get "$fh_writes" .lag_p99_ms) <= 2000"; fi)"
 row "errors (all runs; rejections not counted)" "$errors" "0" "$(meets "$errors == 0")"

@@ -103,6 +103,9 @@ pub struct RunArgs {
     /// Also print one JSON object on the last line.
     #[arg(long)]
     pub json: bool,
+    /// A function key sent as `x-functions-key` on every request (the deployed shape checks keys).
+    #[arg(long)]
+    pub key: Option<String>,
 }
 
 struct Ctx {
@@ -147,7 +150,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     if args.commands.is_some() && args.scanners == 0 {
         anyhow::bail!("--commands needs scanners; readers alone run for --seconds");
     }
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(key) = &args.key {
+        headers.insert("x-functions-key", reqwest::header::HeaderValue::from_str(key).context("--key")?);
+    }
     let client = reqwest::Client::builder()
+        .default_headers(headers)
         .pool_max_idle_per_host(args.scanners + args.readers + 64)
         .timeout(Duration::from_secs(30))
         .build()?;
