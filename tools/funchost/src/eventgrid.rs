@@ -295,11 +295,7 @@ pub async fn records(State(grid): State<Arc<Grid>>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fixture(name: &str) -> Value {
-        let path = format!("{}/../../handlers/tests/fixtures/host/{name}", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    }
+    use crate::fixture;
 
     #[test]
     fn the_publish_fixtures_are_valid_and_missing_members_are_not() {

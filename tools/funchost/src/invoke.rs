@@ -135,21 +135,13 @@ pub async fn invoke(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fixture(name: &str) -> Value {
-        let path = format!("{}/../../handlers/tests/fixtures/host/{name}", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    }
+    use crate::fixture;
 
     /// The envelope has exactly the shape of the protocol fixture for a CloudEvent (all but `sys`'s values).
     #[test]
     fn an_event_grid_envelope_matches_the_fixture() {
         let expected = fixture("c-eventgrid-cloudevent-request.json");
-        let path = format!(
-            "{}/../../handlers/tests/fixtures/host/x-eventgrid-delivery-cloudevent.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let raw = std::fs::read_to_string(path).unwrap();
+        let raw = crate::fixture_text("x-eventgrid-delivery-cloudevent.json");
         let mut envelope = event_grid_envelope("projection", "eventGridEvent", raw.trim());
         assert_eq!(envelope["Data"], expected["Data"]);
         envelope["Metadata"]["sys"] = expected["Metadata"]["sys"].clone();

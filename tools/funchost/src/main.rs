@@ -14,6 +14,18 @@ mod keys;
 mod route;
 mod timer;
 
+/// The protocol fixtures the handler's tests use too (`handlers/tests/fixtures/host/`).
+#[cfg(test)]
+fn fixture_text(name: &str) -> String {
+    let path = format!("{}/../../handlers/tests/fixtures/host/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(path).expect("fixture")
+}
+
+#[cfg(test)]
+fn fixture(name: &str) -> serde_json::Value {
+    serde_json::from_str(&fixture_text(name)).expect("fixture JSON")
+}
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

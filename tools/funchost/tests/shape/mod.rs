@@ -7,27 +7,16 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::{Client, Response, StatusCode};
+
+#[path = "../../../../handlers/tests/shared/engines.rs"]
+mod engines;
+pub use engines::engine;
 use serde_json::{Value, json};
 
 pub const MASTER: &str = "master-key-0123456789abcdef";
 pub const HOST: &str = "host-key-0123456789abcdef";
 pub const COMMAND: &str = "command-key-0123456789abcdef";
 pub const QUERY: &str = "query-key-0123456789abcdef";
-
-/// The engine's URL from the environment, or `None` after saying why the test is skipped; with
-/// `PIESHOP_REQUIRE_ALL` set (as CI sets it), a missing engine fails the test instead.
-pub fn engine(variable: &str) -> Option<String> {
-    match std::env::var(variable).ok().filter(|v| !v.is_empty()) {
-        Some(url) => Some(url),
-        None if std::env::var_os("PIESHOP_REQUIRE_ALL").is_some() => {
-            panic!("{variable} is not set and PIESHOP_REQUIRE_ALL is: start the engines with .ci/engines.sh")
-        }
-        None => {
-            eprintln!("SKIPPED: {variable} is not set (start the engines with .ci/engines.sh start)");
-            None
-        }
-    }
-}
 
 /// Which read model and cache the instances share.
 #[derive(Debug, Clone, Default)]
