@@ -1,14 +1,27 @@
-//! pieshop: a CQRS inventory system whose one binary is an Azure Functions custom handler, and runs
-//! standalone on an embedded default. See `README.md` for the tour and `shared/DESIGN.md` for the guarantees.
+//! pieshop: a CQRS inventory system whose one binary is an Azure Functions custom handler, and runs standalone on
+//! an embedded default. `README.md` is the tour; the guarantees are listed there with the tests that prove them.
+//!
+//! The layers, each depending only on those below it:
+//!
+//! - `domain`: identifiers, quantities, commands, events and the decisions between them; no I/O, no async.
+//! - `ports`: the small traits the application needs from the world (write store, publisher and event sink,
+//!   read model, answer cache).
+//! - `application`: the use cases over the ports: execute a command, the transfer saga, dispatch and relay,
+//!   project events, answer queries, reconcile and rebuild.
+//! - `adapters`: the ports implemented on the embedded default (SQLite, in process) and on Azure (Cosmos DB,
+//!   Event Grid, Elasticsearch, Redis); `contract`: the wire format (command bodies, events, JSON views).
+//! - transport: `functions` (one thin file per Azure Function), `http` (router, problem+json, ETags, keys, request
+//!   log) and `host` (the Functions host's listen rules and envelopes).
+//! - `config` (settings from the environment) and `wiring` (settings → adapters → use cases → router): the only
+//!   module that knows every layer; `main.rs`, the operator commands and the tests build through it.
 
 pub mod adapters;
-pub mod app;
-pub mod changes;
+pub mod application;
 pub mod config;
 pub mod contract;
 pub mod domain;
 pub mod functions;
 pub mod host;
 pub mod http;
-pub mod operator;
 pub mod ports;
+pub mod wiring;

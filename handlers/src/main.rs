@@ -4,11 +4,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use pieshop::app::{self, App};
+use pieshop::application::operator;
 use pieshop::config::{Access, Settings};
-use pieshop::functions::relay::Relay;
+use pieshop::functions::App;
 use pieshop::host::listen::Mode;
-use pieshop::operator;
+use pieshop::wiring;
 use tracing_subscriber::EnvFilter;
 
 /// mimalloc instead of glibc malloc: the command path allocates per request (JSON, rows), and glibc's
@@ -60,9 +60,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
     // Any TLS use (Redis over TLS, the Azure SDKs) needs one crypto provider chosen before it starts.
     #[cfg(feature = "azure")]
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let wiring = app::wire(&settings).await?;
+    let wiring = wiring::wire(&settings).await?;
     let adapters = wiring.adapters.clone();
-    let app = App::new(wiring, settings.relay_min_age);
+    let app = wiring.app(settings.relay_min_age);
     match command {
         Command::Serve => serve(settings, app).await.map(|()| ExitCode::SUCCESS),
         Command::Verify => {
@@ -79,7 +79,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Relay => {
-            let report = operator::relay(&app).await?;
+            let report = app.relay.run_once().await?;
             println!(
                 "relay: republished {} events, completed {} transfers, {} still failing",
                 report.republished, report.transfers_completed, report.failed
@@ -93,7 +93,7 @@ async fn serve(settings: Settings, app: std::sync::Arc<App>) -> anyhow::Result<(
     let listener = tokio::net::TcpListener::bind(settings.listen.addr).await?;
     let base = format!("http://{}", listener.local_addr()?);
     if settings.listen.mode == Mode::Standalone {
-        Relay::spawn_loop(app.clone(), settings.relay_interval);
+        app.relay.clone().spawn_loop(settings.relay_interval);
         tracing::info!(data_dir = %settings.data_dir.display(), "pieshop standalone on the embedded default");
         tracing::info!("dashboard  {base}/");
         tracing::info!("commands   POST {base}/api/commands");
@@ -105,7 +105,7 @@ async fn serve(settings: Settings, app: std::sync::Arc<App>) -> anyhow::Result<(
     } else {
         tracing::info!(%base, "pieshop custom handler listening for the Functions host");
     }
-    app::serve_with(listener, app, settings.access, shutdown_signal()).await?;
+    wiring::serve_with(listener, app, settings.access, shutdown_signal()).await?;
     Ok(())
 }
 

@@ -1,9 +1,25 @@
-//! One module per Azure Function (each a route of the handler), plus the outbox dispatch they share.
+//! The Azure Functions, one thin file each: parse the request, call the application, map the answer. The same
+//! routes serve under the Functions host and standalone (`http::router`).
 
 pub mod command;
 pub mod dashboard;
-pub mod dispatch;
 pub mod projection;
 pub mod query;
 pub mod relay;
-pub mod stream_locks;
+
+use std::sync::Arc;
+
+use crate::application::commands::CommandService;
+use crate::application::projection::Projection;
+use crate::application::queries::QueryService;
+use crate::application::relay::Relay;
+
+/// What every function's route is given: the use cases, built by `wiring`.
+pub struct App {
+    pub commands: Arc<CommandService>,
+    pub queries: QueryService,
+    pub projection: Arc<Projection>,
+    pub relay: Arc<Relay>,
+    /// `embedded` or `azure`, as `/api/health` reports it.
+    pub backend: &'static str,
+}

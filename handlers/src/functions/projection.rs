@@ -1,97 +1,20 @@
-//! The `projection` function (Event Grid trigger): decodes one event and applies it to the read model.
-//!
-//! It acknowledges (200) only when the read model holds the event or a newer version, so a failure makes
-//! Event Grid retry. A malformed event is logged, counted and acknowledged: no retry can fix it.
+//! The `projection` function (Event Grid trigger): the host's `{Data, Metadata}` envelope in, the events
+//! applied by `application::projection`, `{Outputs, Logs, ReturnValue}` out. It answers 200 only when every
+//! event is applied or proven stale; a 503 fails the invocation and Event Grid delivers again.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use async_trait::async_trait;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use serde_json::Value;
 
-use crate::adapters::embedded::Subscriber;
-use crate::app::App;
-use crate::changes::Changes;
-use crate::contract::event_json::{self, DecodeError};
-use crate::domain::Event;
+use super::App;
+use crate::application::projection::Outcome;
 use crate::host::envelope::{Invocation, InvocationResult};
 use crate::http::Problem;
-use crate::ports::read_model::Applied;
-use crate::ports::{ReadModel, ReadModelError, ResponseCache};
 
 /// The Event Grid trigger's binding name in `functions/projection/function.json`.
 pub const BINDING: &str = "eventGridEvent";
-
-/// What became of one delivered event.
-#[derive(Debug)]
-pub enum Outcome {
-    Applied(Event),
-    Stale(Event),
-    Malformed(DecodeError),
-}
-
-/// Applies delivered events to the read model.
-pub struct Projection {
-    read_model: Arc<dyn ReadModel>,
-    cache: Arc<dyn ResponseCache>,
-    changes: Changes,
-    malformed: AtomicU64,
-}
-
-impl Projection {
-    pub fn new(read_model: Arc<dyn ReadModel>, cache: Arc<dyn ResponseCache>, changes: Changes) -> Self {
-        Self { read_model, cache, changes, malformed: AtomicU64::new(0) }
-    }
-
-    /// The change signal this projection raises (queries wait on it).
-    pub fn changes(&self) -> Changes {
-        self.changes.clone()
-    }
-
-    /// Malformed events acknowledged since start.
-    pub fn malformed_count(&self) -> u64 {
-        self.malformed.load(Ordering::Relaxed)
-    }
-
-    /// Decodes and applies payloads (each an object, a string of JSON, or a string of a string of JSON) in order, in one read-model write where the adapter can; the cache is
-    /// invalidated once, after the writes and before anything is acknowledged.
-    pub async fn handle_all(&self, payloads: &[Value]) -> Result<Vec<Outcome>, ReadModelError> {
-        let decoded: Vec<Result<Event, DecodeError>> = payloads.iter().map(event_json::decode).collect();
-        let events: Vec<Event> = decoded.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
-        let mut applied = self.read_model.apply_batch(&events).await?.into_iter();
-        if !events.is_empty() {
-            // No cached answer computed before these events may be served after they are acknowledged.
-            self.cache.invalidate().await.map_err(|e| ReadModelError::Unavailable(e.to_string()))?;
-            self.changes.notify();
-        }
-        let mut events = events.into_iter();
-        Ok(decoded
-            .into_iter()
-            .map(|d| match d {
-                Err(error) => {
-                    self.malformed.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(%error, "malformed event acknowledged and dropped");
-                    Outcome::Malformed(error)
-                }
-                Ok(_) => match (events.next(), applied.next()) {
-                    (Some(event), Some(Applied::Applied)) => Outcome::Applied(event),
-                    (Some(event), _) => Outcome::Stale(event),
-                    (None, _) => unreachable!("one event per decoded payload"),
-                },
-            })
-            .collect())
-    }
-}
-
-#[async_trait]
-impl Subscriber for Projection {
-    async fn deliver(&self, payloads: &[Value]) -> Result<(), String> {
-        self.handle_all(payloads).await.map(|_| ()).map_err(|e| e.to_string())
-    }
-}
 
 fn describe(outcome: &Outcome) -> String {
     match outcome {
@@ -107,13 +30,13 @@ pub async fn invoke(State(app): State<Arc<App>>, body: Bytes) -> Response {
     let payloads = match Invocation::parse(&body).map(|inv| inv.trigger_values(BINDING)) {
         Ok(payloads) => payloads,
         Err(error) => {
-            app.projection.malformed.fetch_add(1, Ordering::Relaxed);
+            app.projection.count_malformed();
             tracing::warn!(%error, "malformed invocation acknowledged");
             return InvocationResult::logs(vec![format!("dropped malformed invocation: {error}")]).into_response();
         }
     };
     match app.projection.handle_all(&payloads).await {
         Ok(outcomes) => InvocationResult::logs(outcomes.iter().map(describe).collect()).into_response(),
-        Err(error) => Problem::unavailable(&error).into_response(),
+        Err(error) => Problem::from(&error).into_response(),
     }
 }

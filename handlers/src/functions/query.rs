@@ -1,6 +1,6 @@
-//! The `query` function: inventory, one item, the summary across locations, activity and health, read from
-//! the read model through the response cache. Every answer carries an ETag; `waitForChange` holds a request
-//! until the answer would differ, and `minVersion` until the read model has caught up with a client's write.
+//! The `query` function: inventory, one item, the summary across locations, activity and health, answered by
+//! `application::queries`. Every answer carries an ETag; `waitForChange` holds a request until the answer would
+//! differ, and `minVersion` until the read model has caught up with a client's write.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -16,84 +16,49 @@ use http::{HeaderMap, HeaderValue};
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::app::App;
-use crate::changes::Changes;
+use super::App;
+use crate::application::queries::QueryService;
 use crate::contract::views;
 use crate::domain::{ItemKey, LocationId, Sku};
 use crate::http::{Problem, etag};
+use crate::ports::ReadModelError;
 use crate::ports::read_model::{ActivityQuery, InventoryQuery};
-use crate::ports::{ReadModel, ReadModelError, ResponseCache};
 
 /// Waiting requests re-read the read model this often even without a local change signal: in Azure the
 /// event may have been applied by another instance.
 const POLL_INTERVAL: Duration = Duration::from_millis(1000);
 
-/// Reads answers from the read model, through the cache.
-pub struct QueryService {
-    pub read_model: Arc<dyn ReadModel>,
-    cache: Arc<dyn ResponseCache>,
-    changes: Changes,
-}
-
-impl QueryService {
-    pub fn new(read_model: Arc<dyn ReadModel>, cache: Arc<dyn ResponseCache>, changes: Changes) -> Self {
-        Self { read_model, cache, changes }
-    }
-
-    /// The answer for `key`, from the cache when this generation has it.
-    async fn cached<F, Fut>(&self, key: &str, compute: F) -> Result<Bytes, Problem>
-    where
-        F: Fn() -> Fut,
-        Fut: Future<Output = Result<Bytes, Problem>>,
-    {
-        let Some(generation) = self.cache.generation().await else {
-            return compute().await;
-        };
-        let key = format!("{generation}:{key}");
-        if let Some(hit) = self.cache.get(&key).await {
-            return Ok(hit);
+/// Answers at once, or (with `waitForChange`) as soon as the answer's ETag differs from the one given.
+async fn answer<F, Fut>(
+    queries: &QueryService,
+    headers: &HeaderMap,
+    params: &Params,
+    key: &str,
+    compute: F,
+) -> Result<Response, Problem>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<Bytes, Problem>>,
+{
+    let Some(waiting_on) = params.get("waitForChange").map(etag::normalize) else {
+        return Ok(etag::respond(headers, queries.cached(key, &compute).await?));
+    };
+    let deadline = Instant::now() + params.timeout(60, 25)?;
+    let mut changed = queries.changes();
+    loop {
+        let body = queries.cached(key, &compute).await?;
+        if etag::of(&body) != waiting_on {
+            return Ok(etag::respond(headers, body));
         }
-        let body = compute().await?;
-        self.cache.put(&key, body.clone()).await;
-        Ok(body)
-    }
-
-    /// Answers at once, or (with `waitForChange`) as soon as the answer's ETag differs from the one given.
-    async fn answer<F, Fut>(
-        &self,
-        headers: &HeaderMap,
-        params: &Params,
-        key: &str,
-        compute: F,
-    ) -> Result<Response, Problem>
-    where
-        F: Fn() -> Fut,
-        Fut: Future<Output = Result<Bytes, Problem>>,
-    {
-        let Some(waiting_on) = params.get("waitForChange").map(etag::normalize) else {
-            return Ok(etag::respond(headers, self.cached(key, &compute).await?));
-        };
-        let deadline = Instant::now() + params.timeout(60, 25)?;
-        let mut changed = self.changes.subscribe();
-        loop {
-            let body = self.cached(key, &compute).await?;
-            if etag::of(&body) != waiting_on {
-                return Ok(etag::respond(headers, body));
-            }
-            tokio::select! {
-                _ = changed.changed() => {}
-                _ = tokio::time::sleep(POLL_INTERVAL) => {}
-                _ = tokio::time::sleep_until(deadline) => return Ok(etag::not_modified(&waiting_on)),
-            }
+        tokio::select! {
+            _ = changed.changed() => {}
+            _ = tokio::time::sleep(POLL_INTERVAL) => {}
+            _ = tokio::time::sleep_until(deadline) => return Ok(etag::not_modified(&waiting_on)),
         }
     }
 }
-
 fn read_failed(error: ReadModelError) -> Problem {
-    match error {
-        ReadModelError::Unavailable(_) => Problem::unavailable(&error),
-        ReadModelError::Corrupt(_) => Problem::internal(&error),
-    }
+    Problem::from(&error)
 }
 
 fn to_bytes(value: serde_json::Value) -> Bytes {
@@ -188,14 +153,13 @@ pub async fn inventory(
     let query = inventory_query(&params)?;
     let key = params.cache_key("inventory", &["location", "sku", "q", "lowStock", "limit", "cursor"]);
     let queries = &app.queries;
-    queries
-        .answer(&headers, &params, &key, || async {
-            let page = queries.read_model.inventory(&query).await.map_err(read_failed)?;
-            let as_of = queries.read_model.as_of().await.map_err(read_failed)?;
-            let next = page.items.last().filter(|_| page.more).map(|last| encode_cursor(&last.sku, &last.location));
-            Ok(to_bytes(views::inventory(&page, next, as_of)))
-        })
-        .await
+    answer(queries, &headers, &params, &key, || async {
+        let page = queries.read_model.inventory(&query).await.map_err(read_failed)?;
+        let as_of = queries.read_model.as_of().await.map_err(read_failed)?;
+        let next = page.items.last().filter(|_| page.more).map(|last| encode_cursor(&last.sku, &last.location));
+        Ok(to_bytes(views::inventory(&page, next, as_of)))
+    })
+    .await
 }
 
 /// `GET /api/inventory/summary`.
@@ -206,13 +170,12 @@ pub async fn summary(
 ) -> Result<Response, Problem> {
     let params = Params::parse(raw);
     let queries = &app.queries;
-    queries
-        .answer(&headers, &params, "summary", || async {
-            let summary = queries.read_model.summary().await.map_err(read_failed)?;
-            let as_of = queries.read_model.as_of().await.map_err(read_failed)?;
-            Ok(to_bytes(views::summary(&summary, as_of)))
-        })
-        .await
+    answer(queries, &headers, &params, "summary", || async {
+        let summary = queries.read_model.summary().await.map_err(read_failed)?;
+        let as_of = queries.read_model.as_of().await.map_err(read_failed)?;
+        Ok(to_bytes(views::summary(&summary, as_of)))
+    })
+    .await
 }
 
 /// `GET /api/inventory/{location}/{sku}`, optionally waiting for `minVersion`.
@@ -229,7 +192,7 @@ pub async fn item(
     };
     let Some(min_version) = params.get("minVersion") else {
         let cache_key = format!("item:{key}");
-        return app.queries.answer(&headers, &params, &cache_key, || item_body(&app.queries, &key)).await;
+        return answer(&app.queries, &headers, &params, &cache_key, || item_body(&app.queries, &key)).await;
     };
     let min_version = min_version
         .parse::<u64>()
@@ -254,7 +217,7 @@ async fn wait_for_version(
     timeout: Duration,
 ) -> Result<Response, Problem> {
     let deadline = Instant::now() + timeout;
-    let mut changed = queries.changes.subscribe();
+    let mut changed = queries.changes();
     loop {
         let item = queries.read_model.item(key).await.map_err(read_failed)?;
         if item.as_ref().is_some_and(|i| i.version.0 >= min_version) {
@@ -288,13 +251,12 @@ pub async fn activity(
     };
     let key = params.cache_key("activity", &["location", "sku", "limit"]);
     let queries = &app.queries;
-    queries
-        .answer(&headers, &params, &key, || async {
-            let events = queries.read_model.activity(&query).await.map_err(read_failed)?;
-            let as_of = queries.read_model.as_of().await.map_err(read_failed)?;
-            Ok(to_bytes(views::activity(&events, as_of)))
-        })
-        .await
+    answer(queries, &headers, &params, &key, || async {
+        let events = queries.read_model.activity(&query).await.map_err(read_failed)?;
+        let as_of = queries.read_model.as_of().await.map_err(read_failed)?;
+        Ok(to_bytes(views::activity(&events, as_of)))
+    })
+    .await
 }
 
 /// `GET /api/health`: liveness plus what an operator wants at a glance.

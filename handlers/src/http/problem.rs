@@ -1,11 +1,15 @@
-//! RFC 9457 problem details: every 4xx/5xx answer of the API, mapped from error types in one place.
+//! RFC 9457 problem details: every 4xx/5xx answer of the API, mapped from the error types in this one place.
+//! A backend that is down or throttled is 503 with `Retry-After`; data that cannot be read back is 500. Either
+//! way the cause is logged, never returned.
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde_json::{Map, Value, json};
 
+use crate::application::commands::CommandError;
 use crate::contract::FieldError;
 use crate::domain::DomainError;
+use crate::ports::{ReadModelError, StoreError};
 
 /// Seconds a client should wait before retrying after a 503.
 pub const RETRY_AFTER_SECONDS: u32 = 2;
@@ -140,6 +144,35 @@ impl From<&DomainError> for Problem {
                     .with("limit", json!(limit))
             }
             DomainError::SameLocation => Problem::invalid_field("to", "must differ from 'from'"),
+        }
+    }
+}
+
+impl From<&StoreError> for Problem {
+    fn from(error: &StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(_) => Problem::unavailable(error),
+            StoreError::Corrupt(_) => Problem::internal(error),
+        }
+    }
+}
+
+impl From<&ReadModelError> for Problem {
+    fn from(error: &ReadModelError) -> Self {
+        match error {
+            ReadModelError::Unavailable(_) => Problem::unavailable(error),
+            ReadModelError::Corrupt(_) => Problem::internal(error),
+        }
+    }
+}
+
+impl From<&CommandError> for Problem {
+    fn from(error: &CommandError) -> Self {
+        match error {
+            CommandError::Domain(e) => Problem::from(e),
+            CommandError::IdReused => Problem::command_id_reused(),
+            CommandError::Contention => Problem::unavailable(error),
+            CommandError::Store(e) => Problem::from(e),
         }
     }
 }

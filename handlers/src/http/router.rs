@@ -8,9 +8,8 @@ use axum::routing::{get, post};
 
 use super::auth::{self, KeyRing};
 use super::{Problem, request_log};
-use crate::app::App;
 use crate::config::Access;
-use crate::functions::{command, dashboard, projection, query, relay};
+use crate::functions::{App, command, dashboard, projection, query, relay};
 
 /// The whole HTTP surface of the handler. With `Access::Keys`, everything but the dashboard and health needs a
 /// function key.

@@ -7,7 +7,7 @@ pub mod read_model;
 pub mod write_store;
 
 pub use cache::ResponseCache;
-pub use publisher::{EventPublisher, PublishError};
+pub use publisher::{EventPublisher, EventSink, PublishError};
 pub use read_model::{ReadModel, ReadModelError};
 pub use write_store::{StoreError, WriteStore};
 

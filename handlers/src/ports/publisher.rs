@@ -2,6 +2,9 @@
 
 use async_trait::async_trait;
 
+use serde_json::Value;
+
+use super::ReadModelError;
 use crate::domain::Event;
 
 /// The events were not accepted; they stay unpublished and the relay tries again.
@@ -18,4 +21,11 @@ pub enum PublishError {
 #[async_trait]
 pub trait EventPublisher: Send + Sync {
     async fn publish(&self, events: &[Event]) -> Result<(), PublishError>;
+}
+
+/// What applies delivered events (the projection): in-process delivery hands events to it as Event Grid would.
+#[async_trait]
+pub trait EventSink: Send + Sync {
+    /// Applies event payloads (each as the host would pass it), in order; an error means "deliver again later".
+    async fn deliver(&self, payloads: &[Value]) -> Result<(), ReadModelError>;
 }

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use crate::shuffle::shuffled;
 use futures::future::join_all;
-use pieshop::app::{self, App};
 use pieshop::contract::command_body;
 use pieshop::domain::StreamId;
+use pieshop::wiring;
 use serde_json::{Value, json};
 
 use crate::helpers::{expect_problem, fixture, id, receive, remove, spawn_app};
@@ -219,7 +219,7 @@ async fn a_transfer_the_destination_refuses_is_returned_to_the_source() {
 async fn a_refusal_is_decided_on_the_stored_state_not_on_a_copy_in_memory() {
     let app = spawn_app().await;
     assert_eq!(app.command(receive("store-1", "apple-pie", 5)).await.status(), 200);
-    let other_process = App::new(app::embedded(app.data_dir()).expect("second opener"), Duration::ZERO);
+    let other_process = wiring::embedded(app.data_dir()).expect("second opener").app(Duration::ZERO);
     let more = command_body::parse(&receive("store-1", "apple-pie", 10), "").expect("valid command");
     other_process.commands.execute(&more).await.expect("applied by the other opener");
 

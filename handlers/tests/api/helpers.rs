@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use pieshop::app::{self, App};
 use pieshop::domain::{Aggregate, CommandId, Event, PendingTransfer, StreamId, Timestamp, TransferId};
 use pieshop::ports::write_store::{CommandOutcome, Commit, CommitResult, EventRef, Snapshot};
 use pieshop::ports::{EventPublisher, PublishError, StoreError, WriteStore};
+use pieshop::wiring;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -31,7 +31,7 @@ pub struct TestApp {
 /// run relay passes themselves (`POST /relay`), so nothing happens behind their back.
 pub async fn spawn_app() -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut wiring = app::embedded(dir.path()).expect("embedded adapters");
+    let mut wiring = wiring::embedded(dir.path()).expect("embedded adapters");
     let publisher_down = Arc::new(AtomicBool::new(false));
     let failing_stream = Arc::new(Mutex::new(None));
     wiring.adapters.publisher =
@@ -39,11 +39,11 @@ pub async fn spawn_app() -> TestApp {
     wiring.adapters.write_store =
         Arc::new(FaultyStore { inner: wiring.adapters.write_store.clone(), failing: failing_stream.clone() });
     let store = wiring.adapters.write_store.clone();
-    let app = App::new(wiring, Duration::ZERO);
+    let app = wiring.app(Duration::ZERO);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(app::serve(listener, app, async move {
+    tokio::spawn(wiring::serve(listener, app, async move {
         let _ = rx.await;
     }));
     TestApp { base, client: Client::new(), store, publisher_down, failing_stream, _dir: dir, _shutdown: tx }

@@ -10,10 +10,10 @@ use azure_data_cosmos::fault_injection::{
 };
 use pieshop::adapters::cosmos::CosmosWriteStore;
 use pieshop::adapters::embedded::InProcessCache;
-use pieshop::app::{self, App, Wiring};
-use pieshop::changes::Changes;
-use pieshop::functions::projection::Projection;
+use pieshop::application::changes::Changes;
+use pieshop::application::projection::Projection;
 use pieshop::ports::{Adapters, WriteStore};
+use pieshop::wiring::{self, Wiring};
 use serde_json::{Value, json};
 
 use crate::support::{cosmos_client, sqlite_read_model};
@@ -37,10 +37,10 @@ async fn app_with(rules: Vec<Arc<FaultInjectionRule>>) -> (String, Arc<dyn Write
     let projection = Arc::new(Projection::new(read_model.clone(), cache.clone(), Changes::default()));
     let publisher = Arc::new(pieshop::adapters::embedded::InProcessPublisher::new(projection.clone()));
     let adapters = Adapters { write_store: store.clone(), publisher, read_model, cache, backend: "azure" };
-    let app = App::new(Wiring { adapters, projection }, Duration::ZERO);
+    let app = Wiring { adapters, projection }.app(Duration::ZERO);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(app::serve(listener, app, std::future::pending()));
+    tokio::spawn(wiring::serve(listener, app, std::future::pending()));
     (base, store, dir)
 }
 

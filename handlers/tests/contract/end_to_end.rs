@@ -15,11 +15,11 @@ use bytes::Bytes;
 use pieshop::adapters::cosmos::CosmosWriteStore;
 use pieshop::adapters::eventgrid::{EventGridPublisher, EventGridSettings, TopicAuth};
 use pieshop::adapters::redis::{RedisCache, RedisSettings};
-use pieshop::app::{self, App, Wiring};
-use pieshop::changes::Changes;
+use pieshop::application::changes::Changes;
+use pieshop::application::projection::Projection;
 use pieshop::contract::event_json::Schema;
-use pieshop::functions::projection::Projection;
 use pieshop::ports::{Adapters, WriteStore};
+use pieshop::wiring::{self, Wiring};
 use serde_json::{Value, json};
 
 use crate::support::{cosmos_client, elastic_read_model, engine};
@@ -116,11 +116,11 @@ async fn commands_in_queries_out_on_real_engines() {
         EventGridPublisher::new(EventGridSettings { endpoint: topic_url, schema: Schema::CloudEvents, auth }).unwrap(),
     );
     let adapters = Adapters { write_store: store.clone(), publisher, read_model, cache, backend: "azure" };
-    let app = App::new(Wiring { adapters, projection }, Duration::ZERO);
+    let app = Wiring { adapters, projection }.app(Duration::ZERO);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     *grid.projection_url.lock().unwrap() = format!("{base}/projection");
-    tokio::spawn(app::serve(listener, app, std::future::pending()));
+    tokio::spawn(wiring::serve(listener, app, std::future::pending()));
 
     let http = reqwest::Client::new();
     let send = |body: Value| {

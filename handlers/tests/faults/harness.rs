@@ -13,13 +13,13 @@ use futures::future::join_all;
 use pieshop::adapters::elastic::{ElasticReadModel, ElasticSettings};
 use pieshop::adapters::embedded::{InProcessCache, InProcessPublisher, SqliteReadModel, SqliteWriteStore};
 use pieshop::adapters::redis::{RedisCache, RedisSettings};
-use pieshop::app::{self, App, Wiring};
-use pieshop::changes::Changes;
+use pieshop::application::changes::Changes;
+use pieshop::application::operator;
+use pieshop::application::projection::Projection;
 use pieshop::domain::{Event, ItemKey, Timestamp};
-use pieshop::functions::projection::Projection;
-use pieshop::operator;
 use pieshop::ports::read_model::{ActivityQuery, Applied, InventoryPage, InventoryQuery, ItemView, Summary};
 use pieshop::ports::{Adapters, EventPublisher, PublishError, ReadModel, ReadModelError, ResponseCache, WriteStore};
+use pieshop::wiring::{self, Wiring};
 use rand::Rng;
 use rand::rngs::StdRng;
 use serde_json::{Value, json};
@@ -250,11 +250,11 @@ pub async fn start(backend: Backend, scenario: &Scenario) -> Option<Harness> {
     let delivery = Arc::new(InProcessPublisher::new(projection.clone()));
     let publisher = Arc::new(FlakyPublisher { inner: delivery, dial: publisher_faults.clone() });
     let adapters = Adapters { write_store, publisher, read_model, cache, backend: backend.name() };
-    let app = App::new(Wiring { adapters: adapters.clone(), projection }, Duration::ZERO);
+    let app = Wiring { adapters: adapters.clone(), projection }.app(Duration::ZERO);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (shutdown, stop) = oneshot::channel::<()>();
-    tokio::spawn(app::serve(listener, app, async move {
+    tokio::spawn(wiring::serve(listener, app, async move {
         let _ = stop.await;
     }));
     Some(Harness {

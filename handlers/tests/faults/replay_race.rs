@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use pieshop::app::{self, App};
 use pieshop::domain::{Aggregate, CommandId, Event, PendingTransfer, StreamId, Timestamp, TransferId};
 use pieshop::ports::write_store::{CommandOutcome, Commit, CommitResult, EventRef, Snapshot};
 use pieshop::ports::{StoreError, WriteStore};
+use pieshop::wiring;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -92,7 +92,7 @@ impl WriteStore for RaceGate {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_concurrent_copy_of_a_removal_that_finds_the_stock_gone_is_answered_as_a_replay() {
     let dir = tempfile::tempdir().unwrap();
-    let mut wiring = app::embedded(dir.path()).unwrap();
+    let mut wiring = wiring::embedded(dir.path()).unwrap();
     let gate = Arc::new(RaceGate {
         inner: wiring.adapters.write_store.clone(),
         armed: AtomicBool::new(false),
@@ -102,7 +102,7 @@ async fn a_concurrent_copy_of_a_removal_that_finds_the_stock_gone_is_answered_as
     wiring.adapters.write_store = gate.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/api/commands", listener.local_addr().unwrap());
-    tokio::spawn(app::serve(listener, App::new(wiring, Duration::ZERO), std::future::pending()));
+    tokio::spawn(wiring::serve(listener, wiring.app(Duration::ZERO), std::future::pending()));
     let http = reqwest::Client::new();
     let send = |body: Value| {
         let (http, url) = (http.clone(), url.clone());

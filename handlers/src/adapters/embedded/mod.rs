@@ -9,6 +9,6 @@ pub mod stream_cache;
 pub mod write_store;
 
 pub use cache::InProcessCache;
-pub use publisher::{InProcessPublisher, Subscriber};
+pub use publisher::InProcessPublisher;
 pub use read_model::SqliteReadModel;
 pub use write_store::SqliteWriteStore;

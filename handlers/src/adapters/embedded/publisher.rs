@@ -12,22 +12,15 @@ use serde_json::Value;
 
 use crate::contract::event_json;
 use crate::domain::Event;
-use crate::ports::{EventPublisher, PublishError};
-
-/// Whatever receives delivered events (the projection function).
-#[async_trait]
-pub trait Subscriber: Send + Sync {
-    /// Delivers event payloads, each as the host would pass it, in order; `Err` means "retry later".
-    async fn deliver(&self, payloads: &[Value]) -> Result<(), String>;
-}
+use crate::ports::{EventPublisher, EventSink, PublishError};
 
 /// Publishes by delivering to an in-process subscriber.
 pub struct InProcessPublisher {
-    subscriber: Arc<dyn Subscriber>,
+    subscriber: Arc<dyn EventSink>,
 }
 
 impl InProcessPublisher {
-    pub fn new(subscriber: Arc<dyn Subscriber>) -> Self {
+    pub fn new(subscriber: Arc<dyn EventSink>) -> Self {
         Self { subscriber }
     }
 }
@@ -39,6 +32,6 @@ impl EventPublisher for InProcessPublisher {
     /// cost two serializations and two parses per event on the embedded command path.)
     async fn publish(&self, events: &[Event]) -> Result<(), PublishError> {
         let payloads: Vec<Value> = events.iter().map(event_json::to_cloud_event).collect();
-        self.subscriber.deliver(&payloads).await.map_err(PublishError::Unavailable)
+        self.subscriber.deliver(&payloads).await.map_err(|e| PublishError::Unavailable(e.to_string()))
     }
 }

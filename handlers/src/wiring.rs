@@ -1,4 +1,5 @@
-//! The application: the functions wired to their ports, shared by every route as one state.
+//! Wiring, the one place that knows every layer: settings → adapters → the application's use cases → the
+//! functions' shared state → the router. `main.rs`, the operator commands and the tests all build through it.
 
 use std::future::Future;
 use std::path::Path;
@@ -6,26 +7,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::adapters::embedded::{InProcessCache, InProcessPublisher, SqliteReadModel, SqliteWriteStore};
-use crate::changes::Changes;
-use crate::config::Access;
-use crate::config::Settings;
-use crate::functions::command::CommandService;
-use crate::functions::dispatch::Dispatcher;
-use crate::functions::projection::Projection;
-use crate::functions::query::QueryService;
-use crate::functions::relay::Relay;
+use crate::application::changes::Changes;
+use crate::application::commands::CommandService;
+use crate::application::dispatch::Dispatcher;
+use crate::application::projection::Projection;
+use crate::application::queries::QueryService;
+use crate::application::relay::Relay;
+use crate::config::{Access, Settings};
+use crate::functions::App;
 use crate::host::listen::Mode;
 use crate::ports::cache::NoCache;
 use crate::ports::{Adapters, ReadModelError, ResponseCache, StoreError};
-
-/// Every function, ready to serve.
-pub struct App {
-    pub commands: CommandService,
-    pub queries: QueryService,
-    pub projection: Arc<Projection>,
-    pub relay: Relay,
-    pub backend: &'static str,
-}
 
 /// Adapters plus the projection that consumes their events (built together: in-process delivery needs it).
 pub struct Wiring {
@@ -140,15 +132,17 @@ fn embedded_without_redis(settings: &Settings) -> Result<Wiring, OpenError> {
     embedded_with(&settings.data_dir, cache)
 }
 
-impl App {
-    /// Wires the functions to the adapters. `relay_min_age`: see `Settings::relay_min_age`.
-    pub fn new(wiring: Wiring, relay_min_age: Duration) -> Arc<Self> {
-        let Wiring { adapters, projection } = wiring;
+impl Wiring {
+    /// The use cases over these adapters, as the functions' shared state. `relay_min_age`: see
+    /// `Settings::relay_min_age`.
+    pub fn app(self, relay_min_age: Duration) -> Arc<App> {
+        let Wiring { adapters, projection } = self;
         let dispatcher = Dispatcher::new(adapters.write_store.clone(), adapters.publisher.clone());
-        Arc::new(Self {
-            commands: CommandService::new(adapters.write_store.clone(), dispatcher.clone()),
+        let commands = Arc::new(CommandService::new(adapters.write_store.clone(), dispatcher.clone()));
+        Arc::new(App {
             queries: QueryService::new(adapters.read_model.clone(), adapters.cache.clone(), projection.changes()),
-            relay: Relay::new(adapters.write_store.clone(), dispatcher, relay_min_age),
+            relay: Arc::new(Relay::new(adapters.write_store.clone(), dispatcher, commands.clone(), relay_min_age)),
+            commands,
             projection,
             backend: adapters.backend,
         })

@@ -15,19 +15,19 @@ use crate::domain::StreamId;
 
 /// One turn lock per stream that has a command in flight.
 #[derive(Default)]
-pub struct StreamLocks {
+pub struct StreamTurns {
     locks: Mutex<HashMap<StreamId, Arc<TurnLock<()>>>>,
 }
 
 /// A stream's turn; the next command on the stream goes when this is dropped.
 pub struct Turn<'a> {
-    locks: &'a StreamLocks,
+    locks: &'a StreamTurns,
     stream: StreamId,
     lock: Arc<TurnLock<()>>,
     guard: Option<OwnedMutexGuard<()>>,
 }
 
-impl StreamLocks {
+impl StreamTurns {
     /// Waits for the stream's turn.
     pub async fn turn(&self, stream: &StreamId) -> Turn<'_> {
         let lock = self.map().entry(stream.clone()).or_default().clone();
@@ -62,7 +62,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_turn_per_stream_and_nothing_kept_after() {
-        let locks = StreamLocks::default();
+        let locks = StreamTurns::default();
         let (apple, cherry) = (stream("apple-pie"), stream("cherry-pie"));
         let first = locks.turn(&apple).await;
         let other_stream = locks.turn(&cherry).await; // another stream is not held up

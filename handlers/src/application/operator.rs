@@ -1,10 +1,9 @@
-//! Operator commands of the binary (`handler verify | rebuild | relay`), on whichever backend is configured.
+//! Operator use cases (`handler verify | rebuild`), on whichever backend is configured: reconciling the read model
+//! with the write model, and rebuilding it from the write model's events.
 
 use std::collections::BTreeMap;
 
-use crate::app::App;
 use crate::domain::Aggregate;
-use crate::functions::relay::RelayReport;
 use crate::ports::read_model::InventoryQuery;
 use crate::ports::{Adapters, ReadModelError, StoreError};
 
@@ -85,9 +84,4 @@ pub async fn rebuild(adapters: &Adapters) -> Result<usize, OperatorError> {
         tracing::warn!(%error, "cache not invalidated after the rebuild; entries expire on their own");
     }
     Ok(events.len())
-}
-
-/// One relay pass.
-pub async fn relay(app: &App) -> Result<RelayReport, OperatorError> {
-    Ok(app.relay.run_once(&app.commands).await?)
 }

@@ -1,0 +1,14 @@
+//! The application: the use cases, over the ports only. Executing a command exactly once (`commands`), the transfer
+//! saga (`transfers`), publishing what was committed (`dispatch`) and sweeping what was not (`relay`), projecting
+//! events (`projection`), answering queries through the cache (`queries`), and the operator's reconciliation and
+//! rebuild (`operator`). Nothing here knows HTTP, the Functions host or an adapter.
+
+pub mod changes;
+pub mod commands;
+pub mod dispatch;
+pub mod operator;
+pub mod projection;
+pub mod queries;
+pub mod relay;
+pub mod stream_turns;
+pub mod transfers;

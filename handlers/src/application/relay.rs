@@ -1,0 +1,85 @@
+//! The relay: republishes events left unpublished and completes transfers whose second half has not happened.
+//! It is what makes "publish after commit" safe. In Azure a timer function runs it; standalone, a background task.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::commands::CommandService;
+use super::dispatch::Dispatcher;
+use super::transfers::TransferProgress;
+use crate::domain::Timestamp;
+use crate::ports::{StoreError, WriteStore};
+
+/// Events handled per round trip to the store.
+const BATCH: usize = 200;
+/// At most this many rounds per pass, so one pass always ends.
+const MAX_ROUNDS: usize = 50;
+
+/// What one relay pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RelayReport {
+    pub republished: usize,
+    pub transfers_completed: usize,
+    /// Events still unpublished because publishing failed again.
+    pub failed: usize,
+}
+
+/// Sweeps the outbox and the pending transfers.
+pub struct Relay {
+    store: Arc<dyn WriteStore>,
+    dispatcher: Dispatcher,
+    commands: Arc<CommandService>,
+    /// Only events older than this are swept: younger ones are still being published by their command.
+    min_age: Duration,
+}
+
+impl Relay {
+    pub fn new(
+        store: Arc<dyn WriteStore>,
+        dispatcher: Dispatcher,
+        commands: Arc<CommandService>,
+        min_age: Duration,
+    ) -> Self {
+        Self { store, dispatcher, commands, min_age }
+    }
+
+    /// One pass: republish, then complete transfers.
+    pub async fn run_once(&self) -> Result<RelayReport, StoreError> {
+        let before = Timestamp::now().minus(self.min_age);
+        let mut report = RelayReport::default();
+        for _ in 0..MAX_ROUNDS {
+            let events = self.store.unpublished(before, BATCH).await?;
+            if events.is_empty() {
+                break;
+            }
+            if let Err(error) = self.dispatcher.dispatch(&events).await {
+                tracing::warn!(%error, events = events.len(), "relay could not publish; will retry next pass");
+                report.failed = events.len();
+                break;
+            }
+            report.republished += events.len();
+        }
+        for transfer in self.store.pending_transfers(before, BATCH).await? {
+            if let TransferProgress::Completed { .. } = self.commands.complete_transfer(&transfer).await {
+                report.transfers_completed += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Runs a pass every `interval` until the process ends (standalone only: Azure has the timer trigger).
+    pub fn spawn_loop(self: Arc<Self>, interval: Duration) {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match self.run_once().await {
+                    Ok(report) if report != RelayReport::default() => tracing::info!(?report, "relay pass"),
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "relay pass failed"),
+                }
+            }
+        });
+    }
+}
