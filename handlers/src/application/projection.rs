@@ -60,7 +60,7 @@ impl Projection {
         let mut applied = self.read_model.apply_batch(&events).await?.into_iter();
         if !events.is_empty() {
             // No cached answer computed before these events may be served after they are acknowledged.
-            self.cache.invalidate().await.map_err(|e| ReadModelError::Unavailable(e.to_string()))?;
+            self.cache.invalidate().await.map_err(|e| ReadModelError::Unavailable(e.into()))?;
             self.changes.notify();
         }
         let mut events = events.into_iter();

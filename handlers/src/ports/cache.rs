@@ -7,10 +7,12 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 
+use super::Cause;
+
 /// The cache could not be invalidated (the projection must then not acknowledge its event).
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[error("response cache: {0}")]
-pub struct CacheError(pub String);
+pub struct CacheError(#[source] pub Cause);
 
 /// The response cache port.
 #[async_trait]

@@ -4,16 +4,18 @@ use async_trait::async_trait;
 
 use serde_json::Value;
 
-use super::ReadModelError;
+use super::{Cause, ReadModelError};
 use crate::domain::Event;
 
 /// The events were not accepted; they stay unpublished and the relay tries again.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
+    /// Throttled, failing or unreachable after the publisher's own retries.
     #[error("event delivery unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] Cause),
+    /// Refused as malformed or unauthorized: retrying the same request will not help.
     #[error("event delivery refused the events: {0}")]
-    Rejected(String),
+    Rejected(#[source] Cause),
 }
 
 /// The event publisher port. `Ok` means the events are durably accepted for delivery (Event Grid answered 200,

@@ -2,6 +2,8 @@
 
 use async_trait::async_trait;
 
+use super::Cause;
+
 use crate::domain::{Event, ItemKey, LocationId, Quantity, Sku, Timestamp, Version};
 
 /// Whether an event changed the read model.
@@ -90,13 +92,15 @@ pub struct ActivityQuery {
     pub limit: usize,
 }
 
-/// The read model could not answer or apply; a retry may help.
+/// The read model could not answer or apply. Every adapter means the same by each variant.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadModelError {
+    /// Overloaded or unreachable: a retry may help (503 with `Retry-After`; a projection is delivered again).
     #[error("read model unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] Cause),
+    /// What it holds or answered cannot be read: a bug or a mapping out of step (500).
     #[error("read model data is corrupt: {0}")]
-    Corrupt(String),
+    Corrupt(#[source] Cause),
 }
 
 /// The read model port.

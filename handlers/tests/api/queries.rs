@@ -169,3 +169,17 @@ async fn health_names_the_backend() {
     let health = app.get_json("/api/health").await;
     assert_eq!((health["status"].clone(), health["backend"].clone()), (json!("ok"), json!("embedded")));
 }
+
+/// Data that cannot be read back is the server's fault and retrying will not help: 500, not the 503 an outage
+/// gets (on every adapter alike), and the answer tells nothing of the row.
+#[tokio::test]
+async fn a_row_that_cannot_be_read_back_is_a_500_not_a_503() {
+    let app = spawn_app().await;
+    app.command(receive("store-1", "apple-pie", 4)).await;
+    app.wait_for_item("store-1", "apple-pie", 1).await;
+    let read_db = rusqlite::Connection::open(app.data_dir().join("read.db")).expect("read.db");
+    read_db.execute("UPDATE items SET updated_at = 'not a time'", []).expect("damaged");
+    let response = app.get("/api/inventory/store-1/apple-pie").await;
+    let body = crate::helpers::expect_problem(response, 500, "internal").await;
+    assert!(!body.to_string().contains("not a time"), "no internals in the answer: {body}");
+}

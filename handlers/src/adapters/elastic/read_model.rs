@@ -23,7 +23,7 @@ use crate::contract::event_json;
 use crate::domain::{Event, ItemKey, LocationId, Quantity, Sku, Timestamp, Version};
 use crate::ports::read_model::{ActivityQuery, Applied, InventoryPage, InventoryQuery, ItemView, LocationTotal};
 use crate::ports::read_model::{ProductTotal, Summary};
-use crate::ports::{ReadModel, ReadModelError};
+use crate::ports::{Cause, ReadModel, ReadModelError};
 
 /// Most products and locations one answer covers (terms aggregations and product lookups).
 const MAX_TERMS: usize = 10_000;
@@ -44,12 +44,12 @@ pub struct ElasticReadModel {
     indices: Indices,
 }
 
-fn unavailable(error: impl std::fmt::Display) -> ReadModelError {
-    ReadModelError::Unavailable(error.to_string())
+fn unavailable(error: impl Into<Cause>) -> ReadModelError {
+    ReadModelError::Unavailable(error.into())
 }
 
-fn corrupt(error: impl std::fmt::Display) -> ReadModelError {
-    ReadModelError::Corrupt(error.to_string())
+fn corrupt(error: impl Into<Cause>) -> ReadModelError {
+    ReadModelError::Corrupt(error.into())
 }
 
 /// The body of a successful answer; throttling and server errors are "unavailable", anything else a bug.

@@ -32,6 +32,6 @@ impl EventPublisher for InProcessPublisher {
     /// cost two serializations and two parses per event on the embedded command path.)
     async fn publish(&self, events: &[Event]) -> Result<(), PublishError> {
         let payloads: Vec<Value> = events.iter().map(event_json::to_cloud_event).collect();
-        self.subscriber.deliver(&payloads).await.map_err(|e| PublishError::Unavailable(e.to_string()))
+        self.subscriber.deliver(&payloads).await.map_err(|e| PublishError::Unavailable(e.into()))
     }
 }

@@ -9,7 +9,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::migrations::Migrations;
-use super::sqlite::{Db, DbError, Savepoint};
+use super::sqlite::{Db, DbError, Savepoint, corrupt};
 use crate::contract::event_json;
 use crate::domain::{Event, ItemKey, LocationId, ProductEvent, Quantity, Sku, StockEvent, Timestamp, Version};
 use crate::ports::read_model::{ActivityQuery, Applied, InventoryPage, InventoryQuery, ItemView, LocationTotal};
@@ -80,7 +80,10 @@ pub struct SqliteReadModel {
 
 impl SqliteReadModel {
     pub fn open(path: &Path) -> Result<Self, ReadModelError> {
-        Ok(Self { db: Db::open_migrated(path, &MIGRATIONS, SCHEMA).map_err(unavailable)?, path: path.to_owned() })
+        Ok(Self {
+            db: Db::open_migrated(path, &MIGRATIONS, SCHEMA).map_err(ReadModelError::from)?,
+            path: path.to_owned(),
+        })
     }
 }
 
@@ -103,14 +106,6 @@ fn swap_in(conn: &mut Connection, rebuilt: &Path) -> Result<(), DbError> {
     })();
     conn.execute("DETACH DATABASE rebuilt", [])?;
     swapped.map_err(DbError::from)
-}
-
-fn unavailable(e: DbError) -> ReadModelError {
-    ReadModelError::Unavailable(e.to_string())
-}
-
-fn corrupt(e: impl std::fmt::Display) -> DbError {
-    DbError::Task(format!("corrupt row: {e}"))
 }
 
 /// Records the event in the activity log, once per event id. An event just applied is new to the log: it was
@@ -223,13 +218,21 @@ fn match_expression(text: &str) -> Option<String> {
 const ITEM_COLUMNS: &str = "SELECT i.location, i.sku, COALESCE(p.name, i.sku), i.quantity, i.version, p.reorder_level,
     i.updated_at FROM items i LEFT JOIN products p ON p.sku = i.sku";
 
-fn item_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, String, i64, i64, Option<i64>, String)> {
+/// An item's row as stored: location, sku, name, quantity, version, reorder level, updated at.
+type ItemRow = (String, String, String, i64, i64, Option<i64>, String);
+
+fn item_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRow> {
     Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?))
 }
 
-fn to_view(row: (String, String, String, i64, i64, Option<i64>, String)) -> Result<ItemView, DbError> {
+fn to_view(row: ItemRow) -> Result<ItemView, DbError> {
     let (location, sku, name, quantity, version, reorder_level, updated_at) = row;
-    let quantity_of = |n: i64| u32::try_from(n).ok().and_then(|n| Quantity::new(n).ok()).ok_or_else(|| corrupt(n));
+    let quantity_of = |n: i64| {
+        u32::try_from(n)
+            .ok()
+            .and_then(|n| Quantity::new(n).ok())
+            .ok_or_else(|| corrupt(format!("quantity {n} out of range")))
+    };
     Ok(ItemView {
         location: LocationId::parse(&location).map_err(corrupt)?,
         sku: Sku::parse(&sku).map_err(corrupt)?,
@@ -378,12 +381,12 @@ impl ReadModel for SqliteReadModel {
                 Ok(applied)
             })
             .await
-            .map_err(unavailable)
+            .map_err(ReadModelError::from)
     }
 
     async fn inventory(&self, query: &InventoryQuery) -> Result<InventoryPage, ReadModelError> {
         let query = query.clone();
-        self.db.read(move |conn| inventory(conn, &query)).await.map_err(unavailable)
+        self.db.read(move |conn| inventory(conn, &query)).await.map_err(ReadModelError::from)
     }
 
     async fn item(&self, key: &ItemKey) -> Result<Option<ItemView>, ReadModelError> {
@@ -397,12 +400,12 @@ impl ReadModel for SqliteReadModel {
     }
 
     async fn summary(&self) -> Result<Summary, ReadModelError> {
-        self.db.read(|conn| summary(conn)).await.map_err(unavailable)
+        self.db.read(|conn| summary(conn)).await.map_err(ReadModelError::from)
     }
 
     async fn activity(&self, query: &ActivityQuery) -> Result<Vec<Event>, ReadModelError> {
         let query = query.clone();
-        self.db.read(move |conn| activity(conn, &query)).await.map_err(unavailable)
+        self.db.read(move |conn| activity(conn, &query)).await.map_err(ReadModelError::from)
     }
 
     async fn rebuild(&self, events: &[Event]) -> Result<(), ReadModelError> {
@@ -414,7 +417,7 @@ impl ReadModel for SqliteReadModel {
         }
         drop(fresh);
         let path = rebuilt.clone();
-        let swapped = self.db.write_alone(move |conn| swap_in(conn, &path)).await.map_err(unavailable);
+        let swapped = self.db.write_alone(move |conn| swap_in(conn, &path)).await.map_err(ReadModelError::from);
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", rebuilt.display()));
         }
@@ -431,7 +434,7 @@ impl ReadModel for SqliteReadModel {
                 text.map(|t| Timestamp::parse(&t).map_err(corrupt)).transpose()
             })
             .await
-            .map_err(unavailable)
+            .map_err(ReadModelError::from)
     }
 }
 

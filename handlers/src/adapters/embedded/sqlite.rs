@@ -1,26 +1,13 @@
 //! One SQLite database file used from async code: group commit by a leader task, a few reader connections,
 //! and checkpoints on their own thread.
 //!
-//! **Writes** queue up. The first write to find no leader running starts one: a task that yields to the
-//! scheduler once (every task already runnable gets its turn, and those on their way to a write queue it),
-//! then takes every queued write, runs each in its own savepoint inside one transaction, commits once, and
-//! only then answers each caller; it repeats while writes keep queuing. No write pays for a hand-off to a
-//! dedicated writer thread and back (on this 2-core machine those thread switches were the largest cost of a
-//! command), and the yield makes groups large enough that each commit's WAL frames serve several commands
-//! (docs/PERFORMANCE.md). A write that fails rolls back its own savepoint and nothing else.
-//!
-//! Hand-rolled because no crate does group commit for rusqlite. The protocol is `ensure_leader` and `lead`:
-//! a write that finds a leader running only queues its job, and the leader looks at the queue once more
-//! *after* saying it stopped, so a job queued at any moment is always picked up (the unit test below fails
-//! within its timeout when that second look is removed).
-//!
-//! **Reads** run on the calling task on the first free reader connection (they take microseconds), and on
-//! tokio's blocking pool when all are busy.
-//!
-//! **Checkpoints** (copying the WAL back into the database, which waits for the disk) run on a thread of their
-//! own, so no commit waits for one. Small and frequent (every 256 writes) keeps the tail of projection lag
-//! low: at 1024 writes its p99 was ~45 ms, at 256 ~11 ms. The writer's own automatic checkpoint stays on
-//! only as a backstop.
+//! Writes queue up; the first write to find no leader starts one, which yields once (so writes on their way
+//! join), runs every queued write in its own savepoint inside one transaction, commits once, then answers each
+//! caller. No write pays a hand-off to a writer thread, and one commit's WAL frames serve many commands. The
+//! leader looks at the queue again after stepping down, so a job queued at any moment is picked up (the unit
+//! test below fails when that second look is removed). Hand-rolled: no crate does group commit for rusqlite.
+//! Reads run on the calling task on a free reader connection. Checkpoints run on their own thread, small and
+//! often, so no commit waits for one. Measurements behind each choice: docs/PERFORMANCE.md.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,6 +17,7 @@ use rusqlite::Connection;
 use rusqlite::config::DbConfig;
 
 use super::migrations::Migrations;
+use crate::ports::{Cause, ReadModelError, StoreError};
 use tokio::sync::oneshot;
 
 /// Most writes one transaction carries.
@@ -46,8 +34,46 @@ const BACKSTOP_CHECKPOINT_PAGES: u32 = 16_384;
 pub enum DbError {
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A row that cannot be read back as what was written (a bug or a manual edit).
+    #[error("unreadable row: {0}")]
+    Corrupt(#[source] Cause),
     #[error("database task failed: {0}")]
     Task(String),
+}
+
+impl DbError {
+    /// Whether retrying cannot help: an unreadable row, or SQLite finding the file damaged.
+    fn is_corrupt(&self) -> bool {
+        use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+        match self {
+            DbError::Corrupt(_) => true,
+            DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(e.code, DatabaseCorrupt | NotADatabase),
+            _ => false,
+        }
+    }
+}
+
+/// A row that cannot be read back.
+pub fn corrupt(error: impl Into<Cause>) -> DbError {
+    DbError::Corrupt(error.into())
+}
+
+/// The write store's meaning of a database failure: corrupt data is `Corrupt`, anything else `Unavailable`.
+impl From<DbError> for StoreError {
+    fn from(error: DbError) -> Self {
+        if error.is_corrupt() { StoreError::Corrupt(Box::new(error)) } else { StoreError::Unavailable(Box::new(error)) }
+    }
+}
+
+/// The read model's meaning of a database failure, the same as the write store's.
+impl From<DbError> for ReadModelError {
+    fn from(error: DbError) -> Self {
+        if error.is_corrupt() {
+            ReadModelError::Corrupt(Box::new(error))
+        } else {
+            ReadModelError::Unavailable(Box::new(error))
+        }
+    }
 }
 
 /// Reports a write's outcome once its transaction's fate is known.

@@ -52,7 +52,7 @@ impl EventGridPublisher {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
-            .map_err(|e| PublishError::Unavailable(e.to_string()))?;
+            .map_err(|e| PublishError::Unavailable(e.into()))?;
         Ok(Self { http, settings })
     }
 
@@ -96,13 +96,13 @@ impl EventGridPublisher {
                     last = format!("Event Grid answered {status}");
                     let retryable = status.as_u16() == 429 || status.is_server_error() || status.as_u16() == 408;
                     if !retryable {
-                        return Err(PublishError::Rejected(last));
+                        return Err(PublishError::Rejected(last.into()));
                     }
                 }
                 Err(error) => last = error,
             }
         }
-        Err(PublishError::Unavailable(last))
+        Err(PublishError::Unavailable(last.into()))
     }
 }
 

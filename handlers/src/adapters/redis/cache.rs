@@ -67,7 +67,7 @@ impl RedisCache {
             .url
             .secret()
             .into_connection_info()
-            .map_err(|e| CacheError(format!("REDIS_URL: {:?}", e.kind())))?;
+            .map_err(|e| CacheError(format!("REDIS_URL: {:?}", e.kind()).into()))?;
         let entra = match (&settings.entra_username, credential) {
             (Some(username), Some(credential)) => Some((username.clone(), credential)),
             (Some(_), None) => {
