@@ -137,11 +137,12 @@ impl Wiring {
     /// `Settings::relay_min_age`.
     pub fn app(self, relay_min_age: Duration) -> Arc<App> {
         let Wiring { adapters, projection } = self;
-        let dispatcher = Dispatcher::new(adapters.write_store.clone(), adapters.publisher.clone());
-        let commands = Arc::new(CommandService::new(adapters.write_store.clone(), dispatcher.clone()));
+        let store = adapters.write_store;
+        let dispatcher = Dispatcher::new(store.clone(), adapters.publisher.clone());
+        let commands = Arc::new(CommandService::new(store.clone(), store.clone(), dispatcher.clone()));
         Arc::new(App {
             queries: QueryService::new(adapters.read_model.clone(), adapters.cache.clone(), projection.changes()),
-            relay: Arc::new(Relay::new(adapters.write_store.clone(), dispatcher, commands.clone(), relay_min_age)),
+            relay: Arc::new(Relay::new(store.clone(), store, dispatcher, commands.clone(), relay_min_age)),
             commands,
             projection,
             backend: adapters.backend,

@@ -13,7 +13,7 @@ use crate::contract::command_body::ParsedCommand;
 use crate::contract::views;
 use crate::domain::{self, Aggregate, Command, Decision, DomainError, EventId, Timestamp};
 use crate::ports::write_store::{CommandOutcome, Commit, CommitResult};
-use crate::ports::{StoreError, WriteStore};
+use crate::ports::{CommandStore, StoreError, Transfers};
 
 /// How often a command that keeps losing races is decided again before the client is told to retry.
 const MAX_ATTEMPTS: usize = 64;
@@ -46,14 +46,15 @@ pub(super) struct Committed {
 
 /// Applies commands to the write store.
 pub struct CommandService {
-    pub(super) store: Arc<dyn WriteStore>,
+    store: Arc<dyn CommandStore>,
+    pub(super) transfers: Arc<dyn Transfers>,
     dispatcher: Dispatcher,
     turns: StreamTurns,
 }
 
 impl CommandService {
-    pub fn new(store: Arc<dyn WriteStore>, dispatcher: Dispatcher) -> Self {
-        Self { store, dispatcher, turns: StreamTurns::default() }
+    pub fn new(store: Arc<dyn CommandStore>, transfers: Arc<dyn Transfers>, dispatcher: Dispatcher) -> Self {
+        Self { store, transfers, dispatcher, turns: StreamTurns::default() }
     }
 
     /// Applies a command exactly once: a retry with the same id and body gets the stored answer.

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 
 use crate::domain::Event;
 use crate::ports::write_store::EventRef;
-use crate::ports::{EventPublisher, PublishError, StoreError, WriteStore};
+use crate::ports::{EventPublisher, Outbox, PublishError, StoreError};
 
 /// Why a dispatch did not finish (the events stay unpublished).
 #[derive(Debug, thiserror::Error)]
@@ -20,23 +20,22 @@ pub enum DispatchError {
 }
 
 /// Most events one dispatch hands to the publisher (Event Grid's own most per delivery). Each dispatch to
-/// Elasticsearch waits for a refresh (~200 ms), so the batch size bounds the projection's rate there: at 500
-/// it kept up with 1,260 events/s, at 5,000 with every command the scanners sent (`scripts/bench.sh`).
+/// Elasticsearch waits for a refresh, so the batch size bounds the projection's rate there (docs/PERFORMANCE.md).
 const MAX_BATCH: usize = 5000;
 
 /// Publishes events and records that they were published.
 #[derive(Clone)]
 pub struct Dispatcher {
-    store: Arc<dyn WriteStore>,
+    outbox: Arc<dyn Outbox>,
     publisher: Arc<dyn EventPublisher>,
     queue: mpsc::UnboundedSender<Vec<Event>>,
 }
 
 impl Dispatcher {
     /// Starts the background task that drains the queue (needs a tokio runtime).
-    pub fn new(store: Arc<dyn WriteStore>, publisher: Arc<dyn EventPublisher>) -> Self {
+    pub fn new(outbox: Arc<dyn Outbox>, publisher: Arc<dyn EventPublisher>) -> Self {
         let (queue, pending) = mpsc::unbounded_channel();
-        let dispatcher = Self { store, publisher, queue };
+        let dispatcher = Self { outbox, publisher, queue };
         tokio::spawn(dispatcher.clone().drain(pending));
         dispatcher
     }
@@ -52,7 +51,7 @@ impl Dispatcher {
 
     async fn mark_published(&self, events: &[Event]) -> Result<(), StoreError> {
         let refs: Vec<EventRef> = events.iter().map(EventRef::from).collect();
-        self.store.mark_published(&refs).await
+        self.outbox.mark_published(&refs).await
     }
 
     /// Queues events for publishing, right after their commit: the command's answer does not wait for

@@ -8,7 +8,7 @@ use super::commands::CommandService;
 use super::dispatch::Dispatcher;
 use super::transfers::TransferProgress;
 use crate::domain::Timestamp;
-use crate::ports::{StoreError, WriteStore};
+use crate::ports::{Outbox, StoreError, Transfers};
 
 /// Events handled per round trip to the store.
 const BATCH: usize = 200;
@@ -26,7 +26,8 @@ pub struct RelayReport {
 
 /// Sweeps the outbox and the pending transfers.
 pub struct Relay {
-    store: Arc<dyn WriteStore>,
+    outbox: Arc<dyn Outbox>,
+    transfers: Arc<dyn Transfers>,
     dispatcher: Dispatcher,
     commands: Arc<CommandService>,
     /// Only events older than this are swept: younger ones are still being published by their command.
@@ -35,12 +36,13 @@ pub struct Relay {
 
 impl Relay {
     pub fn new(
-        store: Arc<dyn WriteStore>,
+        outbox: Arc<dyn Outbox>,
+        transfers: Arc<dyn Transfers>,
         dispatcher: Dispatcher,
         commands: Arc<CommandService>,
         min_age: Duration,
     ) -> Self {
-        Self { store, dispatcher, commands, min_age }
+        Self { outbox, transfers, dispatcher, commands, min_age }
     }
 
     /// One pass: republish, then complete transfers.
@@ -48,7 +50,7 @@ impl Relay {
         let before = Timestamp::now().minus(self.min_age);
         let mut report = RelayReport::default();
         for _ in 0..MAX_ROUNDS {
-            let events = self.store.unpublished(before, BATCH).await?;
+            let events = self.outbox.unpublished(before, BATCH).await?;
             if events.is_empty() {
                 break;
             }
@@ -59,7 +61,7 @@ impl Relay {
             }
             report.republished += events.len();
         }
-        for transfer in self.store.pending_transfers(before, BATCH).await? {
+        for transfer in self.transfers.pending_transfers(before, BATCH).await? {
             if let TransferProgress::Completed { .. } = self.commands.complete_transfer(&transfer).await {
                 report.transfers_completed += 1;
             }

@@ -41,7 +41,7 @@ impl CommandService {
             }
         };
         let source = domain::StreamId::Item(transfer.source());
-        if let Err(error) = self.store.finish_transfer(&source, transfer.transfer_id).await {
+        if let Err(error) = self.transfers.finish_transfer(&source, transfer.transfer_id).await {
             tracing::warn!(transfer = %transfer.transfer_id, %error, "could not clear a completed transfer; the relay will");
         }
         TransferProgress::Completed { destination }

@@ -7,9 +7,13 @@ pub mod read_model;
 pub mod write_store;
 
 pub use cache::ResponseCache;
+
+/// What an adapter reports as the cause of a failure: kept as the error's source (for logs and for code that
+/// inspects it), never returned to clients. Strings convert too (`"throttled".into()`).
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 pub use publisher::{EventPublisher, EventSink, PublishError};
 pub use read_model::{ReadModel, ReadModelError};
-pub use write_store::{StoreError, WriteStore};
+pub use write_store::{CommandStore, Outbox, Replay, StoreError, Transfers, WriteStore};
 
 use std::sync::Arc;
 

@@ -2,6 +2,8 @@
 
 use async_trait::async_trait;
 
+use super::Cause;
+
 use crate::domain::{Aggregate, CommandId, Event, EventId, PendingTransfer, StreamId, Timestamp, TransferId};
 
 /// An opaque concurrency token: a commit succeeds only if the stream still has this one.
@@ -64,47 +66,65 @@ impl From<&Event> for EventRef {
     }
 }
 
-/// The write store could not do its part; nothing was changed.
+/// The write store could not do its part; nothing was changed. Every adapter means the same by each variant.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// Overloaded, throttled or unreachable: try again later.
+    /// Overloaded, throttled or unreachable: try again later (503 with `Retry-After`).
     #[error("write store unavailable: {0}")]
-    Unavailable(String),
-    /// Stored data could not be read back: a bug or a manual edit.
+    Unavailable(#[source] Cause),
+    /// Stored data could not be read back: a bug or a manual edit; retrying will not help (500).
     #[error("write store data is corrupt: {0}")]
-    Corrupt(String),
+    Corrupt(#[source] Cause),
 }
 
-/// The write model port.
+/// Commands' side of the write model: a stream's state to decide on, and the one atomic commit of its next
+/// state, events and command marker.
 #[async_trait]
-pub trait WriteStore: Send + Sync {
+pub trait CommandStore: Send + Sync {
     /// The stream's current state, or `None` if it has no events yet.
     async fn load(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError>;
 
     /// Drops any copy of the stream's state held in memory: the next `load` reads the store.
     fn forget(&self, stream: &StreamId);
 
-    /// The stored outcome of a command, looked up in the stream it changed.
+    /// The stored outcome of a command, looked up in the stream it changed (or any stream that knows the id).
     async fn outcome(&self, stream: &StreamId, command: CommandId) -> Result<Option<CommandOutcome>, StoreError>;
 
     /// Commits state, events and marker atomically, conditional on the ETag.
     async fn commit(&self, commit: Commit) -> Result<CommitResult, StoreError>;
+}
 
+/// The transactional outbox: events committed but not yet known to be published.
+#[async_trait]
+pub trait Outbox: Send + Sync {
     /// Events not yet marked published and recorded before `before`, oldest first.
     async fn unpublished(&self, before: Timestamp, limit: usize) -> Result<Vec<Event>, StoreError>;
 
     /// Marks events as handed to the event publisher.
     async fn mark_published(&self, events: &[EventRef]) -> Result<(), StoreError>;
+}
 
+/// Transfers whose second half may not have happened (the saga's memory).
+#[async_trait]
+pub trait Transfers: Send + Sync {
     /// Transfers whose second half is not yet known to have happened, created before `before`.
     async fn pending_transfers(&self, before: Timestamp, limit: usize) -> Result<Vec<PendingTransfer>, StoreError>;
 
     /// Clears a pending transfer once its second half is committed.
     async fn finish_transfer(&self, source: &StreamId, transfer: TransferId) -> Result<(), StoreError>;
+}
 
+/// Reading the whole write model back, for reconciliation and rebuilds.
+#[async_trait]
+pub trait Replay: Send + Sync {
     /// Every stream's current state, for verification against the read model.
     async fn aggregates(&self) -> Result<Vec<Aggregate>, StoreError>;
 
     /// Every event, in no particular order, for rebuilding the read model.
     async fn events(&self) -> Result<Vec<Event>, StoreError>;
 }
+
+/// A whole write store: every role. Adapters implement the four; each use case takes only the roles it needs.
+pub trait WriteStore: CommandStore + Outbox + Transfers + Replay {}
+
+impl<T: CommandStore + Outbox + Transfers + Replay> WriteStore for T {}

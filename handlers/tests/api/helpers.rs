@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use pieshop::domain::{Aggregate, CommandId, Event, PendingTransfer, StreamId, Timestamp, TransferId};
 use pieshop::ports::write_store::{CommandOutcome, Commit, CommitResult, EventRef, Snapshot};
-use pieshop::ports::{EventPublisher, PublishError, StoreError, WriteStore};
+use pieshop::ports::{CommandStore, EventPublisher, Outbox, PublishError, Replay, StoreError, Transfers, WriteStore};
 use pieshop::wiring;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
@@ -212,37 +212,55 @@ struct FaultyStore {
 }
 
 #[async_trait]
-impl WriteStore for FaultyStore {
+impl CommandStore for FaultyStore {
     async fn load(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
         self.inner.load(stream).await
     }
+
     fn forget(&self, stream: &StreamId) {
         self.inner.forget(stream)
     }
+
     async fn outcome(&self, stream: &StreamId, command: CommandId) -> Result<Option<CommandOutcome>, StoreError> {
         self.inner.outcome(stream, command).await
     }
+
     async fn commit(&self, commit: Commit) -> Result<CommitResult, StoreError> {
         if self.failing.lock().unwrap().as_ref() == Some(&commit.stream) {
             return Err(StoreError::Unavailable("injected by the test".into()));
         }
         self.inner.commit(commit).await
     }
+}
+
+#[async_trait]
+impl Outbox for FaultyStore {
     async fn unpublished(&self, before: Timestamp, limit: usize) -> Result<Vec<Event>, StoreError> {
         self.inner.unpublished(before, limit).await
     }
+
     async fn mark_published(&self, events: &[EventRef]) -> Result<(), StoreError> {
         self.inner.mark_published(events).await
     }
+}
+
+#[async_trait]
+impl Transfers for FaultyStore {
     async fn pending_transfers(&self, before: Timestamp, limit: usize) -> Result<Vec<PendingTransfer>, StoreError> {
         self.inner.pending_transfers(before, limit).await
     }
+
     async fn finish_transfer(&self, source: &StreamId, transfer: TransferId) -> Result<(), StoreError> {
         self.inner.finish_transfer(source, transfer).await
     }
+}
+
+#[async_trait]
+impl Replay for FaultyStore {
     async fn aggregates(&self) -> Result<Vec<Aggregate>, StoreError> {
         self.inner.aggregates().await
     }
+
     async fn events(&self) -> Result<Vec<Event>, StoreError> {
         self.inner.events().await
     }

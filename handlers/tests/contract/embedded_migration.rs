@@ -7,7 +7,7 @@ use pieshop::contract::event_json;
 use pieshop::domain::{Aggregate, CommandId, ItemState, Quantity, Timestamp, Version};
 use pieshop::ports::read_model::{ActivityQuery, Applied};
 use pieshop::ports::write_store::{CommandOutcome, Commit, CommitResult, EventRef};
-use pieshop::ports::{ReadModel, WriteStore};
+use pieshop::ports::{CommandStore, Outbox, ReadModel, Replay};
 use rusqlite::{Connection, params};
 
 use crate::support::{key, stock, stream};

@@ -131,7 +131,6 @@ async fn commands_in_queries_out_on_real_engines() {
     let id = || uuid::Uuid::new_v4().to_string();
     assert_eq!(send(json!({"commandId": id(), "type": "defineProduct", "sku": "apple-pie", "name": "Apple Pie", "reorderLevel": 5})).await, 200);
     let writers = (0..4).map(|w| {
-        let send = send.clone();
         async move {
             for n in 0..5u64 {
                 let location = ["store-1", "store-2"][(w + n as usize) % 2];

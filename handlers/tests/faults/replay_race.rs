@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use pieshop::domain::{Aggregate, CommandId, Event, PendingTransfer, StreamId, Timestamp, TransferId};
 use pieshop::ports::write_store::{CommandOutcome, Commit, CommitResult, EventRef, Snapshot};
-use pieshop::ports::{StoreError, WriteStore};
+use pieshop::ports::{CommandStore, Outbox, Replay, StoreError, Transfers, WriteStore};
 use pieshop::wiring;
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -31,7 +31,7 @@ async fn wait_for<T>(gate: &watch::Sender<T>, open: impl FnMut(&T) -> bool) {
 }
 
 #[async_trait]
-impl WriteStore for RaceGate {
+impl CommandStore for RaceGate {
     async fn load(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
         if self.armed.load(Ordering::SeqCst) {
             let mut loads = 0;
@@ -45,9 +45,11 @@ impl WriteStore for RaceGate {
         }
         self.inner.load(stream).await
     }
+
     fn forget(&self, stream: &StreamId) {
         self.inner.forget(stream)
     }
+
     async fn outcome(&self, stream: &StreamId, command: CommandId) -> Result<Option<CommandOutcome>, StoreError> {
         let outcome = self.inner.outcome(stream, command).await;
         if self.armed.load(Ordering::SeqCst) {
@@ -55,6 +57,7 @@ impl WriteStore for RaceGate {
         }
         outcome
     }
+
     async fn commit(&self, commit: Commit) -> Result<CommitResult, StoreError> {
         if !self.armed.load(Ordering::SeqCst) {
             return self.inner.commit(commit).await;
@@ -66,21 +69,36 @@ impl WriteStore for RaceGate {
         self.commits.send_modify(|n| *n += 1);
         result
     }
+}
+
+#[async_trait]
+impl Outbox for RaceGate {
     async fn unpublished(&self, before: Timestamp, limit: usize) -> Result<Vec<Event>, StoreError> {
         self.inner.unpublished(before, limit).await
     }
+
     async fn mark_published(&self, events: &[EventRef]) -> Result<(), StoreError> {
         self.inner.mark_published(events).await
     }
+}
+
+#[async_trait]
+impl Transfers for RaceGate {
     async fn pending_transfers(&self, before: Timestamp, limit: usize) -> Result<Vec<PendingTransfer>, StoreError> {
         self.inner.pending_transfers(before, limit).await
     }
+
     async fn finish_transfer(&self, source: &StreamId, transfer: TransferId) -> Result<(), StoreError> {
         self.inner.finish_transfer(source, transfer).await
     }
+}
+
+#[async_trait]
+impl Replay for RaceGate {
     async fn aggregates(&self) -> Result<Vec<Aggregate>, StoreError> {
         self.inner.aggregates().await
     }
+
     async fn events(&self) -> Result<Vec<Event>, StoreError> {
         self.inner.events().await
     }

@@ -21,7 +21,7 @@ use super::documents;
 use crate::contract::event_json;
 use crate::domain::{Aggregate, CommandId, Event, PendingTransfer, StreamId, Timestamp, TransferId};
 use crate::ports::write_store::{CommandOutcome, Commit, CommitResult, ETag, EventRef, Snapshot};
-use crate::ports::{StoreError, WriteStore};
+use crate::ports::{Cause, CommandStore, Outbox, Replay, StoreError, Transfers};
 
 /// Where the container is and how to reach it.
 #[derive(Debug, Clone)]
@@ -48,7 +48,7 @@ impl CosmosWriteStore {
         credential: Option<Arc<dyn TokenCredential>>,
     ) -> Result<Self, StoreError> {
         let endpoint: AccountEndpoint =
-            settings.endpoint.parse().map_err(|e| StoreError::Unavailable(format!("COSMOS_ENDPOINT: {e}")))?;
+            settings.endpoint.parse().map_err(|e| StoreError::Unavailable(format!("COSMOS_ENDPOINT: {e}").into()))?;
         let account = match (&settings.key, credential) {
             (Some(key), _) => AccountReference::with_authentication_key(endpoint, key.clone()),
             (None, Some(credential)) => AccountReference::with_credential(endpoint, credential),
@@ -105,11 +105,11 @@ impl CosmosWriteStore {
 /// Throttling, timeouts and outages are all "try again later"; the error text carries no secret (the SDK
 /// never puts keys or tokens in errors).
 fn unavailable(error: CosmosError) -> StoreError {
-    StoreError::Unavailable(error.to_string())
+    StoreError::Unavailable(error.into())
 }
 
-fn corrupt(error: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(error.to_string())
+fn corrupt(error: impl Into<Cause>) -> StoreError {
+    StoreError::Corrupt(error.into())
 }
 
 fn decode_event(value: &Value) -> Result<Event, StoreError> {
@@ -168,10 +168,7 @@ impl CosmosWriteStore {
 }
 
 #[async_trait]
-impl WriteStore for CosmosWriteStore {
-    /// Nothing is held in memory: every `load` is a point read.
-    fn forget(&self, _stream: &StreamId) {}
-
+impl CommandStore for CosmosWriteStore {
     async fn load(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
         let response = match self.container.read_item(stream.to_string(), documents::STATE_ID, None).await {
             Ok(response) => response,
@@ -183,6 +180,9 @@ impl WriteStore for CosmosWriteStore {
         let aggregate: Aggregate = serde_json::from_value(doc["state"].clone()).map_err(corrupt)?;
         Ok(Some(Snapshot { aggregate, etag: ETag(etag), cached: false }))
     }
+
+    /// Nothing is held in memory: every `load` is a point read.
+    fn forget(&self, _stream: &StreamId) {}
 
     /// The marker in the stream's partition; failing that, a claim of the id by another stream (its outcome then
     /// carries only that command's hash: enough to refuse the id as reused).
@@ -240,7 +240,10 @@ impl WriteStore for CosmosWriteStore {
             Some((index, status)) => Err(corrupt(format!("batch operation {index} failed with {status}"))),
         }
     }
+}
 
+#[async_trait]
+impl Outbox for CosmosWriteStore {
     async fn unpublished(&self, before: Timestamp, limit: usize) -> Result<Vec<Event>, StoreError> {
         let query = Query::from("SELECT c.event FROM c WHERE c.unpublished = true AND c.recordedAt < @before")
             .with_parameter("@before", before.to_string())
@@ -267,7 +270,10 @@ impl WriteStore for CosmosWriteStore {
         }
         Ok(())
     }
+}
 
+#[async_trait]
+impl Transfers for CosmosWriteStore {
     async fn pending_transfers(&self, before: Timestamp, limit: usize) -> Result<Vec<PendingTransfer>, StoreError> {
         let query = Query::from("SELECT c.transfer FROM c WHERE c.kind = 'transfer' AND c.createdAt < @before")
             .with_parameter("@before", before.to_string())
@@ -283,7 +289,10 @@ impl WriteStore for CosmosWriteStore {
             Err(error) => Err(unavailable(error)),
         }
     }
+}
 
+#[async_trait]
+impl Replay for CosmosWriteStore {
     async fn aggregates(&self) -> Result<Vec<Aggregate>, StoreError> {
         let rows: Vec<Value> =
             self.query(Query::from("SELECT c.state FROM c WHERE c.kind = 'state'"), usize::MAX).await?;

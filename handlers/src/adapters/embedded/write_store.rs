@@ -8,12 +8,12 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::migrations::Migrations;
-use super::sqlite::{Db, DbError, Savepoint};
+use super::sqlite::{Db, DbError, Savepoint, corrupt};
 use super::stream_cache::StreamCache;
 use crate::contract::event_json;
 use crate::domain::{Aggregate, CommandId, Event, PendingTransfer, StreamId, Timestamp, TransferId};
 use crate::ports::write_store::{CommandOutcome, Commit, CommitResult, ETag, EventRef, Snapshot};
-use crate::ports::{StoreError, WriteStore};
+use crate::ports::{CommandStore, Outbox, Replay, StoreError, Transfers};
 
 /// Schema version 3. The outbox is its own table of the events in flight, so that committing and publishing
 /// an event touch one small, always-cached page instead of an index over every event ever recorded. Markers are
@@ -105,21 +105,13 @@ pub struct SqliteWriteStore {
 
 impl SqliteWriteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Ok(Self { db: Db::open_migrated(path, &MIGRATIONS, SCHEMA).map_err(unavailable)?, states: Arc::default() })
+        Ok(Self { db: Db::open_migrated(path, &MIGRATIONS, SCHEMA).map_err(StoreError::from)?, states: Arc::default() })
     }
 }
 
 fn snapshot(aggregate: Aggregate, cached: bool) -> Snapshot {
     let etag = ETag(aggregate.version().0.to_string());
     Snapshot { aggregate, etag, cached }
-}
-
-fn unavailable(e: DbError) -> StoreError {
-    StoreError::Unavailable(e.to_string())
-}
-
-fn corrupt(e: impl std::fmt::Display) -> DbError {
-    DbError::Task(format!("corrupt row: {e}"))
 }
 
 fn decode_aggregate(text: &str) -> Result<Aggregate, DbError> {
@@ -201,7 +193,7 @@ fn insert_records(tx: &Connection, commit: &Commit) -> Result<(), DbError> {
 }
 
 #[async_trait]
-impl WriteStore for SqliteWriteStore {
+impl CommandStore for SqliteWriteStore {
     async fn load(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
         if let Some(state) = self.states.get(stream) {
             return Ok(Some(snapshot(state, true)));
@@ -217,7 +209,7 @@ impl WriteStore for SqliteWriteStore {
                 state.map(|state| decode_aggregate(&state)).transpose()
             })
             .await
-            .map_err(unavailable)?;
+            .map_err(StoreError::from)?;
         if let Some(state) = &stored {
             self.states.put(stream, state);
         }
@@ -229,7 +221,7 @@ impl WriteStore for SqliteWriteStore {
     }
 
     async fn outcome(&self, _stream: &StreamId, command: CommandId) -> Result<Option<CommandOutcome>, StoreError> {
-        self.db.read(move |conn| find_outcome(conn, command)).await.map_err(unavailable)
+        self.db.read(move |conn| find_outcome(conn, command)).await.map_err(StoreError::from)
     }
 
     async fn commit(&self, commit: Commit) -> Result<CommitResult, StoreError> {
@@ -242,7 +234,7 @@ impl WriteStore for SqliteWriteStore {
                 // The marker first: its insert is also the duplicate check (one index search, not two).
                 if !insert_marker(&tx, &commit)? {
                     let existing = find_outcome(&tx, commit.outcome.command_id)?
-                        .ok_or_else(|| DbError::Task("a marker vanished inside its transaction".into()))?;
+                        .ok_or_else(|| corrupt("a marker vanished inside its transaction"))?;
                     return Ok(CommitResult::Duplicate(existing));
                 }
                 if !write_state(&tx, &commit)? {
@@ -253,7 +245,7 @@ impl WriteStore for SqliteWriteStore {
                 Ok(CommitResult::Committed)
             })
             .await
-            .map_err(unavailable)?;
+            .map_err(StoreError::from)?;
         match result {
             CommitResult::Committed => self.states.put(&stream, &state),
             CommitResult::Conflict => self.states.evict(&stream),
@@ -261,7 +253,10 @@ impl WriteStore for SqliteWriteStore {
         }
         Ok(result)
     }
+}
 
+#[async_trait]
+impl Outbox for SqliteWriteStore {
     async fn unpublished(&self, before: Timestamp, limit: usize) -> Result<Vec<Event>, StoreError> {
         self.db
             .read(move |conn| {
@@ -273,7 +268,7 @@ impl WriteStore for SqliteWriteStore {
                 rows.map(|body| decode_event(&body?)).collect()
             })
             .await
-            .map_err(unavailable)
+            .map_err(StoreError::from)
     }
 
     async fn mark_published(&self, events: &[EventRef]) -> Result<(), StoreError> {
@@ -291,9 +286,12 @@ impl WriteStore for SqliteWriteStore {
                 Ok(())
             })
             .await
-            .map_err(unavailable)
+            .map_err(StoreError::from)
     }
+}
 
+#[async_trait]
+impl Transfers for SqliteWriteStore {
     async fn pending_transfers(&self, before: Timestamp, limit: usize) -> Result<Vec<PendingTransfer>, StoreError> {
         self.db
             .read(move |conn| {
@@ -303,7 +301,7 @@ impl WriteStore for SqliteWriteStore {
                 rows.map(|body| serde_json::from_str(&body?).map_err(corrupt)).collect()
             })
             .await
-            .map_err(unavailable)
+            .map_err(StoreError::from)
     }
 
     async fn finish_transfer(&self, _source: &StreamId, transfer: TransferId) -> Result<(), StoreError> {
@@ -314,9 +312,12 @@ impl WriteStore for SqliteWriteStore {
                 Ok(())
             })
             .await
-            .map_err(unavailable)
+            .map_err(StoreError::from)
     }
+}
 
+#[async_trait]
+impl Replay for SqliteWriteStore {
     async fn aggregates(&self) -> Result<Vec<Aggregate>, StoreError> {
         self.db
             .read(|conn| {
@@ -325,7 +326,7 @@ impl WriteStore for SqliteWriteStore {
                 rows.map(|state| decode_aggregate(&state?)).collect()
             })
             .await
-            .map_err(unavailable)
+            .map_err(StoreError::from)
     }
 
     async fn events(&self) -> Result<Vec<Event>, StoreError> {
@@ -336,6 +337,6 @@ impl WriteStore for SqliteWriteStore {
                 rows.map(|body| decode_event(&body?)).collect()
             })
             .await
-            .map_err(unavailable)
+            .map_err(StoreError::from)
     }
 }
