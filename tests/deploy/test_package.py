@@ -95,7 +95,7 @@ def route_matches(template: str, path: str) -> bool:
     return len(parts) == len(segments)
 
 
-API = [  # (method, path under /api, function) from shared/API.md
+API = [  # (method, path under /api, function) from docs/API.md
     ("POST", "commands", "command"),
     ("POST", "commands/batch", "command"),
     ("GET", "inventory", "query"),

@@ -1,4 +1,4 @@
-//! The Azure Functions custom-handler protocol (`shared/protocol/functions-custom-handler.md`): where to
+//! The Azure Functions custom-handler protocol (`docs/protocol/functions-custom-handler.md`): where to
 //! listen, and the `{Data, Metadata}` / `{Outputs, Logs, ReturnValue}` envelopes of non-HTTP triggers.
 
 pub mod envelope;

@@ -2,7 +2,7 @@
 //! app root (a repository checkout or an unpacked package zip).
 //!
 //! Only what pieshop's app uses is understood; anything else is refused by name rather than half-served.
-//! Sources: `shared/protocol/functions-custom-handler.md` §1, §3 and §7 (host.json `customHandler`,
+//! Sources: `docs/protocol/functions-custom-handler.md` §1, §3 and §7 (host.json `customHandler`,
 //! `extensions.http.routePrefix`, the trigger bindings).
 
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! The Event Grid stand-in: a custom topic that accepts publishes, and one subscription that delivers every
 //! event to the app's `eventGridTrigger` function as the Functions host invokes it.
 //!
-//! Publishing follows `shared/protocol/functions-custom-handler.md` §6: `POST .../api/events?api-version=...`,
+//! Publishing follows `docs/protocol/functions-custom-handler.md` §6: `POST .../api/events?api-version=...`,
 //! `aeg-sas-key` (header or query) or `Authorization: Bearer`, a JSON array in Event Grid schema
 //! (`application/json`) or CloudEvents (`application/cloudevents-batch+json`), the required members of each
 //! schema, 1 MB per request and per event; errors as `{"error": {"code", "message"}}`.
@@ -12,7 +12,7 @@
 //! invocation retried on the schedule 10 s, 30 s, 1 min, 5 min, 10 min, 30 min, 1 h, 3 h, 6 h, then every 12 h
 //! (divided by `time_scale`), up to `max_attempts` or the time to live, then dead-lettered into a directory laid
 //! out as Event Grid's dead-letter blobs: `<SUBSCRIPTION-NAME>/<YYYY>/<M>/<D>/<H>/<guid>.json`, an array of
-//! the events with the dead-letter properties (`shared/protocol/push-deadletter-auth.md` §B).
+//! the events with the dead-letter properties (`docs/protocol/push-deadletter-auth.md` §B).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

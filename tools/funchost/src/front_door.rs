@@ -2,7 +2,7 @@
 //! methods, checked against its `authLevel` with the presented key, and forwarded unchanged to a handler
 //! instance (`enableForwardingHttpRequest`: same method, original path and query, every header plus the
 //! host's own), whose answer goes back as it is, streamed. No route: 404; a missing or wrong key: 401 with an
-//! empty body (the host's `UnauthorizedResult`). Source: `shared/protocol/functions-custom-handler.md` §3, §7.
+//! empty body (the host's `UnauthorizedResult`). Source: `docs/protocol/functions-custom-handler.md` §3, §7.
 //!
 //! Beyond the host: `x-funchost-instance: <n>` pins a request to one instance, and every answer says which
 //! instance served it in the same header, so tests can ask each instance in turn.

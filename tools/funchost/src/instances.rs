@@ -1,7 +1,7 @@
 //! The handler instances: one handler process per simulated Functions instance, started and supervised as the
 //! host starts its custom handler, and the pick of an instance for each request or delivery.
 //!
-//! As the host does (`shared/protocol/functions-custom-handler.md` §1): the child gets a free loopback port in
+//! As the host does (`docs/protocol/functions-custom-handler.md` §1): the child gets a free loopback port in
 //! `FUNCTIONS_CUSTOMHANDLER_PORT` (plus `FUNCTIONS_CUSTOMHANDLER_WORKER_ID` and the legacy names), is polled
 //! with `GET /` every 25 ms until anything answers (30 s limit), and is restarted when it exits with a code
 //! other than 0; an exit with 0 is not restarted (later invocations fail). A SIGKILL from the admin API is such

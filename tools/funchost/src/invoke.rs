@@ -1,9 +1,9 @@
 //! Invoking a non-HTTP function the way the host does: `POST http://127.0.0.1:<port>/<FunctionName>` with the
 //! `{Data, Metadata}` envelope, answered by a 2xx JSON object `{Outputs, Logs, ReturnValue}`; anything else
-//! fails the invocation. Sources (`shared/protocol/functions-custom-handler.md`): §2 for the request, headers,
+//! fails the invocation. Sources (`docs/protocol/functions-custom-handler.md`): §2 for the request, headers,
 //! value encoding and response rules; §4 for Event Grid (the event as indented JSON, encoded as a string twice;
 //! Metadata with `data`, `sys` and every other top-level property encoded twice, dates in invariant culture);
-//! §7 for the timer's `TimerInfo`. The shapes match `shared/protocol/fixtures/` `c-…`, `b-…` and `d-…`.
+//! §7 for the timer's `TimerInfo`. The shapes match `handlers/tests/fixtures/host/` `c-…`, `b-…` and `d-…`.
 
 use std::time::Duration;
 

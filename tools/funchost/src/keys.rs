@@ -3,7 +3,7 @@
 //! master key grants `admin`, a host key grants `function` on every function, a function key grants
 //! `function` on its own function only. A missing or wrong key is a 401 with an empty body.
 //! Source: Azure/azure-functions-host `Security/Authentication/Keys/AuthenticationLevelHandler.cs`,
-//! `Middleware/FunctionInvocationMiddleware.cs`; `shared/protocol/push-deadletter-auth.md` §C.
+//! `Middleware/FunctionInvocationMiddleware.cs`; `docs/protocol/push-deadletter-auth.md` §C.
 
 use std::collections::BTreeMap;
 use std::path::Path;

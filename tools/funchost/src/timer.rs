@@ -1,7 +1,7 @@
 //! Timer triggers: each `timerTrigger` function invoked on its NCRONTAB schedule (six fields, seconds first) on
 //! one instance at a time, as the host's singleton lock does; `runOnStartup` honoured. The admin API's
 //! `POST /admin/functions/<name>` (master key) runs one now, as on the real host.
-//! Source: `shared/protocol/functions-custom-handler.md` §7; https://learn.microsoft.com/azure/azure-functions/functions-bindings-timer
+//! Source: `docs/protocol/functions-custom-handler.md` §7; https://learn.microsoft.com/azure/azure-functions/functions-bindings-timer
 //! ("NCRONTAB expressions", "runOnStartup"); https://learn.microsoft.com/azure/azure-functions/functions-manually-run-non-http.
 
 use std::str::FromStr;
