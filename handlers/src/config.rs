@@ -10,6 +10,7 @@ use crate::host::listen::{self, Listen, ListenError, Mode};
 
 #[cfg(feature = "azure")]
 pub mod azure;
+pub mod variables;
 
 /// Shortest function key accepted in `PIESHOP_API_KEYS` (the host's own keys are far longer).
 pub const MIN_KEY_CHARS: usize = 16;
@@ -95,9 +96,9 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    /// Reads the values clap found for `variables::Variables` (flags and environment).
+    pub fn from_values(values: &std::collections::HashMap<String, String>) -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| values.get(name).cloned())
     }
 
     /// Reads settings through `lookup` (tests pass a map).
@@ -174,6 +175,22 @@ mod tests {
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Settings::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    /// Every variable the settings ask for is one `Variables` documents (and so one clap can supply).
+    #[test]
+    fn every_variable_read_is_a_documented_one() {
+        let asked = std::cell::RefCell::new(Vec::new());
+        let _ = Settings::from_lookup(|name| {
+            asked.borrow_mut().push(name.to_owned());
+            None
+        });
+        let documented = variables::Variables::names();
+        let asked = asked.into_inner();
+        assert!(asked.len() > 15, "{asked:?}");
+        for name in &asked {
+            assert!(documented.contains(name), "{name} is read but not in Variables");
+        }
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! The `handler` binary: configuration → adapters → serve, or one operator command (wiring only).
 
+use std::collections::HashMap;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use pieshop::application::operator;
+use pieshop::config::variables::Variables;
 use pieshop::config::{Access, Settings};
 use pieshop::functions::App;
 use pieshop::host::listen::Mode;
@@ -23,6 +25,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    #[command(flatten)]
+    variables: Variables,
 }
 
 #[derive(Subcommand)]
@@ -39,13 +43,18 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
+    let values = Variables::values(&matches);
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
-    match run(cli.command.unwrap_or(Command::Serve)).await {
+    match run(cli.command.unwrap_or(Command::Serve), &values).await {
         Ok(code) => code,
         Err(error) => {
             tracing::error!("{error:#}");
@@ -55,8 +64,8 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_env()?;
+async fn run(command: Command, values: &HashMap<String, String>) -> anyhow::Result<ExitCode> {
+    let settings = Settings::from_values(values)?;
     // Any TLS use (Redis over TLS, the Azure SDKs) needs one crypto provider chosen before it starts.
     #[cfg(feature = "azure")]
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
