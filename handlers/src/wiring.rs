@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::adapters::embedded::{InProcessCache, InProcessPublisher, SqliteReadModel, SqliteWriteStore};
+use crate::adapters::stream_cache::CachedStreams;
 use crate::application::changes::Changes;
 use crate::application::commands::CommandService;
 use crate::application::dispatch::Dispatcher;
@@ -53,7 +54,7 @@ pub fn embedded(data_dir: &Path) -> Result<Wiring, OpenError> {
 fn embedded_with(data_dir: &Path, cache: Arc<dyn ResponseCache>) -> Result<Wiring, OpenError> {
     std::fs::create_dir_all(data_dir)
         .map_err(|source| OpenError::DataDir { path: data_dir.display().to_string(), source })?;
-    let write_store = Arc::new(SqliteWriteStore::open(&data_dir.join("write.db"))?);
+    let write_store = Arc::new(CachedStreams::new(SqliteWriteStore::open(&data_dir.join("write.db"))?));
     let read_model = Arc::new(SqliteReadModel::open(&data_dir.join("read.db"))?);
     let projection = Arc::new(Projection::new(read_model.clone(), cache.clone(), Changes::default()));
     let publisher = Arc::new(InProcessPublisher::new(projection.clone()));
@@ -92,7 +93,7 @@ pub async fn wire(settings: &Settings) -> Result<Wiring, OpenError> {
     };
     let write_store: Arc<dyn WriteStore> = match &azure.cosmos {
         Some(cosmos) => Arc::new(CosmosWriteStore::connect(cosmos, credential.clone()).await?),
-        None => Arc::new(SqliteWriteStore::open(&data_dir()?.join("write.db"))?),
+        None => Arc::new(CachedStreams::new(SqliteWriteStore::open(&data_dir()?.join("write.db"))?)),
     };
     let read_model: Arc<dyn ReadModel> = match &azure.elastic {
         Some(elastic) => Arc::new(ElasticReadModel::connect(elastic).await?),

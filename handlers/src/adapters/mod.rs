@@ -12,3 +12,4 @@ pub mod embedded;
 pub mod eventgrid;
 #[cfg(feature = "azure")]
 pub mod redis;
+pub mod stream_cache;

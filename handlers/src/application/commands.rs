@@ -127,7 +127,7 @@ impl CommandService {
                 transfer: decision.transfer.clone(),
             };
             match self.store.commit(commit).await? {
-                CommitResult::Committed => {
+                CommitResult::Committed { .. } => {
                     self.dispatcher.spawn(decision.events.clone());
                     return Ok(Ok(Committed { decision, body }));
                 }

@@ -46,7 +46,8 @@ pub struct Commit {
 /// How a commit ended.
 #[derive(Debug, Clone)]
 pub enum CommitResult {
-    Committed,
+    /// Written; `etag` is the stream's new concurrency token.
+    Committed { etag: ETag },
     /// The stream changed since it was loaded: reload and decide again.
     Conflict,
     /// The command's marker already exists: this is its stored outcome; nothing was written.

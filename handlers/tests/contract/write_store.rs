@@ -46,7 +46,7 @@ pub async fn a_missing_stream_loads_as_none(store: Arc<dyn WriteStore>) {
 pub async fn a_commit_stores_state_events_and_marker_together(store: Arc<dyn WriteStore>) {
     let event = stock("store-1", "apple-pie", 1, 10, 0);
     let (first, command) = commit(1, None, vec![event.clone()]);
-    assert!(matches!(store.commit(first).await.unwrap(), CommitResult::Committed));
+    assert!(matches!(store.commit(first).await.unwrap(), CommitResult::Committed { .. }));
     let loaded = store.load(&stream("store-1", "apple-pie")).await.unwrap().unwrap();
     assert_eq!(loaded.aggregate, item("store-1", "apple-pie", 10, 1));
     assert_eq!(store.events().await.unwrap(), vec![event]);
@@ -60,7 +60,7 @@ pub async fn a_stale_etag_conflicts_and_writes_nothing(store: Arc<dyn WriteStore
     store.commit(first).await.unwrap();
     let etag_v1 = store.load(&stream("store-1", "apple-pie")).await.unwrap().unwrap().etag;
     let (second, _) = commit(2, Some(etag_v1.clone()), vec![stock("store-1", "apple-pie", 2, 20, 1)]);
-    assert!(matches!(store.commit(second).await.unwrap(), CommitResult::Committed));
+    assert!(matches!(store.commit(second).await.unwrap(), CommitResult::Committed { .. }));
     let etag_v2 = store.load(&stream("store-1", "apple-pie")).await.unwrap().unwrap().etag;
     assert_ne!(etag_v1, etag_v2, "every commit changes the ETag");
 
@@ -140,12 +140,23 @@ pub async fn aggregates_lists_every_stream(store: Arc<dyn WriteStore>) {
     assert_eq!(all, vec![item("store-1", "apple-pie", 10, 1), item("van", "pork-pie", 5, 1)]);
 }
 
+/// The ETag a commit answers is the stream's new one: a load gives the same, and the next commit can use it
+/// (what a cache of committed states in front of the store relies on).
+pub async fn a_commit_answers_the_new_etag(store: Arc<dyn WriteStore>) {
+    let (first, _) = commit(1, None, vec![stock("store-1", "apple-pie", 1, 10, 0)]);
+    let CommitResult::Committed { etag } = store.commit(first).await.unwrap() else { panic!("not committed") };
+    let loaded = store.load(&stream("store-1", "apple-pie")).await.unwrap().unwrap();
+    assert_eq!(loaded.etag, etag);
+    let (second, _) = commit(2, Some(etag), vec![stock("store-1", "apple-pie", 2, 20, 1)]);
+    assert!(matches!(store.commit(second).await.unwrap(), CommitResult::Committed { .. }));
+}
+
 /// A command id names one command whichever stream it targets: committing it again on another stream writes
 /// nothing and hands back the first one's outcome (whose hash then tells the caller the id was reused), and
 /// looking it up on the other stream finds it too.
 pub async fn a_command_id_used_on_another_stream_returns_the_first_outcome(store: Arc<dyn WriteStore>) {
     let (first, command) = commit(1, None, vec![stock("store-1", "apple-pie", 1, 10, 0)]);
-    assert!(matches!(store.commit(first).await.unwrap(), CommitResult::Committed));
+    assert!(matches!(store.commit(first).await.unwrap(), CommitResult::Committed { .. }));
     let (mut reused, _) = commit(1, None, vec![stock("van", "pork-pie", 1, 5, 0)]);
     reused.stream = stream("van", "pork-pie");
     reused.state = item("van", "pork-pie", 5, 1);
@@ -168,7 +179,7 @@ macro_rules! write_store_contract {
                 a_stale_etag_conflicts_and_writes_nothing, creating_a_stream_twice_conflicts,
                 a_second_commit_of_one_command_returns_the_stored_outcome, unpublished_events_are_listed_until_marked,
                 a_pending_transfer_is_listed_until_finished, aggregates_lists_every_stream,
-                a_command_id_used_on_another_stream_returns_the_first_outcome);
+                a_command_id_used_on_another_stream_returns_the_first_outcome, a_commit_answers_the_new_etag);
         }
     };
     (@cases $make:expr; $($case:ident),*) => {

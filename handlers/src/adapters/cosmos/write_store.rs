@@ -230,7 +230,13 @@ impl CommandStore for CosmosWriteStore {
         let response = self.container.execute_transactional_batch(batch, None).await.map_err(unavailable)?;
         let results = response.into_model().map_err(corrupt)?;
         match culprit(&results) {
-            None => Ok(CommitResult::Committed),
+            None => {
+                // The state's replace (or create) is the batch's second operation.
+                let etag = results.results().get(1).and_then(|op| op.etag()).map(str::to_owned);
+                Ok(CommitResult::Committed {
+                    etag: ETag(etag.ok_or_else(|| corrupt("a committed batch without the state's ETag"))?),
+                })
+            }
             Some((0, 409)) => {
                 let existing = self.outcome(&commit.stream, commit.outcome.command_id).await?;
                 existing.map(CommitResult::Duplicate).ok_or_else(|| corrupt("marker conflict without a marker"))

@@ -5,7 +5,6 @@ pub mod migrations;
 pub mod publisher;
 pub mod read_model;
 pub mod sqlite;
-pub mod stream_cache;
 pub mod write_store;
 
 pub use cache::InProcessCache;

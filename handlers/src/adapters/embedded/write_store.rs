@@ -2,14 +2,12 @@
 //! each command committed in one transaction.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::migrations::Migrations;
 use super::sqlite::{Db, DbError, Savepoint, corrupt};
-use super::stream_cache::StreamCache;
 use crate::contract::event_json;
 use crate::domain::{Aggregate, CommandId, Event, PendingTransfer, StreamId, Timestamp, TransferId};
 use crate::ports::write_store::{CommandOutcome, Commit, CommitResult, ETag, EventRef, Snapshot};
@@ -100,18 +98,21 @@ const MIGRATIONS: Migrations =
 #[derive(Clone)]
 pub struct SqliteWriteStore {
     db: Db,
-    states: Arc<StreamCache>,
 }
 
 impl SqliteWriteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Ok(Self { db: Db::open_migrated(path, &MIGRATIONS, SCHEMA).map_err(StoreError::from)?, states: Arc::default() })
+        Ok(Self { db: Db::open_migrated(path, &MIGRATIONS, SCHEMA).map_err(StoreError::from)? })
     }
 }
 
-fn snapshot(aggregate: Aggregate, cached: bool) -> Snapshot {
-    let etag = ETag(aggregate.version().0.to_string());
-    Snapshot { aggregate, etag, cached }
+/// A stream's ETag here is its version: every commit is conditional on it.
+fn etag_of(aggregate: &Aggregate) -> ETag {
+    ETag(aggregate.version().0.to_string())
+}
+
+fn snapshot(aggregate: Aggregate) -> Snapshot {
+    Snapshot { etag: etag_of(&aggregate), aggregate, cached: false }
 }
 
 fn decode_aggregate(text: &str) -> Result<Aggregate, DbError> {
@@ -195,9 +196,6 @@ fn insert_records(tx: &Connection, commit: &Commit) -> Result<(), DbError> {
 #[async_trait]
 impl CommandStore for SqliteWriteStore {
     async fn load(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
-        if let Some(state) = self.states.get(stream) {
-            return Ok(Some(snapshot(state, true)));
-        }
         let key = stream.to_string();
         let stored = self
             .db
@@ -210,24 +208,19 @@ impl CommandStore for SqliteWriteStore {
             })
             .await
             .map_err(StoreError::from)?;
-        if let Some(state) = &stored {
-            self.states.put(stream, state);
-        }
-        Ok(stored.map(|state| snapshot(state, false)))
+        Ok(stored.map(snapshot))
     }
 
-    fn forget(&self, stream: &StreamId) {
-        self.states.evict(stream);
-    }
+    /// Nothing is held in memory here (`adapters::stream_cache` does that, around this store).
+    fn forget(&self, _stream: &StreamId) {}
 
     async fn outcome(&self, _stream: &StreamId, command: CommandId) -> Result<Option<CommandOutcome>, StoreError> {
         self.db.read(move |conn| find_outcome(conn, command)).await.map_err(StoreError::from)
     }
 
     async fn commit(&self, commit: Commit) -> Result<CommitResult, StoreError> {
-        let (stream, state) = (commit.stream.clone(), commit.state.clone());
-        let result = self
-            .db
+        let etag = etag_of(&commit.state);
+        self.db
             .write(move |conn| {
                 // Returning before `commit()` rolls the savepoint back: a refused commit leaves nothing.
                 let tx = Savepoint::begin(conn)?;
@@ -242,16 +235,10 @@ impl CommandStore for SqliteWriteStore {
                 }
                 insert_records(&tx, &commit)?;
                 tx.commit()?;
-                Ok(CommitResult::Committed)
+                Ok(CommitResult::Committed { etag })
             })
             .await
-            .map_err(StoreError::from)?;
-        match result {
-            CommitResult::Committed => self.states.put(&stream, &state),
-            CommitResult::Conflict => self.states.evict(&stream),
-            CommitResult::Duplicate(_) => {}
-        }
-        Ok(result)
+            .map_err(StoreError::from)
     }
 }
 
