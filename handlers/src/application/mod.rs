@@ -6,6 +6,7 @@
 pub mod changes;
 pub mod commands;
 pub mod dispatch;
+pub mod group_apply;
 pub mod operator;
 pub mod projection;
 pub mod queries;

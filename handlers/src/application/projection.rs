@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::changes::Changes;
+use super::group_apply::GroupApply;
 use crate::contract::event_json::{self, DecodeError};
 use crate::domain::Event;
 use crate::ports::read_model::Applied;
@@ -26,15 +27,14 @@ pub enum Outcome {
 
 /// Applies delivered events to the read model.
 pub struct Projection {
-    read_model: Arc<dyn ReadModel>,
-    cache: Arc<dyn ResponseCache>,
+    writes: Arc<GroupApply>,
     changes: Changes,
     malformed: AtomicU64,
 }
 
 impl Projection {
     pub fn new(read_model: Arc<dyn ReadModel>, cache: Arc<dyn ResponseCache>, changes: Changes) -> Self {
-        Self { read_model, cache, changes, malformed: AtomicU64::new(0) }
+        Self { writes: GroupApply::new(read_model, cache, changes.clone()), changes, malformed: AtomicU64::new(0) }
     }
 
     /// The change signal this projection raises (queries wait on it).
@@ -52,17 +52,13 @@ impl Projection {
         self.malformed.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Decodes and applies payloads (each an object, a string of JSON, or a string of a string of JSON) in order, in one read-model write where the adapter can; the cache is
-    /// invalidated once, after the writes and before anything is acknowledged.
+    /// Decodes and applies payloads (each an object, a string of JSON, or a string of a string of JSON) in order,
+    /// in one read-model write with whatever other deliveries are waiting (`group_apply.rs`); answers once the read
+    /// model holds them and the cache is invalidated.
     pub async fn handle_all(&self, payloads: &[Value]) -> Result<Vec<Outcome>, ReadModelError> {
         let decoded: Vec<Result<Event, DecodeError>> = payloads.iter().map(event_json::decode).collect();
         let events: Vec<Event> = decoded.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
-        let mut applied = self.read_model.apply_batch(&events).await?.into_iter();
-        if !events.is_empty() {
-            // No cached answer computed before these events may be served after they are acknowledged.
-            self.cache.invalidate().await.map_err(|e| ReadModelError::Unavailable(e.into()))?;
-            self.changes.notify();
-        }
+        let mut applied = self.writes.apply(events.clone()).await?.into_iter();
         let mut events = events.into_iter();
         Ok(decoded
             .into_iter()

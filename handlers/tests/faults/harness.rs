@@ -145,7 +145,7 @@ impl ReadModel for FlakyReadModel {
             }
         }
     }
-    /// One invocation of the projection, however many events it carries: one roll of the dial.
+    /// One write of the projection, however many events (and invocations) it carries: one roll of the dial.
     async fn apply_batch(&self, events: &[Event]) -> Result<Vec<Applied>, ReadModelError> {
         match self.dial.roll() {
             Fault::None => self.inner.apply_batch(events).await,
