@@ -18,7 +18,7 @@ use tokio::time::Instant;
 
 use super::App;
 use crate::application::queries::QueryService;
-use crate::contract::views;
+use crate::contract::{FieldError, views};
 use crate::domain::{ItemKey, LocationId, Sku};
 use crate::http::{Problem, etag};
 use crate::ports::ReadModelError;
@@ -186,10 +186,19 @@ pub async fn item(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Problem> {
     let params = Params::parse(raw);
-    let key = ItemKey {
-        location: LocationId::parse(&location).map_err(|_| Problem::not_found("no such location"))?,
-        sku: Sku::parse(&sku).map_err(|_| Problem::not_found("no such sku"))?,
+    // The contract rejects identifiers outside its rule (400), whatever the item: only a valid one can be 404.
+    let location = LocationId::parse(&location);
+    let sku = Sku::parse(&sku);
+    let (location, sku) = match (location, sku) {
+        (Ok(location), Ok(sku)) => (location, sku),
+        (location, sku) => {
+            let rule = "must match ^[a-z0-9][a-z0-9._-]{0,63}$";
+            let errors = [("location", location.is_err()), ("sku", sku.is_err())];
+            let errors = errors.iter().filter(|(_, bad)| *bad).map(|(field, _)| FieldError::new(*field, rule));
+            return Err(Problem::invalid(errors.collect()));
+        }
     };
+    let key = ItemKey { location, sku };
     let Some(min_version) = params.get("minVersion") else {
         let cache_key = format!("item:{key}");
         return answer(&app.queries, &headers, &params, &cache_key, || item_body(&app.queries, &key)).await;

@@ -22,11 +22,14 @@ pub fn router(app: Arc<App>, access: Access) -> Router {
         .route("/api/inventory/{location}/{sku}", get(query::item))
         .route("/api/activity", get(query::activity))
         .route("/projection", post(projection::invoke))
-        .route("/relay", post(relay::invoke));
+        .route("/relay", post(relay::invoke))
+        .method_not_allowed_fallback(method_not_allowed);
     let guarded = match access {
         Access::Open => guarded,
+        // Layered after the 405 answer is in place, so it guards that too: the key is checked before anything
+        // else about the request, a wrong method included, and a caller without a key learns nothing of the routes.
         Access::Keys(keys) => {
-            guarded.route_layer(middleware::from_fn_with_state(Arc::new(KeyRing::new(&keys)), auth::require_key))
+            guarded.layer(middleware::from_fn_with_state(Arc::new(KeyRing::new(&keys)), auth::require_key))
         }
     };
     Router::new()
@@ -35,7 +38,11 @@ pub fn router(app: Arc<App>, access: Access) -> Router {
         .route("/api/health", get(query::health))
         .merge(guarded)
         .fallback(|| async { Problem::not_found("no such path") })
-        .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(request_log::log))
         .with_state(app)
+}
+
+async fn method_not_allowed() -> Problem {
+    Problem::method_not_allowed()
 }

@@ -137,6 +137,11 @@ async fn off_loopback_every_api_route_needs_a_key() {
         let response = client.post(server.url(path)).json(&json!({})).send().await.unwrap();
         assert_unauthorized(response, &format!("POST {path} without key")).await;
     }
+    // The key comes first: a wrong method on a guarded path is 401 without a key, 405 with one.
+    let wrong_method = client.delete(server.url("/api/commands")).send().await.unwrap();
+    assert_unauthorized(wrong_method, "DELETE /api/commands without key").await;
+    let with_key = client.delete(server.url("/api/commands")).header("x-functions-key", TILL_KEY).send().await.unwrap();
+    assert_eq!(with_key.status(), StatusCode::METHOD_NOT_ALLOWED, "a wrong method with a key");
     for path in ["/", "/api/dashboard", "/api/health"] {
         assert_eq!(client.get(server.url(path)).send().await.unwrap().status(), StatusCode::OK, "{path} is open");
     }
