@@ -181,10 +181,12 @@ mod tests {
     #[test]
     fn every_variable_read_is_a_documented_one() {
         let asked = std::cell::RefCell::new(Vec::new());
-        let _ = Settings::from_lookup(|name| {
+        // A value for everything (under the host, so keys are not parsed), so that every setting is asked for.
+        let settings = Settings::from_lookup(|name| {
             asked.borrow_mut().push(name.to_owned());
-            None
+            Some(if name == "EVENTGRID_SCHEMA" { "cloudevents" } else { "1" }.to_owned())
         });
+        assert!(settings.is_ok(), "{settings:?}");
         let documented = variables::Variables::names();
         let asked = asked.into_inner();
         assert!(asked.len() > 15, "{asked:?}");
