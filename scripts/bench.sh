@@ -190,6 +190,7 @@ if [[ -n "$ES_URL" ]]; then
 fi
 
 fh_rate=n/a
+fh_capacity=n/a
 fh_lag=n/a
 fh_cps=n/a
 fh_share=n/a
@@ -224,7 +225,40 @@ if [[ -n "$ES_URL" ]]; then
   fh_rate=$(awk -v d="$(delivered)" -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.0f", d / (e - s) }')
   fh_lag="$(calc "%.0f" "$(get "$fh_writes" .lag_p50_ms)") / $(calc "%.0f ms" "$(get "$fh_writes" .lag_p99_ms)")"
   fh_cps=$(calc "%.0f" "$(get "$fh_writes" .commands_per_s)")
-  fh_share=$(calc "%.1f%%" "100 * $fh_rate / $es_rate")
+  # The rate above is bounded by the commands' own rate through funchost. The projection's capacity is measured
+  # apart: 20,000 events (distinct items, version 1) published straight to the topic in 1,000-event requests, then
+  # timed until Event Grid delivered each (one per invocation) and a projection acknowledged it.
+  python3 - "$WORK/events" <<'PY'
+import json, sys, uuid, datetime, os
+os.makedirs(sys.argv[1], exist_ok=True)
+now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+for chunk in range(20):
+    events = []
+    for n in range(1000):
+        i = chunk * 1000 + n
+        location, sku = f"bulk-{i % 50}", f"pie-{i // 50}"
+        events.append({"specversion": "1.0", "id": str(uuid.uuid4()), "source": "/pieshop/inventory",
+                       "subject": f"{location}/{sku}", "type": "pieshop.StockReceived", "time": now,
+                       "datacontenttype": "application/json",
+                       "data": {"location": location, "sku": sku, "delta": 5, "quantity": 5, "version": 1,
+                                "commandId": str(uuid.uuid4()), "recordedAt": now}})
+    with open(f"{sys.argv[1]}/{chunk:02}.json", "w") as f:
+        json.dump(events, f)
+PY
+  before_burst=$(published)
+  start=$(date +%s.%N)
+  for file in "$WORK"/events/*.json; do
+    curl -fsS -o /dev/null -H 'content-type: application/cloudevents-batch+json; charset=utf-8' \
+      -H "aeg-sas-key: bench-master-$$-0123456789-topic" --data-binary "@$file" \
+      "http://127.0.0.1:$fh_port/eventgrid/api/events?api-version=2018-01-01"
+  done
+  deadline=$((SECONDS + 180))
+  while (( $(delivered) < before_burst + 20000 )); do
+    if ((SECONDS >= deadline)); then echo "bench: Event Grid did not deliver the burst within 180 s" >&2; break; fi
+    sleep 0.05 # polling a server, not synchronising a test
+  done
+  fh_capacity=$(awk -v d="$(( $(delivered) - before_burst ))" -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.0f", d / (e - s) }')
+  fh_share=$(calc "%.1f%%" "100 * $fh_capacity / $es_rate")
   curl -fsS -o /dev/null -X DELETE \
     "${ES_URL%/}/pieshop-bench-fh-$$-items-v1,pieshop-bench-fh-$$-products-v1,pieshop-bench-fh-$$-activity-v1" || true
 fi
@@ -284,7 +318,8 @@ row "projection into Elasticsearch, events/s" "$es_projection (lag p99 $es_lag_p
 if [[ $es_projection != n/a ]]; then es_share=$(calc "%.1f%%" "100 * $es_projection / $es_rate"); else es_share=n/a; fi
 row "projection throughput vs raw _bulk docs/s" "$es_share" "" ""
 row "deployed shape: commands/s through funchost" "$fh_cps (errors $(if [[ $fh_cps == n/a ]]; then echo n/a; else get "$fh_writes" .errors; fi))" "" ""
-row "deployed shape: events/s delivered + projected" "$fh_rate" "" ""
-row "deployed shape: projection vs raw _bulk docs/s" "$fh_share" ">= 30%" "$(if [[ $fh_share == n/a ]]; then echo n/a; else meets "$fh_rate >= 0.3 * $es_rate"; fi)"
+row "deployed shape: events/s behind the commands" "$fh_rate" "" ""
+row "deployed shape: projection capacity, events/s" "$fh_capacity (20,000 published at once)" "" ""
+row "deployed shape: capacity vs raw _bulk docs/s" "$fh_share" ">= 30%" "$(if [[ $fh_share == n/a ]]; then echo n/a; else meets "$fh_capacity >= 0.3 * $es_rate"; fi)"
 row "deployed shape: accepted -> visible p50 / p99" "$fh_lag" "p99 <= 2 s" "$(if [[ $fh_lag == n/a ]]; then echo n/a; else meets "$(get "$fh_writes" .lag_p99_ms) <= 2000"; fi)"
 row "errors (all runs; rejections not counted)" "$errors" "0" "$(meets "$errors == 0")"

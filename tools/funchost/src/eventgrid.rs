@@ -80,6 +80,9 @@ pub struct Grid {
     pub instances: Arc<Instances>,
     pub client: reqwest::Client,
     pub records: Mutex<BTreeMap<String, Record>>,
+    /// Deliveries in flight at once. Event Grid's own concurrency is not documented; an unbounded stand-in would
+    /// open a connection per event under a burst, so it is bounded (`--max-deliveries-in-flight`).
+    pub in_flight: tokio::sync::Semaphore,
 }
 
 /// Which schema an event was published in (it is delivered in the same one).
@@ -203,6 +206,7 @@ impl Grid {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            let permit = self.in_flight.acquire().await;
             let outcome = match self.instances.pick(None).await {
                 None => Err((None, InvocationError::Unreachable("no instance is running".into()))),
                 Some((instance, port)) => {
@@ -212,6 +216,7 @@ impl Grid {
                         .map_err(|e| (Some(instance), e))
                 }
             };
+            drop(permit);
             if self.record_attempt(&id, outcome) {
                 return;
             }

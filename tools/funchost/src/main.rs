@@ -87,6 +87,9 @@ struct Args {
     /// Chance (0-1) that an event is delivered twice.
     #[arg(long, default_value_t = 0.0)]
     duplicate_rate: f64,
+    /// Deliveries in flight at once (Event Grid does not document its own bound).
+    #[arg(long, default_value_t = 512)]
+    max_deliveries_in_flight: usize,
     /// Run timers every N ms instead of on their schedule (0: never; the admin API still runs them).
     #[arg(long)]
     timer_period_ms: Option<u64>,
@@ -159,6 +162,7 @@ async fn main() -> anyhow::Result<()> {
         instances: instances.clone(),
         client: client.clone(),
         records: Mutex::default(),
+        in_flight: tokio::sync::Semaphore::new(args.max_deliveries_in_flight.max(1)),
     });
     let mut timers = BTreeMap::new();
     for function in &app.functions {
