@@ -2,11 +2,12 @@
 //! at once; one read-model write (and, on Elasticsearch, one refresh wait) per event capped the projection far
 //! below what the read model takes. Events that arrive while a write is in flight join the next one: one write,
 //! one cache invalidation, one change signal, and then every caller gets its own events' outcomes. The same
-//! leader-task pattern as the embedded database's group commit (`adapters/embedded/sqlite.rs`): the first caller to
-//! find no leader starts one, and the leader looks at the queue once more after stepping down, so nothing queued
-//! is stranded. Measurements: docs/PERFORMANCE.md.
+//! leader-task pattern as the embedded database's group commit (`adapters/embedded/sqlite.rs`), with up to
+//! `WRITERS` leaders at once, because a write mostly waits (for Elasticsearch's refresh): a caller starts a leader
+//! when fewer are running, and a leader looks at the queue once more after stepping down, so nothing queued is
+//! stranded. Measurements: docs/PERFORMANCE.md.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::oneshot;
@@ -18,6 +19,8 @@ use crate::ports::{ReadModel, ReadModelError, ResponseCache};
 
 /// Most events one write carries (Event Grid's own most per delivery).
 const MAX_EVENTS: usize = 5000;
+/// Writes in flight at once.
+const WRITERS: usize = 4;
 
 /// One caller's events and where its outcomes go.
 struct Waiting {
@@ -31,12 +34,13 @@ pub struct GroupApply {
     cache: Arc<dyn ResponseCache>,
     changes: Changes,
     queue: Mutex<Vec<Waiting>>,
-    leading: AtomicBool,
+    /// Leaders running (each takes a group, writes it, and looks for more).
+    leaders: AtomicUsize,
 }
 
 impl GroupApply {
     pub fn new(read_model: Arc<dyn ReadModel>, cache: Arc<dyn ResponseCache>, changes: Changes) -> Arc<Self> {
-        Arc::new(Self { read_model, cache, changes, queue: Mutex::default(), leading: AtomicBool::new(false) })
+        Arc::new(Self { read_model, cache, changes, queue: Mutex::default(), leaders: AtomicUsize::new(0) })
     }
 
     /// Applies `events` (in order) with whatever else is waiting; answers once they are durable in the read model
@@ -47,10 +51,15 @@ impl GroupApply {
         }
         let (answer, answered) = oneshot::channel();
         self.queue().push(Waiting { events, answer });
-        if self.leading.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+        if self.try_become_leader() {
             tokio::spawn(self.clone().lead());
         }
         answered.await.map_err(|_| ReadModelError::Unavailable("a grouped write was dropped unanswered".into()))?
+    }
+
+    /// Counts one more leader, unless `WRITERS` are running.
+    fn try_become_leader(&self) -> bool {
+        self.leaders.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < WRITERS).then_some(n + 1)).is_ok()
     }
 
     async fn lead(self: Arc<Self>) {
@@ -59,18 +68,17 @@ impl GroupApply {
             let group = self.take_group();
             if !group.is_empty() {
                 self.write(group).await;
+                continue;
             }
-            self.leading.store(false, Ordering::Release);
-            // A caller that queued after the take saw a leader running and counts on this look.
-            if self.queue().is_empty()
-                || self.leading.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_err()
-            {
+            self.leaders.fetch_sub(1, Ordering::AcqRel);
+            // A caller that queued after the take may have found every leader slot taken and counts on this look.
+            if self.queue().is_empty() || !self.try_become_leader() {
                 return;
             }
         }
     }
 
-    /// Waiting callers, oldest first, up to `MAX_EVENTS` events (always at least one caller).
+    /// Waiting callers, oldest first, up to `MAX_EVENTS` events (at least one caller when any waits).
     fn take_group(&self) -> Vec<Waiting> {
         let mut queue = self.queue();
         let mut events = 0;

@@ -88,7 +88,7 @@ struct Args {
     #[arg(long, default_value_t = 0.0)]
     duplicate_rate: f64,
     /// Deliveries in flight at once (Event Grid does not document its own bound).
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = 2048)]
     max_deliveries_in_flight: usize,
     /// Run timers every N ms instead of on their schedule (0: never; the admin API still runs them).
     #[arg(long)]
