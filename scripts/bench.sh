@@ -215,8 +215,8 @@ if [[ -n "$ES_URL" ]]; then
   start=$(date +%s.%N)
   fh_writes=$("$LOADGEN" run "http://127.0.0.1:$fh_port" --key "$fh_key" --scanners "$SCANNERS" --seconds 10 \
     --lag-sample 0.02 --json | json_of)
-  delivered() { curl -fsS "http://127.0.0.1:$fh_port/funchost/events" | jq '[.[] | select(.acknowledged > 0)] | length'; }
-  published() { curl -fsS "http://127.0.0.1:$fh_port/funchost/events" | jq 'length'; }
+  delivered() { curl -fsS "http://127.0.0.1:$fh_port/funchost/events/summary" | jq .acknowledged; }
+  published() { curl -fsS "http://127.0.0.1:$fh_port/funchost/events/summary" | jq .published; }
   deadline=$((SECONDS + 120))
   while (( $(delivered) < $(published) )); do
     if ((SECONDS >= deadline)); then echo "bench: Event Grid did not deliver every event within 120 s" >&2; break; fi

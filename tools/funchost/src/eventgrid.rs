@@ -291,6 +291,17 @@ impl Grid {
     }
 }
 
+/// `GET /funchost/events/summary`: how many events were published, acknowledged and dead-lettered (cheap to
+/// poll, unlike the whole list).
+pub async fn summary(State(grid): State<Arc<Grid>>) -> Response {
+    let records = grid.records.lock().expect("records");
+    let acknowledged = records.values().filter(|r| r.acknowledged > 0).count();
+    let dead_lettered = records.values().filter(|r| r.dead_lettered.is_some()).count();
+    let body = json!({"published": records.len(), "acknowledged": acknowledged, "deadLettered": dead_lettered});
+    drop(records);
+    axum::Json(body).into_response()
+}
+
 /// `GET /funchost/events`: every published event and what became of it.
 pub async fn records(State(grid): State<Arc<Grid>>) -> Response {
     let records: Vec<Record> = grid.records.lock().expect("records").values().cloned().collect();

@@ -14,6 +14,9 @@ mod keys;
 mod route;
 mod timer;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The protocol fixtures the handler's tests use too (`handlers/tests/fixtures/host/`).
 #[cfg(test)]
 fn fixture_text(name: &str) -> String {
@@ -182,6 +185,7 @@ async fn main() -> anyhow::Result<()> {
     let router = Router::new()
         .route("/eventgrid/api/events", post(eventgrid::publish))
         .route("/funchost/events", get(eventgrid::records))
+        .route("/funchost/events/summary", get(eventgrid::summary))
         .with_state(grid)
         .merge(
             Router::new()
