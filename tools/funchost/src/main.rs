@@ -62,7 +62,8 @@ struct Args {
     /// Handler instances to run.
     #[arg(long, default_value_t = 2)]
     instances: usize,
-    /// Where the front door listens (the Functions front end and the Event Grid topic).
+    /// Where the front door listens (the Functions front end and the Event Grid topic); port 0 picks a free one.
+    /// Once every instance is ready, the address is written to <state-dir>/front-door.
     #[arg(long, default_value = "127.0.0.1:7071")]
     listen: std::net::SocketAddr,
     /// Keys file (`{"masterKey", "hostKeys": {name: key}, "functionKeys": {function: {name: key}}}`);
@@ -201,6 +202,10 @@ async fn main() -> anyhow::Result<()> {
         args.instances.max(1)
     );
     eprintln!("funchost: keys in {}", args.keys.unwrap_or_else(|| state_dir.join("keys.json")).display());
+    // Written last, so whoever waits for it (tests) finds every instance ready and the address actually bound.
+    let front_door = state_dir.join("front-door");
+    std::fs::write(front_door.with_extension("partial"), &base)?;
+    std::fs::rename(front_door.with_extension("partial"), &front_door)?;
     axum::serve(listener, router).with_graceful_shutdown(shutdown()).await?;
     Ok(())
 }

@@ -305,13 +305,15 @@ async fn a_killed_instance_loses_nothing() {
     assert!(shape.events().await.iter().all(|e| e["deadLettered"].is_null()));
 }
 
-/// A projection that keeps failing (its Redis is gone, so it cannot invalidate answers) is retried, then
+/// A projection that keeps failing (its Redis never answers, so it cannot invalidate answers) is retried, then
 /// dead-lettered where and as Event Grid writes dead letters.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_that_keeps_failing_is_dead_lettered_in_event_grid_layout() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // A listener that never answers, held for the whole test (a port merely closed could be handed to a handler).
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
     let args = ["--max-delivery-attempts", "3", "--time-scale", "1000"].iter().map(|a| a.to_string()).collect();
-    let redis = Some(format!("redis://127.0.0.1:{closed}/"));
+    let redis = Some(format!("redis://127.0.0.1:{silent_port}/"));
     let shape = Shape::start(Options { instances: 2, redis, args, ..Default::default() }).await;
     let (status, answer, _) = send(&shape, &receive("store-1", "apple-pie", 1), None).await;
     assert_eq!(status, 200);
@@ -337,6 +339,7 @@ async fn an_event_that_keeps_failing_is_dead_lettered_in_event_grid_layout() {
     assert_eq!(dead["specversion"], "1.0", "delivered and dead-lettered in the schema it was published in");
     assert_eq!(dead["deadletterreason"], "MaxDeliveryAttemptsExceeded");
     assert_eq!(dead["deliveryattempts"], 3);
+    drop(silent);
 }
 
 /// `PROJECTION-SUB/2026/11/9/5/<uuid>.json`: upper-cased subscription, unpadded date and hour.

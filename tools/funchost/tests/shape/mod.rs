@@ -59,11 +59,10 @@ impl Shape {
                           "functionKeys": {"command": {"till-1": COMMAND}, "query": {"wall": QUERY}}});
         let keys_file = state.path().join("keys.json");
         std::fs::write(&keys_file, keys.to_string()).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
         let mut command = Command::new(env!("CARGO_BIN_EXE_funchost"));
         command
-            .args(["--app", root.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--app", root.to_str().unwrap(), "--listen", "127.0.0.1:0"])
             .args(["--instances", &options.instances.max(1).to_string(), "--cosmos-emulator"])
             .args(["--keys", keys_file.to_str().unwrap(), "--state-dir", state.path().to_str().unwrap()])
             .args(["--timer-period-ms", "0"])
@@ -90,16 +89,19 @@ impl Shape {
         }
         command.envs(options.env.iter().map(|(k, v)| (k, v)));
         use std::os::unix::process::CommandExt;
-        let child = command.spawn().expect("funchost starts");
-        let shape = Shape { base: format!("http://127.0.0.1:{port}"), client: Client::new(), child, _state: state };
+        let mut child = command.spawn().expect("funchost starts");
+        // funchost binds a free port itself and writes its address once every instance is ready (no port race).
+        let front_door = state.path().join("front-door");
         let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            if shape.client.get(&shape.base).send().await.is_ok_and(|r| r.status() == 200) {
-                return shape;
+        let base = loop {
+            if let Ok(base) = std::fs::read_to_string(&front_door) {
+                break base;
             }
+            assert!(child.try_wait().unwrap().is_none(), "funchost exited before it was ready");
             assert!(Instant::now() < deadline, "funchost and its instances never became ready");
             tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        };
+        Shape { base, client: Client::new(), child, _state: state }
     }
 
     pub fn url(&self, path: &str) -> String {
