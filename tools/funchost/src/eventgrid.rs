@@ -140,7 +140,7 @@ pub async fn publish(
             return error(StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge", format!("event {index} exceeds 1 MB."));
         }
     }
-    for (event, raw) in events.iter().zip(raw) {
+    for (event, raw) in events.into_iter().zip(raw) {
         grid.accept(event, raw.get().to_owned());
     }
     StatusCode::OK.into_response()
@@ -167,8 +167,8 @@ fn validate(schema: Schema, event: &Value) -> Result<(), String> {
 }
 
 impl Grid {
-    /// Records the event and starts its delivery (twice, at the duplicate rate).
-    fn accept(self: &Arc<Self>, event: &Value, raw: String) {
+    /// Records the event and starts its delivery (twice, at the duplicate rate); it is parsed once, here.
+    fn accept(self: &Arc<Self>, event: Value, raw: String) {
         let id = event["id"].as_str().unwrap_or_default().to_owned();
         let record = Record {
             id: id.clone(),
@@ -182,9 +182,9 @@ impl Grid {
         };
         self.records.lock().expect("records").entry(id).or_insert(record);
         let copies = if rand::rng().random_bool(self.policy.duplicate_rate.clamp(0.0, 1.0)) { 2 } else { 1 };
-        let raw = Arc::new(raw);
+        let published = Arc::new((event, raw));
         for _ in 0..copies {
-            tokio::spawn(self.clone().deliver(raw.clone()));
+            tokio::spawn(self.clone().deliver(published.clone()));
         }
     }
 
@@ -193,8 +193,8 @@ impl Grid {
     }
 
     /// Delivers until acknowledged or out of attempts or time, then dead-letters.
-    async fn deliver(self: Arc<Self>, raw: Arc<String>) {
-        let event: Value = serde_json::from_str(&raw).unwrap_or(Value::Null);
+    async fn deliver(self: Arc<Self>, published: Arc<(Value, String)>) {
+        let (event, raw) = &*published;
         let id = event["id"].as_str().unwrap_or_default().to_owned();
         let started = tokio::time::Instant::now();
         let jitter = self.policy.jitter.as_millis() as u64;
@@ -202,7 +202,7 @@ impl Grid {
             let wait = Duration::from_millis(rand::rng().random_range(0..=jitter));
             tokio::time::sleep(wait).await;
         }
-        let envelope = invoke::event_grid_envelope(&self.function, &self.binding, &raw);
+        let envelope = invoke::event_grid_envelope(&self.function, &self.binding, event, raw);
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -223,7 +223,7 @@ impl Grid {
             let wait = SCHEDULE_SECONDS.get(attempt as usize - 1).copied().unwrap_or(EVERY_12_HOURS);
             let wait = self.scaled(Duration::from_secs(wait));
             if attempt >= self.policy.max_attempts || started.elapsed() + wait > self.scaled(self.policy.ttl) {
-                self.dead_letter(&event, attempt).await;
+                self.dead_letter(event, attempt).await;
                 return;
             }
             tokio::time::sleep(wait).await;
