@@ -11,7 +11,7 @@ use super::stream_turns::StreamTurns;
 use super::transfers::TransferProgress;
 use crate::contract::command_body::ParsedCommand;
 use crate::contract::views;
-use crate::domain::{self, Aggregate, Command, Decision, DomainError, EventId, Timestamp};
+use crate::domain::{self, Aggregate, Command, Decision, DomainError, Event, EventId, Outcome, Timestamp};
 use crate::ports::write_store::{CommandOutcome, Commit, CommitResult};
 use crate::ports::{CommandStore, StoreError, Transfers};
 
@@ -86,7 +86,14 @@ impl CommandService {
             TransferProgress::Completed { destination: None } => (vec![source], false),
             TransferProgress::Pending => (vec![source], true),
         };
-        let body = views::applied_transfer(&command.id.to_string(), transfer.transfer_id, &items, &events, pending);
+        let body = views::applied_transfer(
+            &command.id.to_string(),
+            transfer.transfer_id,
+            outcome(&committed.decision),
+            &items,
+            &events,
+            pending,
+        );
         Ok(Reply { body, replayed: false })
     }
 
@@ -152,9 +159,24 @@ fn answer(command: &Command, decision: &Decision) -> Value {
     let events: Vec<EventId> = decision.events.iter().map(|e| e.id()).collect();
     match (&decision.state, &decision.transfer) {
         (Aggregate::Product(product), _) => views::applied_product(&id, product, &events),
-        (Aggregate::Item(item), Some(t)) => {
-            views::applied_transfer(&id, t.transfer_id, std::slice::from_ref(item), &events, true)
+        (Aggregate::Item(item), Some(t)) => views::applied_transfer(
+            &id,
+            t.transfer_id,
+            outcome(decision),
+            std::slice::from_ref(item),
+            &events,
+            true,
+        ),
+        (Aggregate::Item(item), None) => {
+            views::applied_items(&id, outcome(decision), std::slice::from_ref(item), &events)
         }
-        (Aggregate::Item(item), None) => views::applied_items(&id, std::slice::from_ref(item), &events),
+    }
+}
+
+/// What a stock command did to the stream it was decided on (its first event), and by how much.
+fn outcome(decision: &Decision) -> (Outcome, i64) {
+    match decision.events.first() {
+        Some(Event::Stock(event)) => (event.outcome, event.delta),
+        _ => (Outcome::Applied, 0),
     }
 }

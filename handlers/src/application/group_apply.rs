@@ -141,7 +141,7 @@ mod tests {
 
     use super::*;
     use crate::adapters::embedded::{InProcessCache, SqliteReadModel};
-    use crate::domain::{CommandId, EventId, EventKind, ItemKey, LocationId, Quantity, Sku, StockEvent, StreamId};
+    use crate::domain::{CommandId, EventId, EventKind, ItemKey, LocationId, Outcome, Sku, Stock, StockEvent, StreamId};
     use crate::domain::{Timestamp, Version};
     use crate::ports::read_model::{ActivityQuery, InventoryPage, InventoryQuery, ItemView, Summary};
 
@@ -188,7 +188,9 @@ mod tests {
             kind: EventKind::StockReceived,
             item,
             delta: 1,
-            quantity: Quantity::new(version as u32).unwrap(),
+            amount: 1,
+            outcome: Outcome::Applied,
+            quantity: Stock(version as i64),
             version: Version(version),
             command_id: command,
             scanner_id: None,

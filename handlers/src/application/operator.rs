@@ -21,20 +21,20 @@ pub enum OperatorError {
 pub struct Drift {
     pub stream: String,
     /// `(quantity, version)` on the write side, or `None` when only the read side has it.
-    pub write: Option<(u32, u64)>,
+    pub write: Option<(i64, u64)>,
     /// `(quantity, version)` on the read side, or `None` when it is missing there.
-    pub read: Option<(u32, u64)>,
+    pub read: Option<(i64, u64)>,
 }
 
 impl std::fmt::Display for Drift {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let side = |s: Option<(u32, u64)>| s.map_or("missing".to_owned(), |(q, v)| format!("quantity {q} at v{v}"));
+        let side = |s: Option<(i64, u64)>| s.map_or("missing".to_owned(), |(q, v)| format!("quantity {q} at v{v}"));
         write!(f, "{}: write model {}, read model {}", self.stream, side(self.write), side(self.read))
     }
 }
 
 /// Every item of the read model, page by page.
-async fn read_items(adapters: &Adapters) -> Result<BTreeMap<String, (u32, u64)>, ReadModelError> {
+async fn read_items(adapters: &Adapters) -> Result<BTreeMap<String, (i64, u64)>, ReadModelError> {
     let mut items = BTreeMap::new();
     let mut query = InventoryQuery { limit: 500, ..Default::default() };
     loop {

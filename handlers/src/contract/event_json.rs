@@ -6,7 +6,8 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::domain::{CommandId, Event, EventId, EventKind, ItemKey, LocationId, ProductEvent, ProductName, Quantity};
+use crate::domain::{CommandId, Event, EventId, EventKind, ItemKey, LocationId, Outcome, ProductEvent, ProductName};
+use crate::domain::{Quantity, Stock};
 use crate::domain::{RemovalReason, ScannerId, Sku, StockEvent, StreamId, Timestamp, TransferId, TransferLeg, Version};
 
 /// CloudEvents `source` of every pieshop event.
@@ -86,7 +87,9 @@ struct StockData<'a> {
     location: &'a str,
     sku: &'a str,
     delta: i64,
-    quantity: Quantity,
+    amount: u32,
+    outcome: &'static str,
+    quantity: Stock,
     version: Version,
     command_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -127,6 +130,8 @@ impl<'a> Data<'a> {
                 location: e.item.location.as_str(),
                 sku: e.item.sku.as_str(),
                 delta: e.delta,
+                amount: e.amount,
+                outcome: e.outcome.as_str(),
                 quantity: e.quantity,
                 version: e.version,
                 command_id: e.command_id.to_string(),
@@ -233,12 +238,17 @@ fn stock(id: EventId, kind: EventKind, data: &Map<String, Value>) -> Result<Even
         }),
         _ => None,
     };
+    let delta = field(data, "delta", Value::as_i64)?;
     Ok(Event::Stock(StockEvent {
         id,
         kind,
         item: ItemKey { location, sku },
-        delta: field(data, "delta", Value::as_i64)?,
-        quantity: field(data, "quantity", as_quantity)?,
+        delta,
+        // Events published before records existed carry neither: they were applied, by their delta.
+        amount: optional(data, "amount", |v| v.as_u64().and_then(|n| u32::try_from(n).ok()))?
+            .unwrap_or(u32::try_from(delta.unsigned_abs()).unwrap_or(u32::MAX)),
+        outcome: optional(data, "outcome", |v| v.as_str().and_then(Outcome::parse))?.unwrap_or(Outcome::Applied),
+        quantity: field(data, "quantity", |v| v.as_i64().map(Stock))?,
         version: field(data, "version", as_version)?,
         command_id: field(data, "commandId", |v| v.as_str().and_then(|s| CommandId::parse(s).ok()))?,
         scanner_id: optional(data, "scannerId", |v| v.as_str().and_then(|s| ScannerId::parse(s).ok()))?,
@@ -348,7 +358,9 @@ mod tests {
             kind: EventKind::TransferredOut,
             item: key,
             delta: -3,
-            quantity: Quantity::new(7).unwrap(),
+            amount: 3,
+            outcome: Outcome::Applied,
+            quantity: Stock(7),
             version: Version(5),
             command_id: command,
             scanner_id: Some(ScannerId::parse("scanner-7").unwrap()),
@@ -367,7 +379,8 @@ mod tests {
         let expected = json!({
             "specversion": "1.0", "id": nil, "source": SOURCE, "subject": "store-1/apple-pie",
             "type": "pieshop.TransferredOut", "time": time, "datacontenttype": "application/json",
-            "data": {"location": "store-1", "sku": "apple-pie", "delta": -3, "quantity": 7, "version": 5,
+            "data": {"location": "store-1", "sku": "apple-pie", "delta": -3, "amount": 3, "outcome": "applied",
+                     "quantity": 7, "version": 5,
                      "commandId": nil, "scannerId": "scanner-7", "occurredAt": time, "recordedAt": time,
                      "reason": "other", "note": "moved", "transferId": nil, "from": "store-1", "to": "room-2"},
         });

@@ -2,28 +2,34 @@
 
 use serde_json::{Value, json};
 
-use crate::domain::{Event, EventId, ItemState, ProductState, Timestamp, TransferId};
+use crate::domain::{Event, EventId, ItemState, Outcome, ProductState, Timestamp, TransferId};
 use crate::ports::read_model::{InventoryPage, ItemView, Summary};
 
-/// The answer to an applied command.
-pub fn applied_items(command: &str, items: &[ItemState], events: &[EventId]) -> Value {
-    json!({
+/// The answer to a stock command that was recorded: `status` says what it did (`Outcome`), and an `adjusted`
+/// count says by how much (`delta`).
+pub fn applied_items(command: &str, outcome: (Outcome, i64), items: &[ItemState], events: &[EventId]) -> Value {
+    let mut answer = json!({
         "commandId": command,
-        "status": "applied",
+        "status": outcome.0.as_str(),
         "items": items.iter().map(item_state).collect::<Vec<_>>(),
         "events": events.iter().map(ToString::to_string).collect::<Vec<_>>(),
-    })
+    });
+    if outcome.0 == Outcome::Adjusted {
+        answer["delta"] = json!(outcome.1);
+    }
+    answer
 }
 
 /// The answer to an applied transfer: the source, and the destination once its half is applied.
 pub fn applied_transfer(
     command: &str,
     transfer: TransferId,
+    outcome: (Outcome, i64),
     items: &[ItemState],
     events: &[EventId],
     pending: bool,
 ) -> Value {
-    let mut answer = applied_items(command, items, events);
+    let mut answer = applied_items(command, outcome, items, events);
     answer["transferId"] = json!(transfer.to_string());
     answer["pending"] = json!(pending);
     answer
@@ -53,7 +59,13 @@ pub fn as_duplicate(stored: &str) -> Value {
 }
 
 fn item_state(item: &ItemState) -> Value {
-    json!({"location": item.key.location, "sku": item.key.sku, "quantity": item.quantity, "version": item.version})
+    json!({
+        "location": item.key.location,
+        "sku": item.key.sku,
+        "quantity": item.quantity,
+        "version": item.version,
+        "needsCount": item.quantity.needs_count(),
+    })
 }
 
 /// One item as `GET /api/inventory` shows it.
@@ -66,6 +78,7 @@ pub fn item_view(item: &ItemView) -> Value {
         "version": item.version,
         "reorderLevel": item.reorder_level,
         "low": item.low(),
+        "needsCount": item.quantity.needs_count(),
         "updatedAt": item.updated_at.to_string(),
     })
 }
@@ -104,7 +117,7 @@ pub fn summary(summary: &Summary, stamp: Option<Timestamp>) -> Value {
                 "total": p.total,
                 "byLocation": by_location,
                 "reorderLevel": p.reorder_level,
-                "low": p.reorder_level.is_some_and(|level| p.total <= u64::from(level.get())),
+                "low": p.reorder_level.is_some_and(|level| p.total <= i64::from(level.get())),
             })
         })
         .collect();
@@ -122,6 +135,8 @@ pub fn activity_entry(event: &Event) -> Value {
             "location": e.item.location,
             "sku": e.item.sku,
             "delta": e.delta,
+            "amount": e.amount,
+            "outcome": e.outcome.as_str(),
             "quantity": e.quantity,
             "version": e.version,
             "commandId": e.command_id.to_string(),

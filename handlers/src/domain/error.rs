@@ -1,19 +1,26 @@
 //! Why the domain refuses a command. Each refusal changes nothing.
 
-use super::{Quantity, Version};
+use super::{Stock, Timestamp, Version};
 
 /// A command that is well formed but not allowed against the current state.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DomainError {
     /// A removal or transfer asks for more than is on hand.
     #[error("only {available} on hand, {requested} requested")]
-    InsufficientStock { available: Quantity, requested: u32 },
+    InsufficientStock { available: Stock, requested: u32 },
     /// The client stated the version it expected, and the stream has moved on.
     #[error("expected version {expected}, the current version is {actual}")]
     VersionConflict { expected: Version, actual: Version },
     /// The result would exceed the most a location may hold.
     #[error("{on_hand} on hand plus {adding} would exceed the limit of {limit}")]
-    QuantityLimit { on_hand: Quantity, adding: u32, limit: u32 },
+    QuantityLimit { on_hand: Stock, adding: u32, limit: u32 },
+    /// A record dated further in the future than clocks can disagree: a scanner's clock is wrong.
+    #[error("occurredAt {occurred_at} is in the future (the server's clock says {now})")]
+    InFuture { occurred_at: Timestamp, now: Timestamp },
+    /// A count older than the history the item keeps (`item::MAX_HISTORY` movements): what the item held then is
+    /// no longer known, so the count cannot be placed. Count again.
+    #[error("the count at {occurred_at} is older than the item's kept history (from {horizon}); count again")]
+    CountBeforeHistory { occurred_at: Timestamp, horizon: Timestamp },
     /// A transfer names the same location twice.
     #[error("a transfer needs two different locations")]
     SameLocation,

@@ -1,7 +1,7 @@
 //! Events: facts that happened, each carrying the stream's state after it, so a projection needs nothing else.
 
 use super::{CommandId, EventId, ItemKey, LocationId, ProductName, Quantity, RemovalReason, ScannerId, Sku, StreamId};
-use super::{Timestamp, TransferId, Version};
+use super::{Stock, Timestamp, TransferId, Version};
 
 /// Something that happened to one stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,10 +54,14 @@ pub struct StockEvent {
     pub id: EventId,
     pub kind: EventKind,
     pub item: ItemKey,
-    /// The signed change.
+    /// The signed change it made now (0 when superseded or absorbed).
     pub delta: i64,
+    /// What the command stated: the amount moved, or the quantity counted.
+    pub amount: u32,
+    /// What the record did to the stock (`API.md`, Offline records).
+    pub outcome: Outcome,
     /// Stock on hand after the event.
-    pub quantity: Quantity,
+    pub quantity: Stock,
     /// The item's version after the event.
     pub version: Version,
     pub command_id: CommandId,
@@ -67,6 +71,37 @@ pub struct StockEvent {
     pub reason: Option<RemovalReason>,
     pub transfer: Option<TransferLeg>,
     pub note: Option<String>,
+}
+
+/// What a stock command did, by the rules for records (`API.md`, Offline records).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// A movement added to the stock.
+    Applied,
+    /// A count set the stock as of its time; `delta` says by how much that changed it now.
+    Adjusted,
+    /// A count older than the item's latest count: recorded, changes nothing.
+    Superseded,
+    /// A movement that happened before the item's latest count, which already saw it: recorded, changes nothing.
+    Absorbed,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 4] = [Outcome::Applied, Outcome::Adjusted, Outcome::Superseded, Outcome::Absorbed];
+
+    /// The word in command answers, events and activity entries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::Adjusted => "adjusted",
+            Outcome::Superseded => "superseded",
+            Outcome::Absorbed => "absorbed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
+    }
 }
 
 /// The transfer a `TransferredOut`/`TransferredIn` event belongs to.

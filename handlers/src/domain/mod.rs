@@ -13,11 +13,11 @@ pub mod transfer;
 
 pub use command::{Action, Command, CommandMeta, RemovalReason};
 pub use error::DomainError;
-pub use event::{Event, EventKind, ProductEvent, StockEvent, TransferLeg};
+pub use event::{Event, EventKind, Outcome, ProductEvent, StockEvent, TransferLeg};
 pub use ids::{CommandId, EventId, ItemKey, LocationId, ScannerId, Sku, StreamId, TransferId, Version};
 pub use item::ItemState;
 pub use product::{ProductName, ProductState};
-pub use quantity::{Amount, Quantity};
+pub use quantity::{Amount, Quantity, Stock};
 pub use timestamp::Timestamp;
 pub use transfer::PendingTransfer;
 
@@ -78,6 +78,7 @@ pub fn decide(command: &Command, current: &Aggregate, now: Timestamp) -> Result<
                     sku: sku.clone(),
                     quantity: *quantity,
                     created_at: now,
+                    occurred_at: command.meta.occurred_at,
                 }),
                 _ => None,
             };

@@ -80,3 +80,33 @@ impl From<Amount> for u32 {
         a.0
     }
 }
+
+/// Stock on hand as the write side knows it. A live command keeps it in `0..=1_000_000`; records of what already
+/// happened are never refused, so they may take it below zero (the item then needs a count) or past the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Stock(pub i64);
+
+impl Stock {
+    pub const ZERO: Stock = Stock(0);
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+
+    /// Below zero: records took away more than the item was known to hold, so someone should count it.
+    pub fn needs_count(self) -> bool {
+        self.0 < 0
+    }
+}
+
+impl From<Quantity> for Stock {
+    fn from(q: Quantity) -> Stock {
+        Stock(i64::from(q.0))
+    }
+}
+impl fmt::Display for Stock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}

@@ -43,6 +43,11 @@ impl Timestamp {
         Self::at(self.0.checked_sub(time::Duration::try_from(d).unwrap_or(time::Duration::ZERO)).unwrap_or(self.0))
     }
 
+    /// This instant moved forward by `d` (saturating at the epoch's limits).
+    pub fn plus(self, d: std::time::Duration) -> Self {
+        Self::at(self.0.checked_add(time::Duration::try_from(d).unwrap_or(time::Duration::ZERO)).unwrap_or(self.0))
+    }
+
     /// Seconds since the Unix epoch, with fractions.
     pub fn unix_seconds(self) -> f64 {
         self.0.unix_timestamp_nanos() as f64 / 1e9

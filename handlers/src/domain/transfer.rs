@@ -17,6 +17,9 @@ pub struct PendingTransfer {
     pub sku: Sku,
     pub quantity: Amount,
     pub created_at: Timestamp,
+    /// When a recorded transfer happened: both halves are records of that moment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurred_at: Option<Timestamp>,
 }
 
 impl PendingTransfer {
@@ -36,7 +39,7 @@ impl PendingTransfer {
                 sku: self.sku.clone(),
                 quantity: self.quantity,
             },
-            meta: CommandMeta::default(),
+            meta: CommandMeta { occurred_at: self.occurred_at, ..Default::default() },
         }
     }
 

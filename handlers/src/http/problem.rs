@@ -144,6 +144,12 @@ impl From<&DomainError> for Problem {
                     .with("limit", json!(limit))
             }
             DomainError::SameLocation => Problem::invalid_field("to", "must differ from 'from'"),
+            DomainError::InFuture { .. } => Problem::invalid_field("occurredAt", &detail),
+            DomainError::CountBeforeHistory { occurred_at, horizon } => {
+                Problem::new(StatusCode::CONFLICT, "count-before-history", "Count older than the kept history", detail)
+                    .with("occurredAt", json!(occurred_at))
+                    .with("historyFrom", json!(horizon))
+            }
         }
     }
 }

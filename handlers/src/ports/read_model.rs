@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::Cause;
 
-use crate::domain::{Event, ItemKey, LocationId, Quantity, Sku, Timestamp, Version};
+use crate::domain::{Event, ItemKey, LocationId, Quantity, Sku, Stock, Timestamp, Version};
 
 /// Whether an event changed the read model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +35,7 @@ pub struct ItemView {
     pub sku: Sku,
     /// The product name, or the sku when the product is not defined.
     pub name: String,
-    pub quantity: Quantity,
+    pub quantity: Stock,
     pub version: Version,
     pub reorder_level: Option<Quantity>,
     pub updated_at: Timestamp,
@@ -44,7 +44,7 @@ pub struct ItemView {
 impl ItemView {
     /// At or below the reorder level.
     pub fn low(&self) -> bool {
-        self.reorder_level.is_some_and(|level| self.quantity <= level)
+        self.reorder_level.is_some_and(|level| self.quantity <= Stock::from(level))
     }
     pub fn key(&self) -> ItemKey {
         ItemKey { location: self.location.clone(), sku: self.sku.clone() }
@@ -63,8 +63,8 @@ pub struct InventoryPage {
 pub struct ProductTotal {
     pub sku: Sku,
     pub name: String,
-    pub total: u64,
-    pub by_location: Vec<(LocationId, Quantity)>,
+    pub total: i64,
+    pub by_location: Vec<(LocationId, Stock)>,
     pub reorder_level: Option<Quantity>,
 }
 
@@ -72,7 +72,7 @@ pub struct ProductTotal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocationTotal {
     pub location: LocationId,
-    pub total: u64,
+    pub total: i64,
     /// Skus with stock on hand there.
     pub skus: u64,
 }

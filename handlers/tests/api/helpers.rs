@@ -94,12 +94,12 @@ impl TestApp {
     }
 
     /// Every item stream in the write model as (stream, quantity, version).
-    pub async fn write_items(&self) -> Vec<(String, u32, u64)> {
+    pub async fn write_items(&self) -> Vec<(String, i64, u64)> {
         crate::models::write_items(self.store.as_ref()).await
     }
 
     /// Every item in the read model, through the API, as (stream, quantity, version).
-    pub async fn read_items(&self) -> Vec<(String, u32, u64)> {
+    pub async fn read_items(&self) -> Vec<(String, i64, u64)> {
         let body = self.get_json("/api/inventory?limit=500").await;
         let mut items: Vec<_> = body["items"]
             .as_array()
@@ -108,7 +108,7 @@ impl TestApp {
             .map(|i| {
                 (
                     format!("{}/{}", i["location"].as_str().unwrap(), i["sku"].as_str().unwrap()),
-                    i["quantity"].as_u64().unwrap() as u32,
+                    i["quantity"].as_i64().unwrap(),
                     i["version"].as_u64().unwrap(),
                 )
             })

@@ -86,8 +86,9 @@ async fn a_version_2_file_keeps_its_markers_and_still_refuses_their_reuse() {
         expected: None,
         state: Aggregate::Item(ItemState {
             key: key("store-1", "apple-pie"),
-            quantity: Quantity::new(5).unwrap(),
+            quantity: Quantity::new(5).unwrap().into(),
             version: Version(1),
+            ..ItemState::empty(key("store-1", "apple-pie"))
         }),
         events: vec![stock("store-1", "apple-pie", 1, 5, 0)],
         outcome: CommandOutcome { command_id: marker, request_hash: "hash-1".into(), response: "{}".into() },

@@ -117,7 +117,7 @@ pub async fn the_summary_totals_products_and_locations(model: Arc<dyn ReadModel>
     let summary = model.summary().await.unwrap();
     let apple = summary.products.iter().find(|p| p.sku.as_str() == "apple-pie").unwrap();
     assert_eq!(apple.total, 15);
-    let by_location: Vec<(String, u32)> = apple.by_location.iter().map(|(l, q)| (l.to_string(), q.get())).collect();
+    let by_location: Vec<(String, i64)> = apple.by_location.iter().map(|(l, q)| (l.to_string(), q.get())).collect();
     assert_eq!(by_location, [("store-1".to_string(), 12), ("store-2".to_string(), 3)]);
     let egg = summary.products.iter().find(|p| p.sku.as_str() == "scotch-egg").unwrap();
     assert_eq!((egg.total, egg.name.as_str()), (0, "Scotch Egg"), "a defined product without stock shows as 0");

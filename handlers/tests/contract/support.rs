@@ -5,7 +5,7 @@ use std::sync::Arc;
 use pieshop::adapters::elastic::{ElasticReadModel, ElasticSettings};
 use pieshop::adapters::embedded::{SqliteReadModel, SqliteWriteStore};
 use pieshop::domain::{CommandId, Event, EventId, EventKind, ItemKey, LocationId, ProductEvent, ProductName, Quantity};
-use pieshop::domain::{Sku, StockEvent, StreamId, Timestamp, Version};
+use pieshop::domain::{Outcome, Sku, StockEvent, StreamId, Timestamp, Version};
 
 pub use crate::engines::engine;
 
@@ -50,7 +50,9 @@ pub fn stock(location: &str, sku: &str, version: u64, quantity: u32, seconds: u3
         kind: EventKind::StockReceived,
         item: key(location, sku),
         delta: 1,
-        quantity: Quantity::new(quantity).unwrap(),
+        amount: 1,
+        outcome: Outcome::Applied,
+        quantity: Quantity::new(quantity).unwrap().into(),
         version: Version(version),
         command_id: command,
         scanner_id: None,

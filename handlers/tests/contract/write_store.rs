@@ -13,8 +13,9 @@ use crate::support::{key, stock, stream};
 fn item(location: &str, sku: &str, quantity: u32, version: u64) -> Aggregate {
     Aggregate::Item(ItemState {
         key: key(location, sku),
-        quantity: Quantity::new(quantity).unwrap(),
+        quantity: Quantity::new(quantity).unwrap().into(),
         version: Version(version),
+        ..ItemState::empty(key(location, sku))
     })
 }
 
@@ -117,6 +118,7 @@ pub async fn a_pending_transfer_is_listed_until_finished(store: Arc<dyn WriteSto
         sku: key("store-1", "apple-pie").sku,
         quantity: Amount::new(3).unwrap(),
         created_at: Timestamp::parse("2026-01-15T10:00:00Z").unwrap(),
+        occurred_at: None,
     };
     let (mut first, _) = commit(1, None, vec![stock("store-1", "apple-pie", 1, 10, 0)]);
     first.transfer = Some(transfer.clone());

@@ -399,12 +399,12 @@ impl Harness {
     }
 
     /// Every item stream of the write model as (stream, quantity, version).
-    pub async fn write_items(&self) -> Vec<(String, u32, u64)> {
+    pub async fn write_items(&self) -> Vec<(String, i64, u64)> {
         crate::models::write_items(self.adapters.write_store.as_ref()).await
     }
 
     /// Every item of the read model through the API (cache in front) as (stream, quantity, version).
-    pub async fn read_items(&self) -> Vec<(String, u32, u64)> {
+    pub async fn read_items(&self) -> Vec<(String, i64, u64)> {
         read_items(&self.http, &self.base).await
     }
 
@@ -477,7 +477,7 @@ fn check_answers(p: &Planned, answers: &[Answer]) {
 }
 
 /// Every item in the read model through `GET /api/inventory`, as (stream, quantity, version).
-pub async fn read_items(http: &reqwest::Client, base: &str) -> Vec<(String, u32, u64)> {
+pub async fn read_items(http: &reqwest::Client, base: &str) -> Vec<(String, i64, u64)> {
     let body: Value = http.get(format!("{base}/api/inventory?limit=500")).send().await.unwrap().json().await.unwrap();
     let listed = body["items"].as_array().unwrap_or_else(|| panic!("inventory: {body}"));
     assert!(listed.len() < 500 && body["nextCursor"].is_null(), "one page holds every item");
@@ -485,7 +485,7 @@ pub async fn read_items(http: &reqwest::Client, base: &str) -> Vec<(String, u32,
         .iter()
         .map(|i| {
             let stream = format!("{}/{}", i["location"].as_str().unwrap(), i["sku"].as_str().unwrap());
-            (stream, i["quantity"].as_u64().unwrap() as u32, i["version"].as_u64().unwrap())
+            (stream, i["quantity"].as_i64().unwrap(), i["version"].as_u64().unwrap())
         })
         .collect();
     items.sort();

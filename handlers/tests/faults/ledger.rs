@@ -108,8 +108,8 @@ impl Ledger {
     }
 
     /// Every item as (stream, quantity, version), sorted like the tests' listings.
-    pub fn items(&self) -> Vec<(String, u32, u64)> {
-        self.items.iter().map(|(s, (q, v))| (s.clone(), *q, *v)).collect()
+    pub fn items(&self) -> Vec<(String, i64, u64)> {
+        self.items.iter().map(|(s, (q, v))| (s.clone(), i64::from(*q), *v)).collect()
     }
 
     /// Stock per sku across every location.

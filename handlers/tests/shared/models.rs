@@ -3,7 +3,7 @@
 use pieshop::domain::Aggregate;
 use pieshop::ports::WriteStore;
 
-pub async fn write_items(store: &dyn WriteStore) -> Vec<(String, u32, u64)> {
+pub async fn write_items(store: &dyn WriteStore) -> Vec<(String, i64, u64)> {
     let mut items: Vec<_> = store
         .aggregates()
         .await

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use super::indices::{IndexKind, Indices};
 use crate::contract::event_json;
-use crate::domain::{Event, ItemKey, LocationId, Quantity, Sku, Timestamp, Version};
+use crate::domain::{Event, ItemKey, LocationId, Quantity, Sku, Stock, Timestamp, Version};
 use crate::ports::read_model::{ActivityQuery, Applied, InventoryPage, InventoryQuery, ItemView, LocationTotal};
 use crate::ports::read_model::{ProductTotal, Summary};
 use crate::ports::{Cause, ReadModel, ReadModelError};
@@ -96,7 +96,7 @@ fn item_view(source: &Value, products: &HashMap<String, ProductInfo>) -> Result<
         location: LocationId::parse(text("location")?).map_err(corrupt)?,
         name: product.name.unwrap_or_else(|| sku.to_string()),
         sku,
-        quantity: quantity_of(&source["quantity"]).ok_or_else(|| corrupt("item quantity"))?,
+        quantity: Stock(source["quantity"].as_i64().ok_or_else(|| corrupt("item quantity"))?),
         version: Version(source["version"].as_u64().ok_or_else(|| corrupt("item version"))?),
         reorder_level: product.reorder_level,
         updated_at: Timestamp::parse(text("updatedAt")?).map_err(corrupt)?,
@@ -412,14 +412,13 @@ impl ReadModel for ElasticReadModel {
             let mut by_location = Vec::new();
             for location in bucket["by_location"]["buckets"].as_array().cloned().unwrap_or_default() {
                 let name = LocationId::parse(location["key"].as_str().unwrap_or_default()).map_err(corrupt)?;
-                let quantity = location["quantity"]["value"].as_f64().unwrap_or(0.0) as u32;
-                by_location.push((name, Quantity::new(quantity).map_err(corrupt)?));
+                by_location.push((name, Stock(location["quantity"]["value"].as_f64().unwrap_or(0.0) as i64)));
             }
             products.insert(
                 sku.to_string(),
                 ProductTotal {
                     name: info.name.unwrap_or_else(|| sku.to_string()),
-                    total: bucket["total"]["value"].as_f64().unwrap_or(0.0) as u64,
+                    total: bucket["total"]["value"].as_f64().unwrap_or(0.0) as i64,
                     by_location,
                     reorder_level: info.reorder_level,
                     sku,
@@ -446,7 +445,7 @@ impl ReadModel for ElasticReadModel {
         for bucket in buckets("by_location") {
             locations.push(LocationTotal {
                 location: LocationId::parse(bucket["key"].as_str().unwrap_or_default()).map_err(corrupt)?,
-                total: bucket["total"]["value"].as_f64().unwrap_or(0.0) as u64,
+                total: bucket["total"]["value"].as_f64().unwrap_or(0.0) as i64,
                 skus: bucket["stocked"]["doc_count"].as_u64().unwrap_or(0),
             });
         }

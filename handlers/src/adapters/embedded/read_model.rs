@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use super::migrations::Migrations;
 use super::sqlite::{Db, DbError, Savepoint, corrupt};
 use crate::contract::event_json;
-use crate::domain::{Event, ItemKey, LocationId, ProductEvent, Quantity, Sku, StockEvent, Timestamp, Version};
+use crate::domain::{Event, ItemKey, LocationId, ProductEvent, Quantity, Sku, Stock, StockEvent, Timestamp, Version};
 use crate::ports::read_model::{ActivityQuery, Applied, InventoryPage, InventoryQuery, ItemView, LocationTotal};
 use crate::ports::read_model::{ProductTotal, Summary};
 use crate::ports::{ReadModel, ReadModelError};
@@ -237,7 +237,7 @@ fn to_view(row: ItemRow) -> Result<ItemView, DbError> {
         location: LocationId::parse(&location).map_err(corrupt)?,
         sku: Sku::parse(&sku).map_err(corrupt)?,
         name,
-        quantity: quantity_of(quantity)?,
+        quantity: Stock(quantity),
         version: Version(version as u64),
         reorder_level: reorder_level.map(quantity_of).transpose()?,
         updated_at: Timestamp::parse(&updated_at).map_err(corrupt)?,
@@ -289,7 +289,7 @@ fn summary(conn: &Connection) -> Result<Summary, DbError> {
     let mut locations: BTreeMap<String, LocationTotal> = BTreeMap::new();
     for row in rows {
         let item = to_view(row?)?;
-        let quantity = u64::from(item.quantity.get());
+        let quantity = item.quantity.get();
         let product = products.entry(item.sku.to_string()).or_insert_with(|| ProductTotal {
             sku: item.sku.clone(),
             name: item.name.clone(),
