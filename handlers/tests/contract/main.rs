@@ -14,6 +14,7 @@ mod event_grid;
 #[path = "../shared/models.rs"]
 mod models;
 mod read_model;
+mod records;
 #[path = "../shared/shuffle.rs"]
 mod shuffle;
 mod support;
