@@ -16,7 +16,8 @@ Builds release once (cargo build --release -p pieshop -p loadgen), then measures
      and a hello-world axum 0.8 server under plain GET load
   3. pieshop on the embedded default (fresh temp data dir, 127.0.0.1 only):
      commands/s, p99 and projection lag (scanners only), cached queries (dashboard readers only, If-None-Match),
-     uncached queries (distinct query strings; and dashboard reads while scanners write), server RSS under load
+     uncached queries (distinct query strings; and dashboard reads while scanners write), server RSS under load,
+     and a count and a receipt on an item keeping 10,000 movements (offline records) beside one keeping none
   4. stripped binary size
   5. with ELASTICSEARCH_URL set: raw _bulk indexing rate of inventory-item documents, and the projection's
      rate into Elasticsearch (a handler with the Elasticsearch read model under the same scanners)
@@ -139,6 +140,9 @@ uncached=$("$LOADGEN" run "$base" --scanners 0 --readers "$READERS" --seconds "$
 
 say "mixed: $((SCANNERS / 2)) scanners + $((READERS / 2)) dashboard readers for $MIXED_SECONDS s (every projection empties the cache)"
 mixed=$("$LOADGEN" run "$base" --scanners $((SCANNERS / 2)) --readers $((READERS / 2)) --seconds "$MIXED_SECONDS" --no-setup --pid "$handler_pid" --json | json_of)
+
+say "offline records: a count and a receipt on an item keeping 10,000 movements, beside an item keeping none"
+history=$("$LOADGEN" history "$base" --movements 10000 --samples 50 --json | json_of)
 
 kill "$handler_pid"
 wait "$handler_pid" 2>/dev/null || true
@@ -322,4 +326,9 @@ row "deployed shape: events/s behind the commands" "$fh_rate" "" ""
 row "deployed shape: projection capacity, events/s" "$fh_capacity (20,000 published at once)" "" ""
 row "deployed shape: capacity vs raw _bulk docs/s" "$fh_share" ">= 30%" "$(if [[ $fh_share == n/a ]]; then echo n/a; else meets "$fh_capacity >= 0.3 * $es_rate"; fi)"
 row "deployed shape: accepted -> visible p50 / p99" "$fh_lag" "p99 <= 2 s" "$(if [[ $fh_lag == n/a ]]; then echo n/a; else meets "$(get "$fh_writes" .lag_p99_ms) <= 2000"; fi)"
+hist_ms() { echo "$(calc "%.2f" "$(get "$history" ".$1.p50_ms")") / $(calc "%.2f ms" "$(get "$history" ".$1.p99_ms")")"; }
+row "count p50 / p99, item keeping 10,000 movements" "$(hist_ms count)" "" ""
+row "count p50 / p99, item keeping none (same run)" "$(hist_ms count_baseline)" "" ""
+row "receipt p50 / p99, item keeping 10,000" "$(hist_ms receipt)" "" ""
+row "receipt p50 / p99, item keeping none" "$(hist_ms receipt_baseline)" "" ""
 row "errors (all runs; rejections not counted)" "$errors" "0" "$(meets "$errors == 0")"

@@ -159,14 +159,9 @@ fn answer(command: &Command, decision: &Decision) -> Value {
     let events: Vec<EventId> = decision.events.iter().map(|e| e.id()).collect();
     match (&decision.state, &decision.transfer) {
         (Aggregate::Product(product), _) => views::applied_product(&id, product, &events),
-        (Aggregate::Item(item), Some(t)) => views::applied_transfer(
-            &id,
-            t.transfer_id,
-            outcome(decision),
-            std::slice::from_ref(item),
-            &events,
-            true,
-        ),
+        (Aggregate::Item(item), Some(t)) => {
+            views::applied_transfer(&id, t.transfer_id, outcome(decision), std::slice::from_ref(item), &events, true)
+        }
         (Aggregate::Item(item), None) => {
             views::applied_items(&id, outcome(decision), std::slice::from_ref(item), &events)
         }

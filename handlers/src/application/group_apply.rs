@@ -141,7 +141,9 @@ mod tests {
 
     use super::*;
     use crate::adapters::embedded::{InProcessCache, SqliteReadModel};
-    use crate::domain::{CommandId, EventId, EventKind, ItemKey, LocationId, Outcome, Sku, Stock, StockEvent, StreamId};
+    use crate::domain::{
+        CommandId, EventId, EventKind, ItemKey, LocationId, Outcome, Sku, Stock, StockEvent, StreamId,
+    };
     use crate::domain::{Timestamp, Version};
     use crate::ports::read_model::{ActivityQuery, InventoryPage, InventoryQuery, ItemView, Summary};
 

@@ -123,7 +123,21 @@ pub fn summary(summary: &Summary, stamp: Option<Timestamp>) -> Value {
         .collect();
     let locations: Vec<Value> =
         summary.locations.iter().map(|l| json!({"location": l.location, "total": l.total, "skus": l.skus})).collect();
-    json!({"products": products, "locations": locations, "asOf": as_of(stamp)})
+    let in_transit: Vec<Value> = summary
+        .in_transit
+        .iter()
+        .map(|t| {
+            json!({
+                "transferId": t.transfer_id.to_string(),
+                "sku": t.sku,
+                "from": t.from,
+                "to": t.to,
+                "quantity": t.quantity,
+                "since": t.since.to_string(),
+            })
+        })
+        .collect();
+    json!({"products": products, "locations": locations, "inTransit": in_transit, "asOf": as_of(stamp)})
 }
 
 /// One entry of `GET /api/activity`.

@@ -85,7 +85,9 @@ impl ItemState {
         }
         let mark = Mark { at: record.unwrap_or(now), command: command.id };
         let (kind, change, reason, transfer) = match &command.action {
-            Action::Receive { quantity, .. } => (EventKind::StockReceived, Change::Move(i64::from(quantity.get())), None, None),
+            Action::Receive { quantity, .. } => {
+                (EventKind::StockReceived, Change::Move(i64::from(quantity.get())), None, None)
+            }
             Action::Remove { quantity, reason, .. } => {
                 (EventKind::StockRemoved, Change::Move(-i64::from(quantity.get())), Some(*reason), None)
             }
@@ -348,7 +350,8 @@ mod tests {
 
         #[test]
         fn a_live_sale_is_still_refused_for_want_of_stock() {
-            let live = command(Action::Remove { item: key(), quantity: Amount::new(1).unwrap(), reason: RemovalReason::Sold });
+            let live =
+                command(Action::Remove { item: key(), quantity: Amount::new(1).unwrap(), reason: RemovalReason::Sold });
             let err = given(0, 0).decide(&live, arrival()).unwrap_err();
             assert!(matches!(err, DomainError::InsufficientStock { .. }));
         }
@@ -357,7 +360,12 @@ mod tests {
         fn a_transfer_whose_sides_fall_on_either_side_of_their_counts() {
             let van = LocationId::parse("van").unwrap();
             let out = record(
-                Action::Transfer { from: key().location, to: van.clone(), sku: key().sku, quantity: Amount::new(4).unwrap() },
+                Action::Transfer {
+                    from: key().location,
+                    to: van.clone(),
+                    sku: key().sku,
+                    quantity: Amount::new(4).unwrap(),
+                },
                 11,
             );
             // The source was counted at 12:00 (after the transfer left), the van at 10:00 (before it arrived).
@@ -372,8 +380,10 @@ mod tests {
                 created_at: arrival(),
                 occurred_at: Some(at(11)),
             };
-            let van_count =
-                record(Action::Count { item: ItemKey { location: van.clone(), sku: key().sku }, quantity: Quantity::ZERO }, 10);
+            let van_count = record(
+                Action::Count { item: ItemKey { location: van.clone(), sku: key().sku }, quantity: Quantity::ZERO },
+                10,
+            );
             let van_state = ItemState::empty(ItemKey { location: van, sku: key().sku });
             let (van_state, seen) = when(van_state, &[van_count, pending.in_leg()]);
             assert_eq!((van_state.quantity, seen[1]), (Stock(4), (Outcome::Applied, 4)));
@@ -394,7 +404,10 @@ mod tests {
                 let mut order: Vec<Command> = records[start..].iter().chain(&records[..start]).cloned().collect();
                 for _ in 0..2 {
                     let state = when(given(0, 0), &order).0;
-                    assert_eq!((state.quantity, state.counted, &state.history), (expected.quantity, expected.counted, &expected.history));
+                    assert_eq!(
+                        (state.quantity, state.counted, &state.history),
+                        (expected.quantity, expected.counted, &expected.history)
+                    );
                     order.reverse();
                 }
             }

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::Cause;
 
-use crate::domain::{Event, ItemKey, LocationId, Quantity, Sku, Stock, Timestamp, Version};
+use crate::domain::{Event, ItemKey, LocationId, Quantity, Sku, Stock, Timestamp, TransferId, Version};
 
 /// Whether an event changed the read model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,11 +77,29 @@ pub struct LocationTotal {
     pub skus: u64,
 }
 
+/// Stock that left one location for another and has not arrived: a transfer whose second half the read model
+/// has not seen yet. Counted at neither end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InTransit {
+    pub transfer_id: TransferId,
+    pub sku: Sku,
+    pub from: LocationId,
+    pub to: LocationId,
+    pub quantity: u32,
+    /// When it left: the transfer's `occurredAt`, or when it was recorded.
+    pub since: Timestamp,
+}
+
+/// The most transfers in flight a summary lists (oldest first): more means the relay is down, and the health
+/// answer says so.
+pub const MAX_IN_TRANSIT: usize = 500;
+
 /// The one view across every location.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
     pub products: Vec<ProductTotal>,
     pub locations: Vec<LocationTotal>,
+    pub in_transit: Vec<InTransit>,
 }
 
 /// A filtered slice of the activity log, newest first.

@@ -13,7 +13,10 @@ async fn a_receive_answers_with_the_new_state() {
     assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], "applied");
-    assert_eq!(body["items"], json!([{"location": "store-1", "sku": "apple-pie", "quantity": 24, "version": 1, "needsCount": false}]));
+    assert_eq!(
+        body["items"],
+        json!([{"location": "store-1", "sku": "apple-pie", "quantity": 24, "version": 1, "needsCount": false}])
+    );
     assert_eq!(body["events"].as_array().unwrap().len(), 1);
 }
 
@@ -38,7 +41,10 @@ async fn a_transfer_moves_stock_and_reports_both_ends() {
     let body: Value = app.command(transfer).await.json().await.unwrap();
     assert_eq!(body["pending"], false);
     assert_eq!(body["items"][0]["quantity"], 6);
-    assert_eq!(body["items"][1], json!({"location": "van", "sku": "apple-pie", "quantity": 4, "version": 1, "needsCount": false}));
+    assert_eq!(
+        body["items"][1],
+        json!({"location": "van", "sku": "apple-pie", "quantity": 4, "version": 1, "needsCount": false})
+    );
     assert_eq!(app.write_items().await, vec![("back-room/apple-pie".into(), 6, 2), ("van/apple-pie".into(), 4, 1)]);
 }
 

@@ -11,5 +11,6 @@ mod host_protocol;
 mod models;
 mod operator;
 mod queries;
+mod records;
 #[path = "../shared/shuffle.rs"]
 mod shuffle;

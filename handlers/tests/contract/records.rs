@@ -150,7 +150,8 @@ where
         let records = records(seed);
         let mut in_time_order = records.clone();
         in_time_order.sort_by(|a, b| {
-            (a["occurredAt"].as_str(), a["commandId"].as_str()).cmp(&(b["occurredAt"].as_str(), b["commandId"].as_str()))
+            (a["occurredAt"].as_str(), a["commandId"].as_str())
+                .cmp(&(b["occurredAt"].as_str(), b["commandId"].as_str()))
         });
         let (store, _guard) = make().await;
         let reference = Shop::open(store).await;

@@ -62,7 +62,8 @@ async fn racing_writers_each_commit_at_their_own_version(backend: Backend) {
             let mut versions = Vec::new();
             for (id, cmd) in plan {
                 let answer = app.send(&cmd.body(id)).await;
-                assert_eq!((answer.status, status_of(&answer)), (200, "applied"), "{cmd:?}: {answer:?}");
+                assert_eq!(answer.status, 200, "{cmd:?}: {answer:?}");
+                assert!(["applied", "adjusted"].contains(&status_of(&answer)), "{cmd:?}: {answer:?}");
                 versions.push((cmd.streams()[0].clone(), first_item(&answer).1));
                 if answer.body["pending"] == false {
                     let destination = &answer.body["items"][1];

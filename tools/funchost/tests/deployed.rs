@@ -30,7 +30,8 @@ impl Ledger {
                 *held = seen;
             }
         }
-        if answer["status"] == "applied" {
+        // What the command did (`applied`, `adjusted`, ...): every answer but a replay names new events.
+        if answer["status"] != "duplicate" {
             self.events.extend(answer["events"].as_array().unwrap().iter().map(|e| e.as_str().unwrap().to_owned()));
         }
     }

@@ -3,11 +3,13 @@
 //! - `run`: N scanners posting a realistic command mix and M dashboard readers, against a running server.
 //! - `coldstart`: exec a server binary until its first 200, repeated; median and p90.
 //! - `sqlite-commit-rate`: the raw commit rate of the embedded database at pieshop's durability.
+//! - `history`: the cost of an item's kept history (offline records) on a count and a movement.
 //! - `hello-server` + `hammer`: the raw HTTP limit of axum on this machine, and a plain GET load to measure it.
 //!
 //! Every subcommand prints a human-readable report; `--json` adds one JSON object on the last line for scripts.
 
 mod coldstart;
+mod history;
 mod raw;
 mod run;
 mod stats;
@@ -33,6 +35,8 @@ enum Cmd {
     HelloServer(raw::HelloArgs),
     /// Plain GET load on one URL: requests/s and latency.
     Hammer(raw::HammerArgs),
+    /// A count and a movement on an item keeping 10,000 movements, beside the same on an item keeping none.
+    History(history::HistoryArgs),
 }
 
 fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
@@ -49,5 +53,6 @@ fn main() -> anyhow::Result<()> {
             tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(raw::hello_server(args))
         }
         Cmd::Hammer(args) => runtime(args.threads)?.block_on(raw::hammer(args)),
+        Cmd::History(args) => runtime(2)?.block_on(history::history(args)),
     }
 }

@@ -12,16 +12,19 @@ pub enum IndexKind {
     Products,
     /// One document per event (event id), created once.
     Activity,
+    /// One document per transfer (transfer id), merged from both halves: in transit while departed, not arrived.
+    Transfers,
 }
 
 impl IndexKind {
-    pub const ALL: [IndexKind; 3] = [IndexKind::Items, IndexKind::Products, IndexKind::Activity];
+    pub const ALL: [IndexKind; 4] = [IndexKind::Items, IndexKind::Products, IndexKind::Activity, IndexKind::Transfers];
 
     fn suffix(self) -> &'static str {
         match self {
             IndexKind::Items => "items",
             IndexKind::Products => "products",
             IndexKind::Activity => "activity",
+            IndexKind::Transfers => "transfers",
         }
     }
 
@@ -51,6 +54,16 @@ impl IndexKind {
                 "sku": {"type": "keyword"},
                 "recordedAt": {"type": "date_nanos"},
                 "event": {"type": "object", "enabled": false},
+            }),
+            IndexKind::Transfers => json!({
+                "transferId": {"type": "keyword"},
+                "sku": {"type": "keyword"},
+                "from": {"type": "keyword"},
+                "to": {"type": "keyword"},
+                "quantity": {"type": "integer"},
+                "since": {"type": "date_nanos"},
+                "departed": {"type": "boolean"},
+                "arrived": {"type": "boolean"},
             }),
         };
         json!({"dynamic": "strict", "properties": properties})

@@ -20,9 +20,10 @@ use serde_json::{Value, json};
 
 use super::indices::{IndexKind, Indices};
 use crate::contract::event_json;
-use crate::domain::{Event, ItemKey, LocationId, Quantity, Sku, Stock, Timestamp, Version};
+use crate::domain::Version;
+use crate::domain::{Event, EventKind, ItemKey, LocationId, Quantity, Sku, Stock, StockEvent, Timestamp, TransferId};
 use crate::ports::read_model::{ActivityQuery, Applied, InventoryPage, InventoryQuery, ItemView, LocationTotal};
-use crate::ports::read_model::{ProductTotal, Summary};
+use crate::ports::read_model::{InTransit, MAX_IN_TRANSIT, ProductTotal, Summary};
 use crate::ports::{Cause, ReadModel, ReadModelError};
 
 /// Most products and locations one answer covers (terms aggregations and product lookups).
@@ -145,6 +146,37 @@ fn versioned_document(event: &Event) -> (IndexKind, String, Version, Value) {
             (IndexKind::Products, e.sku.to_string(), e.version, doc)
         }
     }
+}
+
+/// The partial document a transfer's half merges into its transfer's document (`IndexKind::Transfers`): each
+/// half sets only its own fields, so any order and any number of deliveries end the same.
+fn transfer_update(e: &StockEvent) -> Option<(String, Value)> {
+    let leg = e.transfer.as_ref()?;
+    let doc = match e.kind {
+        EventKind::TransferredOut => json!({
+            "transferId": leg.transfer_id.to_string(),
+            "sku": e.item.sku,
+            "from": leg.from,
+            "to": leg.to,
+            "quantity": e.amount,
+            "since": e.occurred_at.unwrap_or(e.recorded_at).to_string(),
+            "departed": true,
+        }),
+        _ => json!({"transferId": leg.transfer_id.to_string(), "arrived": true}),
+    };
+    Some((leg.transfer_id.to_string(), json!({"doc": doc, "doc_as_upsert": true})))
+}
+
+fn in_transit(source: &Value) -> Result<InTransit, ReadModelError> {
+    let text = |field: &str| source[field].as_str().ok_or_else(|| corrupt(format!("transfer without {field}")));
+    Ok(InTransit {
+        transfer_id: TransferId::parse(text("transferId")?).map_err(corrupt)?,
+        sku: Sku::parse(text("sku")?).map_err(corrupt)?,
+        from: LocationId::parse(text("from")?).map_err(corrupt)?,
+        to: LocationId::parse(text("to")?).map_err(corrupt)?,
+        quantity: source["quantity"].as_u64().and_then(|q| u32::try_from(q).ok()).ok_or_else(|| corrupt("quantity"))?,
+        since: Timestamp::parse(text("since")?).map_err(corrupt)?,
+    })
 }
 
 /// A bulk item's status: success, or a 409 that means "already there / older" (acknowledged).
@@ -316,7 +348,10 @@ impl ReadModel for ElasticReadModel {
             return Ok(Vec::new());
         }
         let activity = self.indices.alias(IndexKind::Activity);
+        let transfers = self.indices.alias(IndexKind::Transfers);
         let mut lines: Vec<JsonBody<Value>> = Vec::with_capacity(events.len() * 4);
+        // Bulk items per event: its activity document, its versioned document, and a transfer's merge.
+        let mut per_event = Vec::with_capacity(events.len());
         for event in events {
             lines.push(json!({"create": {"_index": activity, "_id": event.id().to_string()}}).into());
             lines.push(activity_document(event).into());
@@ -326,6 +361,14 @@ impl ReadModel for ElasticReadModel {
                 json!({"index": {"_index": index, "_id": id, "version": version.0, "version_type": "external"}}).into(),
             );
             lines.push(doc.into());
+            match event {
+                Event::Stock(e) if let Some((id, update)) = transfer_update(e) => {
+                    lines.push(json!({"update": {"_index": transfers, "_id": id, "retry_on_conflict": 5}}).into());
+                    lines.push(update.into());
+                    per_event.push(3);
+                }
+                _ => per_event.push(2),
+            }
         }
         let response = self
             .client
@@ -337,16 +380,20 @@ impl ReadModel for ElasticReadModel {
             .map_err(unavailable)?;
         let answer = body(response).await?;
         let items = answer["items"].as_array().ok_or_else(|| corrupt("bulk answer without items"))?;
-        if items.len() != events.len() * 2 {
+        if items.len() != per_event.iter().sum::<usize>() {
             return Err(corrupt("bulk answer with a different number of items"));
         }
-        let applied: Vec<Applied> = items
-            .chunks(2)
-            .map(|pair| {
-                bulk_status(&pair[0])?;
-                bulk_status(&pair[1])
-            })
-            .collect::<Result<_, _>>()?;
+        let mut rest = items.as_slice();
+        let mut applied = Vec::with_capacity(events.len());
+        for count in per_event {
+            let (mine, after) = rest.split_at(count);
+            rest = after;
+            bulk_status(&mine[0])?;
+            if let Some(transfer) = mine.get(2) {
+                bulk_status(transfer)?;
+            }
+            applied.push(bulk_status(&mine[1])?);
+        }
         if applied.contains(&Applied::Stale) {
             self.refresh().await?;
         }
@@ -449,7 +496,14 @@ impl ReadModel for ElasticReadModel {
                 skus: bucket["stocked"]["doc_count"].as_u64().unwrap_or(0),
             });
         }
-        Ok(Summary { products: products.into_values().collect(), locations })
+        let request = json!({
+            "size": MAX_IN_TRANSIT,
+            "sort": [{"since": "asc"}],
+            "query": {"bool": {"filter": [{"term": {"departed": true}}], "must_not": [{"term": {"arrived": true}}]}},
+        });
+        let found = self.search(IndexKind::Transfers, request).await?;
+        let in_transit = hits(&found).iter().map(|hit| in_transit(&hit["_source"])).collect::<Result<_, _>>()?;
+        Ok(Summary { products: products.into_values().collect(), locations, in_transit })
     }
 
     async fn activity(&self, q: &ActivityQuery) -> Result<Vec<Event>, ReadModelError> {

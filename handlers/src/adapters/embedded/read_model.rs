@@ -11,9 +11,10 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use super::migrations::Migrations;
 use super::sqlite::{Db, DbError, Savepoint, corrupt};
 use crate::contract::event_json;
-use crate::domain::{Event, ItemKey, LocationId, ProductEvent, Quantity, Sku, Stock, StockEvent, Timestamp, Version};
+use crate::domain::{Event, EventKind, ItemKey, LocationId, ProductEvent, Quantity, Sku, Stock, StockEvent, Timestamp};
+use crate::domain::{TransferId, Version};
 use crate::ports::read_model::{ActivityQuery, Applied, InventoryPage, InventoryQuery, ItemView, LocationTotal};
-use crate::ports::read_model::{ProductTotal, Summary};
+use crate::ports::read_model::{InTransit, MAX_IN_TRANSIT, ProductTotal, Summary};
 use crate::ports::{ReadModel, ReadModelError};
 
 const SCHEMA: &str = "
@@ -45,6 +46,19 @@ CREATE TABLE IF NOT EXISTS activity (
     body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS activity_by_time ON activity (recorded_at);
+-- One row per transfer, merged from both halves in whatever order they arrive: in transit while departed
+-- and not arrived.
+CREATE TABLE IF NOT EXISTS transfers (
+    transfer_id TEXT PRIMARY KEY,
+    sku TEXT,
+    from_location TEXT,
+    to_location TEXT,
+    quantity INTEGER,
+    since TEXT,
+    departed INTEGER NOT NULL DEFAULT 0,
+    arrived INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS transfers_in_flight ON transfers (departed, arrived, since);
 CREATE TABLE IF NOT EXISTS skus (id INTEGER PRIMARY KEY, sku TEXT NOT NULL UNIQUE);
 CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5 (words);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -88,7 +102,7 @@ impl SqliteReadModel {
 }
 
 /// Every table of the read model, in the order a swap copies them.
-const TABLES: [&str; 6] = ["items", "products", "activity", "skus", "search", "meta"];
+const TABLES: [&str; 7] = ["items", "products", "activity", "transfers", "skus", "search", "meta"];
 
 /// Replaces the live tables with the rebuilt file's in one transaction: readers (WAL) see the old
 /// tables until the commit and the new ones after it, never a mix.
@@ -184,6 +198,60 @@ fn apply_stock(tx: &Connection, e: &StockEvent) -> Result<Applied, DbError> {
         e.recorded_at.to_string()
     ])?;
     Ok(Applied::Applied)
+}
+
+/// Merges a transfer's half into its row. Both halves only ever set columns, so any order and any number of
+/// deliveries end the same.
+fn track_transfer(tx: &Connection, e: &StockEvent) -> Result<(), DbError> {
+    let Some(leg) = &e.transfer else { return Ok(()) };
+    let id = leg.transfer_id.to_string();
+    match e.kind {
+        EventKind::TransferredOut => tx
+            .prepare_cached(
+                "INSERT INTO transfers (transfer_id, sku, from_location, to_location, quantity, since, departed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)
+                 ON CONFLICT (transfer_id) DO UPDATE SET sku = excluded.sku, from_location = excluded.from_location,
+                   to_location = excluded.to_location, quantity = excluded.quantity, since = excluded.since,
+                   departed = 1",
+            )?
+            .execute(params![
+                id,
+                e.item.sku.as_str(),
+                leg.from.as_str(),
+                leg.to.as_str(),
+                e.amount,
+                e.occurred_at.unwrap_or(e.recorded_at).to_string()
+            ])?,
+        _ => tx
+            .prepare_cached(
+                "INSERT INTO transfers (transfer_id, arrived) VALUES (?1, 1)
+                 ON CONFLICT (transfer_id) DO UPDATE SET arrived = 1",
+            )?
+            .execute(params![id])?,
+    };
+    Ok(())
+}
+
+fn in_transit(conn: &Connection) -> Result<Vec<InTransit>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT transfer_id, sku, from_location, to_location, quantity, since FROM transfers
+         WHERE departed = 1 AND arrived = 0 ORDER BY since LIMIT ?1",
+    )?;
+    let rows = stmt.query_map(params![MAX_IN_TRANSIT as i64], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, i64>(4)?, r.get(5)?))
+    })?;
+    rows.map(|row| {
+        let (id, sku, from, to, quantity, since): (String, String, String, String, i64, String) = row?;
+        Ok(InTransit {
+            transfer_id: TransferId::parse(&id).map_err(corrupt)?,
+            sku: Sku::parse(&sku).map_err(corrupt)?,
+            from: LocationId::parse(&from).map_err(corrupt)?,
+            to: LocationId::parse(&to).map_err(corrupt)?,
+            quantity: u32::try_from(quantity).map_err(corrupt)?,
+            since: Timestamp::parse(&since).map_err(corrupt)?,
+        })
+    })
+    .collect()
 }
 
 fn apply_product(tx: &Connection, e: &ProductEvent) -> Result<Applied, DbError> {
@@ -319,7 +387,11 @@ fn summary(conn: &Connection) -> Result<Summary, DbError> {
         let parsed = Sku::parse(&sku).map_err(corrupt)?;
         products.insert(sku, ProductTotal { sku: parsed, name, total: 0, by_location: Vec::new(), reorder_level });
     }
-    Ok(Summary { products: products.into_values().collect(), locations: locations.into_values().collect() })
+    Ok(Summary {
+        products: products.into_values().collect(),
+        locations: locations.into_values().collect(),
+        in_transit: in_transit(conn)?,
+    })
 }
 
 fn activity(conn: &Connection, q: &ActivityQuery) -> Result<Vec<Event>, DbError> {
@@ -364,6 +436,7 @@ impl ReadModel for SqliteReadModel {
                     let outcome = match event {
                         Event::Stock(e) => {
                             let outcome = apply_stock(&tx, e)?;
+                            track_transfer(&tx, e)?;
                             if outcome == Applied::Applied && indexed.insert(&e.item.sku) {
                                 index_sku(&tx, &e.item.sku, None)?;
                             }
