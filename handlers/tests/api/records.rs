@@ -145,3 +145,32 @@ async fn stock_in_transit_shows_until_the_second_half_lands() {
     let summary = wait_until(&app, "/api/inventory/summary", |s| s["inTransit"].as_array().unwrap().is_empty()).await;
     assert_eq!(summary["products"][0]["total"], 10);
 }
+
+/// `verify` finds no drift after records in any order, and `rebuild` replays them into the same read model.
+#[tokio::test]
+async fn verify_and_rebuild_agree_with_the_rules() {
+    let app = spawn_app().await;
+    let queue = [record("remove", 7, "10:30"), record("count", 3, "10:00"), record("remove", 1, "09:00")];
+    upload(&app, &queue).await;
+    upload(&app, &[record("count", 8, "09:45"), record("receive", 2, "11:00")]).await;
+    let before = app.wait_for_item("store-1", "apple-pie", 5).await;
+    assert_eq!((&before["quantity"], &before["needsCount"]), (&json!(-2), &json!(true)));
+    let run = |args: &[&str]| {
+        let output = crate::helpers::handler_command()
+            .args(args)
+            .env("PIESHOP_DATA_DIR", app.data_dir())
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert!(run(&["verify"]).contains("verify: 0 difference(s)"));
+    run(&["rebuild"]);
+    let after = app.get_json("/api/inventory/store-1/apple-pie").await;
+    assert_eq!(after, before);
+    let activity = app.get_json("/api/activity?sku=apple-pie").await;
+    let outcomes: Vec<&str> =
+        activity["events"].as_array().unwrap().iter().map(|e| e["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["applied", "superseded", "absorbed", "adjusted", "applied"]);
+}

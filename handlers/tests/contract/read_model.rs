@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use pieshop::domain::{Event, LocationId, Sku, Version};
+use pieshop::domain::{Event, EventKind, LocationId, Sku, TransferId, TransferLeg, Version};
 use pieshop::ports::ReadModel;
 use pieshop::ports::read_model::{ActivityQuery, Applied, InventoryQuery};
 
@@ -194,6 +194,36 @@ pub async fn a_batch_applies_in_order_with_an_outcome_per_event(model: Arc<dyn R
     assert!(model.apply_batch(&[]).await.unwrap().is_empty());
 }
 
+/// Both halves of a transfer, as the write side makes them: out of `from` at version 2, into `to` at version 1.
+fn transfer_halves(from: &str, to: &str, quantity: u32) -> (Event, Event) {
+    let leg = TransferLeg {
+        transfer_id: TransferId(uuid::Uuid::new_v4()),
+        from: LocationId::parse(from).unwrap(),
+        to: LocationId::parse(to).unwrap(),
+    };
+    let half = |location: &str, kind: EventKind, version: u64, delta: i64| {
+        let Event::Stock(mut e) = stock(location, "apple-pie", version, 5, 3) else { unreachable!() };
+        (e.kind, e.delta, e.amount, e.transfer) = (kind, delta, quantity, Some(leg.clone()));
+        Event::Stock(e)
+    };
+    let out = half(from, EventKind::TransferredOut, 2, -i64::from(quantity));
+    (out, half(to, EventKind::TransferredIn, 1, i64::from(quantity)))
+}
+
+pub async fn a_transfer_is_in_transit_until_its_second_half_in_any_order(model: Arc<dyn ReadModel>) {
+    let (out, arrived) = transfer_halves("store-1", "van", 4);
+    apply_all(&model, &[out.clone()]).await;
+    let in_transit = model.summary().await.unwrap().in_transit;
+    assert_eq!(in_transit.len(), 1);
+    assert_eq!((in_transit[0].from.as_str(), in_transit[0].to.as_str(), in_transit[0].quantity), ("store-1", "van", 4));
+    apply_all(&model, &[arrived, out]).await;
+    assert!(model.summary().await.unwrap().in_transit.is_empty(), "arrived, and a duplicate of the first half");
+
+    let (out, arrived) = transfer_halves("van", "store-1", 2);
+    apply_all(&model, &[arrived.clone(), out, arrived]).await;
+    assert!(model.summary().await.unwrap().in_transit.is_empty(), "the second half first: never in transit");
+}
+
 macro_rules! read_model_contract {
     ($adapter:ident, $make:expr) => {
         mod $adapter {
@@ -204,7 +234,8 @@ macro_rules! read_model_contract {
                 activity_is_newest_first_once_per_event, an_overtaken_event_is_logged_once_though_stale,
                 an_empty_read_model_answers_empty,
                 a_rebuild_replaces_the_read_model_with_the_replayed_events,
-                a_batch_applies_in_order_with_an_outcome_per_event);
+                a_batch_applies_in_order_with_an_outcome_per_event,
+                a_transfer_is_in_transit_until_its_second_half_in_any_order);
         }
     };
     (@cases $make:expr; $($case:ident),*) => {
