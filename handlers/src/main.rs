@@ -7,11 +7,10 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use pieshop::application::operator;
 use pieshop::config::variables::Variables;
-use pieshop::config::{Access, Settings};
+use pieshop::config::{Access, Settings, TelemetrySettings};
 use pieshop::functions::App;
 use pieshop::host::listen::Mode;
-use pieshop::wiring;
-use tracing_subscriber::EnvFilter;
+use pieshop::{telemetry, wiring};
 
 /// mimalloc instead of glibc malloc: the command path allocates per request (JSON, rows), and glibc's
 /// malloc/free took ~12% of the handler's CPU under load (docs/PERFORMANCE.md).
@@ -49,19 +48,26 @@ async fn main() -> ExitCode {
         Err(error) => error.exit(),
     };
     let values = Variables::values(&matches);
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .init();
-    match run(cli.command.unwrap_or(Command::Serve), &values).await {
+    let telemetry = match TelemetrySettings::from_values(&values)
+        .map_err(anyhow::Error::from)
+        .and_then(|t| Ok(telemetry::init(t.log_format, t.otlp_endpoint.as_deref())?))
+    {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("handler: {error:#}");
+            return ExitCode::from(1);
+        }
+    };
+    let code = match run(cli.command.unwrap_or(Command::Serve), &values).await {
         Ok(code) => code,
         Err(error) => {
             tracing::error!("{error:#}");
             // Never exit 0 on failure: the Functions host would not restart us.
             ExitCode::from(1)
         }
-    }
+    };
+    telemetry.shutdown();
+    code
 }
 
 async fn run(command: Command, values: &HashMap<String, String>) -> anyhow::Result<ExitCode> {
@@ -75,12 +81,15 @@ async fn run(command: Command, values: &HashMap<String, String>) -> anyhow::Resu
     match command {
         Command::Serve => serve(settings, app).await.map(|()| ExitCode::SUCCESS),
         Command::Verify => {
-            let drift = operator::verify(&adapters).await?;
-            for difference in &drift {
+            let verification = operator::verify(&adapters).await?;
+            for difference in &verification.drift {
                 println!("drift: {difference}");
             }
-            println!("verify: {} difference(s)", drift.len());
-            Ok(if drift.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            for stream in &verification.in_flight {
+                println!("in flight: {stream} (events after the read model's asOf)");
+            }
+            println!("verify: {} difference(s), {} in flight", verification.drift.len(), verification.in_flight.len());
+            Ok(if verification.drift.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Rebuild => {
             let events = operator::rebuild(&adapters).await?;

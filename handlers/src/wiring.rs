@@ -11,6 +11,7 @@ use crate::adapters::stream_cache::CachedStreams;
 use crate::application::changes::Changes;
 use crate::application::commands::CommandService;
 use crate::application::dispatch::Dispatcher;
+use crate::application::operator::Operator;
 use crate::application::projection::Projection;
 use crate::application::queries::QueryService;
 use crate::application::relay::Relay;
@@ -138,10 +139,12 @@ impl Wiring {
     /// `Settings::relay_min_age`.
     pub fn app(self, relay_min_age: Duration) -> Arc<App> {
         let Wiring { adapters, projection } = self;
+        let operator = Arc::new(Operator::new(adapters.clone()));
         let store = adapters.write_store;
         let dispatcher = Dispatcher::new(store.clone(), adapters.publisher.clone());
         let commands = Arc::new(CommandService::new(store.clone(), store.clone(), dispatcher.clone()));
         Arc::new(App {
+            operator,
             queries: QueryService::new(adapters.read_model.clone(), adapters.cache.clone(), projection.changes()),
             relay: Arc::new(Relay::new(store.clone(), store, dispatcher, commands.clone(), relay_min_age)),
             commands,

@@ -71,6 +71,13 @@ def test_relay_binding(package_zip):
     assert timer["runOnStartup"] is False
 
 
+def test_verify_binding(package_zip):
+    (timer,) = bindings(package_zip, "verify")
+    assert timer["type"] == "timerTrigger" and timer["name"] == "verifyTimer"
+    # Daily at 03:30 UTC: reconciliation while shops are shut.
+    assert timer["schedule"].split() == ["0", "30", "3", "*", "*", "*"]
+    assert timer["runOnStartup"] is False
+
 # --- routes -------------------------------------------------------------------------------
 # A small matcher for the subset of ASP.NET Core route templates used here: literal
 # segments, {name}, {name:regex(...)} and a final catch-all {*name}, which may match nothing

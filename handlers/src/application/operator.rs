@@ -1,9 +1,9 @@
 //! Operator use cases (`handler verify | rebuild`), on whichever backend is configured: reconciling the read model
 //! with the write model, and rebuilding it from the write model's events.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::domain::Aggregate;
+use crate::domain::{Aggregate, Timestamp};
 use crate::ports::read_model::InventoryQuery;
 use crate::ports::{Adapters, ReadModelError, StoreError};
 
@@ -16,20 +16,51 @@ pub enum OperatorError {
     ReadModel(#[from] ReadModelError),
 }
 
-/// One difference between the write model and the read model.
+/// One difference between the write model and the read model: an item, a product, or a total.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Drift {
-    pub stream: String,
-    /// `(quantity, version)` on the write side, or `None` when only the read side has it.
-    pub write: Option<(i64, u64)>,
-    /// `(quantity, version)` on the read side, or `None` when it is missing there.
-    pub read: Option<(i64, u64)>,
+    /// What differs: `store-1/apple-pie`, `product apple-pie`, `location store-1 total`, `sku apple-pie total`.
+    pub subject: String,
+    /// The write model's side (`missing` when only the read side has it).
+    pub write: String,
+    /// The read model's side (`missing` when it is missing there).
+    pub read: String,
 }
 
 impl std::fmt::Display for Drift {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let side = |s: Option<(i64, u64)>| s.map_or("missing".to_owned(), |(q, v)| format!("quantity {q} at v{v}"));
-        write!(f, "{}: write model {}, read model {}", self.stream, side(self.write), side(self.read))
+        write!(f, "{}: write model {}, read model {}", self.subject, self.write, self.read)
+    }
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Verification {
+    pub drift: Vec<Drift>,
+    /// Items the read model has not caught up with yet, by events recorded after its `asOf`: not drift.
+    pub in_flight: Vec<String>,
+}
+
+/// The operator use cases over one configuration's ports, for the scheduled `verify` function.
+pub struct Operator {
+    adapters: Adapters,
+}
+
+impl Operator {
+    pub fn new(adapters: Adapters) -> Self {
+        Self { adapters }
+    }
+
+    /// `verify`, logging every drift and setting the `pieshop.verify.drift` gauge (the daily timer's job).
+    pub async fn scheduled_verify(&self) -> Result<Verification, OperatorError> {
+        let verification = verify(&self.adapters).await?;
+        for drift in &verification.drift {
+            tracing::warn!(%drift, "verify: drift between write and read model");
+        }
+        let gauges = crate::telemetry::metrics::gauges();
+        gauges.drift.store(verification.drift.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(drift = verification.drift.len(), in_flight = verification.in_flight.len(), "verify done");
+        Ok(verification)
     }
 }
 
@@ -49,23 +80,90 @@ async fn read_items(adapters: &Adapters) -> Result<BTreeMap<String, (i64, u64)>,
     }
 }
 
-/// Compares every item of the write model with the read model, and the read model's items with the write
-/// model's. An empty answer means no drift.
-pub async fn verify(adapters: &Adapters) -> Result<Vec<Drift>, OperatorError> {
+fn side(state: Option<(i64, u64)>) -> String {
+    state.map_or("missing".to_owned(), |(q, v)| format!("quantity {q} at v{v}"))
+}
+
+/// Compares the write model with the read model as of the read model's `asOf`: every item both ways, every
+/// defined product's name and reorder level, and the summary's totals per location and per sku. An item the read
+/// model lags on only by events recorded after its `asOf` is in flight, not drift (delivery is asynchronous);
+/// totals are compared only where no item differs (an item's drift is reported once, as itself).
+pub async fn verify(adapters: &Adapters) -> Result<Verification, OperatorError> {
+    let as_of = adapters.read_model.as_of().await?;
     let mut write = BTreeMap::new();
+    let mut products = BTreeMap::new();
     for aggregate in adapters.write_store.aggregates().await? {
-        if let Aggregate::Item(item) = aggregate {
-            write.insert(item.key.to_string(), (item.quantity.get(), item.version.0));
+        match aggregate {
+            Aggregate::Item(item) => _ = write.insert(item.key.to_string(), (item.quantity.get(), item.version.0)),
+            Aggregate::Product(product) => _ = products.insert(product.sku.to_string(), product),
         }
     }
     let read = read_items(adapters).await?;
-    let streams: std::collections::BTreeSet<&String> = write.keys().chain(read.keys()).collect();
-    Ok(streams
-        .into_iter()
-        .filter_map(|stream| {
-            let (w, r) = (write.get(stream).copied(), read.get(stream).copied());
-            (w != r).then(|| Drift { stream: stream.clone(), write: w, read: r })
-        })
+    let streams: BTreeSet<&String> = write.keys().chain(read.keys()).collect();
+    let differing: Vec<&String> =
+        streams.into_iter().filter(|s| write.get(*s).copied() != read.get(*s).copied()).collect();
+    let late = if differing.is_empty() { BTreeMap::new() } else { recorded_after(adapters, as_of).await? };
+    let mut verification = Verification::default();
+    let mut touched = BTreeSet::new();
+    for stream in differing {
+        let (w, r) = (write.get(stream).copied(), read.get(stream).copied());
+        let (location, sku) = stream.split_once('/').unwrap_or((stream, ""));
+        touched.extend([format!("location {location}"), format!("sku {sku}")]);
+        // In flight: the write side is ahead, and the first version the read side lacks came after its asOf.
+        let next_missing = r.map_or(1, |(_, v)| v + 1);
+        if w.is_some_and(|(_, v)| v > r.map_or(0, |(_, v)| v)) && late.contains_key(&(stream.clone(), next_missing)) {
+            verification.in_flight.push(stream.clone());
+            continue;
+        }
+        verification.drift.push(Drift { subject: stream.clone(), write: side(w), read: side(r) });
+    }
+    let summary = adapters.read_model.summary().await?;
+    for (sku, product) in &products {
+        let describe = |name: &str, level: Option<u32>| format!("{name:?}, reorder level {level:?}");
+        let written = describe(
+            product.name.as_ref().map_or(sku.as_str(), |n| n.as_str()),
+            product.reorder_level.map(|l| l.get()),
+        );
+        let shown = summary.products.iter().find(|p| p.sku.as_str() == sku);
+        let shown = shown.map_or("missing".to_owned(), |p| describe(&p.name, p.reorder_level.map(|l| l.get())));
+        if written != shown {
+            verification.drift.push(Drift { subject: format!("product {sku}"), write: written, read: shown });
+        }
+    }
+    let mut totals: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for (stream, (quantity, _)) in &write {
+        let (location, sku) = stream.split_once('/').unwrap_or((stream, ""));
+        totals.entry(format!("location {location}")).or_default().0 += quantity;
+        totals.entry(format!("sku {sku}")).or_default().0 += quantity;
+    }
+    for location in &summary.locations {
+        totals.entry(format!("location {}", location.location)).or_default().1 = location.total;
+    }
+    for product in &summary.products {
+        totals.entry(format!("sku {}", product.sku)).or_default().1 = product.total;
+    }
+    for (subject, (written, shown)) in totals {
+        if written != shown && !touched.contains(&subject) {
+            verification.drift.push(Drift {
+                subject: format!("{subject} total"),
+                write: written.to_string(),
+                read: shown.to_string(),
+            });
+        }
+    }
+    Ok(verification)
+}
+
+/// (stream, version) of every event recorded after `as_of` (all of them when the read model is empty).
+async fn recorded_after(
+    adapters: &Adapters,
+    as_of: Option<Timestamp>,
+) -> Result<BTreeMap<(String, u64), ()>, StoreError> {
+    let events = adapters.write_store.events().await?;
+    Ok(events
+        .iter()
+        .filter(|e| as_of.is_none_or(|t| e.recorded_at() > t))
+        .map(|e| ((e.stream().to_string(), e.version().0), ()))
         .collect())
 }
 

@@ -6,10 +6,12 @@ pub mod dashboard;
 pub mod projection;
 pub mod query;
 pub mod relay;
+pub mod verify;
 
 use std::sync::Arc;
 
 use crate::application::commands::CommandService;
+use crate::application::operator::Operator;
 use crate::application::projection::Projection;
 use crate::application::queries::QueryService;
 use crate::application::relay::Relay;
@@ -20,6 +22,7 @@ pub struct App {
     pub queries: QueryService,
     pub projection: Arc<Projection>,
     pub relay: Arc<Relay>,
+    pub operator: Arc<Operator>,
     /// `embedded` or `azure`, as `/api/health` reports it.
     pub backend: &'static str,
 }

@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use super::auth::{self, KeyRing};
 use super::{Problem, request_log};
 use crate::config::Access;
-use crate::functions::{App, command, dashboard, projection, query, relay};
+use crate::functions::{App, command, dashboard, projection, query, relay, verify};
 
 /// The whole HTTP surface of the handler. With `Access::Keys`, everything but the dashboard and health needs a
 /// function key.
@@ -23,6 +23,7 @@ pub fn router(app: Arc<App>, access: Access) -> Router {
         .route("/api/activity", get(query::activity))
         .route("/projection", post(projection::invoke))
         .route("/relay", post(relay::invoke))
+        .route("/verify", post(verify::invoke))
         .method_not_allowed_fallback(method_not_allowed);
     let guarded = match access {
         Access::Open => guarded,

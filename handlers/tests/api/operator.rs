@@ -84,3 +84,42 @@ async fn verify_finds_drift_that_rebuild_repairs_while_the_server_runs() {
     assert!(relay.status.success());
     assert!(stdout(&relay).starts_with("relay: republished"));
 }
+
+/// Events committed but not yet delivered are in flight, not drift; a product the read model names wrongly is.
+#[tokio::test]
+async fn verify_tolerates_events_in_flight_and_checks_products() {
+    let app = crate::helpers::spawn_app().await;
+    app.command(crate::helpers::receive("store-1", "apple-pie", 5)).await;
+    let define = json!({"commandId": uuid::Uuid::new_v4().to_string(), "type": "defineProduct", "sku": "apple-pie",
+                        "name": "Apple Pie", "reorderLevel": 3});
+    app.command(define).await;
+    crate::helpers::wait_until(&app, "/api/inventory/summary", |s| s["products"][0]["name"] == "Apple Pie").await;
+    app.publisher_down.store(true, std::sync::atomic::Ordering::SeqCst);
+    app.command(crate::helpers::receive("store-1", "apple-pie", 2)).await;
+
+    let in_flight = handler(app.data_dir(), &["verify"]);
+    assert!(in_flight.status.success(), "{}", stdout(&in_flight));
+    assert!(stdout(&in_flight).contains("in flight: store-1/apple-pie"), "{}", stdout(&in_flight));
+    assert!(stdout(&in_flight).contains("verify: 0 difference(s), 1 in flight"), "{}", stdout(&in_flight));
+
+    let read = rusqlite::Connection::open(app.data_dir().join("read.db")).unwrap();
+    read.execute("UPDATE products SET name = 'Plum Pie' WHERE sku = 'apple-pie'", []).unwrap();
+    drop(read);
+    let drifted = handler(app.data_dir(), &["verify"]);
+    assert_eq!(drifted.status.code(), Some(1));
+    let expected = r#"drift: product apple-pie: write model "Apple Pie", reorder level Some(3), read model "Plum Pie""#;
+    assert!(stdout(&drifted).contains(expected), "{}", stdout(&drifted));
+}
+
+/// The daily `verify` timer function answers the host with its report in the invocation's logs.
+#[tokio::test]
+async fn the_verify_timer_function_reports_in_its_logs() {
+    let app = crate::helpers::spawn_app().await;
+    app.command(crate::helpers::receive("store-1", "apple-pie", 5)).await;
+    app.wait_for_item("store-1", "apple-pie", 1).await;
+    let response = app.post_json("/verify", &crate::helpers::fixture("d-timer-request.json")).await;
+    assert_eq!(response.status(), 200);
+    let envelope: Value = response.json().await.unwrap();
+    let logs: Vec<&str> = envelope["Logs"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+    assert_eq!(logs, ["verify: 0 difference(s), 0 in flight"], "{envelope}");
+}

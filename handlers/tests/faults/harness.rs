@@ -410,9 +410,11 @@ impl Harness {
 
     /// The scenario's end: no drift between the models, and both hold exactly what the model computed.
     pub async fn assert_converged(&self, ledger: &Ledger) {
-        let drift = operator::verify(&self.adapters).await.expect("verify ran");
+        let verification = operator::verify(&self.adapters).await.expect("verify ran");
+        let drift = &verification.drift;
         let listed: Vec<String> = drift.iter().map(ToString::to_string).collect();
         assert!(drift.is_empty(), "verify: {} difference(s) (seed {}):\n{}", drift.len(), self.seed, listed.join("\n"));
+        assert!(verification.in_flight.is_empty(), "converged, nothing in flight: {:?}", verification.in_flight);
         let expected = ledger.items();
         assert_eq!(
             self.write_items().await,

@@ -163,7 +163,7 @@ mod tests {
         let app = App::read(&root).unwrap();
         assert_eq!(app.route_prefix, "api");
         let names: Vec<&str> = app.functions.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["command", "projection", "query", "relay"]);
+        assert_eq!(names, ["command", "projection", "query", "relay", "verify"]);
         assert!(matches!(&app.functions[1].trigger, Trigger::EventGrid { binding } if binding == "eventGridEvent"));
         assert!(matches!(&app.functions[3].trigger, Trigger::Timer { schedule, .. } if schedule == "0 */1 * * * *"));
         let Trigger::Http { methods, auth, .. } = &app.functions[0].trigger else { panic!("command is HTTP") };
