@@ -34,6 +34,42 @@ pub enum ConfigError {
     KeysRequired { addr: SocketAddr },
 }
 
+/// How log lines are written (`PIESHOP_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One human-readable line per event (the standalone default).
+    Text,
+    /// One JSON object per line, with the fields of every span it is in (the default under the Functions host,
+    /// whose log collection reads one object per line).
+    Json,
+}
+
+/// Logs and telemetry export: read before anything else, so that even a refused configuration is logged in the
+/// format the host expects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelemetrySettings {
+    pub log_format: LogFormat,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: where traces and metrics go (none: nothing is exported).
+    pub otlp_endpoint: Option<String>,
+}
+
+impl TelemetrySettings {
+    pub fn from_values(values: &std::collections::HashMap<String, String>) -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| values.get(name).cloned())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let log_format = match lookup("PIESHOP_LOG_FORMAT").as_deref() {
+            Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(_) => return Err(ConfigError::Invalid { variable: "PIESHOP_LOG_FORMAT", expected: "text or json" }),
+            None if lookup(listen::HOST_PORT_VARIABLE).is_some() => LogFormat::Json,
+            None => LogFormat::Text,
+        };
+        Ok(Self { log_format, otlp_endpoint: lookup("OTEL_EXPORTER_OTLP_ENDPOINT") })
+    }
+}
+
 /// A value that must never be printed: `Debug` and `Display` show `***`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);

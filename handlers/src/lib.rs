@@ -24,4 +24,5 @@ pub mod functions;
 pub mod host;
 pub mod http;
 pub mod ports;
+pub mod telemetry;
 pub mod wiring;

@@ -5,10 +5,12 @@
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use crate::domain::Event;
 use crate::ports::write_store::EventRef;
 use crate::ports::{EventPublisher, Outbox, PublishError, StoreError};
+use crate::telemetry::trace_context;
 
 /// Why a dispatch did not finish (the events stay unpublished).
 #[derive(Debug, thiserror::Error)]
@@ -75,10 +77,12 @@ impl Dispatcher {
                     Err(_) => break,
                 }
             }
-            if let Err(error) = self.publisher.publish(&batch).await {
+            let span = trace_context::events_span("publish", &batch);
+            if let Err(error) = self.publisher.publish(&batch).instrument(span.clone()).await {
                 tracing::warn!(%error, events = batch.len(), "publish failed; the relay will retry");
                 continue;
             }
+            span.in_scope(|| tracing::debug!(events = batch.len(), "published"));
             // Marking does not hold up the next batch: until it lands, the relay may publish these again,
             // which the projection ignores as stale.
             let dispatcher = self.clone();

@@ -201,6 +201,7 @@ mod tests {
             reason: None,
             transfer: None,
             note: None,
+            trace: None,
         })
     }
 

@@ -13,9 +13,11 @@ use serde_json::Value;
 use super::changes::Changes;
 use super::group_apply::GroupApply;
 use crate::contract::event_json::{self, DecodeError};
-use crate::domain::Event;
+use crate::domain::{Event, Timestamp};
 use crate::ports::read_model::Applied;
 use crate::ports::{EventSink, ReadModel, ReadModelError, ResponseCache};
+use crate::telemetry::{metrics, trace_context};
+use tracing::Instrument;
 
 /// What became of one delivered event.
 #[derive(Debug)]
@@ -30,11 +32,54 @@ pub struct Projection {
     writes: Arc<GroupApply>,
     changes: Changes,
     malformed: AtomicU64,
+    lag: LagWatch,
+}
+
+/// How far behind its events this projection applies them: the last lag seen, for `/api/health`, and every one
+/// into the `pieshop.projection.lag` histogram.
+#[derive(Default)]
+struct LagWatch {
+    last_millis: AtomicU64,
+    /// When the last event was applied (Unix milliseconds; 0: none yet).
+    last_applied: AtomicU64,
+}
+
+/// The projection's last observed lag.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lag {
+    /// From the last applied event's `recordedAt` to the read model holding it.
+    pub last_millis: u64,
+    /// When that was (Unix milliseconds), if any event has been applied since the process started.
+    pub applied_at_millis: Option<u64>,
+}
+
+impl LagWatch {
+    fn observe(&self, event: &Event) {
+        let now = Timestamp::now();
+        let millis = ((now.unix_seconds() - event.recorded_at().unix_seconds()) * 1000.0).max(0.0);
+        metrics::metrics().projection_lag.record(millis, &[]);
+        self.last_millis.store(millis as u64, Ordering::Relaxed);
+        self.last_applied.store((now.unix_seconds() * 1000.0) as u64, Ordering::Relaxed);
+    }
 }
 
 impl Projection {
     pub fn new(read_model: Arc<dyn ReadModel>, cache: Arc<dyn ResponseCache>, changes: Changes) -> Self {
-        Self { writes: GroupApply::new(read_model, cache, changes.clone()), changes, malformed: AtomicU64::new(0) }
+        Self {
+            writes: GroupApply::new(read_model, cache, changes.clone()),
+            changes,
+            malformed: AtomicU64::new(0),
+            lag: LagWatch::default(),
+        }
+    }
+
+    /// The last lag this process saw (each instance sees the events delivered to it).
+    pub fn lag(&self) -> Lag {
+        let applied = self.lag.last_applied.load(Ordering::Relaxed);
+        Lag {
+            last_millis: self.lag.last_millis.load(Ordering::Relaxed),
+            applied_at_millis: (applied > 0).then_some(applied),
+        }
     }
 
     /// The change signal this projection raises (queries wait on it).
@@ -58,18 +103,25 @@ impl Projection {
     pub async fn handle_all(&self, payloads: &[Value]) -> Result<Vec<Outcome>, ReadModelError> {
         let decoded: Vec<Result<Event, DecodeError>> = payloads.iter().map(event_json::decode).collect();
         let events: Vec<Event> = decoded.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
-        let mut applied = self.writes.apply(events.clone()).await?.into_iter();
+        let span = trace_context::events_span("project", &events);
+        let mut applied = self.writes.apply(events.clone()).instrument(span.clone()).await?.into_iter();
+        let _inside = span.enter();
+        tracing::debug!(events = events.len(), "projected");
         let mut events = events.into_iter();
         Ok(decoded
             .into_iter()
             .map(|d| match d {
                 Err(error) => {
                     self.malformed.fetch_add(1, Ordering::Relaxed);
+                    metrics::metrics().malformed.add(1, &[]);
                     tracing::warn!(%error, "malformed event acknowledged and dropped");
                     Outcome::Malformed(error)
                 }
                 Ok(_) => match (events.next(), applied.next()) {
-                    (Some(event), Some(Applied::Applied)) => Outcome::Applied(event),
+                    (Some(event), Some(Applied::Applied)) => {
+                        self.lag.observe(&event);
+                        Outcome::Applied(event)
+                    }
                     (Some(event), _) => Outcome::Stale(event),
                     (None, _) => unreachable!("one event per decoded payload"),
                 },

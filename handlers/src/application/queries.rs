@@ -30,12 +30,15 @@ impl QueryService {
         Fut: Future<Output = Result<Bytes, E>>,
     {
         let Some(generation) = self.cache.generation().await else {
+            count_cache("miss");
             return compute().await;
         };
         let key = format!("{generation}:{key}");
         if let Some(hit) = self.cache.get(&key).await {
+            count_cache("hit");
             return Ok(hit);
         }
+        count_cache("miss");
         let body = compute().await?;
         self.cache.put(&key, body.clone()).await;
         Ok(body)
@@ -45,4 +48,9 @@ impl QueryService {
     pub fn changes(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()
     }
+}
+
+/// `pieshop.cache.requests`: the hit ratio is hits over all.
+fn count_cache(result: &'static str) {
+    crate::telemetry::metrics::metrics().cache.add(1, &[opentelemetry::KeyValue::new("result", result)]);
 }

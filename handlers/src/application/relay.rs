@@ -7,8 +7,13 @@ use std::time::Duration;
 use super::commands::CommandService;
 use super::dispatch::Dispatcher;
 use super::transfers::TransferProgress;
+use std::sync::atomic::Ordering;
+
+use tracing::Instrument;
+
 use crate::domain::Timestamp;
 use crate::ports::{Outbox, StoreError, Transfers};
+use crate::telemetry::{metrics, trace_context};
 
 /// Events handled per round trip to the store.
 const BATCH: usize = 200;
@@ -23,6 +28,20 @@ pub struct RelayReport {
     /// Events still unpublished because publishing failed again.
     pub failed: usize,
 }
+
+/// Events committed and not yet published, as far as one look tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlog {
+    /// How many (at most `BACKLOG_LOOK`).
+    pub events: usize,
+    /// Whether there are more than it counted.
+    pub more: bool,
+    /// The oldest one's age.
+    pub oldest_age: Option<Duration>,
+}
+
+/// The most events one backlog look reads.
+pub const BACKLOG_LOOK: usize = 500;
 
 /// Sweeps the outbox and the pending transfers.
 pub struct Relay {
@@ -45,16 +64,37 @@ impl Relay {
         Self { outbox, transfers, dispatcher, commands, min_age }
     }
 
-    /// One pass: republish, then complete transfers.
+    /// Events committed and not yet published, young ones included (for `/api/health`).
+    pub async fn backlog(&self) -> Result<Backlog, StoreError> {
+        let now = Timestamp::now();
+        let events = self.outbox.unpublished(now, BACKLOG_LOOK + 1).await?;
+        let oldest = events.iter().map(|e| e.recorded_at()).min();
+        Ok(Backlog {
+            events: events.len().min(BACKLOG_LOOK),
+            more: events.len() > BACKLOG_LOOK,
+            oldest_age: oldest.map(|t| Duration::from_secs_f64((now.unix_seconds() - t.unix_seconds()).max(0.0))),
+        })
+    }
+
+    /// One pass: republish, then complete transfers. What it found waiting sets the outbox gauges.
     pub async fn run_once(&self) -> Result<RelayReport, StoreError> {
-        let before = Timestamp::now().minus(self.min_age);
+        let now = Timestamp::now();
+        let before = now.minus(self.min_age);
         let mut report = RelayReport::default();
-        for _ in 0..MAX_ROUNDS {
+        let gauges = metrics::gauges();
+        for round in 0..MAX_ROUNDS {
             let events = self.outbox.unpublished(before, BATCH).await?;
+            if round == 0 {
+                let oldest = events.iter().map(|e| e.recorded_at().unix_seconds()).reduce(f64::min);
+                let age = oldest.map_or(0.0, |t| (now.unix_seconds() - t).max(0.0));
+                gauges.oldest_age_seconds.store(age as u64, Ordering::Relaxed);
+            }
+            gauges.backlog.store((report.republished + events.len()) as u64, Ordering::Relaxed);
             if events.is_empty() {
                 break;
             }
-            if let Err(error) = self.dispatcher.dispatch(&events).await {
+            let span = trace_context::events_span("relay publish", &events);
+            if let Err(error) = self.dispatcher.dispatch(&events).instrument(span).await {
                 tracing::warn!(%error, events = events.len(), "relay could not publish; will retry next pass");
                 report.failed = events.len();
                 break;

@@ -24,6 +24,12 @@ pub struct Variables {
     /// The embedded databases (write.db, read.db) [default: ./.pieshop].
     #[arg(long, env = "PIESHOP_DATA_DIR", value_name = "DIR")]
     data_dir: Option<String>,
+    /// text or json: how log lines are written [default: json under the Functions host, text standalone].
+    #[arg(long, env = "PIESHOP_LOG_FORMAT", value_name = "FORMAT")]
+    log_format: Option<String>,
+    /// Export traces and metrics over OTLP/HTTP to this base URL (…/v1/traces, …/v1/metrics). Unset: none.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "URL")]
+    otel_exporter_otlp_endpoint: Option<String>,
     /// Standalone relay period in milliseconds [default: 1000].
     #[arg(long, env = "PIESHOP_RELAY_INTERVAL_MS", value_name = "MS")]
     relay_interval_ms: Option<String>,

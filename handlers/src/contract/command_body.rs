@@ -189,6 +189,7 @@ impl Fields<'_> {
             "must be a string of at most 500 characters",
         );
         CommandMeta {
+            trace: None,
             expected_version: expected_version.flatten(),
             scanner_id: scanner_id.flatten(),
             occurred_at: occurred_at.flatten(),

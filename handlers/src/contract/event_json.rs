@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::domain::{CommandId, Event, EventId, EventKind, ItemKey, LocationId, Outcome, ProductEvent, ProductName};
-use crate::domain::{Quantity, Stock};
+use crate::domain::{Quantity, Stock, TraceParent};
 use crate::domain::{RemovalReason, ScannerId, Sku, StockEvent, StreamId, Timestamp, TransferId, TransferLeg, Version};
 
 /// CloudEvents `source` of every pieshop event.
@@ -55,6 +55,9 @@ struct CloudEvent<'a> {
     kind: &'static str,
     time: String,
     datacontenttype: &'static str,
+    /// The CloudEvents distributed tracing extension: the trace of the command that made the event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    traceparent: Option<&'a str>,
     data: Data<'a>,
 }
 
@@ -68,6 +71,7 @@ impl<'a> CloudEvent<'a> {
             kind: event.kind().type_name(),
             time: event.recorded_at().to_string(),
             datacontenttype: "application/json",
+            traceparent: event.trace().map(TraceParent::as_str),
             data: Data::of(event),
         }
     }
@@ -158,13 +162,18 @@ impl<'a> Data<'a> {
 }
 
 /// The event as an Event Grid schema JSON object (no `topic`/`metadataVersion`: Event Grid fills them).
+/// The Event Grid schema has no extension attributes, so the trace travels in `data.traceparent`.
 pub fn to_event_grid(event: &Event) -> Value {
+    let mut data = serde_json::to_value(Data::of(event)).expect("an event always serializes");
+    if let Some(trace) = event.trace() {
+        data["traceparent"] = json!(trace.as_str());
+    }
     json!({
         "id": event.id().to_string(),
         "subject": event.stream().to_string(),
         "eventType": event.kind().type_name(),
         "eventTime": event.recorded_at().to_string(),
-        "data": Data::of(event),
+        "data": data,
         "dataVersion": "1",
     })
 }
@@ -198,8 +207,15 @@ pub fn decode(value: &Value) -> Result<Event, DecodeError> {
         .ok_or(DecodeError::BadField { field: "id", message: "must be a UUID" })?;
     let data =
         data.and_then(Value::as_object).ok_or(DecodeError::BadField { field: "data", message: "must be an object" })?;
-    let event = if kind == EventKind::ProductDefined { product(id, data)? } else { stock(id, kind, data)? };
+    let mut event = if kind == EventKind::ProductDefined { product(id, data)? } else { stock(id, kind, data)? };
     check_subject(object, &event)?;
+    // Telemetry only: an unreadable trace context is dropped, never a reason to refuse the event.
+    let trace = object.get("traceparent").or_else(|| data.get("traceparent"));
+    let trace = trace.and_then(Value::as_str).and_then(TraceParent::parse);
+    match &mut event {
+        Event::Stock(e) => e.trace = trace,
+        Event::Product(e) => e.trace = trace,
+    }
     Ok(event)
 }
 
@@ -257,6 +273,7 @@ fn stock(id: EventId, kind: EventKind, data: &Map<String, Value>) -> Result<Even
         reason: optional(data, "reason", |v| v.as_str().and_then(RemovalReason::parse))?,
         transfer,
         note: optional(data, "note", |v| v.as_str().map(str::to_owned))?,
+        trace: None,
     }))
 }
 
@@ -270,6 +287,7 @@ fn product(id: EventId, data: &Map<String, Value>) -> Result<Event, DecodeError>
         version: field(data, "version", as_version)?,
         command_id: field(data, "commandId", |v| v.as_str().and_then(|s| CommandId::parse(s).ok()))?,
         recorded_at: field(data, "recordedAt", as_timestamp)?,
+        trace: None,
     }))
 }
 
@@ -346,6 +364,25 @@ mod tests {
         assert!(!text.contains("null"), "{text}");
     }
 
+    const TRACE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    /// The Event Grid schema carries the trace in its data, and it is read back from there.
+    #[test]
+    fn the_trace_travels_in_both_schemas() {
+        let mut event = sample();
+        if let Event::Stock(e) = &mut event {
+            e.trace = TraceParent::parse(TRACE);
+        }
+        assert_eq!(to_cloud_event(&event)["traceparent"], TRACE);
+        assert_eq!(to_event_grid(&event)["data"]["traceparent"], TRACE);
+        for schema in [Schema::CloudEvents, Schema::EventGrid] {
+            assert_eq!(decode(&encode(&event, schema)).unwrap(), event);
+        }
+        let mut broken = to_cloud_event(&event);
+        broken["traceparent"] = json!("not a trace");
+        assert_eq!(decode(&broken).unwrap().trace(), None, "a bad trace is dropped, the event kept");
+    }
+
     /// Every optional member set, then none: the JSON is exactly the documented shape, and the text form
     /// the stores keep is the same JSON.
     #[test]
@@ -373,12 +410,14 @@ mod tests {
                 to: LocationId::parse("room-2").unwrap(),
             }),
             note: Some("moved".into()),
+            trace: TraceParent::parse(TRACE),
         });
         let nil = "00000000-0000-0000-0000-000000000000";
         let time = "2026-11-24T01:02:03.456789Z";
         let expected = json!({
             "specversion": "1.0", "id": nil, "source": SOURCE, "subject": "store-1/apple-pie",
             "type": "pieshop.TransferredOut", "time": time, "datacontenttype": "application/json",
+            "traceparent": TRACE,
             "data": {"location": "store-1", "sku": "apple-pie", "delta": -3, "amount": 3, "outcome": "applied",
                      "quantity": 7, "version": 5,
                      "commandId": nil, "scannerId": "scanner-7", "occurredAt": time, "recordedAt": time,
@@ -393,6 +432,7 @@ mod tests {
             version: Version(1),
             command_id: command,
             recorded_at: at,
+            trace: None,
         });
         let expected_product = json!({
             "specversion": "1.0", "id": nil, "source": SOURCE, "subject": "products/apple-pie",

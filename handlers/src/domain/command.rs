@@ -1,7 +1,8 @@
 //! The commands scanners and managers send, already parsed: every field here is valid by construction.
 
 use super::{
-    Amount, CommandId, ItemKey, LocationId, ProductName, Quantity, ScannerId, Sku, Timestamp, TransferId, Version,
+    Amount, CommandId, ItemKey, LocationId, ProductName, Quantity, ScannerId, Sku, Timestamp, TraceParent, TransferId,
+    Version,
 };
 
 /// One command with its client-chosen id and optional context.
@@ -21,6 +22,8 @@ pub struct CommandMeta {
     /// The scanner's clock; `recordedAt` is the server's.
     pub occurred_at: Option<Timestamp>,
     pub note: Option<String>,
+    /// The trace the command was made in (set by the transport, never by the client's body).
+    pub trace: Option<TraceParent>,
 }
 
 /// What a command asks for.

@@ -1,7 +1,7 @@
 //! Events: facts that happened, each carrying the stream's state after it, so a projection needs nothing else.
 
 use super::{CommandId, EventId, ItemKey, LocationId, ProductName, Quantity, RemovalReason, ScannerId, Sku, StreamId};
-use super::{Stock, Timestamp, TransferId, Version};
+use super::{Stock, Timestamp, TraceParent, TransferId, Version};
 
 /// Something that happened to one stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +71,8 @@ pub struct StockEvent {
     pub reason: Option<RemovalReason>,
     pub transfer: Option<TransferLeg>,
     pub note: Option<String>,
+    /// The trace of the command that made it.
+    pub trace: Option<TraceParent>,
 }
 
 /// What a stock command did, by the rules for records (`API.md`, Offline records).
@@ -123,6 +125,8 @@ pub struct ProductEvent {
     pub version: Version,
     pub command_id: CommandId,
     pub recorded_at: Timestamp,
+    /// The trace of the command that made it.
+    pub trace: Option<TraceParent>,
 }
 
 impl Event {
@@ -154,6 +158,12 @@ impl Event {
         match self {
             Event::Stock(e) => e.recorded_at,
             Event::Product(e) => e.recorded_at,
+        }
+    }
+    pub fn trace(&self) -> Option<&TraceParent> {
+        match self {
+            Event::Stock(e) => e.trace.as_ref(),
+            Event::Product(e) => e.trace.as_ref(),
         }
     }
     pub fn command_id(&self) -> CommandId {

@@ -149,6 +149,7 @@ impl ItemState {
             reason,
             transfer,
             note: command.meta.note.clone(),
+            trace: command.meta.trace.clone(),
         };
         Ok((next, event))
     }
@@ -379,6 +380,7 @@ mod tests {
                 quantity: Amount::new(4).unwrap(),
                 created_at: arrival(),
                 occurred_at: Some(at(11)),
+                trace: None,
             };
             let van_count = record(
                 Action::Count { item: ItemKey { location: van.clone(), sku: key().sku }, quantity: Quantity::ZERO },

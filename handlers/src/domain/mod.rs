@@ -14,7 +14,7 @@ pub mod transfer;
 pub use command::{Action, Command, CommandMeta, RemovalReason};
 pub use error::DomainError;
 pub use event::{Event, EventKind, Outcome, ProductEvent, StockEvent, TransferLeg};
-pub use ids::{CommandId, EventId, ItemKey, LocationId, ScannerId, Sku, StreamId, TransferId, Version};
+pub use ids::{CommandId, EventId, ItemKey, LocationId, ScannerId, Sku, StreamId, TraceParent, TransferId, Version};
 pub use item::ItemState;
 pub use product::{ProductName, ProductState};
 pub use quantity::{Amount, Quantity, Stock};
@@ -79,6 +79,7 @@ pub fn decide(command: &Command, current: &Aggregate, now: Timestamp) -> Result<
                     quantity: *quantity,
                     created_at: now,
                     occurred_at: command.meta.occurred_at,
+                    trace: command.meta.trace.clone(),
                 }),
                 _ => None,
             };

@@ -72,6 +72,7 @@ impl ProductState {
             version,
             command_id: command.id,
             recorded_at: now,
+            trace: command.meta.trace.clone(),
         };
         Ok((next, event))
     }

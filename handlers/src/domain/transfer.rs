@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Action, Amount, Command, CommandMeta, ItemKey, LocationId, Sku, Timestamp, TransferId};
+use super::{Action, Amount, Command, CommandMeta, ItemKey, LocationId, Sku, Timestamp, TraceParent, TransferId};
 
 /// A transfer whose second half may not have happened yet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,6 +20,9 @@ pub struct PendingTransfer {
     /// When a recorded transfer happened: both halves are records of that moment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub occurred_at: Option<Timestamp>,
+    /// The trace of the transfer's command: its second half joins it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceParent>,
 }
 
 impl PendingTransfer {
@@ -39,7 +42,7 @@ impl PendingTransfer {
                 sku: self.sku.clone(),
                 quantity: self.quantity,
             },
-            meta: CommandMeta { occurred_at: self.occurred_at, ..Default::default() },
+            meta: CommandMeta { occurred_at: self.occurred_at, trace: self.trace.clone(), ..Default::default() },
         }
     }
 
@@ -54,7 +57,11 @@ impl PendingTransfer {
                 sku: self.sku.clone(),
                 quantity: self.quantity,
             },
-            meta: CommandMeta { note: Some("transfer returned: destination refused it".into()), ..Default::default() },
+            meta: CommandMeta {
+                note: Some("transfer returned: destination refused it".into()),
+                trace: self.trace.clone(),
+                ..Default::default()
+            },
         }
     }
 }

@@ -2,6 +2,7 @@
 //! `application::commands` (parse the body, execute, answer).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -9,10 +10,14 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
 
+use tracing::Instrument;
+
 use super::App;
-use crate::contract::command_body;
+use crate::application::commands::Reply;
+use crate::contract::command_body::{self, ParsedCommand};
 use crate::http::Problem;
 use crate::http::body::{BATCH_LIMIT, COMMAND_LIMIT, json_body};
+use crate::telemetry::{metrics, trace_context};
 
 /// Most commands in one batch.
 pub const MAX_BATCH: usize = 500;
@@ -31,7 +36,7 @@ fn json_response(status: StatusCode, body: &Value, replayed: bool) -> Response {
 pub async fn post_one(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Result<Response, Problem> {
     let value = json_body(&headers, body, COMMAND_LIMIT).await?;
     let parsed = command_body::parse(&value, "").map_err(Problem::invalid)?;
-    let reply = app.commands.execute(&parsed).await.map_err(|e| Problem::from(&e))?;
+    let reply = execute(&app, parsed).await?;
     Ok(json_response(StatusCode::OK, &reply.body, reply.replayed))
 }
 
@@ -43,7 +48,7 @@ pub async fn post_batch(State(app): State<Arc<App>>, headers: HeaderMap, body: B
     for (index, entry) in commands.iter().enumerate() {
         let outcome = match command_body::parse(entry, &format!("commands[{index}].")) {
             Err(errors) => Err(Problem::invalid(errors)),
-            Ok(parsed) => app.commands.execute(&parsed).await.map_err(|e| Problem::from(&e)),
+            Ok(parsed) => execute(&app, parsed).await,
         };
         results.push(match outcome {
             Ok(reply) => reply.body,
@@ -55,6 +60,23 @@ pub async fn post_batch(State(app): State<Arc<App>>, headers: HeaderMap, body: B
         });
     }
     Ok(json_response(StatusCode::OK, &json!({ "results": results }), false))
+}
+
+/// Executes one command in a span of its own (in the request's trace, which its events then carry), and counts
+/// it by what it did.
+async fn execute(app: &App, mut parsed: ParsedCommand) -> Result<Reply, Problem> {
+    let span = tracing::info_span!("command", command_id = %parsed.command.id, trace_id = tracing::field::Empty);
+    trace_context::adopt(&span, None);
+    parsed.command.meta.trace = trace_context::traceparent(&span);
+    let started = Instant::now();
+    let result = app.commands.execute(&parsed).instrument(span.clone()).await.map_err(|e| Problem::from(&e));
+    let outcome = match &result {
+        Ok(reply) => reply.body["status"].as_str().unwrap_or("applied"),
+        Err(problem) => problem.slug,
+    };
+    span.in_scope(|| tracing::debug!(outcome, "command answered"));
+    metrics::command_answered(outcome, started.elapsed().as_secs_f64() * 1000.0);
+    result
 }
 
 /// The batch's `commands` array, or the 400 that rejects the whole batch.

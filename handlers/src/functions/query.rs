@@ -271,12 +271,21 @@ pub async fn activity(
 /// `GET /api/health`: liveness plus what an operator wants at a glance.
 pub async fn health(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, Problem> {
     let as_of = app.queries.read_model.as_of().await.map_err(read_failed)?;
+    let backlog = app.relay.backlog().await.map_err(|e| Problem::from(&e))?;
+    let lag = app.projection.lag();
     let body = json!({
         "status": "ok",
         "backend": app.backend,
         "version": env!("CARGO_PKG_VERSION"),
         "asOf": as_of.map(|t| t.to_string()),
         "malformedEvents": app.projection.malformed_count(),
+        "backlog": {
+            "events": backlog.events,
+            "more": backlog.more,
+            "oldestAgeSeconds": backlog.oldest_age.map(|age| age.as_secs_f64()),
+        },
+        // This instance's last event: recorded -> applied (null before its first).
+        "lagMs": lag.applied_at_millis.map(|_| lag.last_millis),
     });
     Ok(etag::respond(&headers, to_bytes(body)))
 }

@@ -10,15 +10,50 @@ use std::time::Instant;
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
+use tracing::Instrument;
 
-/// Axum middleware: runs the request, then logs it at the level its status calls for.
+use crate::telemetry::trace_context;
+
+/// The invocation id the Functions host adds to every request it forwards (protocol notes, section 2).
+const INVOCATION_HEADER: &str = "x-azure-functions-invocationid";
+
+/// The function a path belongs to, as `functions/*/function.json` routes it (standalone too, so logs read the
+/// same both ways).
+fn function_of(path: &str) -> &'static str {
+    let rest = path.strip_prefix("/api/").unwrap_or(path.trim_start_matches('/'));
+    match rest.split('/').next().unwrap_or_default() {
+        "commands" => "command",
+        "negotiate" => "negotiate",
+        "projection" => "projection",
+        "relay" => "relay",
+        "inventory" | "activity" | "health" | "openapi.json" => "query",
+        _ => "dashboard",
+    }
+}
+
+/// Axum middleware: runs the request in its span (in the caller's trace when it sent `traceparent`, with the
+/// function's name and the host's invocation id), then logs it at the level its status calls for.
 pub async fn log(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+    let function = function_of(&path);
+    let invocation = request.headers().get(INVOCATION_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let span = tracing::info_span!(
+        "request",
+        otel.name = %format_args!("{method} {function}"),
+        otel.kind = "server",
+        function,
+        invocation_id = invocation.as_deref(),
+        trace_id = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+    );
+    trace_context::adopt(&span, Some(trace_context::from_headers(request.headers())));
     let started = Instant::now();
-    let response = next.run(request).await;
+    let response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
     let micros = started.elapsed().as_micros() as u64;
+    span.record("http.response.status_code", status);
+    let _inside = span.enter();
     match status {
         500.. => tracing::warn!(%method, path, status, micros, "served"),
         400..=499 => tracing::info!(%method, path, status, micros, "served"),

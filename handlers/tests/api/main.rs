@@ -14,3 +14,4 @@ mod queries;
 mod records;
 #[path = "../shared/shuffle.rs"]
 mod shuffle;
+mod telemetry;

@@ -61,6 +61,7 @@ pub fn stock(location: &str, sku: &str, version: u64, quantity: u32, seconds: u3
         reason: None,
         transfer: None,
         note: None,
+        trace: None,
     })
 }
 
@@ -76,5 +77,6 @@ pub fn product(sku: &str, name: &str, reorder_level: Option<u32>, version: u64) 
         version: Version(version),
         command_id: command,
         recorded_at: Timestamp::now(),
+        trace: None,
     })
 }

@@ -119,6 +119,7 @@ pub async fn a_pending_transfer_is_listed_until_finished(store: Arc<dyn WriteSto
         quantity: Amount::new(3).unwrap(),
         created_at: Timestamp::parse("2026-01-15T10:00:00Z").unwrap(),
         occurred_at: None,
+        trace: None,
     };
     let (mut first, _) = commit(1, None, vec![stock("store-1", "apple-pie", 1, 10, 0)]);
     first.transfer = Some(transfer.clone());

@@ -1,0 +1,102 @@
+//! Logs, traces and metrics: `tracing` for every line and span, the OpenTelemetry SDK behind it.
+//!
+//! Logs are human text standalone and one JSON object per line under the Functions host (or with
+//! `PIESHOP_LOG_FORMAT=json`), each carrying the fields of the spans it is in: `trace_id`, the function and the
+//! host's invocation id, `command_id`, `event_id`. Spans go to the OpenTelemetry SDK always, so trace ids exist
+//! even when nothing is exported; with `OTEL_EXPORTER_OTLP_ENDPOINT` they and the metrics (`metrics.rs`) are
+//! exported over OTLP/HTTP.
+
+pub mod metrics;
+pub mod trace_context;
+
+use opentelemetry::KeyValue;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{MetricExporter, SpanExporter, WithExportConfig};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+pub use crate::config::LogFormat;
+
+/// The exporter could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("OTLP exporter: {0}")]
+    Exporter(String),
+}
+
+/// Keeps the providers alive; `shutdown` flushes what is still buffered.
+pub struct Telemetry {
+    tracer: SdkTracerProvider,
+    meter: Option<SdkMeterProvider>,
+}
+
+impl Telemetry {
+    /// Flushes and stops the exporters (spans and metrics not yet sent are sent now).
+    pub fn shutdown(self) {
+        if let Err(error) = self.tracer.shutdown() {
+            tracing::warn!(%error, "flushing spans failed");
+        }
+        if let Some(meter) = self.meter
+            && let Err(error) = meter.shutdown()
+        {
+            tracing::warn!(%error, "flushing metrics failed");
+        }
+    }
+}
+
+/// Installs the global subscriber (filter from `RUST_LOG`, default `info`), the tracer provider, and, with an
+/// OTLP endpoint, the span and metric exporters. Call once, inside the tokio runtime.
+pub fn init(format: LogFormat, otlp_endpoint: Option<&str>) -> Result<Telemetry, TelemetryError> {
+    let resource = Resource::builder()
+        .with_service_name("pieshop")
+        .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
+        .build();
+    let mut tracer = SdkTracerProvider::builder().with_resource(resource.clone());
+    let mut meter = None;
+    if let Some(endpoint) = otlp_endpoint {
+        let base = endpoint.trim_end_matches('/');
+        let spans = SpanExporter::builder()
+            .with_http()
+            .with_endpoint(format!("{base}/v1/traces"))
+            .build()
+            .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+        tracer = tracer.with_batch_exporter(spans);
+        let metrics = MetricExporter::builder()
+            .with_http()
+            .with_endpoint(format!("{base}/v1/metrics"))
+            .build()
+            .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+        // The reader's interval comes from OTEL_METRIC_EXPORT_INTERVAL (default 60 s), as the SDK documents.
+        let provider =
+            SdkMeterProvider::builder().with_resource(resource).with_reader(PeriodicReader::builder(metrics).build());
+        let provider = provider.build();
+        opentelemetry::global::set_meter_provider(provider.clone());
+        meter = Some(provider);
+    }
+    let tracer = tracer.build();
+    opentelemetry::global::set_text_map_propagator(opentelemetry_sdk::propagation::TraceContextPropagator::new());
+    let spans = tracing_opentelemetry::layer().with_tracer(tracer.tracer("pieshop"));
+    let lines = match format {
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_target(false)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(true)
+            .with_target(false)
+            .boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with(lines)
+        .with(spans)
+        .init();
+    Ok(Telemetry { tracer, meter })
+}
