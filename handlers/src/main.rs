@@ -10,7 +10,8 @@ use pieshop::config::variables::Variables;
 use pieshop::config::{Access, Settings, TelemetrySettings};
 use pieshop::functions::App;
 use pieshop::host::listen::Mode;
-use pieshop::{telemetry, wiring};
+use pieshop::telemetry::{self, LogTo};
+use pieshop::wiring;
 
 /// mimalloc instead of glibc malloc: the command path allocates per request (JSON, rows), and glibc's
 /// malloc/free took ~12% of the handler's CPU under load (docs/PERFORMANCE.md).
@@ -48,9 +49,13 @@ async fn main() -> ExitCode {
         Err(error) => error.exit(),
     };
     let values = Variables::values(&matches);
+    let log_to = match cli.command {
+        None | Some(Command::Serve) => LogTo::Stdout,
+        Some(_) => LogTo::Stderr,
+    };
     let telemetry = match TelemetrySettings::from_values(&values)
         .map_err(anyhow::Error::from)
-        .and_then(|t| Ok(telemetry::init(t.log_format, t.otlp_endpoint.as_deref())?))
+        .and_then(|t| Ok(telemetry::init(t.log_format, log_to, t.otlp_endpoint.as_deref())?))
     {
         Ok(telemetry) => telemetry,
         Err(error) => {

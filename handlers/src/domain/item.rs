@@ -425,7 +425,7 @@ mod tests {
                 state = state.decide(&cmd, arrival()).unwrap().0;
             }
             assert_eq!((state.history.len(), state.quantity), (MAX_HISTORY, Stock(MAX_HISTORY as i64 + 1)));
-            assert!(matches!(state.decide(&count(3, 10), arrival()), Err(DomainError::CountBeforeHistory { .. })));
+            assert!(matches!(state.decide(&count(3, 9), arrival()), Err(DomainError::CountBeforeHistory { .. })));
             let (after, event) = state.decide(&count(3, 17), arrival()).unwrap();
             assert_eq!((after.quantity, after.history.len(), event.outcome), (Stock(3), 0, Outcome::Adjusted));
         }

@@ -48,9 +48,17 @@ impl Telemetry {
     }
 }
 
+/// Where log lines go: stdout while serving (the host collects it), stderr for an operator command, whose stdout
+/// is its report (and may be JSON for a script).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogTo {
+    Stdout,
+    Stderr,
+}
+
 /// Installs the global subscriber (filter from `RUST_LOG`, default `info`), the tracer provider, and, with an
 /// OTLP endpoint, the span and metric exporters. Call once, inside the tokio runtime.
-pub fn init(format: LogFormat, otlp_endpoint: Option<&str>) -> Result<Telemetry, TelemetryError> {
+pub fn init(format: LogFormat, to: LogTo, otlp_endpoint: Option<&str>) -> Result<Telemetry, TelemetryError> {
     let resource = Resource::builder()
         .with_service_name("pieshop")
         .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
@@ -80,12 +88,20 @@ pub fn init(format: LogFormat, otlp_endpoint: Option<&str>) -> Result<Telemetry,
     let tracer = tracer.build();
     opentelemetry::global::set_text_map_propagator(opentelemetry_sdk::propagation::TraceContextPropagator::new());
     let spans = tracing_opentelemetry::layer().with_tracer(tracer.tracer("pieshop"));
+    let writer = match to {
+        LogTo::Stdout => tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stdout),
+        LogTo::Stderr => tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr),
+    };
+    let terminal = match to {
+        LogTo::Stdout => std::io::IsTerminal::is_terminal(&std::io::stdout()),
+        LogTo::Stderr => std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
     let lines = match format {
-        LogFormat::Text => tracing_subscriber::fmt::layer()
-            .with_target(false)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-            .boxed(),
+        LogFormat::Text => {
+            tracing_subscriber::fmt::layer().with_writer(writer).with_target(false).with_ansi(terminal).boxed()
+        }
         LogFormat::Json => tracing_subscriber::fmt::layer()
+            .with_writer(writer)
             .json()
             .flatten_event(true)
             .with_current_span(false)
