@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use pieshop::application::operator;
+use pieshop::application::{deadletters, operator};
 use pieshop::config::variables::Variables;
 use pieshop::config::{Access, Settings};
 use pieshop::functions::App;
@@ -39,6 +39,29 @@ enum Command {
     Rebuild,
     /// Run one relay pass: republish unpublished events, complete pending transfers.
     Relay,
+    /// List or replay what Event Grid dead-lettered, from a directory or a blob container URL.
+    #[command(subcommand)]
+    Deadletters(Deadletters),
+}
+
+/// `handler deadletters ...`: SOURCE is a directory laid out as the container, or its https:// URL.
+#[derive(Subcommand)]
+enum Deadletters {
+    /// Say what each waiting dead-letter blob holds; changes nothing.
+    List {
+        source: String,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply every event of every waiting blob through the projection (idempotent), then move each blob
+    /// under replayed/ (or unreadable/ when something in it is not a pieshop event); exit 1 if any was.
+    Replay {
+        source: String,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[tokio::main]
@@ -95,7 +118,27 @@ async fn run(command: Command, values: &HashMap<String, String>) -> anyhow::Resu
             );
             Ok(if report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
+        Command::Deadletters(Deadletters::List { source, json }) => {
+            let report = deadletters::list(wiring::dead_letters(&source, &settings)?.as_ref()).await?;
+            print_report(&report, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Deadletters(Deadletters::Replay { source, json }) => {
+            let source = wiring::dead_letters(&source, &settings)?;
+            let report = deadletters::replay(source.as_ref(), &app.projection).await?;
+            print_report(&report, json)?;
+            Ok(if report.totals.malformed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
     }
+}
+
+fn print_report(report: &deadletters::Report, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(())
 }
 
 async fn serve(settings: Settings, app: std::sync::Arc<App>) -> anyhow::Result<()> {

@@ -5,6 +5,7 @@
 
 pub mod changes;
 pub mod commands;
+pub mod deadletters;
 pub mod dispatch;
 pub mod group_apply;
 pub mod operator;

@@ -4,6 +4,7 @@
 mod auth;
 mod bad_input;
 mod commands;
+mod deadletters;
 mod guarantees;
 mod helpers;
 mod host_protocol;
