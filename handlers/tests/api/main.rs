@@ -2,6 +2,9 @@
 //! One test binary (one link) with a module per area.
 
 mod auth;
+#[cfg(feature = "azure")]
+#[path = "../shared/azurite.rs"]
+mod azurite;
 mod bad_input;
 mod commands;
 mod deadletters;
