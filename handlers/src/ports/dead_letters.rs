@@ -57,3 +57,17 @@ pub trait DeadLetters: Send + Sync {
 pub fn is_aside(name: &str) -> bool {
     Aside::ALL.iter().any(|aside| name.strip_prefix(aside.prefix()).is_some_and(|rest| rest.starts_with('/')))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_names_under_an_aside_prefix_count_as_moved_aside() {
+        assert!(is_aside("replayed/PROJECTION/2026/11/29/5/x.json"));
+        assert!(is_aside("unreadable/PROJECTION/2026/11/29/5/x.json"));
+        assert!(!is_aside("PROJECTION/2026/11/29/5/x.json"));
+        assert!(!is_aside("replayed-not/PROJECTION/x.json"), "a subscription named like a prefix is still waiting");
+        assert!(!is_aside("REPLAYED/2026/1/1/0/x.json"), "subscriptions are upper-cased, the prefixes are not");
+    }
+}

@@ -212,7 +212,7 @@ fn transfer_halves(from: &str, to: &str, quantity: u32) -> (Event, Event) {
 
 pub async fn a_transfer_is_in_transit_until_its_second_half_in_any_order(model: Arc<dyn ReadModel>) {
     let (out, arrived) = transfer_halves("store-1", "van", 4);
-    apply_all(&model, &[out.clone()]).await;
+    apply_all(&model, std::slice::from_ref(&out)).await;
     let in_transit = model.summary().await.unwrap().in_transit;
     assert_eq!(in_transit.len(), 1);
     assert_eq!((in_transit[0].from.as_str(), in_transit[0].to.as_str(), in_transit[0].quantity), ("store-1", "van", 4));

@@ -92,3 +92,27 @@ impl DeadLetters for DeadLetterDirectory {
         Ok(moved)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn names_cannot_leave_the_directory_and_partial_writes_are_not_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let hour = dir.path().join("PROJECTION/2026/11/29/5");
+        std::fs::create_dir_all(&hour).unwrap();
+        std::fs::write(hour.join("a.json"), b"[]").unwrap();
+        std::fs::write(hour.join("b.partial"), b"[").unwrap();
+        let source = DeadLetterDirectory::open(dir.path()).unwrap();
+
+        assert_eq!(source.list().await.unwrap(), ["PROJECTION/2026/11/29/5/a.json"]);
+        for name in ["../outside.json", "PROJECTION/../../x.json", "/etc/passwd", "a//b.json"] {
+            assert!(matches!(source.read(name).await, Err(DeadLetterError::NotFound(_))), "{name}");
+        }
+        let moved = source.move_aside("PROJECTION/2026/11/29/5/a.json", Aside::Replayed).await.unwrap();
+        assert_eq!(moved, "replayed/PROJECTION/2026/11/29/5/a.json");
+        assert!(source.list().await.unwrap().is_empty());
+        assert_eq!(source.read(&moved).await.unwrap(), b"[]");
+    }
+}
