@@ -48,8 +48,10 @@ pub struct BlobReport {
     /// Events it already held at that version or newer.
     pub already_there: usize,
     pub malformed: Vec<Malformed>,
-    /// Event Grid's reasons for giving up, with how many events each.
+    /// Event Grid's reasons for giving up (`deadLetterReason`), with how many events each.
     pub reasons: BTreeMap<String, usize>,
+    /// What the last delivery attempt met (`lastDeliveryOutcome`: `TimedOut`, `BadRequest`, ...), with counts.
+    pub last_outcomes: BTreeMap<String, usize>,
     /// Where the blob is now, once moved aside.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub moved_to: Option<String>,
@@ -173,6 +175,9 @@ fn count_reasons(report: &mut BlobReport, events: &[DeadLettered]) {
     for dead in events {
         let reason = dead.properties.dead_letter_reason.clone().unwrap_or_else(|| "unknown".to_owned());
         *report.reasons.entry(reason).or_default() += 1;
+        if let Some(outcome) = &dead.properties.last_delivery_outcome {
+            *report.last_outcomes.entry(outcome.clone()).or_default() += 1;
+        }
     }
 }
 
@@ -180,12 +185,16 @@ impl std::fmt::Display for Report {
     /// The human form `handler deadletters` prints: one line per blob, then the totals.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         for blob in &self.blobs {
-            let reasons: Vec<String> = blob.reasons.iter().map(|(r, n)| format!("{r} x{n}")).collect();
+            let mut reasons: Vec<String> = blob.reasons.iter().map(|(r, n)| format!("{r} x{n}")).collect();
+            if !blob.last_outcomes.is_empty() {
+                let outcomes: Vec<String> = blob.last_outcomes.iter().map(|(o, n)| format!("{o} x{n}")).collect();
+                reasons.push(format!("last outcome {}", outcomes.join(", ")));
+            }
             let counts = match self.action {
                 "list" => format!("{} readable", blob.readable),
                 _ => format!("{} applied, {} already there", blob.applied, blob.already_there),
             };
-            let reasons = if reasons.is_empty() { String::new() } else { format!(" ({})", reasons.join(", ")) };
+            let reasons = if reasons.is_empty() { String::new() } else { format!(" ({})", reasons.join("; ")) };
             write!(
                 f,
                 "{}: {} event(s){reasons}: {counts}, {} malformed",

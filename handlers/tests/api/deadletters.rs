@@ -98,6 +98,9 @@ async fn list_reports_both_schemas_and_changes_nothing() {
     assert!(names[0].contains("/2026/11/29/5/") && names[1].contains("/2026/11/29/17/"), "{names:?}");
     let eg = report["blobs"].as_array().unwrap().iter().find(|b| b["name"].as_str().unwrap().contains("-EG/")).unwrap();
     assert_eq!(eg["reasons"]["MaxDeliveryAttemptsExceeded"], 2, "camelCase deadLetterReason read: {eg}");
+    assert_eq!(eg["lastOutcomes"]["Probation"], 2, "camelCase lastDeliveryOutcome read: {eg}");
+    let batch = &report["blobs"][1];
+    assert_eq!(batch["reasons"]["UndeliverableDueToHttpBadRequest"], 3, "lower-case deadletterreason read: {batch}");
     assert_eq!(files(&container), before, "list moved or changed a blob");
     assert!(read_model(&data).await.is_empty(), "list applied something");
 }

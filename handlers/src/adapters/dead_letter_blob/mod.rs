@@ -117,3 +117,20 @@ impl DeadLetters for DeadLetterContainer {
         Ok(moved)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sas_in_the_url_is_refused_and_the_location_never_shows_one() {
+        let sas = || ContainerAuth::Sas(Secret::new("sv=2021-08-06&sig=c2VjcmV0"));
+        let refused = DeadLetterContainer::new("http://127.0.0.1:10000/devstoreaccount1/dl?sv=1&sig=x", sas());
+        assert!(matches!(refused, Err(DeadLetterError::Unavailable(_))));
+        let container = DeadLetterContainer::new("http://127.0.0.1:10000/devstoreaccount1/dl", sas()).unwrap();
+        assert_eq!(container.location(), "http://127.0.0.1:10000/devstoreaccount1/dl");
+        let blob = container.blob("PROJECTION/2026/11/29/5/a b.json").unwrap();
+        assert_eq!(blob.url().path(), "/devstoreaccount1/dl/PROJECTION/2026/11/29/5/a%20b.json", "one segment each");
+        assert_eq!(blob.url().query(), Some("sv=2021-08-06&sig=c2VjcmV0"));
+    }
+}
