@@ -92,6 +92,10 @@ async fn run(command: Command, values: &HashMap<String, String>) -> anyhow::Resu
     // Any TLS use (Redis over TLS, the Azure SDKs) needs one crypto provider chosen before it starts.
     #[cfg(feature = "azure")]
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    // Listing reads only the dead-letter source: it must not need (or touch) the stores.
+    if let Command::Deadletters(Deadletters::List { source, json }) = &command {
+        return list_dead_letters(source, *json, &settings).await;
+    }
     let wiring = wiring::wire(&settings).await?;
     let adapters = wiring.adapters.clone();
     let app = wiring.app(settings.relay_min_age);
@@ -118,11 +122,7 @@ async fn run(command: Command, values: &HashMap<String, String>) -> anyhow::Resu
             );
             Ok(if report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        Command::Deadletters(Deadletters::List { source, json }) => {
-            let report = deadletters::list(wiring::dead_letters(&source, &settings)?.as_ref()).await?;
-            print_report(&report, json)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Deadletters(Deadletters::List { source, json }) => list_dead_letters(&source, json, &settings).await,
         Command::Deadletters(Deadletters::Replay { source, json }) => {
             let source = wiring::dead_letters(&source, &settings)?;
             let report = deadletters::replay(source.as_ref(), &app.projection).await?;
@@ -130,6 +130,12 @@ async fn run(command: Command, values: &HashMap<String, String>) -> anyhow::Resu
             Ok(if report.totals.malformed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
     }
+}
+
+async fn list_dead_letters(source: &str, json: bool, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let report = deadletters::list(wiring::dead_letters(source, settings)?.as_ref()).await?;
+    print_report(&report, json)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_report(report: &deadletters::Report, json: bool) -> anyhow::Result<()> {

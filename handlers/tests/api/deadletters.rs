@@ -102,7 +102,7 @@ async fn list_reports_both_schemas_and_changes_nothing() {
     let batch = &report["blobs"][1];
     assert_eq!(batch["reasons"]["UndeliverableDueToHttpBadRequest"], 3, "lower-case deadletterreason read: {batch}");
     assert_eq!(files(&container), before, "list moved or changed a blob");
-    assert!(read_model(&data).await.is_empty(), "list applied something");
+    assert!(!data.exists(), "list opened no store: it needs only the dead-letter source");
 }
 
 #[tokio::test]
