@@ -49,6 +49,8 @@ enum Command {
 enum Deadletters {
     /// Say what each waiting dead-letter blob holds; changes nothing.
     List {
+        /// A directory laid out as the dead-letter container, or the container's URL
+        /// (https://<account>.blob.core.windows.net/<container>; Entra sign-in, or PIESHOP_DEADLETTER_SAS for Azurite).
         source: String,
         /// Print the report as JSON.
         #[arg(long)]
@@ -57,6 +59,8 @@ enum Deadletters {
     /// Apply every event of every waiting blob through the projection (idempotent), then move each blob
     /// under replayed/ (or unreadable/ when something in it is not a pieshop event); exit 1 if any was.
     Replay {
+        /// A directory laid out as the dead-letter container, or the container's URL
+        /// (https://<account>.blob.core.windows.net/<container>; Entra sign-in, or PIESHOP_DEADLETTER_SAS for Azurite).
         source: String,
         /// Print the report as JSON.
         #[arg(long)]
