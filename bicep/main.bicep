@@ -55,6 +55,20 @@ param rustLog string = 'info'
 
 param tags object = { app: 'pieshop' }
 
+// Alerts (modules/alerts.bicep; what each means and what to run: docs/RUNBOOK.md).
+@description('Resource id of an existing action group every alert notifies; empty: one is created for alertEmail.')
+param alertActionGroupId string = ''
+@description('Where the created action group sends alerts (used only when alertActionGroupId is empty).')
+param alertEmail string = ''
+@description('Alert when projection lag (recorded -> applied) exceeds this many milliseconds.')
+param projectionLagThresholdMs int = 60000
+@description('Alert when the oldest unpublished event is older than this many seconds.')
+param outboxOldestAgeThresholdSeconds int = 300
+@description('Alert when more events than this wait in the outbox.')
+param outboxBacklogThreshold int = 1000
+@description('Alert when the function app answers more 5xx than this in 5 minutes.')
+param http5xxThreshold int = 5
+
 // Globally unique names derive from the resource group, so a re-run targets the same resources.
 var suffix = uniqueString(resourceGroup().id)
 var storageName = take('${namePrefix}${suffix}', 24)
@@ -193,12 +207,44 @@ module functionApp 'modules/functionapp.bicep' = {
   }
 }
 
+// Without a given action group, one of our own (with the e-mail receiver when alertEmail is set).
+resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (empty(alertActionGroupId)) {
+  name: '${appName}-ops'
+  location: 'global'
+  tags: tags
+  properties: {
+    groupShortName: 'pieshopops'
+    enabled: true
+    emailReceivers: empty(alertEmail) ? [] : [
+      { name: 'operator', emailAddress: alertEmail, useCommonAlertSchema: true }
+    ]
+  }
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  params: {
+    namePrefix: appName
+    location: location
+    tags: tags
+    actionGroupId: empty(alertActionGroupId) ? actionGroup.id : alertActionGroupId
+    appInsightsId: monitoring.outputs.appInsightsId
+    functionAppId: functionApp.outputs.id
+    topicId: eventGrid.outputs.id
+    projectionLagThresholdMs: projectionLagThresholdMs
+    outboxOldestAgeThresholdSeconds: outboxOldestAgeThresholdSeconds
+    outboxBacklogThreshold: outboxBacklogThreshold
+    http5xxThreshold: http5xxThreshold
+  }
+}
+
 // Names for the scripts, and the function URLs (without keys: scripts/add-scanner.sh issues them).
 output functionAppName string = functionApp.outputs.name
 output eventGridTopicName string = eventGrid.outputs.name
 output storageAccountName string = storage.outputs.name
 output deadLetterContainerName string = deadLetterContainerName
 output keyVaultName string = keyVault.outputs.name
+output alertNames array = alerts.outputs.alertNames
 output commandUrl string = 'https://${functionApp.outputs.defaultHostName}/api/commands'
 output queryUrl string = 'https://${functionApp.outputs.defaultHostName}/api/inventory'
 output dashboardUrl string = 'https://${functionApp.outputs.defaultHostName}/api/dashboard'

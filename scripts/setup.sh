@@ -2,6 +2,7 @@
 # Installs what the test suites need, cached, so scripts/test.sh runs on a fresh machine of this project's kind:
 #   Debian: shellcheck zip unzip chromium redis-server jq sqlite3 (apt, as root or through sudo)
 #   PyPI:   checkov (in a cached venv), pytest and azure-eventgrid (the official SDK parses what we publish)
+#   npm:    azurite (the Azure Storage emulator the dead-letter replay is tested against), pinned, into the cache
 #   Maven:  Elasticsearch's test distribution, through .ci/engines.sh install
 # Everything is cached under $PIESHOP_CACHE (default ~/.cache/pieshop); a second run takes a second.
 set -euo pipefail
@@ -38,6 +39,15 @@ fi
 if ! python3 -c 'import pytest, azure.eventgrid' >/dev/null 2>&1; then
   echo "setup.sh: pip install pytest azure-eventgrid"
   python3 -m pip install -q pytest azure-eventgrid
+fi
+
+azurite_version=3.37.0
+azurite="$PIESHOP_CACHE/azurite"
+if [[ "$(cat "$azurite/version" 2>/dev/null || true)" != "$azurite_version" ]]; then
+  echo "setup.sh: npm install azurite@$azurite_version into $azurite"
+  mkdir -p "$azurite"
+  npm install --prefix "$azurite" --no-audit --no-fund --loglevel=error "azurite@$azurite_version"
+  echo "$azurite_version" >"$azurite/version"
 fi
 
 .ci/engines.sh --only redis,elasticsearch install

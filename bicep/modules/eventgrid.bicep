@@ -51,4 +51,5 @@ resource topicDeadLetters 'Microsoft.Authorization/roleAssignments@2022-04-01' =
 }
 
 output name string = topic.name
+output id string = topic.id
 output endpoint string = topic.properties.endpoint

@@ -5,11 +5,12 @@
 //!
 //! - `domain`: identifiers, quantities, commands, events and the decisions between them; no I/O, no async.
 //! - `ports`: the small traits the application needs from the world (write store, publisher and event sink,
-//!   read model, answer cache).
+//!   read model, answer cache, and the dead-letter source the operator replays).
 //! - `application`: the use cases over the ports: execute a command, the transfer saga, dispatch and relay,
-//!   project events, answer queries, reconcile and rebuild.
+//!   project events, answer queries, reconcile and rebuild, replay what Event Grid dead-lettered.
 //! - `adapters`: the ports implemented on the embedded default (SQLite, in process) and on Azure (Cosmos DB,
-//!   Event Grid, Elasticsearch, Redis); `contract`: the wire format (command bodies, events, JSON views).
+//!   Event Grid, Elasticsearch, Redis; dead letters in a directory or a Blob container); `contract`: the wire
+//!   format (command bodies, events, dead-letter blobs, JSON views).
 //! - transport: `functions` (one thin file per Azure Function), `http` (router, problem+json, ETags, keys, request
 //!   log) and `host` (the Functions host's listen rules and envelopes).
 //! - `config` (settings from the environment) and `wiring` (settings → adapters → use cases → router): the only

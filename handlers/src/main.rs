@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use pieshop::application::operator;
+use pieshop::application::{deadletters, operator};
 use pieshop::config::variables::Variables;
 use pieshop::config::{Access, Settings, TelemetrySettings};
 use pieshop::functions::App;
@@ -39,6 +39,33 @@ enum Command {
     Rebuild,
     /// Run one relay pass: republish unpublished events, complete pending transfers.
     Relay,
+    /// List or replay what Event Grid dead-lettered, from a directory or a blob container URL.
+    #[command(subcommand)]
+    Deadletters(Deadletters),
+}
+
+/// `handler deadletters ...`: SOURCE is a directory laid out as the container, or its https:// URL.
+#[derive(Subcommand)]
+enum Deadletters {
+    /// Say what each waiting dead-letter blob holds; changes nothing.
+    List {
+        /// A directory laid out as the dead-letter container, or the container's URL
+        /// (https://<account>.blob.core.windows.net/<container>; Entra sign-in, or PIESHOP_DEADLETTER_SAS for Azurite).
+        source: String,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply every event of every waiting blob through the projection (idempotent), then move each blob
+    /// under replayed/ (or unreadable/ when something in it is not a pieshop event); exit 1 if any was.
+    Replay {
+        /// A directory laid out as the dead-letter container, or the container's URL
+        /// (https://<account>.blob.core.windows.net/<container>; Entra sign-in, or PIESHOP_DEADLETTER_SAS for Azurite).
+        source: String,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[tokio::main]
@@ -80,6 +107,10 @@ async fn run(command: Command, values: &HashMap<String, String>) -> anyhow::Resu
     // Any TLS use (Redis over TLS, the Azure SDKs) needs one crypto provider chosen before it starts.
     #[cfg(feature = "azure")]
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    // Listing reads only the dead-letter source: it must not need (or touch) the stores.
+    if let Command::Deadletters(Deadletters::List { source, json }) = &command {
+        return list_dead_letters(source, *json, &settings).await;
+    }
     let wiring = wiring::wire(&settings).await?;
     let adapters = wiring.adapters.clone();
     let app = wiring.app(settings.relay_min_age);
@@ -109,7 +140,29 @@ async fn run(command: Command, values: &HashMap<String, String>) -> anyhow::Resu
             );
             Ok(if report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
+        Command::Deadletters(Deadletters::List { source, json }) => list_dead_letters(&source, json, &settings).await,
+        Command::Deadletters(Deadletters::Replay { source, json }) => {
+            let source = wiring::dead_letters(&source, &settings)?;
+            let report = deadletters::replay(source.as_ref(), &app.projection).await?;
+            print_report(&report, json)?;
+            Ok(if report.totals.malformed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
     }
+}
+
+async fn list_dead_letters(source: &str, json: bool, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let report = deadletters::list(wiring::dead_letters(source, settings)?.as_ref()).await?;
+    print_report(&report, json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(report: &deadletters::Report, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(())
 }
 
 async fn serve(settings: Settings, app: std::sync::Arc<App>) -> anyhow::Result<()> {

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::adapters::dead_letter_dir::DeadLetterDirectory;
 use crate::adapters::embedded::{InProcessCache, InProcessPublisher, SqliteReadModel, SqliteWriteStore};
 use crate::adapters::stream_cache::CachedStreams;
 use crate::application::changes::Changes;
@@ -19,7 +20,7 @@ use crate::config::{Access, Settings};
 use crate::functions::App;
 use crate::host::listen::Mode;
 use crate::ports::cache::NoCache;
-use crate::ports::{Adapters, ReadModelError, ResponseCache, StoreError};
+use crate::ports::{Adapters, DeadLetters, ReadModelError, ResponseCache, StoreError};
 
 /// Adapters plus the projection that consumes their events (built together: in-process delivery needs it).
 pub struct Wiring {
@@ -42,6 +43,8 @@ pub enum OpenError {
     #[cfg(feature = "azure")]
     #[error(transparent)]
     Cache(#[from] crate::ports::cache::CacheError),
+    #[error(transparent)]
+    DeadLetters(#[from] crate::ports::DeadLetterError),
     #[cfg(feature = "azure")]
     #[error(transparent)]
     Credential(#[from] crate::adapters::azure_identity::CredentialError),
@@ -132,6 +135,25 @@ fn embedded_without_redis(settings: &Settings) -> Result<Wiring, OpenError> {
     let cache: Arc<dyn ResponseCache> =
         if local_cache_is_safe(settings, false) { Arc::new(InProcessCache::default()) } else { Arc::new(NoCache) };
     embedded_with(&settings.data_dir, cache)
+}
+
+/// The dead-letter source `handler deadletters` reads: a container when `source` is an http(s) URL (with
+/// `PIESHOP_DEADLETTER_SAS` for the emulator, the Entra credential otherwise), a directory otherwise.
+pub fn dead_letters(source: &str, settings: &Settings) -> Result<Box<dyn DeadLetters>, OpenError> {
+    #[cfg(feature = "azure")]
+    if source.starts_with("https://") || source.starts_with("http://") {
+        use crate::adapters::dead_letter_blob::{ContainerAuth, DeadLetterContainer};
+        let auth = match &settings.azure.dead_letter_sas {
+            Some(sas) => ContainerAuth::Sas(sas.clone()),
+            None => {
+                ContainerAuth::Entra(crate::adapters::azure_identity::credential(settings.azure.client_id.as_deref())?)
+            }
+        };
+        return Ok(Box::new(DeadLetterContainer::new(source, auth)?));
+    }
+    #[cfg(not(feature = "azure"))]
+    let _ = settings;
+    Ok(Box::new(DeadLetterDirectory::open(Path::new(source))?))
 }
 
 impl Wiring {

@@ -6,6 +6,9 @@ pub mod azure_identity;
 #[cfg(feature = "azure")]
 pub mod cosmos;
 #[cfg(feature = "azure")]
+pub mod dead_letter_blob;
+pub mod dead_letter_dir;
+#[cfg(feature = "azure")]
 pub mod elastic;
 pub mod embedded;
 #[cfg(feature = "azure")]

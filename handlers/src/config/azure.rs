@@ -28,6 +28,9 @@ pub struct AzureSettings {
     pub redis: Option<RedisSettings>,
     /// `AZURE_CLIENT_ID`: the user-assigned managed identity to use.
     pub client_id: Option<String>,
+    /// `PIESHOP_DEADLETTER_SAS`: a SAS token for the dead-letter container, for the storage emulator only
+    /// (`handler deadletters`); Entra otherwise.
+    pub dead_letter_sas: Option<Secret>,
 }
 
 impl AzureSettings {
@@ -68,7 +71,14 @@ impl AzureSettings {
             entra_username: lookup("REDIS_USERNAME"),
             namespace,
         });
-        Ok(Self { cosmos, event_grid, elastic, redis, client_id: lookup("AZURE_CLIENT_ID") })
+        Ok(Self {
+            cosmos,
+            event_grid,
+            elastic,
+            redis,
+            client_id: lookup("AZURE_CLIENT_ID"),
+            dead_letter_sas: secret("PIESHOP_DEADLETTER_SAS"),
+        })
     }
 
     /// Whether any port uses an Azure adapter (reported by `/api/health` as `backend: azure`).

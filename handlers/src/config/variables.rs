@@ -85,6 +85,10 @@ pub struct Variables {
     /// the developer's az login elsewhere].
     #[arg(long, env = "AZURE_CLIENT_ID", value_name = "ID")]
     azure_client_id: Option<String>,
+    /// `handler deadletters` on a container URL: a SAS token for it, for the storage emulator (Azurite) only;
+    /// in Azure the managed identity or `az login` signs in (Storage Blob Data Contributor).
+    #[arg(long, env = "PIESHOP_DEADLETTER_SAS", value_name = "SAS", hide_env_values = true)]
+    pieshop_deadletter_sas: Option<String>,
 }
 
 impl Variables {

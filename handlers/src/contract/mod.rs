@@ -2,6 +2,7 @@
 //! Everything that knows a JSON field name lives here; the domain never sees JSON.
 
 pub mod command_body;
+pub mod dead_letter;
 pub mod event_json;
 pub mod views;
 

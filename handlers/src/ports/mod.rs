@@ -2,11 +2,13 @@
 //! and one contract test suite that both must pass.
 
 pub mod cache;
+pub mod dead_letters;
 pub mod publisher;
 pub mod read_model;
 pub mod write_store;
 
 pub use cache::ResponseCache;
+pub use dead_letters::{DeadLetterError, DeadLetters};
 
 /// What an adapter reports as the cause of a failure: kept as the error's source (for logs and for code that
 /// inspects it), never returned to clients. Strings convert too (`"throttled".into()`).

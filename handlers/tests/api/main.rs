@@ -2,8 +2,12 @@
 //! One test binary (one link) with a module per area.
 
 mod auth;
+#[cfg(feature = "azure")]
+#[path = "../shared/azurite.rs"]
+mod azurite;
 mod bad_input;
 mod commands;
+mod deadletters;
 mod guarantees;
 mod helpers;
 mod host_protocol;

@@ -2,10 +2,13 @@
 //! (no `ELASTICSEARCH_URL` / `REDIS_URL`) are skipped with a message, unless `PIESHOP_REQUIRE_ALL` is set,
 //! in which case that is a failure. `.ci/run` starts the engines and sets it.
 
+#[path = "../shared/azurite.rs"]
+mod azurite;
 mod cache;
 #[path = "../shared/cosmos_emulator.rs"]
 mod cosmos_emulator;
 mod cosmos_faults;
+mod dead_letters;
 mod embedded_migration;
 mod end_to_end;
 #[path = "../shared/engines.rs"]

@@ -307,9 +307,11 @@ async fn a_killed_instance_loses_nothing() {
 }
 
 /// A projection that keeps failing (its Redis never answers, so it cannot invalidate answers) is retried, then
-/// dead-lettered where and as Event Grid writes dead letters.
+/// dead-lettered where and as Event Grid writes dead letters; the operator's `handler deadletters replay` on
+/// that container then reads it (funchost's dead letters are Event Grid's format), applies it through the
+/// projection to the instances' read model, and moves the blob aside.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_event_that_keeps_failing_is_dead_lettered_in_event_grid_layout() {
+async fn an_event_that_keeps_failing_is_dead_lettered_in_event_grid_layout_and_replayed_by_the_operator() {
     // A listener that never answers, held for the whole test (a port merely closed could be handed to a handler).
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let silent_port = silent.local_addr().unwrap().port();
@@ -340,6 +342,37 @@ async fn an_event_that_keeps_failing_is_dead_lettered_in_event_grid_layout() {
     assert_eq!(dead["specversion"], "1.0", "delivered and dead-lettered in the schema it was published in");
     assert_eq!(dead["deadletterreason"], "MaxDeliveryAttemptsExceeded");
     assert_eq!(dead["deliveryattempts"], 3);
+
+    let replay = || {
+        std::process::Command::new(shape::binary("handler"))
+            .args(["deadletters", "replay", "--json"])
+            .arg(shape.dead_letter_dir())
+            .env("PIESHOP_DATA_DIR", shape.data_dir())
+            .env("RUST_LOG", "error")
+            .env_remove("REDIS_URL")
+            .env_remove("ELASTICSEARCH_URL")
+            .env_remove("COSMOS_ENDPOINT")
+            .env_remove("EVENTGRID_TOPIC_ENDPOINT")
+            .output()
+            .unwrap()
+    };
+    let first = replay();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let report: Value = serde_json::from_slice(&first.stdout).unwrap();
+    // Each failed delivery had written the read model before its Redis invalidation failed, so the replay finds
+    // the event already there: read as a pieshop event (not malformed), applied idempotently, changing nothing.
+    assert_eq!(report["totals"]["events"], 1, "{report}");
+    assert_eq!(report["totals"]["alreadyThere"], 1, "{report}");
+    assert_eq!(report["totals"]["malformed"], 0, "{report}");
+    assert_eq!(report["blobs"][0]["name"], relative.as_str());
+    assert!(!path.exists(), "the blob was moved aside");
+    assert!(shape.dead_letter_dir().join("replayed").join(&relative).exists(), "kept under replayed/, same path");
+    let item: Value = shape.get("/api/inventory/store-1/apple-pie", 1, None).await.json().await.unwrap();
+    assert_eq!((item["quantity"].as_i64(), item["version"].as_u64()), (Some(1), Some(1)), "{item}");
+    let second = replay();
+    assert!(second.status.success());
+    let report: Value = serde_json::from_slice(&second.stdout).unwrap();
+    assert_eq!(report["totals"]["blobs"], 0, "nothing left to replay: {report}");
     drop(silent);
 }
 

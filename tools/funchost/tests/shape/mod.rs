@@ -45,7 +45,7 @@ impl Drop for Shape {
     }
 }
 
-fn binary(name: &str) -> PathBuf {
+pub fn binary(name: &str) -> PathBuf {
     let funchost = PathBuf::from(env!("CARGO_BIN_EXE_funchost"));
     let path = funchost.with_file_name(name);
     assert!(path.exists(), "{} is missing: build it with `cargo build -p pieshop`", path.display());
@@ -110,6 +110,11 @@ impl Shape {
 
     pub fn dead_letter_dir(&self) -> PathBuf {
         self._state.path().join("deadletter")
+    }
+
+    /// The instances' shared embedded data (the read model, when Elasticsearch is not used).
+    pub fn data_dir(&self) -> PathBuf {
+        self._state.path().join("data")
     }
 
     /// A command with the host key, optionally pinned to one instance.
