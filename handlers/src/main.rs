@@ -39,6 +39,8 @@ enum Command {
     Rebuild,
     /// Run one relay pass: republish unpublished events, complete pending transfers.
     Relay,
+    /// Print the OpenAPI document the server serves at /api/openapi.json (docs/openapi.json is a copy of it).
+    Openapi,
 }
 
 #[tokio::main]
@@ -54,7 +56,12 @@ async fn main() -> ExitCode {
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
-    match run(cli.command.unwrap_or(Command::Serve), &values).await {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Openapi = command {
+        print!("{}", pieshop::http::openapi::text());
+        return ExitCode::SUCCESS;
+    }
+    match run(command, &values).await {
         Ok(code) => code,
         Err(error) => {
             tracing::error!("{error:#}");
@@ -73,6 +80,7 @@ async fn run(command: Command, values: &HashMap<String, String>) -> anyhow::Resu
     let adapters = wiring.adapters.clone();
     let app = wiring.app(settings.relay_min_age);
     match command {
+        Command::Openapi => Ok(ExitCode::SUCCESS),
         Command::Serve => serve(settings, app).await.map(|()| ExitCode::SUCCESS),
         Command::Verify => {
             let drift = operator::verify(&adapters).await?;
