@@ -3,6 +3,7 @@
 # the server serves (and that it equals docs/openapi.json), then schemathesis (every check, examples, coverage,
 # fuzzing and stateful runs that follow the document's links) against a standalone handler on the embedded default,
 # started here on a free port with a fresh data directory and function keys (so the key scheme is tested too).
+# It also checks that the README's typed client generates (openapi-typescript, through npx).
 #
 # Usage: scripts/test-openapi.sh [--long] [schemathesis run options...]
 #
@@ -15,7 +16,7 @@
 set -euo pipefail
 
 usage() {
-  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 long=""
@@ -23,6 +24,9 @@ case "${1:-}" in
   -h | --help) usage; exit 0 ;;
   --long) long=1; shift ;;
 esac
+
+# The generator the README shows for a typed client (TypeScript), pinned.
+openapi_typescript=7.13.0
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -85,6 +89,19 @@ fi
 
 echo "test-openapi: openapi-spec-validator"
 "$venv/bin/openapi-spec-validator" "$work/openapi.json"
+
+# The README's typed client, one command away: the generator must take the document without a complaint.
+if command -v npx >/dev/null; then
+  echo "test-openapi: typed client: npx openapi-typescript@$openapi_typescript"
+  npx --yes --prefer-offline "openapi-typescript@$openapi_typescript" "$work/openapi.json" -o "$work/pieshop.d.ts" \
+    >"$work/openapi-typescript.log" 2>&1 || { cat "$work/openapi-typescript.log" >&2; exit 1; }
+  grep -q 'ReceiveCommand' "$work/pieshop.d.ts"
+elif [[ -n ${PIESHOP_REQUIRE_ALL:-} ]]; then
+  echo "test-openapi: FAIL: npx is not installed and PIESHOP_REQUIRE_ALL is set" >&2
+  exit 1
+else
+  echo "test-openapi: typed client: SKIPPED (no npx)"
+fi
 
 if [[ -n $long ]]; then
   run=(--max-examples 500 --generation-database none --phases "examples,coverage,fuzzing,stateful")
