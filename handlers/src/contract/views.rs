@@ -8,7 +8,8 @@ use utoipa::ToSchema;
 use crate::domain::{Event, EventId, ItemState, ProductState, Quantity, Timestamp, TransferId, Version};
 use crate::ports::read_model::{InventoryPage, ItemView, Summary};
 
-/// The rule every `location` and `sku` follows (`API.md`, "Identifiers").
+/// The rule every `location` and `sku` follows (`API.md`, "Identifiers"). utoipa takes only literals, so the
+/// annotations repeat it; a test in `http::openapi` holds every copy in the document to this one.
 pub const IDENTIFIER_PATTERN: &str = "^[a-z0-9][a-z0-9._-]{0,63}$";
 
 /// An item's state after a command.

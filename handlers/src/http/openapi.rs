@@ -221,6 +221,7 @@ fn add_links(doc: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::views::IDENTIFIER_PATTERN;
 
     #[test]
     fn every_problem_kind_has_its_schema_and_is_in_problem() {
@@ -234,6 +235,41 @@ mod tests {
             }
         }
         assert_eq!(schema_name(&CATALOGUE[0]), "InvalidRequestProblem");
+    }
+
+    /// Every pattern given to a `location`, `sku`, `from` or `to`, wherever it is in `value`.
+    fn identifier_patterns<'a>(value: &'a Value, name: Option<&str>, found: &mut Vec<&'a str>) {
+        match value {
+            Value::Object(map) => {
+                if let (Some("location" | "sku" | "from" | "to"), Some(pattern)) = (name, map.get("pattern")) {
+                    found.push(pattern.as_str().unwrap());
+                }
+                let named = map.get("name").and_then(Value::as_str);
+                if let (Some("location" | "sku"), Some(pattern)) =
+                    (named, map.get("schema").and_then(|s| s.get("pattern")))
+                {
+                    found.push(pattern.as_str().unwrap());
+                }
+                for (key, member) in map {
+                    identifier_patterns(member, Some(key), found);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|item| identifier_patterns(item, None, found)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_identifier_in_the_document_follows_the_contracts_rule() {
+        let doc = document();
+        let mut found = Vec::new();
+        identifier_patterns(&doc, None, &mut found);
+        assert!(found.len() > 20, "only {} identifier patterns found", found.len());
+        // Query filters also take an empty value, which means no filter.
+        let filter = format!("^({})?$", IDENTIFIER_PATTERN.trim_start_matches('^').trim_end_matches('$'));
+        for pattern in found {
+            assert!(pattern == IDENTIFIER_PATTERN || pattern == filter, "{pattern}");
+        }
     }
 
     #[test]
