@@ -43,10 +43,12 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<Bytes, Problem>>,
 {
+    // Read whether or not it is used: a bad `timeout` is a 400 even on a request that does not wait.
+    let timeout = params.timeout(60, 25)?;
     let Some(waiting_on) = params.get("waitForChange").map(etag::normalize) else {
         return Ok(etag::respond(headers, queries.cached(key, &compute).await?));
     };
-    let deadline = Instant::now() + params.timeout(60, 25)?;
+    let deadline = Instant::now() + timeout;
     let mut changed = queries.changes();
     loop {
         let body = queries.cached(key, &compute).await?;
@@ -78,8 +80,15 @@ impl Params {
         Self(form_urlencoded::parse(raw.as_bytes()).into_owned().collect())
     }
 
+    /// A filter or token: an empty value means none was given (`?location=` is no filter).
     fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.given(name).filter(|v| !v.is_empty())
+    }
+
+    /// A number or flag: an empty value is a bad one, as the OpenAPI document says (schemathesis sent
+    /// `?limit=` and it was taken as the default).
+    fn given(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
     }
 
     fn name<T, E>(&self, field: &str, parse: fn(&str) -> Result<T, E>) -> Result<Option<T>, Problem> {
@@ -89,7 +98,7 @@ impl Params {
     }
 
     fn number(&self, field: &str, min: u64, max: u64, default: u64) -> Result<u64, Problem> {
-        match self.get(field) {
+        match self.given(field) {
             None => Ok(default),
             Some(v) => v
                 .parse::<u64>()
@@ -104,7 +113,7 @@ impl Params {
     }
 
     fn flag(&self, field: &str) -> Result<bool, Problem> {
-        match self.get(field) {
+        match self.given(field) {
             None | Some("false") => Ok(false),
             Some("true") => Ok(true),
             Some(_) => Err(Problem::invalid_field(field, "must be true or false")),
@@ -341,7 +350,7 @@ pub async fn item(
         }
     };
     let key = ItemKey { location, sku };
-    let Some(min_version) = params.get("minVersion") else {
+    let Some(min_version) = params.given("minVersion") else {
         let cache_key = format!("item:{key}");
         return answer(&app.queries, &headers, &params, &cache_key, || item_body(&app.queries, &key)).await;
     };
