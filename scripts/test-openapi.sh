@@ -8,7 +8,7 @@
 # Usage: scripts/test-openapi.sh [--long] [schemathesis run options...]
 #
 #   (default)  a bounded, seeded run: at most ~3 minutes on 2 cores, the same test cases every time
-#   --long     many more test cases per operation and a longer stateful phase, with a fresh seed each time
+#   --long     ten minutes: many more test cases per operation and stateful scenarios, a fresh seed each time
 #
 # Tools come from a cached venv ($PIESHOP_CACHE/schemathesis-venv, made by scripts/setup.sh). The server binary
 # is PIESHOP_HANDLER_BIN, else target/debug/handler (built with cargo when missing). Reports (JUnit, the failing
@@ -104,8 +104,10 @@ else
 fi
 
 if [[ -n $long ]]; then
-  run=(--max-examples 500 --generation-database none --phases "examples,coverage,fuzzing,stateful")
-  echo "test-openapi: schemathesis, long run (up to 500 cases per operation, fresh seed)"
+  # Ten minutes, spent on more cases per operation and stateful scenarios repeated until the time is up
+  # (a stateful run with no time budget reached 10 minutes without ending: links lead to `minVersion` waits).
+  run=(--max-examples 500 --max-time 600 --generation-database none --phases "examples,coverage,fuzzing,stateful")
+  echo "test-openapi: schemathesis, long run (up to 500 cases per operation, 10 minutes, fresh seed)"
 else
   run=(--max-examples 40 --seed 16 --generation-deterministic --phases "examples,coverage,fuzzing,stateful")
   echo "test-openapi: schemathesis, bounded run (40 cases per operation, seed 16, deterministic)"
