@@ -99,6 +99,11 @@ fn add_problems(doc: &mut Value) {
         schemas[schema_name(kind)] = problem_schema(kind);
         every.push(kind);
     }
+    // The README's example of a refusal.
+    schemas["InsufficientStockProblem"]["examples"] = json!([{
+        "type": "urn:pieshop:problem:insufficient-stock", "title": "Insufficient stock", "status": 409,
+        "detail": "only 4 on hand, 40 requested", "available": 4, "requested": 40,
+    }]);
     schemas["Problem"] = one_of(&every);
     let conflicts: Vec<&Kind> = CATALOGUE.iter().filter(|k| k.status == 409).collect();
     schemas["CommandConflictProblem"] = one_of(&conflicts);
