@@ -157,7 +157,7 @@ pub struct Waiting {
 #[allow(dead_code)]
 pub struct ItemWaiting {
     /// Wait (up to `timeout`) until the read model holds at least this version of the item.
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_u64)]
     min_version: Option<u64>,
     /// An ETag (quoted or bare): answer as soon as the answer's ETag differs, or 304 after `timeout`.
     wait_for_change: Option<String>,
@@ -354,9 +354,12 @@ pub async fn item(
         let cache_key = format!("item:{key}");
         return answer(&app.queries, &headers, &params, &cache_key, || item_body(&app.queries, &key)).await;
     };
+    // Bounded as the document's int64 says (clients and schema tools hold integers as int64; no item reaches it).
     let min_version = min_version
         .parse::<u64>()
-        .map_err(|_| Problem::invalid_field("minVersion", "must be a non-negative integer"))?;
+        .ok()
+        .filter(|v| i64::try_from(*v).is_ok())
+        .ok_or_else(|| Problem::invalid_field("minVersion", "must be an integer from 0 to 9223372036854775807"))?;
     wait_for_version(&app.queries, &headers, &key, min_version, params.timeout(60, 10)?).await
 }
 
