@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suites need, cached, so scripts/test.sh runs on a fresh machine of this project's kind:
 #   Debian: shellcheck zip unzip chromium redis-server jq sqlite3 (apt, as root or through sudo)
-#   PyPI:   checkov (in a cached venv), pytest and azure-eventgrid (the official SDK parses what we publish)
+#   PyPI:   checkov (in a cached venv), schemathesis and openapi-spec-validator (pinned, in another cached venv),
+#           pytest and azure-eventgrid (the official SDK parses what we publish)
 #   npm:    azurite (the Azure Storage emulator the dead-letter replay is tested against), pinned, into the cache
 #   Maven:  Elasticsearch's test distribution, through .ci/engines.sh install
 # Everything is cached under $PIESHOP_CACHE (default ~/.cache/pieshop); a second run takes a second.
@@ -35,6 +36,15 @@ if [[ ! -x $venv/bin/checkov ]]; then
   echo "setup.sh: checkov into $venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q checkov
+fi
+# Pinned: a new schemathesis release brings new checks and generators, which belong in a commit of their own.
+openapi_tools=(schemathesis==4.32.5 openapi-spec-validator==0.9.0)
+venv="$PIESHOP_CACHE/schemathesis-venv"
+if [[ ! -f $venv/.installed ]] || [[ $(cat "$venv/.installed") != "${openapi_tools[*]}" ]]; then
+  echo "setup.sh: ${openapi_tools[*]} into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q "${openapi_tools[@]}"
+  echo "${openapi_tools[*]}" >"$venv/.installed"
 fi
 if ! python3 -c 'import pytest, azure.eventgrid' >/dev/null 2>&1; then
   echo "setup.sh: pip install pytest azure-eventgrid"

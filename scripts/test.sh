@@ -5,7 +5,8 @@
 #   1. cargo test --workspace: domain unit tests, API tests on the embedded default, host-protocol tests, the
 #      contract suites of every adapter, the fault suite, and the deployed shape through funchost;
 #   2. scripts/test-deploy.sh: shellcheck, checkov on bicep/, the deployment pytest suite;
-#   3. scripts/test-browser.sh: the dashboard in headless Chromium.
+#   3. scripts/test-openapi.sh: the served OpenAPI document validated, and schemathesis against it (bounded, seeded);
+#   4. scripts/test-browser.sh: the dashboard in headless Chromium.
 # Nothing is skipped (PIESHOP_REQUIRE_ALL=1) unless --quick: then only cargo test runs, with whatever engines the
 # environment names, and the suites that need a missing engine say SKIPPED.
 set -euo pipefail
@@ -55,11 +56,14 @@ cargo test --workspace
 # The Rust run above built the debug handler; the other suites reuse it instead of building again.
 export PIESHOP_HANDLER_BIN="${PIESHOP_HANDLER_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/handler}"
 
-# The deployment and browser suites run the handler on its embedded default, whatever engines are exported.
+# The deployment, OpenAPI and browser suites run the handler on its embedded default, whatever engines are exported.
 embedded=(env -u COSMOS_ENDPOINT -u EVENTGRID_TOPIC_ENDPOINT -u ELASTICSEARCH_URL -u REDIS_URL -u REDIS_USERNAME)
 
 echo "test.sh: scripts/test-deploy.sh"
 "${embedded[@]}" scripts/test-deploy.sh -q
+
+echo "test.sh: scripts/test-openapi.sh"
+"${embedded[@]}" scripts/test-openapi.sh
 
 echo "test.sh: scripts/test-browser.sh"
 "${embedded[@]}" scripts/test-browser.sh

@@ -10,9 +10,9 @@
 //!   project events, answer queries, reconcile and rebuild, replay what Event Grid dead-lettered.
 //! - `adapters`: the ports implemented on the embedded default (SQLite, in process) and on Azure (Cosmos DB,
 //!   Event Grid, Elasticsearch, Redis; dead letters in a directory or a Blob container); `contract`: the wire
-//!   format (command bodies, events, dead-letter blobs, JSON views).
+//!   format (command bodies, events, dead-letter blobs, JSON views), and their descriptions for OpenAPI.
 //! - transport: `functions` (one thin file per Azure Function), `http` (router, problem+json, ETags, keys, request
-//!   log) and `host` (the Functions host's listen rules and envelopes).
+//!   log, the OpenAPI document) and `host` (the Functions host's listen rules and envelopes).
 //! - `config` (settings from the environment) and `wiring` (settings → adapters → use cases → router): the only
 //!   module that knows every layer; `main.rs`, the operator commands and the tests build through it.
 

@@ -42,6 +42,8 @@ enum Command {
     /// List or replay what Event Grid dead-lettered, from a directory or a blob container URL.
     #[command(subcommand)]
     Deadletters(Deadletters),
+    /// Print the OpenAPI document the server serves at /api/openapi.json (docs/openapi.json is a copy of it).
+    Openapi,
 }
 
 /// `handler deadletters ...`: SOURCE is a directory laid out as the container, or its https:// URL.
@@ -76,9 +78,14 @@ async fn main() -> ExitCode {
         Err(error) => error.exit(),
     };
     let values = Variables::values(&matches);
-    let log_to = match cli.command {
-        None | Some(Command::Serve) => LogTo::Stdout,
-        Some(_) => LogTo::Stderr,
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Openapi = command {
+        print!("{}", pieshop::http::openapi::text());
+        return ExitCode::SUCCESS;
+    }
+    let log_to = match command {
+        Command::Serve => LogTo::Stdout,
+        _ => LogTo::Stderr,
     };
     let telemetry = match TelemetrySettings::from_values(&values)
         .map_err(anyhow::Error::from)
@@ -90,7 +97,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let code = match run(cli.command.unwrap_or(Command::Serve), &values).await {
+    let code = match run(command, &values).await {
         Ok(code) => code,
         Err(error) => {
             tracing::error!("{error:#}");
@@ -115,6 +122,7 @@ async fn run(command: Command, values: &HashMap<String, String>) -> anyhow::Resu
     let adapters = wiring.adapters.clone();
     let app = wiring.app(settings.relay_min_age);
     match command {
+        Command::Openapi => Ok(ExitCode::SUCCESS),
         Command::Serve => serve(settings, app).await.map(|()| ExitCode::SUCCESS),
         Command::Verify => {
             let verification = operator::verify(&adapters).await?;

@@ -111,6 +111,7 @@ API = [  # (method, path under /api, function) from docs/API.md
     ("GET", "activity", "query"),
     ("GET", "health", "query"),
     ("GET", "dashboard", "query"),
+    ("GET", "openapi.json", "query"),
 ]
 
 
@@ -131,7 +132,7 @@ def test_every_api_path_reaches_exactly_its_function():
 
 def test_query_route_does_not_swallow_other_paths():
     for method, path in [("GET", "commands"), ("GET", "admin/host"), ("GET", "inventoryx"),
-                         ("POST", "inventory")]:
+                         ("GET", "openapixjson"), ("POST", "inventory")]:
         hits = [fn for fn, route, methods in routing_table()
                 if method in methods and route_matches(route, path)]
         assert hits == [], f"{method} /api/{path} unexpectedly routed to {hits}"

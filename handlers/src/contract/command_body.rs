@@ -10,10 +10,10 @@ use super::FieldError;
 use crate::domain::{Action, Amount, Command, CommandId, CommandMeta, ItemKey, LocationId, ProductName, Quantity};
 use crate::domain::{RemovalReason, ScannerId, Sku, Timestamp, Version};
 
-const COMMON_FIELDS: [&str; 6] = ["commandId", "type", "expectedVersion", "scannerId", "occurredAt", "note"];
+pub(crate) const COMMON_FIELDS: [&str; 6] = ["commandId", "type", "expectedVersion", "scannerId", "occurredAt", "note"];
 
 /// The command types of `API.md` and their own fields.
-fn type_fields(kind: &str) -> Option<&'static [&'static str]> {
+pub(crate) fn type_fields(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
         "receive" | "count" => &["location", "sku", "quantity"],
         "remove" => &["location", "sku", "quantity", "reason"],
@@ -87,7 +87,11 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) {
             }
             out.push(b']');
         }
-        scalar => write_scalar(scalar, out),
+        // `3.0` is the integer 3 to the parser, so it is the same command as `3`.
+        scalar => match integral_float(scalar) {
+            Some(integer) => write_scalar(&integer, out),
+            None => write_scalar(scalar, out),
+        },
     }
 }
 
@@ -172,7 +176,7 @@ impl Fields<'_> {
 
     fn meta(&mut self) -> CommandMeta {
         let expected_version =
-            self.optional("expectedVersion", |v| v.as_u64().map(Version), "must be a non-negative integer");
+            self.optional("expectedVersion", |v| as_integer(v).map(Version), "must be a non-negative integer");
         let scanner_id = self.optional(
             "scannerId",
             |v| v.as_str().and_then(|s| ScannerId::parse(s).ok()),
@@ -206,7 +210,7 @@ impl Fields<'_> {
     fn amount(&mut self, field: &str) -> Option<Amount> {
         self.required(
             field,
-            |v| v.as_u64().and_then(|n| u32::try_from(n).ok()).and_then(|n| Amount::new(n).ok()),
+            |v| as_integer(v).and_then(|n| u32::try_from(n).ok()).and_then(|n| Amount::new(n).ok()),
             "must be an integer from 1 to 1000000",
         )
     }
@@ -261,8 +265,22 @@ impl Fields<'_> {
     }
 }
 
+/// Largest integer a JSON number written with a fraction still holds exactly (2^53).
+const EXACT_FLOAT_LIMIT: f64 = 9_007_199_254_740_992.0;
+
+/// A non-negative JSON integer, also when written with a zero fraction (`3.0`): JSON Schema's `integer`, and so
+/// every generated client and validator, counts it as one (schemathesis sent one and was refused).
+fn as_integer(v: &Value) -> Option<u64> {
+    v.as_u64().or_else(|| integral_float(v))
+}
+
+fn integral_float(v: &Value) -> Option<u64> {
+    let f = v.as_f64().filter(|_| v.is_f64())?;
+    (f.fract() == 0.0 && (0.0..=EXACT_FLOAT_LIMIT).contains(&f)).then_some(f as u64)
+}
+
 fn as_quantity(v: &Value) -> Option<Quantity> {
-    v.as_u64().and_then(|n| u32::try_from(n).ok()).and_then(|n| Quantity::new(n).ok())
+    as_integer(v).and_then(|n| u32::try_from(n).ok()).and_then(|n| Quantity::new(n).ok())
 }
 
 #[cfg(test)]
@@ -296,6 +314,18 @@ mod tests {
             let body = json!({"commandId": ID, "type": "receive", "location": "a", "sku": "b", "quantity": q});
             assert!(parse(&body, "").is_err(), "{q} accepted");
         }
+    }
+
+    #[test]
+    fn an_integer_written_with_a_zero_fraction_is_that_integer() {
+        let plain = json!({"commandId": ID, "type": "receive", "location": "a", "sku": "b", "quantity": 3});
+        let spelled = json!({"commandId": ID, "type": "receive", "location": "a", "sku": "b", "quantity": 3.0,
+                             "expectedVersion": 2.0});
+        let parsed = parse(&spelled, "").unwrap();
+        assert_eq!(parsed.command.meta.expected_version, Some(Version(2)));
+        let mut with_version = plain.clone();
+        with_version["expectedVersion"] = json!(2);
+        assert_eq!(parse(&with_version, "").unwrap().request_hash, parsed.request_hash);
     }
 
     #[test]

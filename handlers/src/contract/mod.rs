@@ -2,12 +2,13 @@
 //! Everything that knows a JSON field name lives here; the domain never sees JSON.
 
 pub mod command_body;
+pub mod command_schema;
 pub mod dead_letter;
 pub mod event_json;
 pub mod views;
 
 /// One thing wrong with a request, and where.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,

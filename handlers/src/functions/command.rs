@@ -15,6 +15,10 @@ use tracing::Instrument;
 use super::App;
 use crate::application::commands::Reply;
 use crate::contract::command_body::{self, ParsedCommand};
+#[allow(unused_imports)] // named by the OpenAPI annotations
+use crate::contract::command_schema::{BatchBody, BatchResponse, CommandBody};
+#[allow(unused_imports)]
+use crate::contract::views::CommandResponse;
 use crate::http::Problem;
 use crate::http::body::{BATCH_LIMIT, COMMAND_LIMIT, json_body};
 use crate::telemetry::{metrics, trace_context};
@@ -33,6 +37,27 @@ fn json_response(status: StatusCode, body: &Value, replayed: bool) -> Response {
 }
 
 /// `POST /api/commands`.
+#[utoipa::path(
+    post,
+    path = "/api/commands",
+    tag = "commands",
+    operation_id = "postCommand",
+    summary = "Apply one command, exactly once per commandId",
+    request_body(content = CommandBody, description = "At most 64 KiB."),
+    responses(
+        (status = 200, description = "Applied; or, for a commandId already applied with the same body, the original \
+            answer with status `duplicate` and `Idempotent-Replayed: true`.", body = CommandResponse,
+            headers(("Idempotent-Replayed" = String, description = "`true` when the answer is a replay"))),
+        (status = 400, description = "Invalid body (every bad field listed); nothing changed.",
+            content_type = "application/problem+json", body = ref("#/components/schemas/InvalidRequestProblem")),
+        (status = 409, description = "Refused by the item's state, or the commandId was used for another body.",
+            content_type = "application/problem+json", body = ref("#/components/schemas/CommandConflictProblem")),
+        (status = 413, description = "Body over 64 KiB.", content_type = "application/problem+json",
+            body = ref("#/components/schemas/PayloadTooLargeProblem")),
+        (status = 415, description = "Body not sent as `application/json`.", content_type = "application/problem+json",
+            body = ref("#/components/schemas/UnsupportedMediaTypeProblem")),
+    )
+)]
 pub async fn post_one(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Result<Response, Problem> {
     let value = json_body(&headers, body, COMMAND_LIMIT).await?;
     let parsed = command_body::parse(&value, "").map_err(Problem::invalid)?;
@@ -41,6 +66,24 @@ pub async fn post_one(State(app): State<Arc<App>>, headers: HeaderMap, body: Bod
 }
 
 /// `POST /api/commands/batch`: each command on its own, answered in order.
+#[utoipa::path(
+    post,
+    path = "/api/commands/batch",
+    tag = "commands",
+    operation_id = "postBatch",
+    summary = "Apply 1 to 500 commands in order, each on its own",
+    request_body(content = BatchBody, description = "At most 1 MiB."),
+    responses(
+        (status = 200, description = "One result per command, in order: its answer, or `rejected` with its problem.",
+            body = BatchResponse),
+        (status = 400, description = "The batch itself is malformed; nothing applied.",
+            content_type = "application/problem+json", body = ref("#/components/schemas/InvalidRequestProblem")),
+        (status = 413, description = "Body over 1 MiB.", content_type = "application/problem+json",
+            body = ref("#/components/schemas/PayloadTooLargeProblem")),
+        (status = 415, description = "Body not sent as `application/json`.", content_type = "application/problem+json",
+            body = ref("#/components/schemas/UnsupportedMediaTypeProblem")),
+    )
+)]
 pub async fn post_batch(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Result<Response, Problem> {
     let value = json_body(&headers, body, BATCH_LIMIT).await?;
     let commands = batch_commands(&value)?;

@@ -7,6 +7,16 @@ use http::{HeaderValue, header};
 const PAGE: &str = include_str!("../../assets/dashboard.html");
 
 /// Serves the page.
+#[utoipa::path(
+    get,
+    path = "/api/dashboard",
+    tag = "operations",
+    operation_id = "dashboard",
+    summary = "The dashboard (standalone also at `/`)",
+    responses((status = 200, description = "The page; under function keys open it as `?code=<key>`.",
+        content_type = "text/html", body = String)),
+    security(())
+)]
 pub async fn page() -> Response {
     let mut response = Html(PAGE).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));

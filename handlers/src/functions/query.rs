@@ -15,9 +15,12 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
 use serde_json::json;
 use tokio::time::Instant;
+use utoipa::IntoParams;
 
 use super::App;
 use crate::application::queries::QueryService;
+#[allow(unused_imports)] // named by the OpenAPI annotations
+use crate::contract::views::{ActivityView, Health, InventoryPageView, SingleItem, SummaryView};
 use crate::contract::{FieldError, views};
 use crate::domain::{ItemKey, LocationId, Sku};
 use crate::http::{Problem, etag};
@@ -40,10 +43,12 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<Bytes, Problem>>,
 {
+    // Read whether or not it is used: a bad `timeout` is a 400 even on a request that does not wait.
+    let timeout = params.timeout(60, 25)?;
     let Some(waiting_on) = params.get("waitForChange").map(etag::normalize) else {
         return Ok(etag::respond(headers, queries.cached(key, &compute).await?));
     };
-    let deadline = Instant::now() + params.timeout(60, 25)?;
+    let deadline = Instant::now() + timeout;
     let mut changed = queries.changes();
     loop {
         let body = queries.cached(key, &compute).await?;
@@ -61,8 +66,9 @@ fn read_failed(error: ReadModelError) -> Problem {
     Problem::from(&error)
 }
 
-fn to_bytes(value: serde_json::Value) -> Bytes {
-    Bytes::from(value.to_string())
+/// An answer's JSON text (views are plain structs of strings and numbers: serializing them cannot fail).
+fn to_bytes(view: &impl serde::Serialize) -> Result<Bytes, Problem> {
+    serde_json::to_vec(view).map(Bytes::from).map_err(|e| Problem::internal(&e))
 }
 
 /// Query-string parameters (the last of repeated names wins), with typed readers that answer 400.
@@ -74,8 +80,15 @@ impl Params {
         Self(form_urlencoded::parse(raw.as_bytes()).into_owned().collect())
     }
 
+    /// A filter or token: an empty value means none was given (`?location=` is no filter).
     fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.given(name).filter(|v| !v.is_empty())
+    }
+
+    /// A number or flag: an empty value is a bad one, as the OpenAPI document says (schemathesis sent
+    /// `?limit=` and it was taken as the default).
+    fn given(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
     }
 
     fn name<T, E>(&self, field: &str, parse: fn(&str) -> Result<T, E>) -> Result<Option<T>, Problem> {
@@ -85,7 +98,7 @@ impl Params {
     }
 
     fn number(&self, field: &str, min: u64, max: u64, default: u64) -> Result<u64, Problem> {
-        match self.get(field) {
+        match self.given(field) {
             None => Ok(default),
             Some(v) => v
                 .parse::<u64>()
@@ -100,7 +113,7 @@ impl Params {
     }
 
     fn flag(&self, field: &str) -> Result<bool, Problem> {
-        match self.get(field) {
+        match self.given(field) {
             None | Some("false") => Ok(false),
             Some("true") => Ok(true),
             Some(_) => Err(Problem::invalid_field(field, "must be true or false")),
@@ -114,6 +127,89 @@ impl Params {
         parts.sort();
         format!("{path}?{}", parts.join("&"))
     }
+}
+
+/// `If-None-Match` on every query: 304 when the answer's ETag is in it (weak forms and `*` match too).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct Conditional {
+    /// ETags the client holds.
+    #[param(rename = "If-None-Match", nullable = false)]
+    if_none_match: Option<String>,
+}
+
+/// Long polling on the list queries (`Params` reads them): hold the request until the answer's ETag differs.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct Waiting {
+    /// An ETag (quoted or bare): answer as soon as the answer's ETag differs, or 304 after `timeout`.
+    wait_for_change: Option<String>,
+    /// Seconds to hold a `waitForChange` request (default 25).
+    #[param(minimum = 1, maximum = 60)]
+    timeout: Option<u32>,
+}
+
+/// `GET /api/inventory/{location}/{sku}`'s waiting: `waitForChange`, or `minVersion` (`Params` reads them).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct ItemWaiting {
+    /// Wait (up to `timeout`) until the read model holds at least this version of the item.
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_u64)]
+    min_version: Option<u64>,
+    /// An ETag (quoted or bare): answer as soon as the answer's ETag differs, or 304 after `timeout`.
+    wait_for_change: Option<String>,
+    /// Seconds to wait (default 10 for `minVersion`, 25 for `waitForChange`).
+    #[param(minimum = 1, maximum = 60)]
+    timeout: Option<u32>,
+}
+
+/// The item's path (`item` parses them: an identifier outside the rule is a 400, never a 404).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct ItemParams {
+    #[param(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "store-1")]
+    location: String,
+    #[param(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "apple-pie")]
+    sku: String,
+}
+
+/// `GET /api/inventory`'s filters and paging (`inventory_query` reads them). An empty value is no filter.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct InventoryParams {
+    #[param(pattern = "^([a-z0-9][a-z0-9._-]{0,63})?$", example = "store-1")]
+    location: Option<String>,
+    #[param(pattern = "^([a-z0-9][a-z0-9._-]{0,63})?$", example = "apple-pie")]
+    sku: Option<String>,
+    /// Words, each matched as a prefix of a word of the product name or sku (never a query language).
+    #[param(max_length = 200, example = "apple")]
+    q: Option<String>,
+    /// Only items at or below their reorder level.
+    low_stock: Option<bool>,
+    /// Items per page (default 100).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<u32>,
+    /// `nextCursor` of the previous page (opaque; a cursor this server did not issue is a 400).
+    cursor: Option<String>,
+}
+
+/// `GET /api/activity`'s filters (read in `activity`). An empty value is no filter.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct ActivityParams {
+    #[param(pattern = "^([a-z0-9][a-z0-9._-]{0,63})?$")]
+    location: Option<String>,
+    #[param(pattern = "^([a-z0-9][a-z0-9._-]{0,63})?$")]
+    sku: Option<String>,
+    /// Events to answer (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<u32>,
 }
 
 /// `nextCursor` is the last (sku, location) of a page, base64url-encoded JSON: opaque to clients.
@@ -144,6 +240,23 @@ fn inventory_query(params: &Params) -> Result<InventoryQuery, Problem> {
 }
 
 /// `GET /api/inventory`.
+#[utoipa::path(
+    get,
+    path = "/api/inventory",
+    tag = "queries",
+    operation_id = "listInventory",
+    summary = "Items, filtered, sorted by sku then location, paged",
+    params(InventoryParams, Waiting, Conditional),
+    responses(
+        (status = 200, description = "A page of items; `nextCursor` fetches the next.", body = InventoryPageView,
+            headers(("ETag" = String, description = "A strong ETag of this answer"),
+                ("Cache-Control" = String, description = "`no-cache`: revalidate with `If-None-Match`"))),
+        (status = 304, description = "The answer's ETag is in `If-None-Match` (or, with `waitForChange`, the \
+            timeout passed unchanged): no body.", headers(("ETag" = String))),
+        (status = 400, description = "A parameter is invalid; every bad one is listed.",
+            content_type = "application/problem+json", body = ref("#/components/schemas/InvalidRequestProblem")),
+    )
+)]
 pub async fn inventory(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -157,12 +270,29 @@ pub async fn inventory(
         let page = queries.read_model.inventory(&query).await.map_err(read_failed)?;
         let as_of = queries.read_model.as_of().await.map_err(read_failed)?;
         let next = page.items.last().filter(|_| page.more).map(|last| encode_cursor(&last.sku, &last.location));
-        Ok(to_bytes(views::inventory(&page, next, as_of)))
+        to_bytes(&views::inventory(&page, next, as_of))
     })
     .await
 }
 
 /// `GET /api/inventory/summary`.
+#[utoipa::path(
+    get,
+    path = "/api/inventory/summary",
+    tag = "queries",
+    operation_id = "inventorySummary",
+    summary = "One view across locations",
+    params(Waiting, Conditional),
+    responses(
+        (status = 200, description = "Every product's total by location, and every location's total.", body = SummaryView,
+            headers(("ETag" = String, description = "A strong ETag of this answer"),
+                ("Cache-Control" = String, description = "`no-cache`: revalidate with `If-None-Match`"))),
+        (status = 304, description = "The answer's ETag is in `If-None-Match` (or, with `waitForChange`, the \
+            timeout passed unchanged): no body.", headers(("ETag" = String))),
+        (status = 400, description = "A parameter is invalid; every bad one is listed.",
+            content_type = "application/problem+json", body = ref("#/components/schemas/InvalidRequestProblem")),
+    )
+)]
 pub async fn summary(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -173,12 +303,33 @@ pub async fn summary(
     answer(queries, &headers, &params, "summary", || async {
         let summary = queries.read_model.summary().await.map_err(read_failed)?;
         let as_of = queries.read_model.as_of().await.map_err(read_failed)?;
-        Ok(to_bytes(views::summary(&summary, as_of)))
+        to_bytes(&views::summary(&summary, as_of))
     })
     .await
 }
 
 /// `GET /api/inventory/{location}/{sku}`, optionally waiting for `minVersion`.
+#[utoipa::path(
+    get,
+    path = "/api/inventory/{location}/{sku}",
+    tag = "queries",
+    operation_id = "getItem",
+    summary = "One item; with `minVersion`, once the read model has caught up",
+    params(ItemParams, ItemWaiting, Conditional),
+    responses(
+        (status = 200, description = "The item.", body = SingleItem,
+            headers(("ETag" = String, description = "A strong ETag of this answer"),
+                ("Cache-Control" = String, description = "`no-cache`: revalidate with `If-None-Match`"),
+                ("X-Stale" = String, description = "`true`: `minVersion` was not reached before `timeout`; this is what the read model holds"))),
+        (status = 304, description = "The answer's ETag is in `If-None-Match` (or, with `waitForChange`, the \
+            timeout passed unchanged): no body.", headers(("ETag" = String))),
+        (status = 400, description = "A parameter is invalid; every bad one is listed.",
+            content_type = "application/problem+json", body = ref("#/components/schemas/InvalidRequestProblem")),
+        (status = 404, description = "No stock was ever recorded for this item (with `minVersion` past `timeout`, \
+            also `X-Stale: true`).", content_type = "application/problem+json",
+            body = ref("#/components/schemas/NotFoundProblem")),
+    )
+)]
 pub async fn item(
     State(app): State<Arc<App>>,
     Path((location, sku)): Path<(String, String)>,
@@ -199,13 +350,16 @@ pub async fn item(
         }
     };
     let key = ItemKey { location, sku };
-    let Some(min_version) = params.get("minVersion") else {
+    let Some(min_version) = params.given("minVersion") else {
         let cache_key = format!("item:{key}");
         return answer(&app.queries, &headers, &params, &cache_key, || item_body(&app.queries, &key)).await;
     };
+    // Bounded as the document's int64 says (clients and schema tools hold integers as int64; no item reaches it).
     let min_version = min_version
         .parse::<u64>()
-        .map_err(|_| Problem::invalid_field("minVersion", "must be a non-negative integer"))?;
+        .ok()
+        .filter(|v| i64::try_from(*v).is_ok())
+        .ok_or_else(|| Problem::invalid_field("minVersion", "must be an integer from 0 to 9223372036854775807"))?;
     wait_for_version(&app.queries, &headers, &key, min_version, params.timeout(60, 10)?).await
 }
 
@@ -213,7 +367,7 @@ async fn item_body(queries: &QueryService, key: &ItemKey) -> Result<Bytes, Probl
     let item = queries.read_model.item(key).await.map_err(read_failed)?;
     let item = item.ok_or_else(|| Problem::not_found(format!("no stock recorded for {key}")))?;
     let as_of = queries.read_model.as_of().await.map_err(read_failed)?;
-    Ok(to_bytes(views::single_item(&item, as_of)))
+    to_bytes(&views::single_item(&item, as_of))
 }
 
 /// Waits until the read model holds at least `min_version` of the item; answers what it has with
@@ -247,6 +401,23 @@ async fn wait_for_version(
 }
 
 /// `GET /api/activity`.
+#[utoipa::path(
+    get,
+    path = "/api/activity",
+    tag = "queries",
+    operation_id = "listActivity",
+    summary = "Recent events, newest first",
+    params(ActivityParams, Waiting, Conditional),
+    responses(
+        (status = 200, description = "The newest events.", body = ActivityView,
+            headers(("ETag" = String, description = "A strong ETag of this answer"),
+                ("Cache-Control" = String, description = "`no-cache`: revalidate with `If-None-Match`"))),
+        (status = 304, description = "The answer's ETag is in `If-None-Match` (or, with `waitForChange`, the \
+            timeout passed unchanged): no body.", headers(("ETag" = String))),
+        (status = 400, description = "A parameter is invalid; every bad one is listed.",
+            content_type = "application/problem+json", body = ref("#/components/schemas/InvalidRequestProblem")),
+    )
+)]
 pub async fn activity(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -263,29 +434,41 @@ pub async fn activity(
     answer(queries, &headers, &params, &key, || async {
         let events = queries.read_model.activity(&query).await.map_err(read_failed)?;
         let as_of = queries.read_model.as_of().await.map_err(read_failed)?;
-        Ok(to_bytes(views::activity(&events, as_of)))
+        to_bytes(&views::activity(&events, as_of))
     })
     .await
 }
 
 /// `GET /api/health`: liveness plus what an operator wants at a glance.
+#[utoipa::path(
+    get,
+    path = "/api/health",
+    tag = "operations",
+    operation_id = "health",
+    summary = "Liveness, and what an operator wants at a glance",
+    params(Conditional),
+    responses(
+        (status = 200, description = "Up.", body = Health, headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 304, description = "The answer's ETag is in `If-None-Match`: no body.", headers(("ETag" = String))),
+    ),
+    security(())
+)]
 pub async fn health(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, Problem> {
     let as_of = app.queries.read_model.as_of().await.map_err(read_failed)?;
     let backlog = app.relay.backlog().await.map_err(|e| Problem::from(&e))?;
     let lag = app.projection.lag();
-    let body = json!({
-        "status": "ok",
-        "backend": app.backend,
-        "version": env!("CARGO_PKG_VERSION"),
-        "asOf": as_of.map(|t| t.to_string()),
-        "malformedEvents": app.projection.malformed_count(),
-        "backlog": {
-            "events": backlog.events,
-            "more": backlog.more,
-            "oldestAgeSeconds": backlog.oldest_age.map(|age| age.as_secs_f64()),
+    let body = views::Health {
+        status: "ok",
+        backend: app.backend,
+        version: env!("CARGO_PKG_VERSION"),
+        as_of: as_of.map(|t| t.to_string()),
+        malformed_events: app.projection.malformed_count(),
+        backlog: views::BacklogView {
+            events: backlog.events,
+            more: backlog.more,
+            oldest_age_seconds: backlog.oldest_age.map(|age| age.as_secs_f64()),
         },
-        // This instance's last event: recorded -> applied (null before its first).
-        "lagMs": lag.applied_at_millis.map(|_| lag.last_millis),
-    });
-    Ok(etag::respond(&headers, to_bytes(body)))
+        lag_ms: lag.applied_at_millis.map(|_| lag.last_millis),
+    };
+    Ok(etag::respond(&headers, to_bytes(&body)?))
 }

@@ -183,6 +183,73 @@ impl From<&CommandError> for Problem {
     }
 }
 
+/// A problem's extension member, as the OpenAPI document describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Member {
+    /// A count of units (`requested`, `adding`, `limit`).
+    Count,
+    /// Stock on hand (`available`, `onHand`): below zero when records took more than an item was known to hold.
+    Stock,
+    /// An instant (`occurredAt`, `historyFrom`).
+    Instant,
+    /// An item version (`expectedVersion`, `actualVersion`).
+    Version,
+    /// `errors`: every bad field, by name.
+    FieldErrors,
+}
+
+/// One kind of problem: what the OpenAPI document says of it. `CATALOGUE` lists every kind the constructors above
+/// build; a test holds the two together, so the document cannot miss a type or a member.
+#[derive(Debug, Clone, Copy)]
+pub struct Kind {
+    pub slug: &'static str,
+    pub status: u16,
+    pub title: &'static str,
+    pub members: &'static [(&'static str, Member)],
+}
+
+/// Every problem the API answers.
+pub const CATALOGUE: &[Kind] = &[
+    Kind {
+        slug: "invalid-request",
+        status: 400,
+        title: "The request is invalid",
+        members: &[("errors", Member::FieldErrors)],
+    },
+    Kind { slug: "unauthorized", status: 401, title: "Unauthorized", members: &[] },
+    Kind { slug: "not-found", status: 404, title: "Not found", members: &[] },
+    Kind { slug: "method-not-allowed", status: 405, title: "Method not allowed", members: &[] },
+    Kind {
+        slug: "insufficient-stock",
+        status: 409,
+        title: "Insufficient stock",
+        members: &[("available", Member::Stock), ("requested", Member::Count)],
+    },
+    Kind {
+        slug: "version-conflict",
+        status: 409,
+        title: "Version conflict",
+        members: &[("expectedVersion", Member::Version), ("actualVersion", Member::Version)],
+    },
+    Kind {
+        slug: "quantity-limit",
+        status: 409,
+        title: "Quantity limit exceeded",
+        members: &[("onHand", Member::Stock), ("adding", Member::Count), ("limit", Member::Count)],
+    },
+    Kind {
+        slug: "count-before-history",
+        status: 409,
+        title: "Count older than the kept history",
+        members: &[("occurredAt", Member::Instant), ("historyFrom", Member::Instant)],
+    },
+    Kind { slug: "command-id-reused", status: 409, title: "Command id reused", members: &[] },
+    Kind { slug: "payload-too-large", status: 413, title: "Payload too large", members: &[("limit", Member::Count)] },
+    Kind { slug: "unsupported-media-type", status: 415, title: "Unsupported media type", members: &[] },
+    Kind { slug: "internal", status: 500, title: "Internal error", members: &[] },
+    Kind { slug: "unavailable", status: 503, title: "Service unavailable", members: &[] },
+];
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let mut response = (self.status, self.body().to_string()).into_response();
@@ -192,5 +259,47 @@ impl IntoResponse for Problem {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Quantity, Timestamp, Version};
+
+    /// One problem of every kind, built by the constructors the handlers use.
+    fn every_problem() -> Vec<Problem> {
+        let q = |n| Quantity::new(n).unwrap();
+        vec![
+            Problem::invalid_field("quantity", "must be an integer"),
+            Problem::unauthorized(),
+            Problem::not_found("no such path"),
+            Problem::method_not_allowed(),
+            Problem::from(&DomainError::InsufficientStock { available: q(1).into(), requested: 2 }),
+            Problem::from(&DomainError::VersionConflict { expected: Version(1), actual: Version(2) }),
+            Problem::from(&DomainError::QuantityLimit { on_hand: q(1).into(), adding: 2, limit: 3 }),
+            Problem::from(&DomainError::CountBeforeHistory {
+                occurred_at: Timestamp::now(),
+                horizon: Timestamp::now(),
+            }),
+            Problem::command_id_reused(),
+            Problem::payload_too_large(10),
+            Problem::unsupported_media_type(),
+            Problem::internal(&"cause"),
+            Problem::unavailable(&"cause"),
+        ]
+    }
+
+    #[test]
+    fn the_catalogue_describes_every_problem_the_constructors_build() {
+        let problems = every_problem();
+        assert_eq!(problems.len(), CATALOGUE.len());
+        for (problem, kind) in problems.iter().zip(CATALOGUE) {
+            assert_eq!((problem.slug, problem.status.as_u16(), problem.title), (kind.slug, kind.status, kind.title));
+            let members: Vec<&str> = problem.extensions.keys().map(String::as_str).collect();
+            let mut described: Vec<&str> = kind.members.iter().map(|(name, _)| *name).collect();
+            described.sort_unstable();
+            assert_eq!(members, described, "{}", kind.slug);
+        }
     }
 }

@@ -7,7 +7,7 @@ use axum::middleware;
 use axum::routing::{get, post};
 
 use super::auth::{self, KeyRing};
-use super::{Problem, request_log};
+use super::{Problem, openapi, request_log};
 use crate::config::Access;
 use crate::functions::{App, command, dashboard, projection, query, relay, verify};
 
@@ -21,6 +21,8 @@ pub fn router(app: Arc<App>, access: Access) -> Router {
         .route("/api/inventory/summary", get(query::summary))
         .route("/api/inventory/{location}/{sku}", get(query::item))
         .route("/api/activity", get(query::activity))
+        // Behind the key, as in Azure, where it is a route of the `query` function.
+        .route("/api/openapi.json", get(openapi::openapi_json))
         .route("/projection", post(projection::invoke))
         .route("/relay", post(relay::invoke))
         .route("/verify", post(verify::invoke))

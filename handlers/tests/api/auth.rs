@@ -124,8 +124,14 @@ async fn assert_unauthorized(response: reqwest::Response, what: &str) {
 async fn off_loopback_every_api_route_needs_a_key() {
     let server = Standalone::start("0.0.0.0", Some(&keys())).ready().await;
     let client = Client::new();
-    let guarded_gets =
-        ["/api/inventory", "/api/inventory/summary", "/api/inventory/store-1/apple-pie", "/api/activity"];
+    // The OpenAPI document too, as in Azure, where it is a route of the key-guarded `query` function.
+    let guarded_gets = [
+        "/api/inventory",
+        "/api/inventory/summary",
+        "/api/inventory/store-1/apple-pie",
+        "/api/activity",
+        "/api/openapi.json",
+    ];
     for path in guarded_gets {
         assert_unauthorized(client.get(server.url(path)).send().await.unwrap(), &format!("{path} without key")).await;
         let wrong = client.get(server.url(path)).header("x-functions-key", WRONG_KEY).send().await.unwrap();

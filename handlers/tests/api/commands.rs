@@ -97,3 +97,20 @@ async fn a_batch_applies_each_command_on_its_own() {
     assert_eq!(body["results"][2]["problem"]["errors"][0]["field"], "commands[2].location");
     assert_eq!(app.write_items().await, vec![("store-1/apple-pie".into(), 1, 2)]);
 }
+
+/// JSON Schema counts `24.0` as an integer, so every generated client may send one (schemathesis did).
+#[tokio::test]
+async fn an_integer_written_with_a_zero_fraction_is_accepted_as_that_integer() {
+    let app = spawn_app().await;
+    let body = json!({"commandId": id(), "type": "receive", "location": "store-1", "sku": "apple-pie",
+                      "quantity": 24.0});
+    let response = app.command(body.clone()).await;
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["items"][0]["quantity"], 24);
+    let mut plain = body;
+    plain["quantity"] = json!(24);
+    let replay = app.command(plain).await;
+    assert_eq!(replay.status(), 200, "the same command written as 24 is a replay, not a reused id");
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+}

@@ -13,6 +13,7 @@ mod helpers;
 mod host_protocol;
 #[path = "../shared/models.rs"]
 mod models;
+mod openapi;
 mod operator;
 mod queries;
 mod records;

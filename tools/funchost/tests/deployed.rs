@@ -101,6 +101,16 @@ async fn keys_and_routes_are_checked_as_the_host_checks_them() {
     let dashboard = get(&format!("/api/dashboard?code={QUERY}")).await.unwrap();
     assert_eq!(dashboard.status(), 200);
     assert!(dashboard.text().await.unwrap().contains("<html"), "the dashboard page, behind the query key");
+    assert_eq!(get("/api/openapi.json").await.unwrap().status(), 401, "the OpenAPI document is behind a key");
+    assert_eq!(
+        get(&format!("/api/openapi.json?code={COMMAND}")).await.unwrap().status(),
+        401,
+        "it is a route of query, not of command"
+    );
+    let document = get(&format!("/api/openapi.json?code={QUERY}")).await.unwrap();
+    assert_eq!(document.status(), 200);
+    let document: Value = document.json().await.unwrap();
+    assert_eq!(document["openapi"], "3.1.0", "the OpenAPI document, behind the query key");
     assert_eq!(
         get(&format!("/api/commands?code={HOST}")).await.unwrap().status(),
         404,

@@ -1,0 +1,291 @@
+//! The command bodies of `API.md`, described for the OpenAPI document. The parser (`command_body`) is
+//! hand-written, so these types are never deserialized: they exist to be described, and the tests below hold
+//! their fields to the parser's lists and their rules to the parser's answers.
+
+#![allow(dead_code)]
+
+use utoipa::ToSchema;
+
+/// Any command, told apart by `type`.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[schema(discriminator(property_name = "type", mapping(
+    ("receive" = "#/components/schemas/ReceiveCommand"),
+    ("remove" = "#/components/schemas/RemoveCommand"),
+    ("count" = "#/components/schemas/CountCommand"),
+    ("transfer" = "#/components/schemas/TransferCommand"),
+    ("defineProduct" = "#/components/schemas/DefineProductCommand"),
+)))]
+pub enum CommandBody {
+    Receive(ReceiveCommand),
+    Remove(RemoveCommand),
+    Count(CountCommand),
+    Transfer(TransferCommand),
+    DefineProduct(DefineProductCommand),
+}
+
+/// `POST /api/commands/batch`: applied in order, each on its own (a bad entry is answered `rejected`; the
+/// others still apply).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(examples(json!({"commands": [
+    {"commandId": "8c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f", "type": "transfer", "from": "store-1", "to": "van",
+     "sku": "apple-pie", "quantity": 6},
+    {"commandId": "9d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a", "type": "remove", "location": "van", "sku": "apple-pie",
+     "quantity": 2, "reason": "sold"}]})))]
+pub struct BatchBody {
+    #[schema(min_items = 1, max_items = 500)]
+    commands: Vec<CommandBody>,
+}
+
+/// Why stock left.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Reason {
+    Sold,
+    Wasted,
+    Damaged,
+    Expired,
+    Returned,
+    Other,
+}
+
+/// One value of `type` per command (a JSON Schema `enum` of one, which generators turn into a literal).
+/// The variant's name in camelCase is the wire value.
+macro_rules! command_type {
+    ($name:ident, $variant:ident) => {
+        #[derive(ToSchema)]
+        #[serde(rename_all = "camelCase")]
+        pub enum $name {
+            $variant,
+        }
+    };
+}
+command_type!(ReceiveType, Receive);
+command_type!(RemoveType, Remove);
+command_type!(CountType, Count);
+command_type!(TransferType, Transfer);
+command_type!(DefineProductType, DefineProduct);
+
+// The members every command may carry are repeated in each type rather than flattened: a flattened `allOf`
+// cannot say `additionalProperties: false`, and the server refuses unknown members.
+
+/// Stock arrives.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(examples(json!({"commandId": "6f1b3c9e-3f4a-4a53-9a6e-0b7f1f0c2d11", "type": "receive",
+    "location": "store-1", "sku": "apple-pie", "quantity": 24, "scannerId": "till-1"})))]
+pub struct ReceiveCommand {
+    #[schema(format = Uuid)]
+    command_id: String,
+    #[schema(inline)]
+    r#type: ReceiveType,
+    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
+    location: String,
+    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
+    sku: String,
+    #[schema(minimum = 1, maximum = 1_000_000)]
+    quantity: u32,
+    /// The item's version the client saw: on a mismatch 409 `version-conflict`.
+    #[schema(minimum = 0)]
+    expected_version: Option<u64>,
+    /// At most 64 characters, no control characters.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
+    scanner_id: Option<String>,
+    /// The scanner's clock: the command is a record of something that already happened.
+    #[schema(format = DateTime)]
+    occurred_at: Option<String>,
+    #[schema(max_length = 500)]
+    note: Option<String>,
+}
+
+/// Stock leaves; a live command (no `occurredAt`) is refused 409 `insufficient-stock` if more than on hand.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(examples(json!({"commandId": "9d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a", "type": "remove",
+    "location": "van", "sku": "apple-pie", "quantity": 2, "reason": "sold"})))]
+pub struct RemoveCommand {
+    #[schema(format = Uuid)]
+    command_id: String,
+    #[schema(inline)]
+    r#type: RemoveType,
+    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
+    location: String,
+    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
+    sku: String,
+    #[schema(minimum = 1, maximum = 1_000_000)]
+    quantity: u32,
+    reason: Reason,
+    #[schema(minimum = 0)]
+    expected_version: Option<u64>,
+    #[schema(min_length = 1, max_length = 64, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
+    scanner_id: Option<String>,
+    #[schema(format = DateTime)]
+    occurred_at: Option<String>,
+    #[schema(max_length = 500)]
+    note: Option<String>,
+}
+
+/// A stock-take: the item held `quantity`.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(examples(json!({"commandId": "ae3f4a5b-6c7d-4e8f-9a0b-1c2d3e4f5a6b", "type": "count",
+    "location": "store-1", "sku": "apple-pie", "quantity": 17})))]
+pub struct CountCommand {
+    #[schema(format = Uuid)]
+    command_id: String,
+    #[schema(inline)]
+    r#type: CountType,
+    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
+    location: String,
+    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
+    sku: String,
+    #[schema(minimum = 0, maximum = 1_000_000)]
+    quantity: u32,
+    #[schema(minimum = 0)]
+    expected_version: Option<u64>,
+    #[schema(min_length = 1, max_length = 64, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
+    scanner_id: Option<String>,
+    #[schema(format = DateTime)]
+    occurred_at: Option<String>,
+    #[schema(max_length = 500)]
+    note: Option<String>,
+}
+
+/// Moves stock between two locations (`to` must differ from `from`: 400 otherwise); `expectedVersion` applies
+/// to the source.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(examples(json!({"commandId": "8c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f", "type": "transfer",
+    "from": "store-1", "to": "van", "sku": "apple-pie", "quantity": 6})))]
+pub struct TransferCommand {
+    #[schema(format = Uuid)]
+    command_id: String,
+    #[schema(inline)]
+    r#type: TransferType,
+    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
+    from: String,
+    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
+    to: String,
+    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
+    sku: String,
+    #[schema(minimum = 1, maximum = 1_000_000)]
+    quantity: u32,
+    #[schema(minimum = 0)]
+    expected_version: Option<u64>,
+    #[schema(min_length = 1, max_length = 64, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
+    scanner_id: Option<String>,
+    #[schema(format = DateTime)]
+    occurred_at: Option<String>,
+    #[schema(max_length = 500)]
+    note: Option<String>,
+}
+
+/// Creates or renames a product.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(examples(json!({"commandId": "0b8e8a4e-1f0e-4b8a-9a57-2c7c1d0e9f10", "type": "defineProduct",
+    "sku": "apple-pie", "name": "Apple Pie", "category": "pies", "reorderLevel": 10})))]
+pub struct DefineProductCommand {
+    #[schema(format = Uuid)]
+    command_id: String,
+    #[schema(inline)]
+    r#type: DefineProductType,
+    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
+    sku: String,
+    /// 1 to 120 characters once surrounding white space is trimmed, no control characters.
+    #[schema(
+        pattern = "^\\s*[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]{0,118}[^\\s\\x00-\\x1f\\x7f-\\x9f])?\\s*$"
+    )]
+    name: String,
+    #[schema(min_length = 1, max_length = 64)]
+    category: Option<String>,
+    #[schema(minimum = 0, maximum = 1_000_000)]
+    reorder_level: Option<u32>,
+    #[schema(minimum = 0)]
+    expected_version: Option<u64>,
+    #[schema(min_length = 1, max_length = 64, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
+    scanner_id: Option<String>,
+    #[schema(format = DateTime)]
+    occurred_at: Option<String>,
+    #[schema(max_length = 500)]
+    note: Option<String>,
+}
+
+/// `POST /api/commands/batch`'s answer: one result per command, in the order sent.
+#[derive(ToSchema)]
+pub struct BatchResponse {
+    results: Vec<BatchResult>,
+}
+
+/// A command's answer, or why it was rejected.
+#[derive(ToSchema)]
+#[serde(untagged)]
+pub enum BatchResult {
+    Answered(crate::contract::views::CommandResponse),
+    Rejected(RejectedCommand),
+}
+
+/// A command of a batch that was not applied; the others were, each on its own.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RejectedCommand {
+    /// Null when the entry had no valid commandId.
+    #[schema(format = Uuid)]
+    command_id: Option<String>,
+    #[schema(inline)]
+    status: RejectedStatus,
+    #[schema(schema_with = problem_ref)]
+    problem: (),
+}
+
+command_type!(RejectedStatus, Rejected);
+
+/// Any problem body (the document's `Problem` component, built from `http::problem::CATALOGUE`).
+fn problem_ref() -> utoipa::openapi::Ref {
+    utoipa::openapi::Ref::from_schema_name("Problem")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+    use utoipa::PartialSchema;
+
+    use super::*;
+    use crate::contract::command_body::{self, COMMON_FIELDS, type_fields};
+
+    fn described<T: PartialSchema>() -> Value {
+        serde_json::to_value(T::schema()).unwrap()
+    }
+
+    fn every_type() -> [(&'static str, Value); 5] {
+        [
+            ("receive", described::<ReceiveCommand>()),
+            ("remove", described::<RemoveCommand>()),
+            ("count", described::<CountCommand>()),
+            ("transfer", described::<TransferCommand>()),
+            ("defineProduct", described::<DefineProductCommand>()),
+        ]
+    }
+
+    #[test]
+    fn each_command_schema_has_exactly_the_fields_the_parser_takes() {
+        for (kind, schema) in every_type() {
+            let mut fields: Vec<&str> = schema["properties"].as_object().unwrap().keys().map(String::as_str).collect();
+            fields.sort_unstable();
+            let mut parsed: Vec<&str> = COMMON_FIELDS.iter().chain(type_fields(kind).unwrap()).copied().collect();
+            parsed.sort_unstable();
+            assert_eq!(fields, parsed, "{kind}");
+            assert_eq!(schema["properties"]["type"]["enum"], json!([kind]), "{kind}");
+            assert_eq!(schema["additionalProperties"], json!(false), "{kind}: the parser refuses unknown fields");
+        }
+    }
+
+    #[test]
+    fn each_command_schema_example_is_a_command_the_parser_accepts() {
+        for (kind, schema) in every_type() {
+            let example = &schema["examples"][0];
+            assert!(command_body::parse(example, "").is_ok(), "{kind}: {example}");
+        }
+    }
+}
