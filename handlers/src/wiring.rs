@@ -7,23 +7,48 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::adapters::embedded::{InProcessCache, InProcessPublisher, SqliteReadModel, SqliteWriteStore};
+use crate::adapters::signalr_hub::Hub;
 use crate::adapters::stream_cache::CachedStreams;
 use crate::application::changes::Changes;
 use crate::application::commands::CommandService;
 use crate::application::dispatch::Dispatcher;
 use crate::application::projection::Projection;
+use crate::application::push_changes::PushChanges;
 use crate::application::queries::QueryService;
 use crate::application::relay::Relay;
 use crate::config::{Access, Settings};
 use crate::functions::App;
 use crate::host::listen::Mode;
 use crate::ports::cache::NoCache;
-use crate::ports::{Adapters, ReadModelError, ResponseCache, StoreError};
+use crate::ports::push::{Negotiator, Push};
+use crate::ports::{Adapters, ReadModel, ReadModelError, ResponseCache, StoreError};
 
 /// Adapters plus the projection that consumes their events (built together: in-process delivery needs it).
 pub struct Wiring {
     pub adapters: Adapters,
     pub projection: Arc<Projection>,
+    pub live: Live,
+}
+
+/// Live push: who answers negotiate, and this process's hub when it is one.
+#[derive(Clone)]
+pub struct Live {
+    pub negotiator: Arc<dyn Negotiator>,
+    pub hub: Option<Arc<Hub>>,
+}
+
+impl Live {
+    /// This process is the hub (standalone, and wherever no SignalR Service is configured).
+    pub fn own_hub() -> (Self, Arc<dyn Push>) {
+        let hub = Arc::new(Hub::default());
+        (Self { negotiator: hub.clone(), hub: Some(hub.clone()) }, hub)
+    }
+}
+
+/// The projection over `read_model`, pushing what it applies through `push`.
+fn projection(read_model: Arc<dyn ReadModel>, cache: Arc<dyn ResponseCache>, push: Arc<dyn Push>) -> Arc<Projection> {
+    let hints = PushChanges::new(read_model.clone(), push);
+    Arc::new(Projection::new(read_model, cache, Changes::default()).with_push(hints))
 }
 
 /// The embedded adapters could not be opened.
@@ -55,10 +80,12 @@ fn embedded_with(data_dir: &Path, cache: Arc<dyn ResponseCache>) -> Result<Wirin
     std::fs::create_dir_all(data_dir)
         .map_err(|source| OpenError::DataDir { path: data_dir.display().to_string(), source })?;
     let write_store = Arc::new(CachedStreams::new(SqliteWriteStore::open(&data_dir.join("write.db"))?));
-    let read_model = Arc::new(SqliteReadModel::open(&data_dir.join("read.db"))?);
-    let projection = Arc::new(Projection::new(read_model.clone(), cache.clone(), Changes::default()));
+    let read_model: Arc<dyn ReadModel> = Arc::new(SqliteReadModel::open(&data_dir.join("read.db"))?);
+    let (live, push) = Live::own_hub();
+    let projection = projection(read_model.clone(), cache.clone(), push);
     let publisher = Arc::new(InProcessPublisher::new(projection.clone()));
-    Ok(Wiring { adapters: Adapters { write_store, publisher, read_model, cache, backend: "embedded" }, projection })
+    let adapters = Adapters { write_store, publisher, read_model, cache, backend: "embedded" };
+    Ok(Wiring { adapters, projection, live })
 }
 
 /// Whether this process may keep answers in its own memory. Only its own projection invalidates them, so
@@ -81,7 +108,7 @@ pub async fn wire(settings: &Settings) -> Result<Wiring, OpenError> {
     use crate::adapters::elastic::ElasticReadModel;
     use crate::adapters::eventgrid::{EventGridPublisher, EventGridSettings, TopicAuth};
     use crate::adapters::redis::RedisCache;
-    use crate::ports::{EventPublisher, ReadModel, WriteStore};
+    use crate::ports::{EventPublisher, WriteStore};
     let needs_entra = azure.cosmos.as_ref().is_some_and(|c| c.key.is_none())
         || azure.event_grid.as_ref().is_some_and(|e| e.key.is_none())
         || azure.redis.as_ref().is_some_and(|r| r.entra_username.is_some());
@@ -104,7 +131,8 @@ pub async fn wire(settings: &Settings) -> Result<Wiring, OpenError> {
         None if local_cache_is_safe(settings, azure.elastic.is_some()) => Arc::new(InProcessCache::default()),
         None => Arc::new(NoCache),
     };
-    let projection = Arc::new(Projection::new(read_model.clone(), cache.clone(), Changes::default()));
+    let (live, push) = Live::own_hub();
+    let projection = projection(read_model.clone(), cache.clone(), push);
     let publisher: Arc<dyn EventPublisher> = match (&azure.event_grid, &credential) {
         (Some(topic), credential) => {
             let auth = match (&topic.key, credential) {
@@ -117,7 +145,8 @@ pub async fn wire(settings: &Settings) -> Result<Wiring, OpenError> {
         }
         (None, _) => Arc::new(InProcessPublisher::new(projection.clone())),
     };
-    Ok(Wiring { adapters: Adapters { write_store, publisher, read_model, cache, backend: "azure" }, projection })
+    let adapters = Adapters { write_store, publisher, read_model, cache, backend: "azure" };
+    Ok(Wiring { adapters, projection, live })
 }
 
 /// Without the `azure` feature every port is embedded.
@@ -137,7 +166,7 @@ impl Wiring {
     /// The use cases over these adapters, as the functions' shared state. `relay_min_age`: see
     /// `Settings::relay_min_age`.
     pub fn app(self, relay_min_age: Duration) -> Arc<App> {
-        let Wiring { adapters, projection } = self;
+        let Wiring { adapters, projection, live } = self;
         let store = adapters.write_store;
         let dispatcher = Dispatcher::new(store.clone(), adapters.publisher.clone());
         let commands = Arc::new(CommandService::new(store.clone(), store.clone(), dispatcher.clone()));
@@ -147,6 +176,8 @@ impl Wiring {
             commands,
             projection,
             backend: adapters.backend,
+            negotiator: live.negotiator,
+            hub: live.hub,
         })
     }
 }

@@ -12,4 +12,5 @@ pub mod embedded;
 pub mod eventgrid;
 #[cfg(feature = "azure")]
 pub mod redis;
+pub mod signalr_hub;
 pub mod stream_cache;

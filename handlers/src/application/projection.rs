@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::changes::Changes;
 use super::group_apply::GroupApply;
+use super::push_changes::PushChanges;
 use crate::contract::event_json::{self, DecodeError};
 use crate::domain::Event;
 use crate::ports::read_model::Applied;
@@ -30,11 +31,29 @@ pub struct Projection {
     writes: Arc<GroupApply>,
     changes: Changes,
     malformed: AtomicU64,
+    /// Where applied events become push hints (none: nothing is pushed).
+    push: Option<Arc<PushChanges>>,
 }
 
 impl Projection {
     pub fn new(read_model: Arc<dyn ReadModel>, cache: Arc<dyn ResponseCache>, changes: Changes) -> Self {
-        Self { writes: GroupApply::new(read_model, cache, changes.clone()), changes, malformed: AtomicU64::new(0) }
+        Self {
+            writes: GroupApply::new(read_model, cache, changes.clone()),
+            changes,
+            malformed: AtomicU64::new(0),
+            push: None,
+        }
+    }
+
+    /// Hands every applied event to `push` (after the read model holds it).
+    pub fn with_push(mut self, push: Arc<PushChanges>) -> Self {
+        self.push = Some(push);
+        self
+    }
+
+    /// The push hints' queue, if any.
+    pub fn push(&self) -> Option<&Arc<PushChanges>> {
+        self.push.as_ref()
     }
 
     /// The change signal this projection raises (queries wait on it).
@@ -60,7 +79,7 @@ impl Projection {
         let events: Vec<Event> = decoded.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
         let mut applied = self.writes.apply(events.clone()).await?.into_iter();
         let mut events = events.into_iter();
-        Ok(decoded
+        let outcomes: Vec<Outcome> = decoded
             .into_iter()
             .map(|d| match d {
                 Err(error) => {
@@ -74,7 +93,14 @@ impl Projection {
                     (None, _) => unreachable!("one event per decoded payload"),
                 },
             })
-            .collect())
+            .collect();
+        if let Some(push) = &self.push {
+            push.applied(outcomes.iter().filter_map(|o| match o {
+                Outcome::Applied(event) => Some(event),
+                _ => None,
+            }));
+        }
+        Ok(outcomes)
     }
 }
 

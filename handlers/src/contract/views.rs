@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::domain::{Event, EventId, ItemState, ProductState, Timestamp, TransferId};
+use crate::domain::{Event, EventId, ItemState, ProductEvent, ProductState, Timestamp, TransferId};
 use crate::ports::read_model::{InventoryPage, ItemView, Summary};
 
 /// The answer to an applied command.
@@ -42,6 +42,18 @@ pub fn applied_product(command: &str, product: &ProductState, events: &[EventId]
             "version": product.version,
         },
         "events": events.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    })
+}
+
+/// A product as its `productChanged` push message carries it: its state after the event.
+pub fn product(product: &ProductEvent) -> Value {
+    json!({
+        "sku": product.sku,
+        "name": product.name.as_str(),
+        "category": product.category,
+        "reorderLevel": product.reorder_level,
+        "version": product.version,
+        "updatedAt": product.recorded_at.to_string(),
     })
 }
 

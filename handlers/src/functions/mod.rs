@@ -3,16 +3,19 @@
 
 pub mod command;
 pub mod dashboard;
+pub mod negotiate;
 pub mod projection;
 pub mod query;
 pub mod relay;
 
 use std::sync::Arc;
 
+use crate::adapters::signalr_hub::Hub;
 use crate::application::commands::CommandService;
 use crate::application::projection::Projection;
 use crate::application::queries::QueryService;
 use crate::application::relay::Relay;
+use crate::ports::push::Negotiator;
 
 /// What every function's route is given: the use cases, built by `wiring`.
 pub struct App {
@@ -22,4 +25,8 @@ pub struct App {
     pub relay: Arc<Relay>,
     /// `embedded` or `azure`, as `/api/health` reports it.
     pub backend: &'static str,
+    /// Answers `negotiate`: this process's hub, or Azure SignalR Service.
+    pub negotiator: Arc<dyn Negotiator>,
+    /// This process's own hub, whose transports the router serves (none when Azure SignalR Service is the hub).
+    pub hub: Option<Arc<Hub>>,
 }

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use super::App;
 use crate::application::queries::QueryService;
 use crate::contract::{FieldError, views};
-use crate::domain::{ItemKey, LocationId, Sku};
+use crate::domain::{ItemKey, LocationId, Sku, Timestamp};
 use crate::http::{Problem, etag};
 use crate::ports::ReadModelError;
 use crate::ports::read_model::{ActivityQuery, InventoryQuery};
@@ -268,15 +268,53 @@ pub async fn activity(
     .await
 }
 
+/// How far the read model is behind what this process accepted: 0 once it holds the newest accepted event (a
+/// quiet shop is up to date however long ago that was), else at least the age of that event.
+fn behind_ms(accepted: Option<Timestamp>, as_of: Option<Timestamp>, now: Timestamp) -> u64 {
+    match accepted {
+        Some(accepted) if as_of.is_none_or(|as_of| as_of < accepted) => {
+            ((now.unix_seconds() - accepted.unix_seconds()).max(0.0) * 1000.0) as u64
+        }
+        _ => 0,
+    }
+}
+
 /// `GET /api/health`: liveness plus what an operator wants at a glance.
 pub async fn health(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, Problem> {
     let as_of = app.queries.read_model.as_of().await.map_err(read_failed)?;
+    let accepted = app.commands.last_accepted();
+    let push = app.projection.push().map(|p| p.counts()).unwrap_or_default();
     let body = json!({
         "status": "ok",
         "backend": app.backend,
         "version": env!("CARGO_PKG_VERSION"),
         "asOf": as_of.map(|t| t.to_string()),
+        "acceptedAt": accepted.map(|t| t.to_string()),
+        "behindMs": behind_ms(accepted, as_of, Timestamp::now()),
         "malformedEvents": app.projection.malformed_count(),
+        "push": {
+            "hub": app.hub.as_ref().map_or("azure-signalr", |_| "self"),
+            "clients": app.hub.as_ref().map(|hub| hub.clients()),
+            "sent": push.sent,
+            "failed": push.failed,
+            "dropped": push.dropped,
+        },
     });
     Ok(etag::respond(&headers, to_bytes(body)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn behind_is_zero_once_the_read_model_holds_the_newest_accepted_event_however_old() {
+        let at = |s: &str| Timestamp::parse(s).unwrap();
+        let now = at("2026-01-15T13:00:00Z");
+        let accepted = at("2026-01-15T10:00:00Z");
+        assert_eq!(behind_ms(Some(accepted), Some(accepted), now), 0, "a quiet shop is up to date");
+        assert_eq!(behind_ms(None, Some(accepted), now), 0, "nothing accepted here");
+        assert_eq!(behind_ms(Some(at("2026-01-15T12:59:58Z")), Some(accepted), now), 2000);
+        assert_eq!(behind_ms(Some(at("2026-01-15T12:59:59Z")), None, now), 1000);
+    }
 }

@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod publisher;
+pub mod push;
 pub mod read_model;
 pub mod write_store;
 

@@ -1,0 +1,58 @@
+//! Live push: change messages for open dashboards (SignalR hub `inventory`), and the negotiate answer that tells a
+//! client where to connect. A message is a hint: a client that misses one is still correct (it re-reads), so a
+//! failed send is logged and counted, never retried and never a reason to fail the projection.
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use super::Cause;
+
+/// The hub every message goes to (lower case: the service lower-cases hub names).
+pub const HUB: &str = "inventory";
+
+/// One invocation for every connected client: `target` is the client-side handler, `argument` its only argument.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushMessage {
+    pub target: &'static str,
+    pub argument: Value,
+}
+
+/// Where a client connects, as the SignalR negotiate answer gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Negotiation {
+    /// This process is the hub: the client connects back here with `connection_token` as `id`.
+    Direct { connection_id: String, connection_token: String },
+    /// Elsewhere (Azure SignalR Service): the client negotiates again at `url` with `access_token`.
+    Redirect { url: String, access_token: String },
+}
+
+/// Sending or negotiating failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    #[error("push service unavailable: {0}")]
+    Unavailable(#[source] Cause),
+    #[error("push service refused the request: {0}")]
+    Refused(String),
+}
+
+/// Sends messages to every connected client.
+#[async_trait]
+pub trait Push: Send + Sync {
+    async fn send(&self, message: &PushMessage) -> Result<(), PushError>;
+}
+
+/// Answers a client's negotiate.
+#[async_trait]
+pub trait Negotiator: Send + Sync {
+    async fn negotiate(&self) -> Result<Negotiation, PushError>;
+}
+
+/// No push at all (tools and tests that project without clients).
+pub struct NoPush;
+
+#[async_trait]
+impl Push for NoPush {
+    async fn send(&self, _message: &PushMessage) -> Result<(), PushError> {
+        Ok(())
+    }
+}

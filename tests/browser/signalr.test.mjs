@@ -1,0 +1,208 @@
+// The official SignalR client (@microsoft/signalr, pinned in package.json) against a standalone handler, which is
+// the hub itself: negotiate's direct form, the WebSockets and Server-Sent Events transports, the JSON hub protocol.
+// Every wait polls a condition until a deadline; nothing sleeps to synchronise.
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as signalR from '@microsoft/signalr';
+import WebSocket from 'ws';
+import { handlerBinary, waitUntil } from './harness.mjs';
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+  });
+}
+
+/** A standalone handler on `port` over `dataDir`; `start()` may be called again after `kill()` (same port, same data). */
+function handler(port, dataDir) {
+  let child = null;
+  let exited = null;
+  const log = [];
+  const base = `http://127.0.0.1:${port}`;
+  return {
+    base, log,
+    async start() {
+      exited = null;
+      child = spawn(handlerBinary(), [], {
+        env: { ...process.env, PIESHOP_API_KEYS: '', PIESHOP_DATA_DIR: dataDir, PIESHOP_LISTEN: `127.0.0.1:${port}`, RUST_LOG: process.env.RUST_LOG || 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child.on('exit', (code, signal) => { exited = { code, signal }; });
+      for (const s of [child.stdout, child.stderr]) s.on('data', (d) => { log.push(String(d)); if (log.length > 200) log.shift(); });
+      await waitUntil('the handler to answer /api/health', async () => {
+        if (exited) throw new Error(`handler exited: ${JSON.stringify(exited)}\n${log.join('')}`);
+        return (await fetch(`${base}/api/health`)).ok;
+      }, { timeoutMs: 20000, intervalMs: 100 });
+    },
+    async kill() {
+      if (!child || exited) return;
+      const gone = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await gone;
+    },
+  };
+}
+
+async function command(base, fields) {
+  const res = await fetch(`${base}/api/commands`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ commandId: randomUUID(), ...fields }),
+  });
+  const body = await res.json();
+  assert.equal(res.status, 200, JSON.stringify(body));
+  return body;
+}
+
+/** A connection that records every message by target. */
+function connect(base, transport) {
+  const received = { stockChanged: [], productChanged: [] };
+  const connection = new signalR.HubConnectionBuilder()
+    .withUrl(`${base}/api`, { transport })
+    .withAutomaticReconnect({ nextRetryDelayInMilliseconds: () => 200 })
+    .configureLogging(signalR.LogLevel.None)
+    .build();
+  for (const target of Object.keys(received)) connection.on(target, (arg) => received[target].push(arg));
+  return { connection, received };
+}
+
+const transports = [['WebSockets', signalR.HttpTransportType.WebSockets], ['ServerSentEvents', signalR.HttpTransportType.ServerSentEvents]];
+
+for (const [name, transport] of transports) {
+  describe(`official client over ${name}`, () => {
+    let server, dataDir;
+    before(async () => {
+      dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pieshop-signalr-'));
+      server = handler(await freePort(), dataDir);
+      await server.start();
+    });
+    after(async () => {
+      await server.kill();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    });
+
+    test('a command arrives as stockChanged, the item as GET shows it plus asOf; a product as productChanged', async () => {
+      const { connection, received } = connect(server.base, transport);
+      await connection.start();
+      try {
+        assert.equal(connection.state, signalR.HubConnectionState.Connected);
+        await command(server.base, { type: 'defineProduct', sku: 'apple-pie', name: 'Apple pie', category: 'fruit', reorderLevel: 4 });
+        const product = await waitUntil('productChanged', () => received.productChanged.find((p) => p.sku === 'apple-pie'));
+        assert.equal(product.name, 'Apple pie');
+        assert.equal(product.reorderLevel, 4);
+        await command(server.base, { type: 'receive', location: 'store-1', sku: 'apple-pie', quantity: 7 });
+        const pushed = await waitUntil('stockChanged', () => received.stockChanged.find((i) => i.sku === 'apple-pie' && i.quantity === 7));
+        const shown = await (await fetch(`${server.base}/api/inventory/store-1/apple-pie`)).json();
+        assert.deepEqual(pushed, shown);
+        assert.ok(pushed.asOf, 'asOf is set');
+      } finally {
+        await connection.stop();
+      }
+    });
+
+    test('the client reconnects after the handler is killed and restarted, and receives again', async () => {
+      const { connection, received } = connect(server.base, transport);
+      const states = [];
+      connection.onreconnecting(() => states.push('reconnecting'));
+      connection.onreconnected(() => states.push('reconnected'));
+      await connection.start();
+      try {
+        await server.kill();
+        await waitUntil('the client to notice', () => states.includes('reconnecting') || connection.state !== signalR.HubConnectionState.Connected);
+        await server.start();
+        await waitUntil('the client to reconnect', () => connection.state === signalR.HubConnectionState.Connected, { timeoutMs: 20000 });
+        assert.ok(states.includes('reconnected'), `states: ${states}`);
+        await command(server.base, { type: 'receive', location: 'store-2', sku: 'pecan-pie', quantity: 3 });
+        await waitUntil('stockChanged after the restart', () => received.stockChanged.find((i) => i.location === 'store-2' && i.sku === 'pecan-pie'));
+      } finally {
+        await connection.stop();
+      }
+    });
+  });
+}
+
+describe('the hub protocol at the edges', () => {
+  let server, dataDir;
+  before(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pieshop-signalr-'));
+    server = handler(await freePort(), dataDir);
+    await server.start();
+  });
+  after(async () => {
+    await server.kill();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  async function negotiate() {
+    const res = await fetch(`${server.base}/api/negotiate?negotiateVersion=1`, { method: 'POST' });
+    assert.equal(res.status, 200);
+    return res.json();
+  }
+
+  /** Opens a raw WebSocket for a fresh connection, sends `text`, and collects what comes back until the close. */
+  async function rawSession(text) {
+    const { connectionToken } = await negotiate();
+    const ws = new WebSocket(`${server.base.replace('http', 'ws')}/api?id=${connectionToken}`);
+    const frames = [];
+    let closed = null;
+    ws.on('message', (data) => frames.push(String(data)));
+    ws.on('close', (code) => { closed = { code }; });
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    ws.send(text);
+    await waitUntil('the server to close the socket', () => closed);
+    return { frames, closed };
+  }
+
+  test('negotiate answers the direct form: version 1, ids, WebSockets and Server-Sent Events with Text', async () => {
+    const body = await negotiate();
+    assert.equal(body.negotiateVersion, 1);
+    assert.match(body.connectionId, /^[0-9a-f]{32}$/);
+    assert.match(body.connectionToken, /^[0-9a-f]{32}$/);
+    assert.notEqual(body.connectionId, body.connectionToken);
+    assert.deepEqual(body.availableTransports, [
+      { transport: 'WebSockets', transferFormats: ['Text'] },
+      { transport: 'ServerSentEvents', transferFormats: ['Text'] },
+    ]);
+  });
+
+  test('a malformed handshake gets an error answer and a clean close (1000)', async () => {
+    const { frames, closed } = await rawSession('this is not a handshake\x1e');
+    assert.equal(closed.code, 1000);
+    assert.deepEqual(frames, ['{"error":"Handshake request is malformed."}\x1e']);
+  });
+
+  test('an unsupported protocol gets the spec\'s error answer and a clean close', async () => {
+    const { frames, closed } = await rawSession('{"protocol":"messagepack","version":1}\x1e');
+    assert.equal(closed.code, 1000);
+    assert.deepEqual(frames, ['{"error":"Requested protocol \'messagepack\' is not available."}\x1e']);
+  });
+
+  test('a close message from the client ends the session cleanly', async () => {
+    const { frames, closed } = await rawSession('{"protocol":"json","version":1}\x1e{"type":7}\x1e');
+    assert.equal(closed.code, 1000);
+    assert.deepEqual(frames, ['{}\x1e']);
+  });
+
+  test('an unknown connection id is 404, a missing one 400, a second transport 409', async () => {
+    const unknown = await fetch(`${server.base}/api?id=nope`, { headers: { Accept: 'text/event-stream' } });
+    assert.equal(unknown.status, 404);
+    const post = await fetch(`${server.base}/api?id=nope`, { method: 'POST', body: '{"type":6}\x1e' });
+    assert.equal(post.status, 404);
+    const missing = await fetch(`${server.base}/api`, { headers: { Accept: 'text/event-stream' } });
+    assert.equal(missing.status, 400);
+    const { connectionToken } = await negotiate();
+    const controller = new AbortController();
+    const first = await fetch(`${server.base}/api?id=${connectionToken}`, { headers: { Accept: 'text/event-stream' }, signal: controller.signal });
+    assert.equal(first.status, 200);
+    assert.match(first.headers.get('content-type'), /^text\/event-stream/);
+    const second = await fetch(`${server.base}/api?id=${connectionToken}`, { headers: { Accept: 'text/event-stream' } });
+    assert.equal(second.status, 409);
+    controller.abort();
+  });
+});
