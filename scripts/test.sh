@@ -5,7 +5,8 @@
 #   1. cargo test --workspace: domain unit tests, API tests on the embedded default, host-protocol tests, the
 #      contract suites of every adapter, the fault suite, and the deployed shape through funchost;
 #   2. scripts/test-deploy.sh: shellcheck, checkov on bicep/, the deployment pytest suite;
-#   3. scripts/test-browser.sh: the dashboard in headless Chromium.
+#   3. scripts/test-signalr.sh: live push with the official SignalR client under Node;
+#   4. scripts/test-browser.sh: the dashboard in headless Chromium.
 # Nothing is skipped (PIESHOP_REQUIRE_ALL=1) unless --quick: then only cargo test runs, with whatever engines the
 # environment names, and the suites that need a missing engine say SKIPPED.
 set -euo pipefail
@@ -60,6 +61,9 @@ embedded=(env -u COSMOS_ENDPOINT -u EVENTGRID_TOPIC_ENDPOINT -u ELASTICSEARCH_UR
 
 echo "test.sh: scripts/test-deploy.sh"
 "${embedded[@]}" scripts/test-deploy.sh -q
+
+echo "test.sh: scripts/test-signalr.sh"
+"${embedded[@]}" scripts/test-signalr.sh
 
 echo "test.sh: scripts/test-browser.sh"
 "${embedded[@]}" scripts/test-browser.sh
