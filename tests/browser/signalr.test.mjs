@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as signalR from '@microsoft/signalr';
 import WebSocket from 'ws';
-import { handlerBinary, waitUntil } from './harness.mjs';
+import { REPO_ROOT, handlerBinary, waitUntil } from './harness.mjs';
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -158,6 +158,22 @@ describe('the hub protocol at the edges', () => {
     await waitUntil('the server to close the socket', () => closed);
     return { frames, closed };
   }
+
+  test('the dashboard serves the vendored browser bundle, which is the pinned npm package\'s unchanged', async () => {
+    const pinned = JSON.parse(fs.readFileSync(new URL('./package.json', import.meta.url), 'utf8')).devDependencies['@microsoft/signalr'];
+    const npm = fs.readFileSync(new URL('./node_modules/@microsoft/signalr/dist/browser/signalr.min.js', import.meta.url), 'utf8');
+    const installed = JSON.parse(fs.readFileSync(new URL('./node_modules/@microsoft/signalr/package.json', import.meta.url), 'utf8')).version;
+    assert.equal(installed, pinned);
+    const vendored = fs.readFileSync(path.join(REPO_ROOT, 'handlers', 'assets', 'signalr.min.js'), 'utf8');
+    const header = vendored.slice(0, vendored.indexOf('*/\n') + 3);
+    assert.match(header, new RegExp(`^/\\*! @microsoft/signalr ${pinned.replaceAll('.', '\\.')}, dist/browser/signalr\\.min\\.js`));
+    assert.match(header, /MIT license/);
+    assert.ok(vendored.slice(header.length) === npm, 'handlers/assets/signalr.min.js is not the npm package\'s file after its header');
+    const res = await fetch(`${server.base}/api/dashboard/signalr.min.js`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type'), /^text\/javascript/);
+    assert.ok((await res.text()) === vendored, 'the handler serves an older copy: rebuild it');
+  });
 
   test('negotiate answers the direct form: version 1, ids, WebSockets and Server-Sent Events with Text', async () => {
     const body = await negotiate();

@@ -39,6 +39,7 @@ pub fn router(app: Arc<App>, access: Access) -> Router {
     Router::new()
         .route("/", get(dashboard::page))
         .route("/api/dashboard", get(dashboard::page))
+        .route("/api/dashboard/signalr.min.js", get(dashboard::signalr))
         .route("/api/health", get(query::health))
         .merge(guarded)
         .with_state(app)
