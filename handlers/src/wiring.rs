@@ -20,7 +20,7 @@ use crate::config::{Access, Settings};
 use crate::functions::App;
 use crate::host::listen::Mode;
 use crate::ports::cache::NoCache;
-use crate::ports::push::{Negotiator, Push};
+use crate::ports::push::{Negotiator, NoNegotiate, NoPush, Push};
 use crate::ports::{Adapters, ReadModel, ReadModelError, ResponseCache, StoreError};
 
 /// Adapters plus the projection that consumes their events (built together: in-process delivery needs it).
@@ -42,6 +42,14 @@ impl Live {
     pub fn own_hub() -> (Self, Arc<dyn Push>) {
         let hub = Arc::new(Hub::default());
         (Self { negotiator: hub.clone(), hub: Some(hub.clone()) }, hub)
+    }
+
+    /// This process's own hub standalone; none under the Functions host, which routes only functions to it.
+    fn without_service(settings: &Settings) -> (Self, Arc<dyn Push>) {
+        match settings.listen.mode {
+            Mode::Standalone => Self::own_hub(),
+            _ => (Self { negotiator: Arc::new(NoNegotiate), hub: None }, Arc::new(NoPush)),
+        }
     }
 }
 
@@ -68,20 +76,26 @@ pub enum OpenError {
     Cache(#[from] crate::ports::cache::CacheError),
     #[cfg(feature = "azure")]
     #[error(transparent)]
+    Push(#[from] crate::ports::push::PushError),
+    #[cfg(feature = "azure")]
+    #[error(transparent)]
     Credential(#[from] crate::adapters::azure_identity::CredentialError),
 }
 
-/// The embedded default: `write.db` and `read.db` in `data_dir`, in-process cache and delivery.
+/// The embedded default: `write.db` and `read.db` in `data_dir`, in-process cache and delivery, this process the hub.
 pub fn embedded(data_dir: &Path) -> Result<Wiring, OpenError> {
-    embedded_with(data_dir, Arc::new(InProcessCache::default()))
+    embedded_with(data_dir, Arc::new(InProcessCache::default()), Live::own_hub())
 }
 
-fn embedded_with(data_dir: &Path, cache: Arc<dyn ResponseCache>) -> Result<Wiring, OpenError> {
+fn embedded_with(
+    data_dir: &Path,
+    cache: Arc<dyn ResponseCache>,
+    (live, push): (Live, Arc<dyn Push>),
+) -> Result<Wiring, OpenError> {
     std::fs::create_dir_all(data_dir)
         .map_err(|source| OpenError::DataDir { path: data_dir.display().to_string(), source })?;
     let write_store = Arc::new(CachedStreams::new(SqliteWriteStore::open(&data_dir.join("write.db"))?));
     let read_model: Arc<dyn ReadModel> = Arc::new(SqliteReadModel::open(&data_dir.join("read.db"))?);
-    let (live, push) = Live::own_hub();
     let projection = projection(read_model.clone(), cache.clone(), push);
     let publisher = Arc::new(InProcessPublisher::new(projection.clone()));
     let adapters = Adapters { write_store, publisher, read_model, cache, backend: "embedded" };
@@ -108,10 +122,12 @@ pub async fn wire(settings: &Settings) -> Result<Wiring, OpenError> {
     use crate::adapters::elastic::ElasticReadModel;
     use crate::adapters::eventgrid::{EventGridPublisher, EventGridSettings, TopicAuth};
     use crate::adapters::redis::RedisCache;
+    use crate::adapters::signalr_service::SignalRService;
     use crate::ports::{EventPublisher, WriteStore};
     let needs_entra = azure.cosmos.as_ref().is_some_and(|c| c.key.is_none())
         || azure.event_grid.as_ref().is_some_and(|e| e.key.is_none())
-        || azure.redis.as_ref().is_some_and(|r| r.entra_username.is_some());
+        || azure.redis.as_ref().is_some_and(|r| r.entra_username.is_some())
+        || azure.signalr.is_some();
     let credential = if needs_entra { Some(azure_identity::credential(azure.client_id.as_deref())?) } else { None };
     let data_dir = || {
         std::fs::create_dir_all(&settings.data_dir)
@@ -131,7 +147,13 @@ pub async fn wire(settings: &Settings) -> Result<Wiring, OpenError> {
         None if local_cache_is_safe(settings, azure.elastic.is_some()) => Arc::new(InProcessCache::default()),
         None => Arc::new(NoCache),
     };
-    let (live, push) = Live::own_hub();
+    let (live, push) = match (&azure.signalr, &credential) {
+        (Some(endpoint), Some(credential)) => {
+            let service = Arc::new(SignalRService::new(endpoint, credential.clone())?);
+            (Live { negotiator: service.clone(), hub: None }, service as Arc<dyn Push>)
+        }
+        _ => Live::without_service(settings),
+    };
     let projection = projection(read_model.clone(), cache.clone(), push);
     let publisher: Arc<dyn EventPublisher> = match (&azure.event_grid, &credential) {
         (Some(topic), credential) => {
@@ -159,7 +181,7 @@ pub async fn wire(settings: &Settings) -> Result<Wiring, OpenError> {
 fn embedded_without_redis(settings: &Settings) -> Result<Wiring, OpenError> {
     let cache: Arc<dyn ResponseCache> =
         if local_cache_is_safe(settings, false) { Arc::new(InProcessCache::default()) } else { Arc::new(NoCache) };
-    embedded_with(&settings.data_dir, cache)
+    embedded_with(&settings.data_dir, cache, Live::without_service(settings))
 }
 
 impl Wiring {

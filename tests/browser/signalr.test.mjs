@@ -10,7 +10,10 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as signalR from '@microsoft/signalr';
+import http from 'node:http';
 import WebSocket from 'ws';
+
+const WebSocketServer = WebSocket.Server;   // ws 7, as @microsoft/signalr depends on it
 import { REPO_ROOT, handlerBinary, waitUntil } from './harness.mjs';
 
 function freePort() {
@@ -22,7 +25,7 @@ function freePort() {
 }
 
 /** A standalone handler on `port` over `dataDir`; `start()` may be called again after `kill()` (same port, same data). */
-function handler(port, dataDir) {
+function handler(port, dataDir, extraEnv = {}) {
   let child = null;
   let exited = null;
   const log = [];
@@ -32,7 +35,7 @@ function handler(port, dataDir) {
     async start() {
       exited = null;
       child = spawn(handlerBinary(), [], {
-        env: { ...process.env, PIESHOP_API_KEYS: '', PIESHOP_DATA_DIR: dataDir, PIESHOP_LISTEN: `127.0.0.1:${port}`, RUST_LOG: process.env.RUST_LOG || 'warn' },
+        env: { ...process.env, PIESHOP_API_KEYS: '', PIESHOP_DATA_DIR: dataDir, PIESHOP_LISTEN: `127.0.0.1:${port}`, RUST_LOG: process.env.RUST_LOG || 'warn', ...extraEnv },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       child.on('exit', (code, signal) => { exited = { code, signal }; });
@@ -220,5 +223,115 @@ describe('the hub protocol at the edges', () => {
     const second = await fetch(`${server.base}/api?id=${connectionToken}`, { headers: { Accept: 'text/event-stream' } });
     assert.equal(second.status, 409);
     controller.abort();
+  });
+});
+
+/**
+ * A stand-in for Azure SignalR Service (Serverless) and for the App Service managed-identity endpoint, as their
+ * references document them (docs/protocol/push-deadletter-auth.md A1, A2): GET <msi>?resource= answers an Entra
+ * token; POST /api/hubs/inventory/:generateToken answers {token}; POST /api/hubs/inventory/:send answers 202 and
+ * relays the message to every connected client; /client/negotiate and the /client/ WebSocket serve the client.
+ * Every call is recorded.
+ */
+async function signalRServiceStandIn() {
+  const calls = [];
+  const clients = new Set();
+  const RS = '\x1e';
+  const server = http.createServer(async (req, res) => {
+    const url = new URL(req.url, 'http://stand-in');
+    let body = '';
+    for await (const chunk of req) body += chunk;
+    calls.push({ method: req.method, path: url.pathname, query: Object.fromEntries(url.searchParams), authorization: req.headers.authorization, body });
+    const json = (status, value) => { res.writeHead(status, { 'Content-Type': 'application/json' }); res.end(JSON.stringify(value)); };
+    if (req.method === 'GET' && url.pathname === '/msi/token') {
+      if (req.headers['x-identity-header'] !== 'identity-secret') return json(401, {});
+      return json(200, { access_token: 'entra-token', expires_on: String(Math.floor(Date.now() / 1000) + 3600), resource: url.searchParams.get('resource'), token_type: 'Bearer' });
+    }
+    if (req.headers.authorization !== 'Bearer entra-token' && url.pathname.startsWith('/api/')) return json(401, {});
+    if (req.method === 'POST' && url.pathname === '/api/hubs/inventory/:generateToken') return json(200, { token: 'client-token' });
+    if (req.method === 'POST' && url.pathname === '/api/hubs/inventory/:send') {
+      const { target, arguments: args } = JSON.parse(body);
+      for (const ws of clients) ws.send(JSON.stringify({ type: 1, target, arguments: args }) + RS);
+      res.writeHead(202); return res.end();
+    }
+    if (req.method === 'POST' && url.pathname === '/client/negotiate') {
+      if (req.headers.authorization !== 'Bearer client-token') return json(401, {});
+      return json(200, { negotiateVersion: 1, connectionId: 'c1', connectionToken: randomUUID(), availableTransports: [{ transport: 'WebSockets', transferFormats: ['Text'] }] });
+    }
+    json(404, {});
+  });
+  const wss = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url, 'http://stand-in');
+    calls.push({ method: 'WS', path: url.pathname, query: Object.fromEntries(url.searchParams), authorization: req.headers.authorization });
+    if (url.pathname !== '/client/' || req.headers.authorization !== 'Bearer client-token') { socket.destroy(); return; }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.once('message', () => { ws.send('{}' + RS); clients.add(ws); });
+      ws.on('close', () => clients.delete(ws));
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    base: `http://127.0.0.1:${server.address().port}`, calls,
+    close: () => { for (const ws of clients) ws.terminate(); server.close(); },
+  };
+}
+
+describe('the Azure path: negotiate redirects the official client to Azure SignalR Service', () => {
+  let service, server, dataDir;
+  before(async () => {
+    service = await signalRServiceStandIn();
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pieshop-signalr-'));
+    server = handler(await freePort(), dataDir, {
+      AZURE_SIGNALR_ENDPOINT: service.base,
+      IDENTITY_ENDPOINT: `${service.base}/msi/token`, IDENTITY_HEADER: 'identity-secret',
+    });
+    await server.start();
+  });
+  after(async () => {
+    await server.kill();
+    service.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('negotiate answers the redirect form with a token from :generateToken, got with the managed identity', async () => {
+    const res = await fetch(`${server.base}/api/negotiate?negotiateVersion=1`, { method: 'POST' });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+    assert.deepEqual(await res.json(), { url: `${service.base}/client/?hub=inventory`, accessToken: 'client-token' });
+    const msi = service.calls.find((c) => c.path === '/msi/token');
+    assert.equal(msi.query.resource, 'https://signalr.azure.com', 'the token is for scope https://signalr.azure.com/.default');
+    const generate = service.calls.find((c) => c.path === '/api/hubs/inventory/:generateToken');
+    assert.equal(generate.method, 'POST');
+    assert.equal(generate.query['api-version'], '2022-11-01');
+    assert.equal(generate.authorization, 'Bearer entra-token');
+  });
+
+  test('the official client follows the redirect with the access token, and the projection\'s :send reaches it', async () => {
+    const { connection, received } = connect(server.base, signalR.HttpTransportType.WebSockets);
+    await connection.start();
+    try {
+      const negotiate = service.calls.find((c) => c.path === '/client/negotiate');
+      assert.equal(negotiate.authorization, 'Bearer client-token');
+      assert.equal(negotiate.query.hub, 'inventory');
+      assert.equal(negotiate.query.negotiateVersion, '1');
+      const upgrade = service.calls.find((c) => c.method === 'WS');
+      assert.equal(upgrade.authorization, 'Bearer client-token', 'Node sends the token as a header');
+      assert.equal(upgrade.query.hub, 'inventory');
+      await command(server.base, { type: 'receive', location: 'store-9', sku: 'apple-pie', quantity: 2 });
+      const pushed = await waitUntil('stockChanged through the service', () => received.stockChanged.find((i) => i.location === 'store-9'));
+      assert.deepEqual(pushed, await (await fetch(`${server.base}/api/inventory/store-9/apple-pie`)).json());
+      const send = service.calls.find((c) => c.path === '/api/hubs/inventory/:send');
+      assert.equal(send.query['api-version'], '2022-11-01');
+      assert.equal(send.authorization, 'Bearer entra-token');
+      assert.equal(JSON.parse(send.body).target, 'stockChanged');
+    } finally {
+      await connection.stop();
+    }
+  });
+
+  test('the handler is not a hub here: its own transport routes are gone', async () => {
+    const res = await fetch(`${server.base}/api?id=anything`, { headers: { Accept: 'text/event-stream' } });
+    assert.equal(res.status, 404);
   });
 });

@@ -56,3 +56,14 @@ impl Push for NoPush {
         Ok(())
     }
 }
+
+/// No live push here: negotiate answers 503 and clients poll. Under the Functions host without a SignalR Service the
+/// process cannot be the hub (the host routes only functions, and instances come and go).
+pub struct NoNegotiate;
+
+#[async_trait]
+impl Negotiator for NoNegotiate {
+    async fn negotiate(&self) -> Result<Negotiation, PushError> {
+        Err(PushError::Unavailable("no SignalR Service is configured (AZURE_SIGNALR_ENDPOINT)".into()))
+    }
+}
