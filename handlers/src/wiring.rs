@@ -20,7 +20,7 @@ use crate::config::{Access, Settings};
 use crate::functions::App;
 use crate::host::listen::Mode;
 use crate::ports::cache::NoCache;
-use crate::ports::push::{Negotiator, NoNegotiate, NoPush, Push};
+use crate::ports::push::{Negotiator, NoNegotiate, Push};
 use crate::ports::{Adapters, ReadModel, ReadModelError, ResponseCache, StoreError};
 
 /// Adapters plus the projection that consumes their events (built together: in-process delivery needs it).
@@ -39,24 +39,31 @@ pub struct Live {
 
 impl Live {
     /// This process is the hub (standalone, and wherever no SignalR Service is configured).
-    pub fn own_hub() -> (Self, Arc<dyn Push>) {
+    pub fn own_hub() -> (Self, Option<Arc<dyn Push>>) {
         let hub = Arc::new(Hub::default());
-        (Self { negotiator: hub.clone(), hub: Some(hub.clone()) }, hub)
+        (Self { negotiator: hub.clone(), hub: Some(hub.clone()) }, Some(hub))
     }
 
     /// This process's own hub standalone; none under the Functions host, which routes only functions to it.
-    fn without_service(settings: &Settings) -> (Self, Arc<dyn Push>) {
+    fn without_service(settings: &Settings) -> (Self, Option<Arc<dyn Push>>) {
         match settings.listen.mode {
             Mode::Standalone => Self::own_hub(),
-            _ => (Self { negotiator: Arc::new(NoNegotiate), hub: None }, Arc::new(NoPush)),
+            _ => (Self { negotiator: Arc::new(NoNegotiate), hub: None }, None),
         }
     }
 }
 
-/// The projection over `read_model`, pushing what it applies through `push`.
-fn projection(read_model: Arc<dyn ReadModel>, cache: Arc<dyn ResponseCache>, push: Arc<dyn Push>) -> Arc<Projection> {
-    let hints = PushChanges::new(read_model.clone(), push);
-    Arc::new(Projection::new(read_model, cache, Changes::default()).with_push(hints))
+/// The projection over `read_model`, pushing what it applies through `push` (if any).
+fn projection(
+    read_model: Arc<dyn ReadModel>,
+    cache: Arc<dyn ResponseCache>,
+    push: Option<Arc<dyn Push>>,
+) -> Arc<Projection> {
+    let projection = Projection::new(read_model.clone(), cache, Changes::default());
+    Arc::new(match push {
+        Some(push) => projection.with_push(PushChanges::new(read_model, push)),
+        None => projection,
+    })
 }
 
 /// The embedded adapters could not be opened.
@@ -90,7 +97,7 @@ pub fn embedded(data_dir: &Path) -> Result<Wiring, OpenError> {
 fn embedded_with(
     data_dir: &Path,
     cache: Arc<dyn ResponseCache>,
-    (live, push): (Live, Arc<dyn Push>),
+    (live, push): (Live, Option<Arc<dyn Push>>),
 ) -> Result<Wiring, OpenError> {
     std::fs::create_dir_all(data_dir)
         .map_err(|source| OpenError::DataDir { path: data_dir.display().to_string(), source })?;
@@ -150,7 +157,7 @@ pub async fn wire(settings: &Settings) -> Result<Wiring, OpenError> {
     let (live, push) = match (&azure.signalr, &credential) {
         (Some(endpoint), Some(credential)) => {
             let service = Arc::new(SignalRService::new(endpoint, credential.clone())?);
-            (Live { negotiator: service.clone(), hub: None }, service as Arc<dyn Push>)
+            (Live { negotiator: service.clone(), hub: None }, Some(service as Arc<dyn Push>))
         }
         _ => Live::without_service(settings),
     };

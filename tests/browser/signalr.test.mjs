@@ -104,6 +104,11 @@ for (const [name, transport] of transports) {
         const shown = await (await fetch(`${server.base}/api/inventory/store-1/apple-pie`)).json();
         assert.deepEqual(pushed, shown);
         assert.ok(pushed.asOf, 'asOf is set');
+        const health = await (await fetch(`${server.base}/api/health`)).json();
+        assert.equal(health.push.hub, 'self');
+        assert.ok(health.push.clients >= 1, JSON.stringify(health.push));
+        assert.ok(health.push.sent >= 2, JSON.stringify(health.push));
+        assert.equal(health.behindMs, 0, 'the read model holds what was accepted');
       } finally {
         await connection.stop();
       }
@@ -325,6 +330,9 @@ describe('the Azure path: negotiate redirects the official client to Azure Signa
       assert.equal(send.query['api-version'], '2022-11-01');
       assert.equal(send.authorization, 'Bearer entra-token');
       assert.equal(JSON.parse(send.body).target, 'stockChanged');
+      const health = await (await fetch(`${server.base}/api/health`)).json();
+      assert.equal(health.push.hub, 'azure-signalr');
+      assert.equal(health.push.clients, null, 'clients connect to the service, not here');
     } finally {
       await connection.stop();
     }

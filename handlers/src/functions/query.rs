@@ -293,7 +293,11 @@ pub async fn health(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<R
         "behindMs": behind_ms(accepted, as_of, Timestamp::now()),
         "malformedEvents": app.projection.malformed_count(),
         "push": {
-            "hub": app.hub.as_ref().map_or("azure-signalr", |_| "self"),
+            "hub": match (&app.hub, app.projection.push()) {
+                (Some(_), _) => "self",
+                (None, Some(_)) => "azure-signalr",
+                (None, None) => "none",
+            },
             "clients": app.hub.as_ref().map(|hub| hub.clients()),
             "sent": push.sent,
             "failed": push.failed,

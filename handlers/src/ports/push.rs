@@ -47,16 +47,6 @@ pub trait Negotiator: Send + Sync {
     async fn negotiate(&self) -> Result<Negotiation, PushError>;
 }
 
-/// No push at all (tools and tests that project without clients).
-pub struct NoPush;
-
-#[async_trait]
-impl Push for NoPush {
-    async fn send(&self, _message: &PushMessage) -> Result<(), PushError> {
-        Ok(())
-    }
-}
-
 /// No live push here: negotiate answers 503 and clients poll. Under the Functions host without a SignalR Service the
 /// process cannot be the hub (the host routes only functions, and instances come and go).
 pub struct NoNegotiate;

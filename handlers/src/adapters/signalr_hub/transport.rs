@@ -24,6 +24,10 @@ use super::{Connection, Hub};
 
 /// Client text waiting for an SSE session, and session text waiting for the event stream.
 const CHANNEL: usize = 64;
+/// Each WebSocket's read and write buffer.
+const SOCKET_BUFFER: usize = 4 * 1024;
+/// The longest message a client may send (its own are handshakes, pings and closes).
+const MAX_MESSAGE: usize = 64 * 1024;
 
 #[derive(Deserialize)]
 struct Id {
@@ -50,6 +54,10 @@ async fn connect(State(hub): State<Arc<Hub>>, Query(Id { id }): Query<Id>, reque
         if let Err(code) = hub.claim(&token, Connection::WebSocket) {
             return status(code, "no such connection, or it has a transport");
         }
+        // Hub messages are small: tungstenite's 128 KiB default buffers per socket would dwarf everything else the
+        // handler holds with hundreds of dashboards open.
+        let upgrade =
+            upgrade.read_buffer_size(SOCKET_BUFFER).write_buffer_size(SOCKET_BUFFER).max_message_size(MAX_MESSAGE);
         return upgrade.on_upgrade(move |socket| session::run(hub, token, Transport::WebSocket(Box::new(socket))));
     }
     let (inbound_sender, inbound) = mpsc::channel(CHANNEL);
