@@ -375,7 +375,8 @@ describe('dashboard under function keys (PIESHOP_API_KEYS)', () => {
     assert.deepEqual(page.answers.filter((a) => a.status === 401), [], 'the server never refused the page');
     const api = page.answers.filter((a) => a.path.startsWith('/api/') && a.path !== '/api/dashboard');
     for (const [what, pick] of [['summary', (a) => a.path === '/api/inventory/summary'], ['activity', (a) => a.path === '/api/activity'],
-      ['command', (a) => a.path === '/api/commands' && a.method === 'POST'], ['own-write read', (a) => a.path === '/api/inventory/store-keyed/rhubarb-pie']]) {
+      ['command', (a) => a.path === '/api/commands' && a.method === 'POST'], ['own-write read', (a) => a.path === '/api/inventory/store-keyed/rhubarb-pie'],
+      ['live push negotiate', (a) => a.path === '/api/negotiate' && a.method === 'POST']]) {
       assert.ok(api.some(pick), `no ${what} call was answered`);
     }
     assert.deepEqual(api.filter((a) => a.key !== KEY).map((a) => a.path), [], 'every API call carries x-functions-key');
