@@ -60,9 +60,13 @@ impl PushChanges {
         })
     }
 
-    /// Queues hints for events the read model now holds. Never blocks: a full queue drops (and counts) them.
+    /// Queues hints for events the read model now holds, if anyone listens. Never blocks: a full queue drops (and
+    /// counts) them.
     /// Starts the draining task on first use (callers run on the tokio runtime).
     pub fn applied<'a>(self: &Arc<Self>, events: impl IntoIterator<Item = &'a Event>) {
+        if !self.push.listening() {
+            return;
+        }
         let queue = self.queue.get_or_init(|| {
             let (sender, receiver) = mpsc::channel(QUEUE);
             tokio::spawn(self.clone().drain(receiver));
@@ -157,11 +161,12 @@ mod tests {
     use crate::domain::{Timestamp, Version};
     use crate::ports::push::PushError;
 
-    /// Records what it is asked to send; fails every send while `failing`.
+    /// Records what it is asked to send; fails every send while `failing`; nobody listens while `deaf`.
     #[derive(Default)]
     struct Recording {
         sent: Mutex<Vec<PushMessage>>,
         failing: bool,
+        deaf: bool,
     }
 
     #[async_trait]
@@ -172,6 +177,10 @@ mod tests {
             }
             self.sent.lock().await.push(message.clone());
             Ok(())
+        }
+
+        fn listening(&self) -> bool {
+            !self.deaf
         }
     }
 
@@ -245,5 +254,16 @@ mod tests {
         assert_eq!(sent[0].argument["quantity"], 1);
         assert!(sent[0].argument["asOf"].is_string());
         assert_eq!(sent[1].argument["sku"], "pecan-pie");
+    }
+
+    #[tokio::test]
+    async fn with_nobody_listening_nothing_is_queued_read_or_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let push = Arc::new(Recording { deaf: true, ..Recording::default() });
+        let (projection, hints) = projection(&dir, push.clone());
+        projection.handle_all(&[event_json::encode(&received("apple-pie", 1), Schema::CloudEvents)]).await.unwrap();
+        assert!(hints.queue.get().is_none(), "no drain task was even started");
+        assert_eq!(hints.counts(), PushCounts::default());
+        assert!(push.sent.lock().await.is_empty());
     }
 }

@@ -39,6 +39,12 @@ pub enum PushError {
 #[async_trait]
 pub trait Push: Send + Sync {
     async fn send(&self, message: &PushMessage) -> Result<(), PushError>;
+
+    /// Whether a message sent now could reach anyone. A hub with no sessions says no, and the projection's changes
+    /// are then not even read back (a client re-reads when it connects).
+    fn listening(&self) -> bool {
+        true
+    }
 }
 
 /// Answers a client's negotiate.

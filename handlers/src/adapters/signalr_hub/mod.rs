@@ -127,6 +127,10 @@ impl Push for Hub {
         let _ = self.updates.send(Arc::from(frame));
         Ok(())
     }
+
+    fn listening(&self) -> bool {
+        self.clients() > 0
+    }
 }
 
 #[cfg(test)]
