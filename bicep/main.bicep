@@ -39,6 +39,13 @@ param redisSkuName string = 'Basic'
 
 param redisCapacity int = 0
 
+@description('Deploy Azure SignalR Service for live push to dashboards (without it the handler answers negotiate with 503 and dashboards long-poll).')
+param enableSignalR bool = true
+
+@description('SignalR Service tier: Free_F1 allows 20 connections and 20,000 messages a day.')
+@allowed([ 'Free_F1', 'Standard_S1', 'Premium_P1' ])
+param signalrSkuName string = 'Standard_S1'
+
 @description('Flex Consumption scale-out ceiling (instances).')
 param maximumInstanceCount int = 40
 
@@ -78,6 +85,7 @@ var cosmosDatabase = 'pieshop'
 var cosmosContainer = 'inventory'
 var deploymentContainerName = 'app-package'
 var deadLetterContainerName = 'eventgrid-deadletter'
+var signalrName = '${namePrefix}-push-${suffix}'
 
 // One user-assigned identity for every data-plane role: its client id goes to
 // AZURE_CLIENT_ID so the handler's credential picks it, and it exists before the app does.
@@ -180,6 +188,12 @@ var handlerSettings = {
 
 // With Entra the handler AUTHs to Redis as the identity's object id with a token for
 // https://redis.azure.com/.default; with keys the whole URL is a Key Vault secret.
+// Computed rather than taken from the module's output: the SignalR resource's CORS needs the app's host name, so the
+// app cannot also wait for it.
+var signalrSettings = !enableSignalR ? {} : {
+  AZURE_SIGNALR_ENDPOINT: 'https://${signalrName}.service.signalr.net'
+}
+
 var redisSettings = !enableRedis ? {} : redisEntraAuth ? {
   REDIS_URL: 'rediss://${redis.outputs.hostName}:6380'
   REDIS_USERNAME: identity.properties.principalId
@@ -203,7 +217,19 @@ module functionApp 'modules/functionapp.bicep' = {
     appInsightsConnectionString: monitoring.outputs.connectionString
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
-    appSettings: union(handlerSettings, redisSettings)
+    appSettings: union(handlerSettings, redisSettings, signalrSettings)
+  }
+}
+
+module signalr 'modules/signalr.bicep' = if (enableSignalR) {
+  name: 'signalr'
+  params: {
+    name: signalrName
+    location: location
+    tags: tags
+    appPrincipalId: identity.properties.principalId
+    appOrigin: 'https://${functionApp.outputs.defaultHostName}'
+    skuName: signalrSkuName
   }
 }
 
@@ -248,4 +274,5 @@ output alertNames array = alerts.outputs.alertNames
 output commandUrl string = 'https://${functionApp.outputs.defaultHostName}/api/commands'
 output queryUrl string = 'https://${functionApp.outputs.defaultHostName}/api/inventory'
 output dashboardUrl string = 'https://${functionApp.outputs.defaultHostName}/api/dashboard'
+output signalrEndpoint string = enableSignalR ? signalrSettings.AZURE_SIGNALR_ENDPOINT : ''
 output healthUrl string = 'https://${functionApp.outputs.defaultHostName}/api/health'

@@ -18,10 +18,14 @@ Builds release once (cargo build --release -p pieshop -p loadgen), then measures
      commands/s, p99 and projection lag (scanners only), cached queries (dashboard readers only, If-None-Match),
      uncached queries (distinct query strings; and dashboard reads while scanners write), server RSS under load,
      and a count and a receipt on an item keeping 10,000 movements (offline records) beside one keeping none
-  4. stripped binary size
-  5. with ELASTICSEARCH_URL set: raw _bulk indexing rate of inventory-item documents, and the projection's
+  4. live push: BENCH_PUSH_CLIENTS (500) official SignalR clients (@microsoft/signalr under Node, WebSockets)
+     connected to a fresh standalone handler; BENCH_PUSH_COMMANDS (100) commands, one every 50 ms, each for its own
+     item: command sent -> stockChanged received at every client, p50/p99, and the handler's RSS (/proc) with them
+     connected, beside the same handler's RSS with none
+  5. stripped binary size
+  6. with ELASTICSEARCH_URL set: raw _bulk indexing rate of inventory-item documents, and the projection's
      rate into Elasticsearch (a handler with the Elasticsearch read model under the same scanners)
-  6. with ELASTICSEARCH_URL set, the production path: the same scanners through funchost (the Functions host and
+  7. with ELASTICSEARCH_URL set, the production path: the same scanners through funchost (the Functions host and
      Event Grid stand-in) in front of 2 release handler instances sharing one embedded write store and
      Elasticsearch: events/s Event Grid delivered one by one and the projection acknowledged, and accepted ->
      visible lag through the front door, beside the raw _bulk rate (funchost is built release separately:
@@ -48,8 +52,10 @@ WRITE_SECONDS=${BENCH_WRITE_SECONDS:-20}
 READ_SECONDS=${BENCH_READ_SECONDS:-10}
 MIXED_SECONDS=${BENCH_MIXED_SECONDS:-15}
 COLD_RUNS=${BENCH_COLD_RUNS:-20}
+PUSH_CLIENTS=${BENCH_PUSH_CLIENTS:-500}
+PUSH_COMMANDS=${BENCH_PUSH_COMMANDS:-100}
 
-for tool in cargo curl jq node awk; do
+for tool in cargo curl jq node npm awk; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 1; }
 done
 
@@ -146,6 +152,19 @@ history=$("$LOADGEN" history "$base" --movements 10000 --samples 50 --json | jso
 
 kill "$handler_pid"
 wait "$handler_pid" 2>/dev/null || true
+
+say "live push: $PUSH_CLIENTS official SignalR clients (WebSockets) on a fresh handler, $PUSH_COMMANDS commands 50 ms apart"
+(cd "$ROOT/tests/browser" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error >&2)
+push_port=$(free_port)
+mkdir -p "$WORK/push-data"
+PIESHOP_DATA_DIR="$WORK/push-data" PIESHOP_LISTEN="127.0.0.1:$push_port" "$HANDLER" >"$WORK/handler-push.log" 2>&1 &
+push_pid=$!
+PIDS+=("$push_pid")
+wait_http "http://127.0.0.1:$push_port/api/health" 10
+push_idle_rss=$(awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$push_pid/status")
+push=$(node "$ROOT/tests/browser/push-bench.mjs" "http://127.0.0.1:$push_port" "$push_pid" "$PUSH_CLIENTS" "$PUSH_COMMANDS" 50 | json_of)
+kill "$push_pid"
+wait "$push_pid" 2>/dev/null || true
 
 es_rate=n/a
 es_projection=n/a
@@ -316,6 +335,12 @@ row "uncached queries/s (distinct strings)" "$(calc "%.0f" "$uncached_qps") (p99
 row "queries/s while writing (mixed)" "$(calc "%.0f" "$mixed_qps") (p99 $(calc "%.2f" "$mixed_p99") ms)" "" ""
 row "commands/s while reading (mixed)" "$(calc "%.0f" "$mixed_cps")" "" ""
 row "server RSS under load (max sampled)" "$(calc "%.1f MB" "$rss_max")" "<= 40 MB" "$(meets "$rss_max <= 40")"
+push_p50=$(get "$push" .p50_ms)
+push_p99=$(get "$push" .p99_ms)
+push_rss=$(get "$push" .rss_connected_mb)
+row "live push: command -> message p50 / p99" "$(calc "%.1f" "$push_p50") / $(calc "%.1f ms" "$push_p99") ($PUSH_CLIENTS clients)" "p99 <= 100 ms" "$(meets "$push_p99 <= 100")"
+row "live push: messages missed" "$(get "$push" .missed) of $((PUSH_CLIENTS * PUSH_COMMANDS))" "0" "$(meets "$(get "$push" .missed) == 0")"
+row "live push: handler RSS, clients connected" "$(calc "%.1f MB" "$push_rss") (idle $push_idle_rss MB, max $(calc "%.1f" "$(get "$push" .rss_max_mb)"))" "<= 60 MB" "$(meets "$push_rss <= 60")"
 row "stripped binary (target/release/handler)" "$binary_mb MB ($binary_bytes B)" "<= 30 MB" "$(meets "$binary_mb <= 30")"
 row "Elasticsearch raw _bulk docs/s" "$es_rate" "" ""
 row "projection into Elasticsearch, events/s" "$es_projection (lag p99 $es_lag_p99 ms)" "" ""

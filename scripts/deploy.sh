@@ -11,7 +11,8 @@ Usage: scripts/deploy.sh --resource-group NAME [options]
 Deploys everything into one resource group:
   1. checks that `az` is logged in (az login, or azure/login in CI);
   2. builds the static `handler` binary and the zip (scripts/build.sh, scripts/package.sh);
-  3. az group create, then az deployment group create with bicep/main.bicep;
+  3. az group create, then az deployment group create with bicep/main.bicep (with Azure SignalR
+     Service for live push unless enableSignalR is false in bicep/main.parameters.json);
   4. func azure functionapp publish (the zip's contents);
   5. waits until the host lists the `projection` function, then deploys
      bicep/subscription.bicep (Event Grid -> projection, with retries and dead-lettering).
@@ -124,10 +125,10 @@ fi
 # 3. Infrastructure.
 run az group create --name "$resource_group" --location "$location" --output none
 outputs=$(run az deployment group create "${infra_params[@]}" \
-  --query "[properties.outputs.functionAppName.value, properties.outputs.eventGridTopicName.value, properties.outputs.storageAccountName.value, properties.outputs.deadLetterContainerName.value, properties.outputs.commandUrl.value, properties.outputs.queryUrl.value, properties.outputs.dashboardUrl.value]" \
+  --query "[properties.outputs.functionAppName.value, properties.outputs.eventGridTopicName.value, properties.outputs.storageAccountName.value, properties.outputs.deadLetterContainerName.value, properties.outputs.commandUrl.value, properties.outputs.queryUrl.value, properties.outputs.dashboardUrl.value, properties.outputs.signalrEndpoint.value]" \
   --output tsv)
 outputs=${outputs//$'\r'/}
-read -r app topic storage dead_letters command_url query_url dashboard_url <<<"$outputs"
+read -r app topic storage dead_letters command_url query_url dashboard_url signalr_endpoint <<<"$outputs"
 [ -n "${dashboard_url:-}" ] || die "the infrastructure deployment returned no outputs"
 say "function app: $app"
 
@@ -161,4 +162,9 @@ say "deployed. Function URLs (each needs a function key; see scripts/add-scanner
 say "  commands:  $command_url"
 say "  queries:   $query_url"
 say "  dashboard: $dashboard_url"
+if [ -n "${signalr_endpoint:-}" ]; then
+  say "live push: $signalr_endpoint (hub inventory; negotiate is POST /api/negotiate, its own function key)"
+else
+  say "live push: off (enableSignalR=false): dashboards long-poll"
+fi
 say "check it end to end: scripts/smoke.sh --resource-group $resource_group"

@@ -6,7 +6,8 @@
 #      contract suites of every adapter, the fault suite, and the deployed shape through funchost;
 #   2. scripts/test-deploy.sh: shellcheck, checkov on bicep/, the deployment pytest suite;
 #   3. scripts/test-openapi.sh: the served OpenAPI document validated, and schemathesis against it (bounded, seeded);
-#   4. scripts/test-browser.sh: the dashboard in headless Chromium.
+#   4. scripts/test-signalr.sh: live push with the official SignalR client under Node;
+#   5. scripts/test-browser.sh: the dashboard in headless Chromium.
 # Nothing is skipped (PIESHOP_REQUIRE_ALL=1) unless --quick: then only cargo test runs, with whatever engines the
 # environment names, and the suites that need a missing engine say SKIPPED.
 set -euo pipefail
@@ -64,6 +65,8 @@ echo "test.sh: scripts/test-deploy.sh"
 
 echo "test.sh: scripts/test-openapi.sh"
 "${embedded[@]}" scripts/test-openapi.sh
+echo "test.sh: scripts/test-signalr.sh"
+"${embedded[@]}" scripts/test-signalr.sh
 
 echo "test.sh: scripts/test-browser.sh"
 "${embedded[@]}" scripts/test-browser.sh

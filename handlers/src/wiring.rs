@@ -8,24 +8,64 @@ use std::time::Duration;
 
 use crate::adapters::dead_letter_dir::DeadLetterDirectory;
 use crate::adapters::embedded::{InProcessCache, InProcessPublisher, SqliteReadModel, SqliteWriteStore};
+use crate::adapters::signalr_hub::Hub;
 use crate::adapters::stream_cache::CachedStreams;
 use crate::application::changes::Changes;
 use crate::application::commands::CommandService;
 use crate::application::dispatch::Dispatcher;
 use crate::application::operator::Operator;
 use crate::application::projection::Projection;
+use crate::application::push_changes::PushChanges;
 use crate::application::queries::QueryService;
 use crate::application::relay::Relay;
 use crate::config::{Access, Settings};
 use crate::functions::App;
 use crate::host::listen::Mode;
 use crate::ports::cache::NoCache;
-use crate::ports::{Adapters, DeadLetters, ReadModelError, ResponseCache, StoreError};
+use crate::ports::push::{Negotiator, NoNegotiate, Push};
+use crate::ports::{Adapters, DeadLetters, ReadModel, ReadModelError, ResponseCache, StoreError};
 
 /// Adapters plus the projection that consumes their events (built together: in-process delivery needs it).
 pub struct Wiring {
     pub adapters: Adapters,
     pub projection: Arc<Projection>,
+    pub live: Live,
+}
+
+/// Live push: who answers negotiate, and this process's hub when it is one.
+#[derive(Clone)]
+pub struct Live {
+    pub negotiator: Arc<dyn Negotiator>,
+    pub hub: Option<Arc<Hub>>,
+}
+
+impl Live {
+    /// This process is the hub (standalone, and wherever no SignalR Service is configured).
+    pub fn own_hub() -> (Self, Option<Arc<dyn Push>>) {
+        let hub = Arc::new(Hub::default());
+        (Self { negotiator: hub.clone(), hub: Some(hub.clone()) }, Some(hub))
+    }
+
+    /// This process's own hub standalone; none under the Functions host, which routes only functions to it.
+    fn without_service(settings: &Settings) -> (Self, Option<Arc<dyn Push>>) {
+        match settings.listen.mode {
+            Mode::Standalone => Self::own_hub(),
+            _ => (Self { negotiator: Arc::new(NoNegotiate), hub: None }, None),
+        }
+    }
+}
+
+/// The projection over `read_model`, pushing what it applies through `push` (if any).
+fn projection(
+    read_model: Arc<dyn ReadModel>,
+    cache: Arc<dyn ResponseCache>,
+    push: Option<Arc<dyn Push>>,
+) -> Arc<Projection> {
+    let projection = Projection::new(read_model.clone(), cache, Changes::default());
+    Arc::new(match push {
+        Some(push) => projection.with_push(PushChanges::new(read_model, push)),
+        None => projection,
+    })
 }
 
 /// The embedded adapters could not be opened.
@@ -47,22 +87,30 @@ pub enum OpenError {
     DeadLetters(#[from] crate::ports::DeadLetterError),
     #[cfg(feature = "azure")]
     #[error(transparent)]
+    Push(#[from] crate::ports::push::PushError),
+    #[cfg(feature = "azure")]
+    #[error(transparent)]
     Credential(#[from] crate::adapters::azure_identity::CredentialError),
 }
 
-/// The embedded default: `write.db` and `read.db` in `data_dir`, in-process cache and delivery.
+/// The embedded default: `write.db` and `read.db` in `data_dir`, in-process cache and delivery, this process the hub.
 pub fn embedded(data_dir: &Path) -> Result<Wiring, OpenError> {
-    embedded_with(data_dir, Arc::new(InProcessCache::default()))
+    embedded_with(data_dir, Arc::new(InProcessCache::default()), Live::own_hub())
 }
 
-fn embedded_with(data_dir: &Path, cache: Arc<dyn ResponseCache>) -> Result<Wiring, OpenError> {
+fn embedded_with(
+    data_dir: &Path,
+    cache: Arc<dyn ResponseCache>,
+    (live, push): (Live, Option<Arc<dyn Push>>),
+) -> Result<Wiring, OpenError> {
     std::fs::create_dir_all(data_dir)
         .map_err(|source| OpenError::DataDir { path: data_dir.display().to_string(), source })?;
     let write_store = Arc::new(CachedStreams::new(SqliteWriteStore::open(&data_dir.join("write.db"))?));
-    let read_model = Arc::new(SqliteReadModel::open(&data_dir.join("read.db"))?);
-    let projection = Arc::new(Projection::new(read_model.clone(), cache.clone(), Changes::default()));
+    let read_model: Arc<dyn ReadModel> = Arc::new(SqliteReadModel::open(&data_dir.join("read.db"))?);
+    let projection = projection(read_model.clone(), cache.clone(), push);
     let publisher = Arc::new(InProcessPublisher::new(projection.clone()));
-    Ok(Wiring { adapters: Adapters { write_store, publisher, read_model, cache, backend: "embedded" }, projection })
+    let adapters = Adapters { write_store, publisher, read_model, cache, backend: "embedded" };
+    Ok(Wiring { adapters, projection, live })
 }
 
 /// Whether this process may keep answers in its own memory. Only its own projection invalidates them, so
@@ -85,10 +133,12 @@ pub async fn wire(settings: &Settings) -> Result<Wiring, OpenError> {
     use crate::adapters::elastic::ElasticReadModel;
     use crate::adapters::eventgrid::{EventGridPublisher, EventGridSettings, TopicAuth};
     use crate::adapters::redis::RedisCache;
-    use crate::ports::{EventPublisher, ReadModel, WriteStore};
+    use crate::adapters::signalr_service::SignalRService;
+    use crate::ports::{EventPublisher, WriteStore};
     let needs_entra = azure.cosmos.as_ref().is_some_and(|c| c.key.is_none())
         || azure.event_grid.as_ref().is_some_and(|e| e.key.is_none())
-        || azure.redis.as_ref().is_some_and(|r| r.entra_username.is_some());
+        || azure.redis.as_ref().is_some_and(|r| r.entra_username.is_some())
+        || azure.signalr.is_some();
     let credential = if needs_entra { Some(azure_identity::credential(azure.client_id.as_deref())?) } else { None };
     let data_dir = || {
         std::fs::create_dir_all(&settings.data_dir)
@@ -108,7 +158,14 @@ pub async fn wire(settings: &Settings) -> Result<Wiring, OpenError> {
         None if local_cache_is_safe(settings, azure.elastic.is_some()) => Arc::new(InProcessCache::default()),
         None => Arc::new(NoCache),
     };
-    let projection = Arc::new(Projection::new(read_model.clone(), cache.clone(), Changes::default()));
+    let (live, push) = match (&azure.signalr, &credential) {
+        (Some(endpoint), Some(credential)) => {
+            let service = Arc::new(SignalRService::new(endpoint, credential.clone())?);
+            (Live { negotiator: service.clone(), hub: None }, Some(service as Arc<dyn Push>))
+        }
+        _ => Live::without_service(settings),
+    };
+    let projection = projection(read_model.clone(), cache.clone(), push);
     let publisher: Arc<dyn EventPublisher> = match (&azure.event_grid, &credential) {
         (Some(topic), credential) => {
             let auth = match (&topic.key, credential) {
@@ -121,7 +178,8 @@ pub async fn wire(settings: &Settings) -> Result<Wiring, OpenError> {
         }
         (None, _) => Arc::new(InProcessPublisher::new(projection.clone())),
     };
-    Ok(Wiring { adapters: Adapters { write_store, publisher, read_model, cache, backend: "azure" }, projection })
+    let adapters = Adapters { write_store, publisher, read_model, cache, backend: "azure" };
+    Ok(Wiring { adapters, projection, live })
 }
 
 /// Without the `azure` feature every port is embedded.
@@ -134,7 +192,7 @@ pub async fn wire(settings: &Settings) -> Result<Wiring, OpenError> {
 fn embedded_without_redis(settings: &Settings) -> Result<Wiring, OpenError> {
     let cache: Arc<dyn ResponseCache> =
         if local_cache_is_safe(settings, false) { Arc::new(InProcessCache::default()) } else { Arc::new(NoCache) };
-    embedded_with(&settings.data_dir, cache)
+    embedded_with(&settings.data_dir, cache, Live::without_service(settings))
 }
 
 /// The dead-letter source `handler deadletters` reads: a container when `source` is an http(s) URL (with
@@ -160,7 +218,7 @@ impl Wiring {
     /// The use cases over these adapters, as the functions' shared state. `relay_min_age`: see
     /// `Settings::relay_min_age`.
     pub fn app(self, relay_min_age: Duration) -> Arc<App> {
-        let Wiring { adapters, projection } = self;
+        let Wiring { adapters, projection, live } = self;
         let operator = Arc::new(Operator::new(adapters.clone()));
         let store = adapters.write_store;
         let dispatcher = Dispatcher::new(store.clone(), adapters.publisher.clone());
@@ -172,6 +230,8 @@ impl Wiring {
             commands,
             projection,
             backend: adapters.backend,
+            negotiator: live.negotiator,
+            hub: live.hub,
         })
     }
 }

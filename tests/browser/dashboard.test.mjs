@@ -84,17 +84,18 @@ describe('dashboard', () => {
     assert.doesNotMatch((await cell(page, 'store-uptown', 'pecan-pie').getAttribute('class')) || '', /\blow\b/);
 
     await page.locator('#freshness[data-conn="live"]').waitFor({ timeout: T });
-    assert.match(await page.locator('#as-of').textContent(), /^As of .+ \(\d+ s behind\)$/);
+    // Nothing is waiting to be applied: the page says so, however long ago the last change was.
+    await page.locator('#as-of', { hasText: /^As of .+ \(up to date\)$/ }).waitFor({ timeout: T });
     assert.ok((await page.locator('#activity li[data-event-id]').count()) > 5, 'activity feed is filled');
     assert.deepEqual(foreign, [], 'every request stays on the server (works offline and behind Easy Auth)');
     assert.deepEqual(page.errors || [], []);
     await page.close();
   });
 
-  test('a command sent by another client appears on the open page without a reload', async () => {
+  test('a command sent by another client appears on the open page without a reload, over push', async () => {
     const page = await openDashboard();
     await page.evaluate(() => { window.__sameDocument = true; });
-    await waitUntil('a long-poll to be open', () => page.requests.some((u) => u.includes('/api/inventory/summary?waitForChange=')), { timeoutMs: T });
+    assert.equal(await page.locator('#conn').textContent(), 'live');
 
     const before = (await item('store-harbour', 'apple-pie')).quantity;
     const answer = await mustCommand(server.base, { type: 'receive', location: 'store-harbour', sku: 'apple-pie', quantity: 25, scannerId: 'dock-7' });
@@ -105,6 +106,43 @@ describe('dashboard', () => {
     // A product nobody had seen, at a new location, shows up as a new row and column.
     await mustCommand(server.base, { type: 'receive', location: 'market-stall', sku: 'mince-pie', quantity: 3 });
     await waitForText(cell(page, 'market-stall', 'mince-pie'), '3');
+    assert.ok(page.requests.some((u) => u.includes('/api/negotiate')), 'the page negotiated live push');
+    assert.deepEqual(page.requests.filter((u) => u.includes('waitForChange=')), [], 'no long-poll: push carried the changes');
+    await page.close();
+  });
+
+  test('two pages open: a change made on one shows on the other without reload, over push, not long-poll', async () => {
+    const a = await openDashboard();
+    const b = await openDashboard();
+    await b.evaluate(() => { window.__sameDocument = true; });
+    assert.equal(await b.locator('#conn').textContent(), 'live');
+    const before = (await item('store-uptown', 'cherry-tart')).quantity;
+    await a.getByRole('tab', { name: 'Receive' }).click();
+    const form = a.locator('#form-receive');
+    await form.getByLabel('Location').fill('store-uptown');
+    await form.getByLabel('Product (SKU)').fill('cherry-tart');
+    await form.getByLabel('Quantity received').fill('5');
+    await form.getByRole('button', { name: 'Receive stock' }).click();
+    await waitForText(cell(b, 'store-uptown', 'cherry-tart'), before + 5);
+    assert.equal(await b.evaluate(() => window.__sameDocument), true, 'page b was not reloaded');
+    assert.equal(await b.locator('#freshness').getAttribute('data-conn'), 'live');
+    assert.deepEqual(b.requests.filter((u) => u.includes('waitForChange=')), [], 'no long-poll request carried the change');
+    await a.close();
+    await b.close();
+  });
+
+  test('without push (negotiate refused) the page long-polls, says "polling", and still shows changes', async () => {
+    const page = await browser.context.newPage();
+    page.requests = [];
+    page.on('request', (r) => page.requests.push(r.url()));
+    await page.route('**/api/negotiate**', (route) => route.fulfill({ status: 503, body: '' }));
+    await page.goto(server.base);
+    await page.locator('#freshness[data-conn="polling"]').waitFor({ timeout: T });
+    await waitUntil('a long-poll to be open', () => page.requests.some((u) => u.includes('/api/inventory/summary?waitForChange=')), { timeoutMs: T });
+    const before = (await item('food-truck', 'apple-pie')).quantity;
+    await mustCommand(server.base, { type: 'receive', location: 'food-truck', sku: 'apple-pie', quantity: 2 });
+    await waitForText(cell(page, 'food-truck', 'apple-pie'), before + 2);
+    assert.equal(await page.locator('#conn').textContent(), 'polling');
     await page.close();
   });
 
@@ -224,8 +262,8 @@ describe('dashboard', () => {
     const page = await openDashboard();
     await page.route('**/api/inventory/summary**', (route) => route.abort('connectionrefused'));
     await page.evaluate(() => window.dispatchEvent(new Event('online')));   // ends the open wait at once
-    await page.locator('#freshness[data-conn="retrying"]').waitFor({ timeout: T });
-    await page.locator('#conn', { hasText: /retrying in \d+ s|reconnecting/ }).waitFor({ timeout: T });
+    await page.locator('#freshness[data-conn="offline"]').waitFor({ timeout: T });
+    await page.locator('#conn', { hasText: /offline, (retrying in \d+ s|reconnecting)/ }).waitFor({ timeout: T });
     await page.unroute('**/api/inventory/summary**');
     await mustCommand(server.base, { type: 'receive', location: 'store-harbour', sku: 'pecan-pie', quantity: 1 });
     const q = (await item('store-harbour', 'pecan-pie')).quantity;
@@ -337,7 +375,8 @@ describe('dashboard under function keys (PIESHOP_API_KEYS)', () => {
     assert.deepEqual(page.answers.filter((a) => a.status === 401), [], 'the server never refused the page');
     const api = page.answers.filter((a) => a.path.startsWith('/api/') && a.path !== '/api/dashboard');
     for (const [what, pick] of [['summary', (a) => a.path === '/api/inventory/summary'], ['activity', (a) => a.path === '/api/activity'],
-      ['command', (a) => a.path === '/api/commands' && a.method === 'POST'], ['own-write read', (a) => a.path === '/api/inventory/store-keyed/rhubarb-pie']]) {
+      ['command', (a) => a.path === '/api/commands' && a.method === 'POST'], ['own-write read', (a) => a.path === '/api/inventory/store-keyed/rhubarb-pie'],
+      ['live push negotiate', (a) => a.path === '/api/negotiate' && a.method === 'POST']]) {
       assert.ok(api.some(pick), `no ${what} call was answered`);
     }
     assert.deepEqual(api.filter((a) => a.key !== KEY).map((a) => a.path), [], 'every API call carries x-functions-key');

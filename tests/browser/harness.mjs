@@ -24,7 +24,7 @@ function freePort() {
   });
 }
 
-function handlerBinary() {
+export function handlerBinary() {
   const fromEnv = process.env.PIESHOP_HANDLER_BIN;
   if (fromEnv) {
     if (!fs.existsSync(fromEnv)) throw new Error(`PIESHOP_HANDLER_BIN=${fromEnv} does not exist`);

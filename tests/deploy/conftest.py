@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "scripts"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-FUNCTIONS = ("command", "query", "projection", "relay", "verify")
+FUNCTIONS = ("command", "query", "negotiate", "projection", "relay", "verify")
 
 
 def require_tool(name: str) -> str:

@@ -19,7 +19,8 @@ APP = "pieshop-abc123"
 OUTPUTS = [APP, "pieshop-events-abc123", "pieshopabc123", "eventgrid-deadletter",
            f"https://{APP}.azurewebsites.net/api/commands",
            f"https://{APP}.azurewebsites.net/api/inventory",
-           f"https://{APP}.azurewebsites.net/api/dashboard"]
+           f"https://{APP}.azurewebsites.net/api/dashboard",
+           "https://pieshop-push-abc123.service.signalr.net"]
 
 RECORDER = r'''#!/usr/bin/env python3
 import json, os, sys
@@ -164,6 +165,7 @@ def test_full_run_order_and_arguments(fakes, package):
                           f"deadLetterContainerName={OUTPUTS[3]}"]
     assert arg_after(sub, "--resource-group") == ["rg-test"]
     assert OUTPUTS[4] in result.stdout and OUTPUTS[6] in result.stdout
+    assert f"live push: {OUTPUTS[7]}" in result.stdout
     assert_no_secret(result, calls)
 
 

@@ -50,6 +50,16 @@ def test_command_binding(package_zip):
     assert out == {"type": "http", "direction": "out", "name": "res"}
 
 
+def test_negotiate_binding(package_zip):
+    """The SignalR client POSTs <hub URL>/negotiate, the hub URL being <origin>/api (push-deadletter-auth.md A2a)."""
+    (trigger, out) = bindings(package_zip, "negotiate")
+    assert trigger["type"] == "httpTrigger" and trigger["direction"] == "in"
+    assert trigger["authLevel"] == "function"
+    assert [m.lower() for m in trigger["methods"]] == ["post"]
+    assert trigger["route"] == "negotiate"
+    assert out == {"type": "http", "direction": "out", "name": "res"}
+
+
 def test_query_binding(package_zip):
     (trigger, out) = bindings(package_zip, "query")
     assert trigger["type"] == "httpTrigger" and trigger["direction"] == "in"
@@ -112,12 +122,14 @@ API = [  # (method, path under /api, function) from docs/API.md
     ("GET", "health", "query"),
     ("GET", "dashboard", "query"),
     ("GET", "openapi.json", "query"),
+    ("GET", "dashboard/signalr.min.js", "query"),
+    ("POST", "negotiate", "negotiate"),
 ]
 
 
 def routing_table():
     table = []
-    for fn in ("command", "query"):
+    for fn in ("command", "query", "negotiate"):
         trigger = json.loads((ROOT / "functions" / fn / "function.json").read_text())["bindings"][0]
         table.append((fn, trigger["route"], {m.upper() for m in trigger["methods"]}))
     return table
@@ -143,7 +155,7 @@ def test_local_settings_example_lists_every_setting():
     for name in ["COSMOS_ENDPOINT", "COSMOS_DATABASE", "COSMOS_CONTAINER", "COSMOS_KEY",
                  "EVENTGRID_TOPIC_ENDPOINT", "EVENTGRID_TOPIC_KEY", "EVENTGRID_SCHEMA",
                  "ELASTICSEARCH_URL", "ELASTICSEARCH_API_KEY", "ELASTICSEARCH_INDEX_PREFIX",
-                 "REDIS_URL", "REDIS_USERNAME", "AZURE_CLIENT_ID", "RUST_LOG",
+                 "REDIS_URL", "REDIS_USERNAME", "AZURE_CLIENT_ID", "RUST_LOG", "AZURE_SIGNALR_ENDPOINT",
                  "PIESHOP_DATA_DIR", "PIESHOP_LISTEN", "PIESHOP_API_KEYS",
                  "FUNCTIONS_WORKER_RUNTIME"]:
         assert name in values, name

@@ -80,7 +80,7 @@ def test_app_settings_cover_what_the_handler_reads():
     for name in ["AZURE_CLIENT_ID", "RUST_LOG", "COSMOS_ENDPOINT", "COSMOS_DATABASE",
                  "COSMOS_CONTAINER", "EVENTGRID_TOPIC_ENDPOINT", "EVENTGRID_SCHEMA",
                  "ELASTICSEARCH_URL", "ELASTICSEARCH_API_KEY", "ELASTICSEARCH_INDEX_PREFIX",
-                 "REDIS_URL", "REDIS_USERNAME"]:
+                 "REDIS_URL", "REDIS_USERNAME", "AZURE_SIGNALR_ENDPOINT"]:
         assert re.search(rf"^\s*{name}:", main, re.M), name
     # Keys are for emulators only; in Azure every service is reached with the identity.
     for name in ["COSMOS_KEY", "EVENTGRID_TOPIC_KEY", "PIESHOP_API_KEYS"]:
@@ -119,3 +119,17 @@ def test_event_subscription_targets_the_projection_function():
     assert "retryPolicy" in sub and "deadLetterWithResourceIdentity" in sub
     eg = bicep_text()["modules/eventgrid.bicep"]
     assert "inputSchema: 'CloudEventSchemaV1_0'" in eg and "disableLocalAuth: true" in eg
+
+
+def test_signalr_is_serverless_keyless_and_the_app_may_only_use_its_rest_api():
+    """Live push (push-deadletter-auth.md A2c): Serverless mode, local auth off, CORS for the app only, and the
+    identity holds SignalR REST API Owner (:generateToken and :send), nothing wider."""
+    signalr = bicep_text()["modules/signalr.bicep"]
+    assert "{ flag: 'ServiceMode', value: 'Serverless' }" in signalr
+    assert "disableLocalAuth: true" in signalr
+    assert "cors: { allowedOrigins: [ appOrigin ] }" in signalr
+    assert "signalrRestApiOwner: 'fd53cd77-2268-407a-8f46-7e7863d0f521'" in signalr
+    assert re.findall(r"roleDefinitions', roleIds\.(\w+)\)", signalr) == ["signalrRestApiOwner"]
+    main = bicep_text()["main.bicep"]
+    assert "appOrigin: 'https://${functionApp.outputs.defaultHostName}'" in main
+    assert "AZURE_SIGNALR_ENDPOINT: 'https://${signalrName}.service.signalr.net'" in main

@@ -15,4 +15,7 @@ pub mod embedded;
 pub mod eventgrid;
 #[cfg(feature = "azure")]
 pub mod redis;
+pub mod signalr_hub;
+#[cfg(feature = "azure")]
+pub mod signalr_service;
 pub mod stream_cache;

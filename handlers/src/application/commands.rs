@@ -57,6 +57,11 @@ impl CommandService {
         Self { store, transfers, dispatcher, turns: StreamTurns::default() }
     }
 
+    /// The newest event this process has committed since it started (for the freshness indicator).
+    pub fn last_accepted(&self) -> Option<crate::domain::Timestamp> {
+        self.dispatcher.last_accepted()
+    }
+
     /// Applies a command exactly once: a retry with the same id and body gets the stored answer.
     pub async fn execute(&self, parsed: &ParsedCommand) -> Result<Reply, CommandError> {
         let command = &parsed.command;

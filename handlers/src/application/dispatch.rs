@@ -2,12 +2,12 @@
 //! unpublished in the write store, where the relay finds it, so a crash or an outage delays events but
 //! never drops them.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
-use crate::domain::Event;
+use crate::domain::{Event, Timestamp};
 use crate::ports::write_store::EventRef;
 use crate::ports::{EventPublisher, Outbox, PublishError, StoreError};
 use crate::telemetry::trace_context;
@@ -31,13 +31,16 @@ pub struct Dispatcher {
     outbox: Arc<dyn Outbox>,
     publisher: Arc<dyn EventPublisher>,
     queue: mpsc::UnboundedSender<Vec<Event>>,
+    /// The newest event this process has committed: the freshness indicator compares it with the read model's
+    /// `asOf` (a quiet shop is up to date, not hours behind).
+    accepted: Arc<Mutex<Option<Timestamp>>>,
 }
 
 impl Dispatcher {
     /// Starts the background task that drains the queue (needs a tokio runtime).
     pub fn new(outbox: Arc<dyn Outbox>, publisher: Arc<dyn EventPublisher>) -> Self {
         let (queue, pending) = mpsc::unbounded_channel();
-        let dispatcher = Self { outbox, publisher, queue };
+        let dispatcher = Self { outbox, publisher, queue, accepted: Arc::default() };
         tokio::spawn(dispatcher.clone().drain(pending));
         dispatcher
     }
@@ -51,6 +54,17 @@ impl Dispatcher {
         Ok(())
     }
 
+    /// The newest event committed by this process since it started.
+    pub fn last_accepted(&self) -> Option<Timestamp> {
+        *self.accepted.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn note_accepted(&self, events: &[Event]) {
+        let newest = events.iter().map(Event::recorded_at).max();
+        let mut accepted = self.accepted.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *accepted = (*accepted).max(newest);
+    }
+
     async fn mark_published(&self, events: &[Event]) -> Result<(), StoreError> {
         let refs: Vec<EventRef> = events.iter().map(EventRef::from).collect();
         self.outbox.mark_published(&refs).await
@@ -59,6 +73,7 @@ impl Dispatcher {
     /// Queues events for publishing, right after their commit: the command's answer does not wait for
     /// delivery (the read model is eventually consistent), and a failure is the relay's to retry.
     pub fn spawn(&self, events: Vec<Event>) {
+        self.note_accepted(&events);
         if self.queue.send(events).is_err() {
             tracing::warn!("dispatch queue closed; the relay will publish these events");
         }

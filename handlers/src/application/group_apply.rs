@@ -141,10 +141,8 @@ mod tests {
 
     use super::*;
     use crate::adapters::embedded::{InProcessCache, SqliteReadModel};
-    use crate::domain::{
-        CommandId, EventId, EventKind, ItemKey, LocationId, Outcome, Sku, Stock, StockEvent, StreamId,
-    };
-    use crate::domain::{Timestamp, Version};
+    use crate::domain::ItemKey;
+    use crate::domain::Timestamp;
     use crate::ports::read_model::{ActivityQuery, InventoryPage, InventoryQuery, ItemView, Summary};
 
     /// The SQLite read model, counting its writes.
@@ -182,28 +180,7 @@ mod tests {
         }
     }
 
-    fn received(sku: &str, version: u64) -> Event {
-        let command = CommandId(uuid::Uuid::new_v4());
-        let item = ItemKey { location: LocationId::parse("store-1").unwrap(), sku: Sku::parse(sku).unwrap() };
-        Event::Stock(StockEvent {
-            id: EventId::derive(command, &StreamId::Item(item.clone())),
-            kind: EventKind::StockReceived,
-            item,
-            delta: 1,
-            amount: 1,
-            outcome: Outcome::Applied,
-            quantity: Stock(version as i64),
-            version: Version(version),
-            command_id: command,
-            scanner_id: None,
-            occurred_at: None,
-            recorded_at: Timestamp::now(),
-            reason: None,
-            transfer: None,
-            note: None,
-            trace: None,
-        })
-    }
+    use crate::domain::event::received;
 
     /// Many callers at once: each is answered with its own events' outcomes (a stale copy is `Stale`), none is
     /// left waiting, and they share far fewer writes than there are callers.

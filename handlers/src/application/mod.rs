@@ -11,6 +11,7 @@ pub mod dispatch;
 pub mod group_apply;
 pub mod operator;
 pub mod projection;
+pub mod push_changes;
 pub mod queries;
 pub mod relay;
 pub mod stream_turns;

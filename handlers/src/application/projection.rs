@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::changes::Changes;
 use super::group_apply::GroupApply;
+use super::push_changes::PushChanges;
 use crate::contract::event_json::{self, DecodeError};
 use crate::domain::{Event, Timestamp};
 use crate::ports::read_model::Applied;
@@ -32,6 +33,8 @@ pub struct Projection {
     writes: Arc<GroupApply>,
     changes: Changes,
     malformed: AtomicU64,
+    /// Where applied events become push hints (none: nothing is pushed).
+    push: Option<Arc<PushChanges>>,
     lag: LagWatch,
 }
 
@@ -69,6 +72,7 @@ impl Projection {
             writes: GroupApply::new(read_model, cache, changes.clone()),
             changes,
             malformed: AtomicU64::new(0),
+            push: None,
             lag: LagWatch::default(),
         }
     }
@@ -80,6 +84,17 @@ impl Projection {
             last_millis: self.lag.last_millis.load(Ordering::Relaxed),
             applied_at_millis: (applied > 0).then_some(applied),
         }
+    }
+
+    /// Hands every applied event to `push` (after the read model holds it).
+    pub fn with_push(mut self, push: Arc<PushChanges>) -> Self {
+        self.push = Some(push);
+        self
+    }
+
+    /// The push hints' queue, if any.
+    pub fn push(&self) -> Option<&Arc<PushChanges>> {
+        self.push.as_ref()
     }
 
     /// The change signal this projection raises (queries wait on it).
@@ -108,7 +123,7 @@ impl Projection {
         let _inside = span.enter();
         tracing::debug!(events = events.len(), "projected");
         let mut events = events.into_iter();
-        Ok(decoded
+        let outcomes: Vec<Outcome> = decoded
             .into_iter()
             .map(|d| match d {
                 Err(error) => {
@@ -126,7 +141,14 @@ impl Projection {
                     (None, _) => unreachable!("one event per decoded payload"),
                 },
             })
-            .collect())
+            .collect();
+        if let Some(push) = &self.push {
+            push.applied(outcomes.iter().filter_map(|o| match o {
+                Outcome::Applied(event) => Some(event),
+                _ => None,
+            }));
+        }
+        Ok(outcomes)
     }
 }
 

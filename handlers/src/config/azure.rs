@@ -26,6 +26,8 @@ pub struct AzureSettings {
     pub event_grid: Option<EventGridConfig>,
     pub elastic: Option<ElasticSettings>,
     pub redis: Option<RedisSettings>,
+    /// `AZURE_SIGNALR_ENDPOINT`: live push through Azure SignalR Service (Serverless) instead of this process's hub.
+    pub signalr: Option<String>,
     /// `AZURE_CLIENT_ID`: the user-assigned managed identity to use.
     pub client_id: Option<String>,
     /// `PIESHOP_DEADLETTER_SAS`: a SAS token for the dead-letter container, for the storage emulator only
@@ -71,11 +73,13 @@ impl AzureSettings {
             entra_username: lookup("REDIS_USERNAME"),
             namespace,
         });
+        let signalr = lookup("AZURE_SIGNALR_ENDPOINT");
         Ok(Self {
             cosmos,
             event_grid,
             elastic,
             redis,
+            signalr,
             client_id: lookup("AZURE_CLIENT_ID"),
             dead_letter_sas: secret("PIESHOP_DEADLETTER_SAS"),
         })
@@ -83,6 +87,10 @@ impl AzureSettings {
 
     /// Whether any port uses an Azure adapter (reported by `/api/health` as `backend: azure`).
     pub fn any(&self) -> bool {
-        self.cosmos.is_some() || self.event_grid.is_some() || self.elastic.is_some() || self.redis.is_some()
+        self.cosmos.is_some()
+            || self.event_grid.is_some()
+            || self.elastic.is_some()
+            || self.redis.is_some()
+            || self.signalr.is_some()
     }
 }

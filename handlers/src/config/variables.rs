@@ -81,6 +81,10 @@ pub struct Variables {
     /// Prefix of every Redis key, keeping deployments that share a Redis apart [default: the index prefix].
     #[arg(long, env = "REDIS_KEY_PREFIX", value_name = "PREFIX")]
     redis_key_prefix: Option<String>,
+    /// Live push through this Azure SignalR Service (Serverless, managed identity), e.g.
+    /// https://<name>.service.signalr.net. Unset: the handler is the hub itself.
+    #[arg(long, env = "AZURE_SIGNALR_ENDPOINT", value_name = "URL")]
+    azure_signalr_endpoint: Option<String>,
     /// The user-assigned managed identity every Azure adapter uses [default: the system identity in Azure,
     /// the developer's az login elsewhere].
     #[arg(long, env = "AZURE_CLIENT_ID", value_name = "ID")]

@@ -5,8 +5,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use crate::domain::Version;
-use crate::domain::{Event, EventId, ItemState, Outcome, ProductState, Quantity, Stock, Timestamp, TransferId};
+use crate::domain::{Event, EventId, ItemState, Outcome, ProductEvent, ProductState, Quantity, Stock, Timestamp};
+use crate::domain::{TransferId, Version};
 use crate::ports::read_model::{InventoryPage, ItemView, Summary};
 
 /// The rule every `location` and `sku` follows (`API.md`, "Identifiers"). utoipa takes only literals, so the
@@ -152,6 +152,18 @@ pub fn applied_product(command: &str, product: &ProductState, events: &[EventId]
         events: events.iter().map(ToString::to_string).collect(),
         transfer_id: None,
         pending: None,
+    })
+}
+
+/// A product as its `productChanged` push message carries it: its state after the event.
+pub fn product(product: &ProductEvent) -> Value {
+    json!({
+        "sku": product.sku,
+        "name": product.name.as_str(),
+        "category": product.category,
+        "reorderLevel": product.reorder_level,
+        "version": product.version,
+        "updatedAt": product.recorded_at.to_string(),
     })
 }
 
@@ -464,12 +476,35 @@ pub struct Health {
     pub version: &'static str,
     #[schema(format = DateTime)]
     pub as_of: Option<String>,
+    /// The newest event this instance accepted (a command's commit) since it started.
+    #[schema(format = DateTime)]
+    pub accepted_at: Option<String>,
+    /// How far the read model is behind what this instance accepted, in milliseconds (0: caught up; a quiet shop
+    /// is not behind).
+    pub behind_ms: u64,
     /// Events acknowledged but unreadable.
     pub malformed_events: u64,
     /// Events committed and not yet published.
     pub backlog: BacklogView,
     /// This instance's last event, recorded → applied, in milliseconds (null before its first).
     pub lag_ms: Option<u64>,
+    /// Live push: who the hub is and what was sent.
+    pub push: PushView,
+}
+
+/// Live push as this instance sees it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PushView {
+    /// `self` (standalone: the handler is the hub), `azure-signalr`, or `none`.
+    #[schema(example = "self")]
+    pub hub: &'static str,
+    /// Connected clients (standalone hub only).
+    pub clients: Option<usize>,
+    pub sent: u64,
+    pub failed: u64,
+    /// Hints dropped because the queue was full (a hint is only a hint).
+    pub dropped: u64,
 }
 
 /// The outbox as one look sees it.

@@ -173,3 +173,29 @@ impl Event {
         }
     }
 }
+
+/// A receipt at `store-1` leaving the item at `version` with `version` on hand: the unit tests' stock event.
+#[cfg(test)]
+pub(crate) fn received(sku: &str, version: u64) -> Event {
+    use super::{LocationId, Outcome, Stock};
+    let command = CommandId(uuid::Uuid::new_v4());
+    let item = ItemKey { location: LocationId::parse("store-1").unwrap(), sku: Sku::parse(sku).unwrap() };
+    Event::Stock(StockEvent {
+        id: EventId::derive(command, &StreamId::Item(item.clone())),
+        kind: EventKind::StockReceived,
+        item,
+        delta: 1,
+        amount: 1,
+        outcome: Outcome::Applied,
+        quantity: Stock(version as i64),
+        version: Version(version),
+        command_id: command,
+        scanner_id: None,
+        occurred_at: None,
+        recorded_at: Timestamp::now(),
+        reason: None,
+        transfer: None,
+        note: None,
+        trace: None,
+    })
+}

@@ -5,6 +5,8 @@ use axum::response::{Html, IntoResponse, Response};
 use http::{HeaderValue, header};
 
 const PAGE: &str = include_str!("../../assets/dashboard.html");
+/// The official SignalR browser client the page connects with (vendored from npm: no CDN, works offline).
+const SIGNALR: &str = include_str!("../../assets/signalr.min.js");
 
 /// Serves the page.
 #[utoipa::path(
@@ -20,5 +22,15 @@ const PAGE: &str = include_str!("../../assets/dashboard.html");
 pub async fn page() -> Response {
     let mut response = Html(PAGE).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// Serves the SignalR client (`GET /api/dashboard/signalr.min.js`: under the `query` function's route in Azure, so
+/// the page fetches it with its function key like any other call).
+pub async fn signalr() -> Response {
+    let mut response = SIGNALR.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }

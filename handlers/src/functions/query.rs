@@ -22,7 +22,7 @@ use crate::application::queries::QueryService;
 #[allow(unused_imports)] // named by the OpenAPI annotations
 use crate::contract::views::{ActivityView, Health, InventoryPageView, SingleItem, SummaryView};
 use crate::contract::{FieldError, views};
-use crate::domain::{ItemKey, LocationId, Sku};
+use crate::domain::{ItemKey, LocationId, Sku, Timestamp};
 use crate::http::{Problem, etag};
 use crate::ports::ReadModelError;
 use crate::ports::read_model::{ActivityQuery, InventoryQuery};
@@ -439,6 +439,17 @@ pub async fn activity(
     .await
 }
 
+/// How far the read model is behind what this process accepted: 0 once it holds the newest accepted event (a
+/// quiet shop is up to date however long ago that was), else at least the age of that event.
+fn behind_ms(accepted: Option<Timestamp>, as_of: Option<Timestamp>, now: Timestamp) -> u64 {
+    match accepted {
+        Some(accepted) if as_of.is_none_or(|as_of| as_of < accepted) => {
+            ((now.unix_seconds() - accepted.unix_seconds()).max(0.0) * 1000.0) as u64
+        }
+        _ => 0,
+    }
+}
+
 /// `GET /api/health`: liveness plus what an operator wants at a glance.
 #[utoipa::path(
     get,
@@ -457,11 +468,15 @@ pub async fn health(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<R
     let as_of = app.queries.read_model.as_of().await.map_err(read_failed)?;
     let backlog = app.relay.backlog().await.map_err(|e| Problem::from(&e))?;
     let lag = app.projection.lag();
+    let accepted = app.commands.last_accepted();
+    let push = app.projection.push().map(|p| p.counts()).unwrap_or_default();
     let body = views::Health {
         status: "ok",
         backend: app.backend,
         version: env!("CARGO_PKG_VERSION"),
         as_of: as_of.map(|t| t.to_string()),
+        accepted_at: accepted.map(|t| t.to_string()),
+        behind_ms: behind_ms(accepted, as_of, Timestamp::now()),
         malformed_events: app.projection.malformed_count(),
         backlog: views::BacklogView {
             events: backlog.events,
@@ -469,6 +484,33 @@ pub async fn health(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<R
             oldest_age_seconds: backlog.oldest_age.map(|age| age.as_secs_f64()),
         },
         lag_ms: lag.applied_at_millis.map(|_| lag.last_millis),
+        push: views::PushView {
+            hub: match (&app.hub, app.projection.push()) {
+                (Some(_), _) => "self",
+                (None, Some(_)) => "azure-signalr",
+                (None, None) => "none",
+            },
+            clients: app.hub.as_ref().map(|hub| hub.clients()),
+            sent: push.sent,
+            failed: push.failed,
+            dropped: push.dropped,
+        },
     };
     Ok(etag::respond(&headers, to_bytes(&body)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn behind_is_zero_once_the_read_model_holds_the_newest_accepted_event_however_old() {
+        let at = |s: &str| Timestamp::parse(s).unwrap();
+        let now = at("2026-01-15T13:00:00Z");
+        let accepted = at("2026-01-15T10:00:00Z");
+        assert_eq!(behind_ms(Some(accepted), Some(accepted), now), 0, "a quiet shop is up to date");
+        assert_eq!(behind_ms(None, Some(accepted), now), 0, "nothing accepted here");
+        assert_eq!(behind_ms(Some(at("2026-01-15T12:59:58Z")), Some(accepted), now), 2000);
+        assert_eq!(behind_ms(Some(at("2026-01-15T12:59:59Z")), None, now), 1000);
+    }
 }

@@ -15,7 +15,7 @@ use super::problem::{CATALOGUE, Kind, Member, RETRY_AFTER_SECONDS};
 use crate::contract::FieldError;
 use crate::contract::command_schema::{CountCommand, DefineProductCommand, ReceiveCommand, RemoveCommand};
 use crate::contract::command_schema::{RejectedCommand, TransferCommand};
-use crate::functions::{command, dashboard, query};
+use crate::functions::{command, dashboard, negotiate, query};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,6 +35,7 @@ use crate::functions::{command, dashboard, query};
         query::activity,
         query::health,
         dashboard::page,
+        negotiate::negotiate,
         openapi_json,
     ),
     components(schemas(
@@ -50,6 +51,7 @@ use crate::functions::{command, dashboard, query};
         (name = "commands", description = "Function `command`: changes to stock and products, each exactly once."),
         (name = "queries", description = "Function `query`: the read model, with ETags and long polling."),
         (name = "operations", description = "Health, the dashboard and this document."),
+        (name = "push", description = "Function `negotiate`: live push over SignalR (hub `inventory`)."),
     )
 )]
 struct Generated;

@@ -8,8 +8,9 @@ use axum::routing::{get, post};
 
 use super::auth::{self, KeyRing};
 use super::{Problem, openapi, request_log};
+use crate::adapters::signalr_hub::transport;
 use crate::config::Access;
-use crate::functions::{App, command, dashboard, projection, query, relay, verify};
+use crate::functions::{App, command, dashboard, negotiate, projection, query, relay, verify};
 
 /// The whole HTTP surface of the handler. With `Access::Keys`, everything but the dashboard and health needs a
 /// function key.
@@ -23,6 +24,7 @@ pub fn router(app: Arc<App>, access: Access) -> Router {
         .route("/api/activity", get(query::activity))
         // Behind the key, as in Azure, where it is a route of the `query` function.
         .route("/api/openapi.json", get(openapi::openapi_json))
+        .route("/api/negotiate", post(negotiate::negotiate))
         .route("/projection", post(projection::invoke))
         .route("/relay", post(relay::invoke))
         .route("/verify", post(verify::invoke))
@@ -35,15 +37,19 @@ pub fn router(app: Arc<App>, access: Access) -> Router {
             guarded.layer(middleware::from_fn_with_state(Arc::new(KeyRing::new(&keys)), auth::require_key))
         }
     };
+    // This process's own hub: its transports are authorised by the connection token negotiate handed out.
+    let hub = app.hub.clone().map(transport::routes).unwrap_or_default();
     Router::new()
         .route("/", get(dashboard::page))
         .route("/api/dashboard", get(dashboard::page))
+        .route("/api/dashboard/signalr.min.js", get(dashboard::signalr))
         .route("/api/health", get(query::health))
         .merge(guarded)
+        .with_state(app)
+        .merge(hub)
         .fallback(|| async { Problem::not_found("no such path") })
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(request_log::log))
-        .with_state(app)
 }
 
 async fn method_not_allowed() -> Problem {

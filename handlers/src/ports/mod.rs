@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod dead_letters;
 pub mod publisher;
+pub mod push;
 pub mod read_model;
 pub mod write_store;
 

@@ -37,7 +37,8 @@ async fn app_with(rules: Vec<Arc<FaultInjectionRule>>) -> (String, Arc<dyn Write
     let projection = Arc::new(Projection::new(read_model.clone(), cache.clone(), Changes::default()));
     let publisher = Arc::new(pieshop::adapters::embedded::InProcessPublisher::new(projection.clone()));
     let adapters = Adapters { write_store: store.clone(), publisher, read_model, cache, backend: "azure" };
-    let app = Wiring { adapters, projection }.app(Duration::ZERO);
+    let (live, _) = pieshop::wiring::Live::own_hub();
+    let app = Wiring { adapters, projection, live }.app(Duration::ZERO);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(wiring::serve(listener, app, std::future::pending()));

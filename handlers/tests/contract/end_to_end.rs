@@ -116,7 +116,8 @@ async fn commands_in_queries_out_on_real_engines() {
         EventGridPublisher::new(EventGridSettings { endpoint: topic_url, schema: Schema::CloudEvents, auth }).unwrap(),
     );
     let adapters = Adapters { write_store: store.clone(), publisher, read_model, cache, backend: "azure" };
-    let app = Wiring { adapters, projection }.app(Duration::ZERO);
+    let (live, _) = pieshop::wiring::Live::own_hub();
+    let app = Wiring { adapters, projection, live }.app(Duration::ZERO);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     *grid.projection_url.lock().unwrap() = format!("{base}/projection");

@@ -71,7 +71,8 @@ impl Shop {
         let publisher = Arc::new(InProcessPublisher::new(projection.clone()));
         let adapters =
             Adapters { write_store: store.clone(), publisher, read_model, cache: Arc::new(NoCache), backend: "test" };
-        let app = Wiring { adapters, projection }.app(Duration::ZERO);
+        let (live, _) = wiring::Live::own_hub();
+        let app = Wiring { adapters, projection, live }.app(Duration::ZERO);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -250,7 +250,8 @@ pub async fn start(backend: Backend, scenario: &Scenario) -> Option<Harness> {
     let delivery = Arc::new(InProcessPublisher::new(projection.clone()));
     let publisher = Arc::new(FlakyPublisher { inner: delivery, dial: publisher_faults.clone() });
     let adapters = Adapters { write_store, publisher, read_model, cache, backend: backend.name() };
-    let app = Wiring { adapters: adapters.clone(), projection }.app(Duration::ZERO);
+    let (live, _) = pieshop::wiring::Live::own_hub();
+    let app = Wiring { adapters: adapters.clone(), projection, live }.app(Duration::ZERO);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (shutdown, stop) = oneshot::channel::<()>();

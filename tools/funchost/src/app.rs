@@ -156,17 +156,20 @@ fn trigger(function: &Value, folder: &str) -> anyhow::Result<Trigger> {
 mod tests {
     use super::*;
 
-    /// The repository's own app: four functions, each read as the host would.
+    /// The repository's own app: five functions, each read as the host would.
     #[test]
     fn the_repository_app_is_read_as_deployed() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let app = App::read(&root).unwrap();
         assert_eq!(app.route_prefix, "api");
         let names: Vec<&str> = app.functions.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["command", "projection", "query", "relay", "verify"]);
-        assert!(matches!(&app.functions[1].trigger, Trigger::EventGrid { binding } if binding == "eventGridEvent"));
-        assert!(matches!(&app.functions[3].trigger, Trigger::Timer { schedule, .. } if schedule == "0 */1 * * * *"));
-        let Trigger::Http { methods, auth, .. } = &app.functions[0].trigger else { panic!("command is HTTP") };
-        assert_eq!((methods.as_slice(), *auth), (["POST".to_owned()].as_slice(), AuthLevel::Function));
+        assert_eq!(names, ["command", "negotiate", "projection", "query", "relay", "verify"]);
+        assert!(matches!(&app.functions[2].trigger, Trigger::EventGrid { binding } if binding == "eventGridEvent"));
+        assert!(matches!(&app.functions[4].trigger, Trigger::Timer { schedule, .. } if schedule == "0 */1 * * * *"));
+        assert!(matches!(&app.functions[5].trigger, Trigger::Timer { schedule, .. } if schedule == "0 30 3 * * *"));
+        for http in [0, 1] {
+            let Trigger::Http { methods, auth, .. } = &app.functions[http].trigger else { panic!("{http} is HTTP") };
+            assert_eq!((methods.as_slice(), *auth), (["POST".to_owned()].as_slice(), AuthLevel::Function));
+        }
     }
 }

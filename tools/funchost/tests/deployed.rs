@@ -116,6 +116,17 @@ async fn keys_and_routes_are_checked_as_the_host_checks_them() {
         404,
         "GET is not a method of command"
     );
+    // Live push's negotiate is a function of its own (POST, the SignalR client's own call): behind a key like the
+    // others, and it reaches the handler, which without AZURE_SIGNALR_ENDPOINT says push is unavailable (503) so
+    // the dashboard polls; under the host this process cannot be the hub itself.
+    let negotiate = |key: &str| {
+        shape.client.post(shape.url("/api/negotiate?negotiateVersion=1")).header("x-functions-key", key).send()
+    };
+    assert_eq!(negotiate("wrong-key").await.unwrap().status(), 401);
+    assert_eq!(negotiate(QUERY).await.unwrap().status(), 401, "a query key is not a negotiate key");
+    let reached = negotiate(HOST).await.unwrap();
+    assert_eq!(reached.status(), 503, "the handler answers: no SignalR Service configured");
+    assert_eq!(reached.headers()["content-type"], "application/problem+json");
     let relay =
         |key: &str| shape.client.post(shape.url("/admin/functions/relay")).header("x-functions-key", key).send();
     assert_eq!(relay(HOST).await.unwrap().status(), 401, "the admin API needs the master key");
