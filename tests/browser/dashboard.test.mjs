@@ -272,6 +272,36 @@ describe('dashboard', () => {
     await page.close();
   });
 
+  test('offline records: what a late record did shows in the activity, a negative item asks for a count, stock in transit is listed', async () => {
+    const page = await openDashboard();
+    const ago = (minutes) => new Date(Date.now() - minutes * 60000).toISOString();
+    // The van's sale of an hour ago arrives first: no stock was known, so the item goes below zero.
+    await mustCommand(server.base, { type: 'remove', location: 'van', sku: 'scone', quantity: 4, reason: 'sold', occurredAt: ago(60) });
+    await cell(page, 'van', 'scone').and(page.locator('td.count')).waitFor({ timeout: T });
+    // Then the count taken two hours ago (10 scones then; the later sale still counts), and an older one.
+    const adjusted = await mustCommand(server.base, { type: 'count', location: 'van', sku: 'scone', quantity: 10, occurredAt: ago(120) });
+    assert.equal(adjusted.status, 'adjusted');
+    const superseded = await mustCommand(server.base, { type: 'count', location: 'van', sku: 'scone', quantity: 3, occurredAt: ago(180) });
+    assert.equal(superseded.status, 'superseded');
+    await waitForText(cell(page, 'van', 'scone'), '6');
+    assert.equal(await cell(page, 'van', 'scone').and(page.locator('td.count')).count(), 0, 'counted: no longer flagged');
+    await page.locator(`#activity li[data-event-id="${superseded.events[0]}"] [data-outcome="superseded"]`).waitFor({ timeout: T });
+    await page.locator(`#activity li[data-event-id="${adjusted.events[0]}"] [data-outcome="adjusted"]`).waitFor({ timeout: T });
+
+    // A transfer's first half without its second, delivered as the host delivers an Event Grid event.
+    const transferId = crypto.randomUUID(), now = new Date().toISOString();
+    const event = { specversion: '1.0', id: crypto.randomUUID(), source: '/pieshop/inventory', subject: 'depot/scone',
+      type: 'pieshop.TransferredOut', time: now, datacontenttype: 'application/json',
+      data: { location: 'depot', sku: 'scone', delta: -5, amount: 5, outcome: 'applied', quantity: 0, version: 1,
+        commandId: transferId, recordedAt: now, transferId, from: 'depot', to: 'van' } };
+    const delivered = await fetch(`${server.base}/projection`, { method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ Data: { eventGridEvent: JSON.stringify(event) }, Metadata: {} }) });
+    assert.equal(delivered.status, 200);
+    await page.locator(`#in-transit li[data-transfer="${transferId}"]`, { hasText: 'depot → van' }).waitFor({ timeout: T });
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  });
+
   test('screenshots of the loaded dashboard (desktop and phone width)', async () => {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     const page = await openDashboard();

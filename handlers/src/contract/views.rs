@@ -102,7 +102,11 @@ impl From<Outcome> for CommandStatus {
 /// The answer to a stock command that was recorded: `status` says what it did, and an `adjusted` count by how
 /// much (`delta`).
 pub fn applied_items(command: &str, outcome: (Outcome, i64), items: &[ItemState], events: &[EventId]) -> Value {
-    answer(&CommandResponse {
+    answer(&stock_answer(command, outcome, items, events))
+}
+
+fn stock_answer(command: &str, outcome: (Outcome, i64), items: &[ItemState], events: &[EventId]) -> CommandResponse {
+    CommandResponse {
         command_id: command.to_owned(),
         status: outcome.0.into(),
         delta: (outcome.0 == Outcome::Adjusted).then_some(outcome.1),
@@ -111,7 +115,7 @@ pub fn applied_items(command: &str, outcome: (Outcome, i64), items: &[ItemState]
         events: events.iter().map(ToString::to_string).collect(),
         transfer_id: None,
         pending: None,
-    })
+    }
 }
 
 /// The answer to an applied transfer: the source, and the destination once its half is applied.
@@ -123,16 +127,9 @@ pub fn applied_transfer(
     events: &[EventId],
     pending: bool,
 ) -> Value {
-    answer(&CommandResponse {
-        command_id: command.to_owned(),
-        status: outcome.0.into(),
-        delta: (outcome.0 == Outcome::Adjusted).then_some(outcome.1),
-        items: Some(items.iter().map(command_item).collect()),
-        product: None,
-        events: events.iter().map(ToString::to_string).collect(),
-        transfer_id: Some(transfer.to_string()),
-        pending: Some(pending),
-    })
+    let mut response = stock_answer(command, outcome, items, events);
+    (response.transfer_id, response.pending) = (Some(transfer.to_string()), Some(pending));
+    answer(&response)
 }
 
 /// The answer to an applied `defineProduct`.
