@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
@@ -28,13 +28,17 @@ use crate::ports::push::Negotiation;
         WebSockets or Server-Sent Events); in Azure the redirect form (SignalR Service's client URL and a token). \
         Messages: `stockChanged` (the item as `GET /api/inventory/{location}/{sku}` shows it, plus `asOf`) and \
         `productChanged` (the product); a message is a hint.",
-    params(("negotiateVersion" = Option<u32>, Query, description = "The client's negotiate version (1).")),
+    params(("negotiateVersion" = Option<i32>, Query, minimum = 0,
+        description = "The client's negotiate version (the official client sends 1; the answer says 1).")),
     responses(
         (status = 200, description = "Where and how to connect.", body = NegotiateResponse,
             headers(("Cache-Control" = String, description = "`no-store`: the answer holds a token"))),
     )
 )]
-pub async fn negotiate(State(app): State<Arc<App>>) -> Response {
+pub async fn negotiate(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Response {
+    if let Err(problem) = check_version(query.as_deref()) {
+        return problem.into_response();
+    }
     match app.negotiator.negotiate().await {
         Ok(negotiation) => {
             let mut response = (StatusCode::OK, Json(body(&negotiation))).into_response();
@@ -44,6 +48,17 @@ pub async fn negotiate(State(app): State<Arc<App>>) -> Response {
         }
         // The client then falls back (the dashboard to long-polling) and retries later.
         Err(error) => Problem::unavailable(&error).into_response(),
+    }
+}
+
+/// `negotiateVersion`, when sent, is a non-negative 32-bit integer (found by schemathesis: 2^31 was accepted).
+fn check_version(query: Option<&str>) -> Result<(), Problem> {
+    let sent = form_urlencoded::parse(query.unwrap_or_default().as_bytes()).find(|(k, _)| k == "negotiateVersion");
+    match sent {
+        Some((_, v)) if v.parse::<i32>().map_or(true, |n| n < 0) => {
+            Err(Problem::invalid_field("negotiateVersion", "must be an integer from 0 to 2147483647"))
+        }
+        _ => Ok(()),
     }
 }
 

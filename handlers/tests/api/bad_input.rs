@@ -188,3 +188,17 @@ async fn a_backend_outage_is_a_503_with_retry_after_and_loses_nothing() {
     assert_eq!(app.write_items().await, vec![("store-1/apple-pie".into(), 4, 1)]);
     let _ = id();
 }
+
+/// Found by schemathesis: a negotiate version past a 32-bit integer was accepted. It is bad input; version 1
+/// (what the official client sends) is answered.
+#[tokio::test]
+async fn negotiate_refuses_a_version_out_of_range() {
+    let app = crate::helpers::spawn_app().await;
+    for bad in ["2147483648", "-1", "x", ""] {
+        let response = app.post_json(&format!("/api/negotiate?negotiateVersion={bad}"), &serde_json::json!({})).await;
+        crate::helpers::expect_problem(response, 400, "invalid-request").await;
+    }
+    let answer: serde_json::Value =
+        app.post_json("/api/negotiate?negotiateVersion=1", &serde_json::json!({})).await.json().await.unwrap();
+    assert_eq!(answer["negotiateVersion"], 1);
+}
