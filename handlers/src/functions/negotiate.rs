@@ -33,6 +33,8 @@ use crate::ports::push::Negotiation;
     responses(
         (status = 200, description = "Where and how to connect.", body = NegotiateResponse,
             headers(("Cache-Control" = String, description = "`no-store`: the answer holds a token"))),
+        (status = 400, description = "`negotiateVersion` is not a non-negative 32-bit integer.",
+            content_type = "application/problem+json", body = ref("#/components/schemas/InvalidRequestProblem")),
     )
 )]
 pub async fn negotiate(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Response {
