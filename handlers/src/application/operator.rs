@@ -102,7 +102,7 @@ pub async fn verify(adapters: &Adapters) -> Result<Verification, OperatorError> 
     let streams: BTreeSet<&String> = write.keys().chain(read.keys()).collect();
     let differing: Vec<&String> =
         streams.into_iter().filter(|s| write.get(*s).copied() != read.get(*s).copied()).collect();
-    let late = if differing.is_empty() { BTreeMap::new() } else { recorded_after(adapters, as_of).await? };
+    let late = if differing.is_empty() { BTreeSet::new() } else { recorded_after(adapters, as_of).await? };
     let mut verification = Verification::default();
     let mut touched = BTreeSet::new();
     for stream in differing {
@@ -111,7 +111,7 @@ pub async fn verify(adapters: &Adapters) -> Result<Verification, OperatorError> 
         touched.extend([format!("location {location}"), format!("sku {sku}")]);
         // In flight: the write side is ahead, and the first version the read side lacks came after its asOf.
         let next_missing = r.map_or(1, |(_, v)| v + 1);
-        if w.is_some_and(|(_, v)| v > r.map_or(0, |(_, v)| v)) && late.contains_key(&(stream.clone(), next_missing)) {
+        if w.is_some_and(|(_, v)| v > r.map_or(0, |(_, v)| v)) && late.contains(&(stream.clone(), next_missing)) {
             verification.in_flight.push(stream.clone());
             continue;
         }
@@ -155,15 +155,12 @@ pub async fn verify(adapters: &Adapters) -> Result<Verification, OperatorError> 
 }
 
 /// (stream, version) of every event recorded after `as_of` (all of them when the read model is empty).
-async fn recorded_after(
-    adapters: &Adapters,
-    as_of: Option<Timestamp>,
-) -> Result<BTreeMap<(String, u64), ()>, StoreError> {
+async fn recorded_after(adapters: &Adapters, as_of: Option<Timestamp>) -> Result<BTreeSet<(String, u64)>, StoreError> {
     let events = adapters.write_store.events().await?;
     Ok(events
         .iter()
         .filter(|e| as_of.is_none_or(|t| e.recorded_at() > t))
-        .map(|e| ((e.stream().to_string(), e.version().0), ()))
+        .map(|e| (e.stream().to_string(), e.version().0))
         .collect())
 }
 
