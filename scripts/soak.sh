@@ -57,10 +57,12 @@ trap cleanup EXIT
 # shellcheck source=scripts/lib/local-server.sh disable=SC1091
 . "$ROOT/scripts/lib/local-server.sh"
 
-say "building release (no-op when up to date)"
-cargo build --release -p pieshop -p loadgen
-HANDLER=${CARGO_TARGET_DIR:-$ROOT/target}/release/handler
-LOADGEN=${CARGO_TARGET_DIR:-$ROOT/target}/release/loadgen
+# PIESHOP_PROFILE=ci (what .ci/run sets) builds the lighter profile of Cargo.toml; the default is release.
+profile=${PIESHOP_PROFILE:-release}
+say "building profile $profile (no-op when up to date)"
+cargo build --profile "$profile" -p pieshop -p loadgen
+HANDLER=${CARGO_TARGET_DIR:-$ROOT/target}/$profile/handler
+LOADGEN=${CARGO_TARGET_DIR:-$ROOT/target}/$profile/loadgen
 
 port=$(free_port)
 base="http://127.0.0.1:$port"
