@@ -540,7 +540,8 @@ mod tests {
             data.insert("onHand".into(), quantity);
             fn upcast(data: &Map<String, Value>) -> Result<Map<String, Value>, DecodeError> {
                 let mut data = data.clone();
-                let on_hand = data.remove("onHand").ok_or(DecodeError::BadField { field: "onHand", message: "missing" })?;
+                let on_hand =
+                    data.remove("onHand").ok_or(DecodeError::BadField { field: "onHand", message: "missing" })?;
                 data.insert("quantity".into(), on_hand);
                 Ok(data)
             }

@@ -161,9 +161,7 @@ pub async fn publish(
             return error(StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge", format!("event {index} exceeds 1 MB."));
         }
     }
-    for (event, raw) in events.into_iter().zip(raw) {
-        grid.accept(schema, event, raw.get().to_owned());
-    }
+    grid.accept(schema, events.into_iter().zip(raw.into_iter().map(|r| r.get().to_owned())));
     StatusCode::OK.into_response()
 }
 
@@ -197,27 +195,30 @@ pub struct Published {
 }
 
 impl Grid {
-    /// Records the event and queues it for delivery (twice, at the duplicate rate); it is parsed once, here.
-    fn accept(&self, schema: Schema, event: Value, raw: String) {
-        let id = event["id"].as_str().unwrap_or_default().to_owned();
-        let record = Record {
-            id: id.clone(),
-            subject: event["subject"].as_str().map(str::to_owned),
-            published_at: chrono::Utc::now().to_rfc3339(),
-            attempts: 0,
-            acknowledged: 0,
-            acknowledged_by: None,
-            dead_lettered: None,
-            last_error: None,
-        };
-        self.records.lock().expect("records").entry(id.clone()).or_insert(record);
-        let copies = if rand::rng().random_bool(self.policy.duplicate_rate.clamp(0.0, 1.0)) { 2 } else { 1 };
-        let published = Arc::new(Published { id, schema, event, raw });
-        let mut pending = self.pending.lock().expect("pending");
-        for _ in 0..copies {
-            pending.push_back(published.clone());
+    /// Records one publish's events and queues them for delivery together (each twice, at the duplicate rate);
+    /// each is parsed once, here.
+    fn accept(&self, schema: Schema, events: impl Iterator<Item = (Value, String)>) {
+        let mut queued = Vec::new();
+        let mut records = self.records.lock().expect("records");
+        for (event, raw) in events {
+            let id = event["id"].as_str().unwrap_or_default().to_owned();
+            let record = Record {
+                id: id.clone(),
+                subject: event["subject"].as_str().map(str::to_owned),
+                published_at: chrono::Utc::now().to_rfc3339(),
+                attempts: 0,
+                acknowledged: 0,
+                acknowledged_by: None,
+                dead_lettered: None,
+                last_error: None,
+            };
+            records.entry(id.clone()).or_insert(record);
+            let copies = if rand::rng().random_bool(self.policy.duplicate_rate.clamp(0.0, 1.0)) { 2 } else { 1 };
+            let published = Arc::new(Published { id, schema, event, raw });
+            queued.extend(std::iter::repeat_n(published, copies));
         }
-        drop(pending);
+        drop(records);
+        self.pending.lock().expect("pending").extend(queued);
         self.pending_ready.notify_one();
     }
 
@@ -225,15 +226,19 @@ impl Grid {
     /// batch (Event Grid's batching is optimistic: it does not wait to fill one) and starts its delivery.
     pub async fn dispatch(self: Arc<Self>) {
         loop {
-            let permit = self.in_flight.clone().acquire_owned().await.expect("the semaphore is never closed");
-            let batch = loop {
+            // First something to send, then a free slot (retries wait for slots too): what is published
+            // meanwhile joins the batch.
+            loop {
                 let queued = self.pending_ready.notified();
-                if let Some(batch) = self.take_batch() {
-                    break batch;
+                if !self.pending.lock().expect("pending").is_empty() {
+                    break;
                 }
                 queued.await;
-            };
-            tokio::spawn(self.clone().deliver(batch, permit));
+            }
+            let permit = self.in_flight.clone().acquire_owned().await.expect("the semaphore is never closed");
+            if let Some(batch) = self.take_batch() {
+                tokio::spawn(self.clone().deliver(batch, permit));
+            }
         }
     }
 

@@ -28,6 +28,8 @@ pub struct Options {
     /// Extra funchost arguments (Event Grid disorder, retries).
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// The app root (default: this repository's `host.json` and `functions/`).
+    pub app: Option<PathBuf>,
 }
 
 pub struct Shape {
@@ -45,6 +47,11 @@ impl Drop for Shape {
     }
 }
 
+/// This repository's app root.
+pub fn repository_app() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
 pub fn binary(name: &str) -> PathBuf {
     let funchost = PathBuf::from(env!("CARGO_BIN_EXE_funchost"));
     let path = funchost.with_file_name(name);
@@ -59,7 +66,7 @@ impl Shape {
                           "functionKeys": {"command": {"till-1": COMMAND}, "query": {"wall": QUERY}}});
         let keys_file = state.path().join("keys.json");
         std::fs::write(&keys_file, keys.to_string()).unwrap();
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let root = options.app.clone().unwrap_or_else(repository_app);
         let mut command = Command::new(env!("CARGO_BIN_EXE_funchost"));
         command
             .args(["--app", root.to_str().unwrap(), "--listen", "127.0.0.1:0"])
@@ -139,6 +146,25 @@ impl Shape {
     /// Every event Event Grid was given and what became of it.
     pub async fn events(&self) -> Vec<Value> {
         self.client.get(self.url("/funchost/events")).send().await.unwrap().json().await.unwrap()
+    }
+
+    /// Event Grid's counts: published, acknowledged, dead-lettered, deliveries, invocations.
+    pub async fn summary(&self) -> Value {
+        self.client.get(self.url("/funchost/events/summary")).send().await.unwrap().json().await.unwrap()
+    }
+
+    /// Publishes events to the topic as a publisher does (`aeg-sas-key`), in CloudEvents schema.
+    pub async fn publish_cloud_events(&self, events: &[Value]) {
+        let response = self
+            .client
+            .post(self.url("/eventgrid/api/events?api-version=2018-01-01"))
+            .header("aeg-sas-key", format!("{MASTER}-topic"))
+            .header("content-type", "application/cloudevents-batch+json; charset=utf-8")
+            .body(serde_json::to_vec(events).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{:?}", response.text().await);
     }
 
     /// Waits until every one of `ids` was acknowledged by a projection.
