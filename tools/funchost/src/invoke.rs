@@ -82,7 +82,7 @@ pub fn event_grid_envelope(function: &str, binding: &str, event: &Value, raw: &s
 }
 
 /// The envelope for a whole delivery (`events`, each with its JSON text as published) to an `eventGridTrigger`
-/// with `cardinality: many` (§8 of `docs/protocol/eventgrid-batches.md`): the extension converts the batch to
+/// with `cardinality: many` (`docs/protocol/eventgrid-batches.md` §2-§4): the extension converts the batch to
 /// `string[]` (each event as indented JSON), and the host, failing to make a `JObject` of an array, sends
 /// `JsonConvert.SerializeObject` of it: the binding's value is a string holding a JSON array of strings. The
 /// only binding data of a batch is `data`, the events' `data` as an array, likewise a string; then `sys`.
