@@ -36,7 +36,7 @@ Builds release once (cargo build --release -p pieshop -p loadgen), then measures
 --only deployed: the raw _bulk rate and section 7 alone (both runs), for comparing deliveries on a shared machine.
 Every server it starts is stopped on exit. Knobs (environment): BENCH_SCANNERS (16), BENCH_READERS (16),
 BENCH_WRITE_SECONDS (20), BENCH_READ_SECONDS (10), BENCH_MIXED_SECONDS (15), BENCH_COLD_RUNS (20),
-BENCH_PROFILE (release; ci is the lighter optimised profile, for comparisons).
+BENCH_PROFILE (release; ci is the lighter optimised profile, dev the debug build, for comparisons only).
 EOF
 }
 
@@ -107,8 +107,10 @@ meets() { awk "BEGIN { print (($1) ? \"yes\" : \"NO\") }"; }
 PROFILE=${BENCH_PROFILE:-release}
 say "building $PROFILE once: cargo build --profile $PROFILE -p pieshop -p loadgen"
 cargo build --profile "$PROFILE" -p pieshop -p loadgen
-HANDLER=${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE/handler
-LOADGEN=${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE/loadgen
+OUT=${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE
+if [[ $PROFILE == dev ]]; then OUT=${CARGO_TARGET_DIR:-$ROOT/target}/debug; fi
+HANDLER=$OUT/handler
+LOADGEN=$OUT/loadgen
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 if [[ $ONLY == all ]]; then
@@ -311,7 +313,7 @@ if [[ -n "$ES_URL" ]]; then
   # double instead of the path from a commit through Event Grid to Elasticsearch.
   say "the production path: funchost, 2 instances sharing write.db, Elasticsearch; $SCANNERS scanners for 10 s through the front door with a function key; events/s from the first command until Event Grid delivered every event and a projection acknowledged it; then a 20,000-event burst; first one event per delivery and invocation, then batched"
   cargo build --profile "$PROFILE" -p funchost
-  FUNCHOST=${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE/funchost
+  FUNCHOST=$OUT/funchost
   python3 - "$WORK/events" <<'PY'
 import json, sys, uuid, datetime, os
 os.makedirs(sys.argv[1], exist_ok=True)

@@ -1,7 +1,7 @@
 //! `loadgen chaos`: scanners and dashboard readers through funchost while faults are injected on a seeded
 //! schedule, then a check against the scanners' own ledger (`scripts/chaos.sh` runs it; see there for the shape).
 //!
-//! Faults, one at a time: an instance SIGKILLed (funchost restarts it), Elasticsearch frozen (SIGSTOP, then
+//! Faults, one at a time, every kind once per round in a seeded order: an instance SIGKILLed (funchost restarts it), Elasticsearch frozen (SIGSTOP, then
 //! SIGCONT), Redis flushed, Event Grid's answer time cut short (deliveries time out and are retried, maybe onto the
 //! other instance) and answered deliveries failed with a 500 (delivered again). A scanner retries a command that
 //! got no answer or a 5xx with the same `commandId` until it gets one; its ledger holds each accepted command's
@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Mutex;
 
 use crate::run::{LOCATIONS, SKUS};
@@ -89,14 +89,21 @@ fn schedule(args: &ChaosArgs, rng: &mut StdRng) -> Vec<(Duration, Fault, Duratio
     let mut at = 3.0;
     let mut plan = Vec::new();
     let last = args.seconds as f64 - 10.0;
+    // Every kind once in a seeded order, then again in another: a short run still meets several kinds.
+    let mut order = Vec::new();
     while at < last {
-        let fault = kinds[rng.random_range(0..kinds.len())];
+        if order.is_empty() {
+            order = kinds.clone();
+            order.shuffle(rng);
+        }
+        let fault = order.pop().expect("refilled above");
         let lasts = match fault {
             Fault::InstanceKilled | Fault::RedisFlushed => 0.0,
             _ => rng.random_range(3.0..8.0_f64).min(last - at).max(1.0),
         };
         plan.push((Duration::from_secs_f64(at), fault, Duration::from_secs_f64(lasts)));
-        at += lasts + rng.random_range(3.0..8.0);
+        // An instant fault's aftermath is watched for 5 s (`inject`); then a pause before the next.
+        at += lasts.max(5.0) + rng.random_range(2.0..5.0);
     }
     plan
 }
@@ -170,8 +177,15 @@ pub async fn chaos(args: ChaosArgs) -> anyhow::Result<()> {
     // instance committed but did not get published before it died.
     let drain = Instant::now();
     let summary = loop {
-        let _ = shared.client.post(format!("{}/admin/functions/relay", shared.url)).header("x-functions-key", &shared.master).json(&json!({"input": ""})).send().await;
-        let summary: Value = shared.client.get(format!("{}/funchost/events/summary", shared.url)).send().await?.json().await?;
+        let _ = shared
+            .client
+            .post(format!("{}/admin/functions/relay", shared.url))
+            .header("x-functions-key", &shared.master)
+            .json(&json!({"input": ""}))
+            .send()
+            .await;
+        let summary: Value =
+            shared.client.get(format!("{}/funchost/events/summary", shared.url)).send().await?.json().await?;
         let settled = summary["acknowledged"].as_u64().unwrap_or(0) + summary["deadLettered"].as_u64().unwrap_or(0);
         if settled >= summary["published"].as_u64().unwrap_or(0) || drain.elapsed() > Duration::from_secs(180) {
             break summary;
@@ -230,9 +244,20 @@ pub async fn chaos(args: ChaosArgs) -> anyhow::Result<()> {
 }
 
 /// Injects one fault and, for a lasting one, ends it after `lasts`.
-async fn inject(shared: &Shared, args: &ChaosArgs, fault: Fault, lasts: Duration, rng: &mut StdRng) -> anyhow::Result<()> {
+async fn inject(
+    shared: &Shared,
+    args: &ChaosArgs,
+    fault: Fault,
+    lasts: Duration,
+    rng: &mut StdRng,
+) -> anyhow::Result<()> {
     let faults = |body: Value| {
-        shared.client.put(format!("{}/funchost/faults", shared.url)).header("x-functions-key", &shared.master).json(&body).send()
+        shared
+            .client
+            .put(format!("{}/funchost/faults", shared.url))
+            .header("x-functions-key", &shared.master)
+            .json(&body)
+            .send()
     };
     match fault {
         Fault::InstanceKilled => {
@@ -248,11 +273,8 @@ async fn inject(shared: &Shared, args: &ChaosArgs, fault: Fault, lasts: Duration
             signal("CONT", &pid)?;
         }
         Fault::RedisFlushed => {
-            let mut redis = tokio::net::TcpStream::connect(args.redis.as_deref().expect("scheduled only with Redis")).await?;
-            redis.write_all(b"*1\r\n$8\r\nFLUSHALL\r\n").await?;
-            let mut reply = [0u8; 5];
-            redis.read_exact(&mut reply).await?;
-            anyhow::ensure!(&reply == b"+OK\r\n", "FLUSHALL answered {:?}", String::from_utf8_lossy(&reply));
+            let address = args.redis.clone().expect("scheduled only with Redis");
+            tokio::task::spawn_blocking(move || flush_redis(&address)).await??;
             tokio::time::sleep(Duration::from_secs(5)).await;
         }
         Fault::DeliveryTimeouts => {
@@ -266,6 +288,18 @@ async fn inject(shared: &Shared, args: &ChaosArgs, fault: Fault, lasts: Duration
             faults(json!({})).await?.error_for_status()?;
         }
     }
+    Ok(())
+}
+
+/// `FLUSHALL` in RESP, the one Redis command the run needs (no client crate for one line of protocol).
+fn flush_redis(address: &str) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    let mut redis = std::net::TcpStream::connect(address)?;
+    redis.set_read_timeout(Some(Duration::from_secs(5)))?;
+    redis.write_all(b"*1\r\n$8\r\nFLUSHALL\r\n")?;
+    let mut reply = [0u8; 5];
+    redis.read_exact(&mut reply)?;
+    anyhow::ensure!(&reply == b"+OK\r\n", "FLUSHALL answered {:?}", String::from_utf8_lossy(&reply));
     Ok(())
 }
 
@@ -289,7 +323,13 @@ async fn scanner(shared: Arc<Shared>, mut rng: StdRng, deadline: Instant) {
             json!({"commandId": id, "type": "remove", "location": location, "sku": sku, "quantity": quantity, "reason": "sold"})
         };
         let (status, answer) = loop {
-            let sent = shared.client.post(format!("{}/api/commands", shared.url)).header("x-functions-key", &shared.key).json(&body).send().await;
+            let sent = shared
+                .client
+                .post(format!("{}/api/commands", shared.url))
+                .header("x-functions-key", &shared.key)
+                .json(&body)
+                .send()
+                .await;
             match sent {
                 Ok(response) if !response.status().is_server_error() => {
                     let status = response.status().as_u16();
@@ -344,7 +384,12 @@ async fn reader(shared: Arc<Shared>, n: usize) {
     while !shared.stop.load(Ordering::Relaxed) {
         turn += 1;
         let (started, phase) = (Instant::now(), shared.phase());
-        let sent = shared.client.get(format!("{}{}", shared.url, paths[turn % 2])).header("x-functions-key", &shared.key).send().await;
+        let sent = shared
+            .client
+            .get(format!("{}{}", shared.url, paths[turn % 2]))
+            .header("x-functions-key", &shared.key)
+            .send()
+            .await;
         match sent {
             Ok(response) if response.status().is_success() => {
                 let _ = response.bytes().await;
