@@ -358,14 +358,14 @@ deployed_rows() {
   done
 }
 
-row() { printf '| %-46s | %-34s | %-14s | %-4s |\n' "$@"; }
+row() { printf '| %-52s | %-36s | %-14s | %-4s |\n' "$@"; }
 if [[ $ONLY == deployed ]]; then
   echo
   echo "pieshop bench --only deployed $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, $(uname -sr), git $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
   echo "load average (others share this machine): $(cut -d' ' -f1-3 /proc/loadavg) at the end"
   echo
   row "figure" "measured" "target" "met"
-  row "----------------------------------------------" "----------------------------------" "--------------" "----"
+  row "----------------------------------------------------" "------------------------------------" "--------------" "----"
   row "Elasticsearch raw _bulk docs/s" "$es_rate" "" ""
   deployed_rows
   exit 0
@@ -401,7 +401,7 @@ echo "pieshop bench $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, $(uname -sr),
 echo "load average (others share this machine): $(cut -d' ' -f1-3 /proc/loadavg) at the end, $LOAD_BEFORE after the build"
 echo
 row "figure" "measured" "target" "met"
-row "----------------------------------------------" "----------------------------------" "--------------" "----"
+row "----------------------------------------------------" "------------------------------------" "--------------" "----"
 row "cold start, median of $COLD_RUNS (release handler)" "$(calc "%.1f ms" "$cold_h")" "<= 15 ms" "$(meets "$cold_h <= 15")"
 row "cold start, minimal Node.js http server" "$(calc "%.1f ms" "$cold_n")" "" ""
 row "cold start handler / Node" "${cold_ratio}x" "<= 0.25x" "$(meets "$cold_ratio <= 0.25")"
