@@ -44,6 +44,11 @@ async fn publish(shape: &Shape, cloud_events: bool, events: &[Value]) {
     assert_eq!(response.status(), 200, "{:?}", response.text().await);
 }
 
+/// Event Grid's counts: published, acknowledged, dead-lettered, deliveries, invocations.
+async fn counts(shape: &Shape) -> Value {
+    shape.client.get(shape.url("/funchost/events/summary")).send().await.unwrap().json().await.unwrap()
+}
+
 /// Every item one instance's read model shows: sku → (quantity, version).
 async fn read_items(shape: &Shape, instance: usize) -> BTreeMap<String, (u64, u64)> {
     let body: Value = shape.get("/api/inventory?limit=500", instance, None).await.json().await.unwrap();
@@ -74,7 +79,7 @@ async fn converge(shape: &Shape, expected: &BTreeMap<String, (u64, u64)>) {
 async fn settled(shape: &Shape) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let summary = shape.summary().await;
+        let summary = counts(shape).await;
         if summary["acknowledged"] == summary["published"] {
             return summary;
         }
@@ -209,7 +214,7 @@ async fn a_batch_with_an_event_of_a_newer_release_fails_whole_and_is_dead_letter
         assert_eq!((record["attempts"].as_u64(), record["acknowledged"].as_u64()), (Some(3), Some(0)), "{record}");
         assert_eq!(record["deadLettered"], records[0]["deadLettered"], "one blob for the batch");
     }
-    assert_eq!(shape.summary().await["deliveries"], 3, "the batch was delivered as one, three times");
+    assert_eq!(counts(&shape).await["deliveries"], 3, "the batch was delivered as one, three times");
     let expected = BTreeMap::from([("apple-pie".to_owned(), (4, 1)), ("pear-pie".to_owned(), (8, 1))]);
     converge(&shape, &expected).await;
 

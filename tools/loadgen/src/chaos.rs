@@ -406,9 +406,9 @@ async fn reader(shared: Arc<Shared>, n: usize) {
 /// Items of the read model short of the ledger, and over it (an item the ledger does not know must hold 0).
 async fn compare(shared: &Shared, ledger: &BTreeMap<(usize, usize), i64>) -> anyhow::Result<(u64, u64)> {
     let (mut lost, mut doubled) = (0, 0);
-    for l in 0..LOCATIONS.len() {
-        for s in 0..SKUS.len() {
-            let url = format!("{}/api/inventory/{}/{}", shared.url, LOCATIONS[l], SKUS[s]);
+    for (l, location) in LOCATIONS.iter().enumerate() {
+        for (s, sku) in SKUS.iter().enumerate() {
+            let url = format!("{}/api/inventory/{location}/{sku}", shared.url);
             let response = shared.client.get(&url).header("x-functions-key", &shared.key).send().await?;
             let read = match response.status().as_u16() {
                 404 => 0,

@@ -148,25 +148,6 @@ impl Shape {
         self.client.get(self.url("/funchost/events")).send().await.unwrap().json().await.unwrap()
     }
 
-    /// Event Grid's counts: published, acknowledged, dead-lettered, deliveries, invocations.
-    pub async fn summary(&self) -> Value {
-        self.client.get(self.url("/funchost/events/summary")).send().await.unwrap().json().await.unwrap()
-    }
-
-    /// Publishes events to the topic as a publisher does (`aeg-sas-key`), in CloudEvents schema.
-    pub async fn publish_cloud_events(&self, events: &[Value]) {
-        let response = self
-            .client
-            .post(self.url("/eventgrid/api/events?api-version=2018-01-01"))
-            .header("aeg-sas-key", format!("{MASTER}-topic"))
-            .header("content-type", "application/cloudevents-batch+json; charset=utf-8")
-            .body(serde_json::to_vec(events).unwrap())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK, "{:?}", response.text().await);
-    }
-
     /// Waits until every one of `ids` was acknowledged by a projection.
     pub async fn wait_acknowledged(&self, ids: &[String]) {
         let deadline = Instant::now() + Duration::from_secs(60);
