@@ -3,6 +3,7 @@
 use pieshop::domain::Aggregate;
 use pieshop::ports::WriteStore;
 
+/// Every item stream of `store` as (stream, quantity, version), sorted.
 pub async fn write_items(store: &dyn WriteStore) -> Vec<(String, i64, u64)> {
     let mut items: Vec<_> = store
         .aggregates()
