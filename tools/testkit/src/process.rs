@@ -107,3 +107,28 @@ pub async fn answers(client: &reqwest::Client, url: &str, within: Duration) -> b
     }
     true
 }
+
+/// The handler serving standalone (`PIESHOP_LISTEN`), not as the host's worker.
+pub struct Standalone {
+    pub process: Process,
+    /// `http://127.0.0.1:<port>`
+    pub base: String,
+}
+
+impl Standalone {
+    /// Spawns `command` (the handler) listening on `host`:<a free port>; `base` reaches that port on loopback.
+    pub fn spawn(command: &mut Command, host: &str) -> Standalone {
+        let port = free_port(host);
+        command.env_remove("FUNCTIONS_CUSTOMHANDLER_PORT").env("PIESHOP_LISTEN", format!("{host}:{port}"));
+        Standalone { process: Process::spawn(command), base: format!("http://127.0.0.1:{port}") }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Whether `GET /api/health` answered within `within`.
+    pub async fn ready(&self, within: Duration) -> bool {
+        answers(&reqwest::Client::new(), &self.url("/api/health"), within).await
+    }
+}
