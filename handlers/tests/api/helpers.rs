@@ -1,7 +1,6 @@
 //! The API suites' helpers: `spawn_app()` (the kit's in-process app, with the fault switches the guarantee tests
 //! need), the real binary, and the requests and checks the suites share.
 
-use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
@@ -151,10 +150,9 @@ pub fn remove(location: &str, sku: &str, quantity: u64) -> Value {
     json!({"commandId": id(), "type": "remove", "location": location, "sku": sku, "quantity": quantity, "reason": "sold"})
 }
 
-/// A protocol fixture (copied from the shared protocol notes).
+/// A protocol fixture of the Functions host.
 pub fn fixture(name: &str) -> Value {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "fixtures", "host", name].iter().collect();
-    serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("fixture json")
+    pieshop_testkit::fixtures::host(name)
 }
 
 /// Asserts a problem+json answer with this status and slug, and returns its body.

@@ -3,7 +3,6 @@
 //! the Functions host (`/projection`) and the timer (`/relay`) would.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -185,10 +184,9 @@ pub async fn start(backend: Backend, scenario: &Scenario) -> Option<Harness> {
     })
 }
 
-/// A protocol fixture of the Functions host (shared with the API tests as data, not code).
+/// A protocol fixture of the Functions host.
 pub fn fixture(name: &str) -> Value {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "fixtures", "host", name].iter().collect();
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    pieshop_testkit::fixtures::host(name)
 }
 
 /// Whether the answer says `duplicate` (a replay) or `applied`.

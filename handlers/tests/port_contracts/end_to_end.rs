@@ -19,7 +19,7 @@ use pieshop::application::changes::Changes;
 use pieshop::application::projection::Projection;
 use pieshop::contract::event_json::Schema;
 use pieshop::ports::{Adapters, WriteStore};
-use pieshop::wiring::{self, Wiring};
+use pieshop_testkit::served;
 use serde_json::{Value, json};
 
 use crate::support::{cosmos_client, elastic_read_model, engine};
@@ -116,12 +116,9 @@ async fn commands_in_queries_out_on_real_engines() {
         EventGridPublisher::new(EventGridSettings { endpoint: topic_url, schema: Schema::CloudEvents, auth }).unwrap(),
     );
     let adapters = Adapters { write_store: store.clone(), publisher, read_model, cache, backend: "azure" };
-    let (live, _) = pieshop::wiring::Live::own_hub();
-    let app = Wiring { adapters, projection, live }.app(Duration::ZERO);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = served::serve(served::wiring(adapters, projection)).await;
+    let base = app.base.clone();
     *grid.projection_url.lock().unwrap() = format!("{base}/projection");
-    tokio::spawn(wiring::serve(listener, app, std::future::pending()));
 
     let http = reqwest::Client::new();
     let send = |body: Value| {

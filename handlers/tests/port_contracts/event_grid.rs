@@ -12,6 +12,7 @@ use pieshop::adapters::eventgrid::{EventGridPublisher, EventGridSettings, TopicA
 use pieshop::contract::event_json::Schema;
 use pieshop::domain::Event;
 use pieshop::ports::{EventPublisher, PublishError};
+use pieshop_testkit::fixtures::host as fixture;
 use serde_json::Value;
 
 use crate::support::{product, stock};
@@ -48,11 +49,6 @@ async fn topic(answers: Vec<StatusCode>) -> (String, Arc<Mutex<Topic>>) {
 fn publisher(endpoint: String, schema: Schema) -> EventGridPublisher {
     let auth = TopicAuth::Key(azure_core::credentials::Secret::new(KEY));
     EventGridPublisher::new(EventGridSettings { endpoint, schema, auth }).unwrap()
-}
-
-fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/host/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 fn sorted_keys(value: &Value) -> Vec<String> {
