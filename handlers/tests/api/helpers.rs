@@ -93,21 +93,7 @@ impl TestApp {
 
     /// Every item in the read model, through the API, as (stream, quantity, version).
     pub async fn read_items(&self) -> Vec<(String, i64, u64)> {
-        let body = self.get_json("/api/inventory?limit=500").await;
-        let mut items: Vec<_> = body["items"]
-            .as_array()
-            .expect("items")
-            .iter()
-            .map(|i| {
-                (
-                    format!("{}/{}", i["location"].as_str().unwrap(), i["sku"].as_str().unwrap()),
-                    i["quantity"].as_i64().unwrap(),
-                    i["version"].as_u64().unwrap(),
-                )
-            })
-            .collect();
-        items.sort();
-        items
+        crate::models::read_items(&self.client, &self.base).await
     }
 
     /// Events committed so far.

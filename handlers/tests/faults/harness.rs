@@ -394,20 +394,7 @@ fn check_answers(p: &Planned, answers: &[Answer]) {
 }
 
 /// Every item in the read model through `GET /api/inventory`, as (stream, quantity, version).
-pub async fn read_items(http: &reqwest::Client, base: &str) -> Vec<(String, i64, u64)> {
-    let body: Value = http.get(format!("{base}/api/inventory?limit=500")).send().await.unwrap().json().await.unwrap();
-    let listed = body["items"].as_array().unwrap_or_else(|| panic!("inventory: {body}"));
-    assert!(listed.len() < 500 && body["nextCursor"].is_null(), "one page holds every item");
-    let mut items: Vec<_> = listed
-        .iter()
-        .map(|i| {
-            let stream = format!("{}/{}", i["location"].as_str().unwrap(), i["sku"].as_str().unwrap());
-            (stream, i["quantity"].as_i64().unwrap(), i["version"].as_u64().unwrap())
-        })
-        .collect();
-    items.sort();
-    items
-}
+pub use crate::models::read_items;
 
 /// Stock per sku from `GET /api/inventory/summary` (skus with stock only).
 pub async fn summary_totals(http: &reqwest::Client, base: &str) -> BTreeMap<String, u64> {

@@ -22,6 +22,7 @@ use pieshop::ports::{Adapters, WriteStore};
 use pieshop_testkit::served;
 use serde_json::{Value, json};
 
+use crate::models::read_items;
 use crate::support::{cosmos_client, elastic_read_model, engine};
 
 /// The stand-in: every event it was given, and where to deliver.
@@ -62,24 +63,6 @@ async fn publish(State(grid): State<Arc<Grid>>, body: Bytes) -> StatusCode {
         tokio::spawn(async move { grid.deliver(&event).await });
     }
     StatusCode::OK
-}
-
-async fn read_items(client: &reqwest::Client, base: &str) -> Vec<(String, i64, u64)> {
-    let body: Value = client.get(format!("{base}/api/inventory?limit=500")).send().await.unwrap().json().await.unwrap();
-    let mut items: Vec<_> = body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            (
-                format!("{}/{}", i["location"].as_str().unwrap(), i["sku"].as_str().unwrap()),
-                i["quantity"].as_i64().unwrap(),
-                i["version"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    items.sort();
-    items
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
