@@ -11,7 +11,7 @@ use pieshop_testkit::faults::{FaultyPublisher, FaultyStore};
 use pieshop_testkit::process::embedded_command;
 use pieshop_testkit::served::{Served, serve};
 use reqwest::{Client, Response, StatusCode};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// A running server with handles on its adapters.
 pub struct TestApp {
@@ -123,18 +123,7 @@ pub fn handler_command() -> std::process::Command {
     embedded_command(env!("CARGO_BIN_EXE_handler"))
 }
 
-/// A fresh command id.
-pub fn id() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
-
-pub fn receive(location: &str, sku: &str, quantity: u64) -> Value {
-    json!({"commandId": id(), "type": "receive", "location": location, "sku": sku, "quantity": quantity})
-}
-
-pub fn remove(location: &str, sku: &str, quantity: u64) -> Value {
-    json!({"commandId": id(), "type": "remove", "location": location, "sku": sku, "quantity": quantity, "reason": "sold"})
-}
+pub use pieshop_testkit::commands::{id, receive, remove};
 
 /// A protocol fixture of the Functions host.
 pub fn fixture(name: &str) -> Value {

@@ -7,10 +7,11 @@
 //!   `PIESHOP_REQUIRE_ALL` rule;
 //! - [`cosmos_emulator`] and [`azurite`]: the emulators (the Cosmos SDK's in-memory one, Azurite);
 //! - [`faults`]: forwarding decorators of the ports that fail or hold calls as a test says;
-//! - [`fixtures`]: the Functions host's protocol envelopes;
+//! - [`commands`] and [`fixtures`]: command bodies, and the Functions host's protocol envelopes;
 //! - [`models`] and [`shuffle`]: how tests compare write models and redeliver out of order.
 
 pub mod azurite;
+pub mod commands;
 pub mod cosmos_emulator;
 pub mod engines;
 pub mod faults;

@@ -164,10 +164,4 @@ impl Shape {
     }
 }
 
-pub fn id() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
-
-pub fn receive(location: &str, sku: &str, quantity: u64) -> Value {
-    json!({"commandId": id(), "type": "receive", "location": location, "sku": sku, "quantity": quantity})
-}
+pub use pieshop_testkit::commands::{id, receive};
