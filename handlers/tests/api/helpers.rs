@@ -39,7 +39,15 @@ pub async fn spawn_app() -> TestApp {
         Arc::new(FaultyStore { inner: wiring.adapters.write_store.clone(), hooks: failing_stream.clone() });
     let store = wiring.adapters.write_store.clone();
     let served = serve(wiring).await;
-    TestApp { base: served.base.clone(), client: Client::new(), store, publisher_down, failing_stream, _dir: dir, _served: served }
+    TestApp {
+        base: served.base.clone(),
+        client: Client::new(),
+        store,
+        publisher_down,
+        failing_stream,
+        _dir: dir,
+        _served: served,
+    }
 }
 
 impl TestApp {

@@ -79,7 +79,6 @@ impl Dial {
     pub fn failures(&self) -> u64 {
         self.failures.load(Ordering::SeqCst)
     }
-
 }
 
 impl Faults for Dial {

@@ -41,8 +41,7 @@ fn handler(dir: &Path) -> Command {
 /// Starts the server on a free port and waits (with a deadline) for the line it logs once it listens.
 /// Dropped, it is killed (SIGKILL).
 async fn start_server(dir: &Path) -> Standalone {
-    let mut server =
-        Standalone::spawn(handler(dir).stdout(Stdio::piped()).stderr(Stdio::null()), "127.0.0.1");
+    let mut server = Standalone::spawn(handler(dir).stdout(Stdio::piped()).stderr(Stdio::null()), "127.0.0.1");
     let stdout = server.process.child().stdout.take().unwrap();
     let (ready, listening) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

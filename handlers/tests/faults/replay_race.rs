@@ -78,7 +78,8 @@ async fn a_concurrent_copy_of_a_removal_that_finds_the_stock_gone_is_answered_as
         progress: watch::channel((0, 0)).0,
         commits: watch::channel(0).0,
     });
-    wiring.adapters.write_store = Arc::new(FaultyStore { inner: wiring.adapters.write_store.clone(), hooks: gate.clone() });
+    wiring.adapters.write_store =
+        Arc::new(FaultyStore { inner: wiring.adapters.write_store.clone(), hooks: gate.clone() });
     let served = serve(wiring).await;
     let url = served.url("/api/commands");
     let http = reqwest::Client::new();

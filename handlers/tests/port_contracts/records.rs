@@ -70,8 +70,7 @@ impl Shop {
 
     /// Sends one batch; every command in it must be recorded (records are never refused).
     async fn batch(&self, commands: &[Value]) {
-        let response =
-            self.http.post(self.app.url("/api/commands/batch")).json(&json!({"commands": commands})).send();
+        let response = self.http.post(self.app.url("/api/commands/batch")).json(&json!({"commands": commands})).send();
         let body: Value = response.await.unwrap().json().await.unwrap();
         for result in body["results"].as_array().unwrap() {
             let status = result["status"].as_str().unwrap();
