@@ -60,9 +60,7 @@ async fn one_commands_spans_arrive_linked_and_its_log_lines_share_the_trace() {
         .route("/v1/traces", post(traces))
         .route("/v1/metrics", post(metrics))
         .with_state(received.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let receiver = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let receiver = pieshop_testkit::served::stand_in(app).await;
 
     let dir = tempfile::tempdir().unwrap();
     let mut command = crate::helpers::handler_command();

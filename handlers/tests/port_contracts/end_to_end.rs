@@ -75,10 +75,8 @@ async fn commands_in_queries_out_on_real_engines() {
         projection_url: Mutex::new(String::new()),
         http: reqwest::Client::new(),
     });
-    let topic_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let topic_url = format!("http://{}/api/events", topic_listener.local_addr().unwrap());
     let topic = Router::new().route("/api/events", post(publish)).with_state(grid.clone());
-    tokio::spawn(async move { axum::serve(topic_listener, topic).await.unwrap() });
+    let topic_url = format!("{}/api/events", served::stand_in(topic).await);
 
     let (client, settings) = cosmos_client(Vec::new()).await;
     let store: Arc<dyn WriteStore> = Arc::new(CosmosWriteStore::from_client(&client, &settings).await.unwrap());

@@ -36,6 +36,15 @@ pub async fn serve(wiring: Wiring) -> Served {
     Served { base, _shutdown: shutdown }
 }
 
+/// Serves a stand-in (an Event Grid topic, an OTLP receiver: `router`) on 127.0.0.1:0 for the rest of the test,
+/// and returns its `http://127.0.0.1:<port>`.
+pub async fn stand_in(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+    let base = format!("http://{}", listener.local_addr().expect("local address"));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    base
+}
+
 /// These adapters with the projection they feed, and a push hub of their own.
 pub fn wiring(adapters: Adapters, projection: Arc<Projection>) -> Wiring {
     let (live, _) = Live::own_hub();
