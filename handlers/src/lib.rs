@@ -17,6 +17,7 @@
 //!   module that knows every layer; `main.rs`, the operator commands and the tests build through it.
 
 pub mod adapters;
+pub mod api;
 pub mod application;
 pub mod config;
 pub mod contract;

@@ -252,5 +252,5 @@ pub async fn serve_with(
     access: Access,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, crate::http::router::router(app, access)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, crate::api::router::router(app, access)).with_graceful_shutdown(shutdown).await
 }

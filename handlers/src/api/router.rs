@@ -6,11 +6,12 @@ use axum::Router;
 use axum::middleware;
 use axum::routing::{get, post};
 
-use super::auth::{self, KeyRing};
-use super::{Problem, openapi, request_log};
+use super::openapi;
 use crate::adapters::signalr_hub::transport;
 use crate::config::Access;
 use crate::functions::{App, command, dashboard, negotiate, projection, query, relay, verify};
+use crate::http::auth::{self, KeyRing};
+use crate::http::{Problem, request_log};
 
 /// The whole HTTP surface of the handler. With `Access::Keys`, everything but the dashboard and health needs a
 /// function key.
