@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::adapters::dead_letter_dir::DeadLetterDirectory;
 use crate::adapters::embedded::{InProcessCache, InProcessPublisher, SqliteReadModel, SqliteWriteStore};
-use crate::adapters::signalr_hub::Hub;
+use crate::adapters::signalr_hub::{Hub, transport};
 use crate::adapters::stream_cache::CachedStreams;
 use crate::application::changes::Changes;
 use crate::application::commands::CommandService;
@@ -19,7 +19,7 @@ use crate::application::push_changes::PushChanges;
 use crate::application::queries::QueryService;
 use crate::application::relay::Relay;
 use crate::config::{Access, Settings};
-use crate::functions::App;
+use crate::functions::{App, OwnHub};
 use crate::host::listen::Mode;
 use crate::ports::cache::NoCache;
 use crate::ports::push::{Negotiator, NoNegotiate, Push};
@@ -146,15 +146,15 @@ pub async fn wire(settings: &Settings) -> Result<Wiring, OpenError> {
             .map(|()| settings.data_dir.clone())
     };
     let write_store: Arc<dyn WriteStore> = match &azure.cosmos {
-        Some(cosmos) => Arc::new(CosmosWriteStore::connect(cosmos, credential.clone()).await?),
+        Some(cosmos) => Arc::new(CosmosWriteStore::connect(&cosmos_settings(cosmos), credential.clone()).await?),
         None => Arc::new(CachedStreams::new(SqliteWriteStore::open(&data_dir()?.join("write.db"))?)),
     };
     let read_model: Arc<dyn ReadModel> = match &azure.elastic {
-        Some(elastic) => Arc::new(ElasticReadModel::connect(elastic).await?),
+        Some(elastic) => Arc::new(ElasticReadModel::connect(&elastic_settings(elastic)).await?),
         None => Arc::new(SqliteReadModel::open(&data_dir()?.join("read.db"))?),
     };
     let cache: Arc<dyn ResponseCache> = match &azure.redis {
-        Some(redis) => Arc::new(RedisCache::new(redis, credential.clone())?),
+        Some(redis) => Arc::new(RedisCache::new(&redis_settings(redis), credential.clone())?),
         None if local_cache_is_safe(settings, azure.elastic.is_some()) => Arc::new(InProcessCache::default()),
         None => Arc::new(NoCache),
     };
@@ -180,6 +180,35 @@ pub async fn wire(settings: &Settings) -> Result<Wiring, OpenError> {
     };
     let adapters = Adapters { write_store, publisher, read_model, cache, backend: "azure" };
     Ok(Wiring { adapters, projection, live })
+}
+
+#[cfg(feature = "azure")]
+fn cosmos_settings(config: &crate::config::azure::CosmosConfig) -> crate::adapters::cosmos::CosmosSettings {
+    crate::adapters::cosmos::CosmosSettings {
+        endpoint: config.endpoint.clone(),
+        database: config.database.clone(),
+        container: config.container.clone(),
+        region: config.region.clone(),
+        key: config.key.clone(),
+    }
+}
+
+#[cfg(feature = "azure")]
+fn elastic_settings(config: &crate::config::azure::ElasticConfig) -> crate::adapters::elastic::ElasticSettings {
+    crate::adapters::elastic::ElasticSettings {
+        url: config.url.clone(),
+        api_key: config.api_key.clone(),
+        index_prefix: config.index_prefix.clone(),
+    }
+}
+
+#[cfg(feature = "azure")]
+fn redis_settings(config: &crate::config::azure::RedisConfig) -> crate::adapters::redis::RedisSettings {
+    crate::adapters::redis::RedisSettings {
+        url: config.url.clone(),
+        entra_username: config.entra_username.clone(),
+        namespace: config.namespace.clone(),
+    }
 }
 
 /// Without the `azure` feature every port is embedded.
@@ -231,7 +260,7 @@ impl Wiring {
             projection,
             backend: adapters.backend,
             negotiator: live.negotiator,
-            hub: live.hub,
+            hub: live.hub.map(|hub| OwnHub { sessions: hub.clone(), routes: transport::routes(hub) }),
         })
     }
 }

@@ -13,7 +13,7 @@ use utoipa::OpenApi;
 use crate::contract::FieldError;
 use crate::contract::command_schema::{CountCommand, DefineProductCommand, ReceiveCommand, RemoveCommand};
 use crate::contract::command_schema::{RejectedCommand, TransferCommand};
-use crate::functions::{command, dashboard, negotiate, query};
+use crate::functions::{command, dashboard, health, negotiate, query};
 use crate::http::auth::{KEY_HEADER, KEY_PARAMETER};
 use crate::http::problem::{CATALOGUE, Kind, Member, RETRY_AFTER_SECONDS};
 
@@ -33,7 +33,7 @@ use crate::http::problem::{CATALOGUE, Kind, Member, RETRY_AFTER_SECONDS};
         query::summary,
         query::item,
         query::activity,
-        query::health,
+        health::health,
         dashboard::page,
         negotiate::negotiate,
         openapi_json,

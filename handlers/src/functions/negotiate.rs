@@ -6,9 +6,10 @@
 
 use std::sync::Arc;
 
-use axum::Json;
+use axum::{Json, Router};
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
+use axum::routing::post;
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -16,6 +17,11 @@ use utoipa::ToSchema;
 use super::App;
 use crate::http::Problem;
 use crate::ports::push::Negotiation;
+
+/// The function's route (behind the key: it hands out connection tokens).
+pub fn router() -> Router<Arc<App>> {
+    Router::new().route("/api/negotiate", post(negotiate))
+}
 
 /// Answers the client's negotiate.
 #[utoipa::path(
