@@ -1,4 +1,4 @@
-//! The command bodies of `API.md`, described for the OpenAPI document. The parser (`command_body`) is
+//! The command bodies of `docs/API.md`, described for the OpenAPI document. The parser (`command_body`) is
 //! hand-written, so these types are never deserialized: they exist to be described, and the tests below hold
 //! their fields to the parser's lists and their rules to the parser's answers.
 
@@ -34,7 +34,9 @@ pub enum CommandBody {
     {"commandId": "9d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a", "type": "remove", "location": "van", "sku": "apple-pie",
      "quantity": 2, "reason": "sold"}]})))]
 pub struct BatchBody {
-    #[schema(min_items = 1, max_items = 500)]
+    /// 1 to 500 commands, each as `CommandBody` describes one. The batch takes any entry: one that is not a valid
+    /// command (not even a JSON object) is answered `rejected` in its place, and the others still apply.
+    #[schema(min_items = 1, max_items = 500, value_type = Vec<Value>)]
     commands: Vec<CommandBody>,
 }
 
