@@ -16,9 +16,9 @@ use utoipa::IntoParams;
 
 use super::App;
 use crate::application::queries::{Answer, AtVersion, QueryError, Wait, decode_cursor};
+use crate::contract::FieldError;
 #[allow(unused_imports)] // named by the OpenAPI annotations
 use crate::contract::views::{ActivityView, InventoryPageView, SingleItem, SummaryView};
-use crate::contract::FieldError;
 use crate::domain::{ItemKey, LocationId, Sku};
 use crate::http::{Problem, etag};
 use crate::ports::read_model::{ActivityQuery, InventoryQuery};
