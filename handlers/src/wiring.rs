@@ -182,33 +182,25 @@ pub async fn wire(settings: &Settings) -> Result<Wiring, OpenError> {
     Ok(Wiring { adapters, projection, live })
 }
 
+// The adapters' settings from the plain ones `config` read, destructured so that a setting added there and not
+// passed on here does not compile.
+
 #[cfg(feature = "azure")]
 fn cosmos_settings(config: &crate::config::azure::CosmosConfig) -> crate::adapters::cosmos::CosmosSettings {
-    crate::adapters::cosmos::CosmosSettings {
-        endpoint: config.endpoint.clone(),
-        database: config.database.clone(),
-        container: config.container.clone(),
-        region: config.region.clone(),
-        key: config.key.clone(),
-    }
+    let crate::config::azure::CosmosConfig { endpoint, database, container, region, key } = config.clone();
+    crate::adapters::cosmos::CosmosSettings { endpoint, database, container, region, key }
 }
 
 #[cfg(feature = "azure")]
 fn elastic_settings(config: &crate::config::azure::ElasticConfig) -> crate::adapters::elastic::ElasticSettings {
-    crate::adapters::elastic::ElasticSettings {
-        url: config.url.clone(),
-        api_key: config.api_key.clone(),
-        index_prefix: config.index_prefix.clone(),
-    }
+    let crate::config::azure::ElasticConfig { url, api_key, index_prefix } = config.clone();
+    crate::adapters::elastic::ElasticSettings { url, api_key, index_prefix }
 }
 
 #[cfg(feature = "azure")]
 fn redis_settings(config: &crate::config::azure::RedisConfig) -> crate::adapters::redis::RedisSettings {
-    crate::adapters::redis::RedisSettings {
-        url: config.url.clone(),
-        entra_username: config.entra_username.clone(),
-        namespace: config.namespace.clone(),
-    }
+    let crate::config::azure::RedisConfig { url, entra_username, namespace } = config.clone();
+    crate::adapters::redis::RedisSettings { url, entra_username, namespace }
 }
 
 /// Without the `azure` feature every port is embedded.

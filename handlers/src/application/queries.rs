@@ -18,8 +18,10 @@ use tokio::time::Instant;
 use super::changes::Changes;
 use crate::contract::views;
 use crate::domain::{ItemKey, LocationId, Sku, Timestamp};
-use crate::ports::read_model::{ActivityQuery, InventoryQuery};
 use crate::ports::{ReadModel, ReadModelError, ResponseCache};
+
+/// What the queries ask: the read model's own query types.
+pub use crate::ports::read_model::{ActivityQuery, InventoryQuery};
 
 /// Waiting queries re-read the read model this often even without a local change signal: in Azure the event may
 /// have been applied by another instance.

@@ -15,13 +15,12 @@ use http::{HeaderMap, HeaderValue};
 use utoipa::IntoParams;
 
 use super::App;
-use crate::application::queries::{Answer, AtVersion, QueryError, Wait, decode_cursor};
+use crate::application::queries::{ActivityQuery, Answer, AtVersion, InventoryQuery, QueryError, Wait, decode_cursor};
 use crate::contract::FieldError;
 #[allow(unused_imports)] // named by the OpenAPI annotations
 use crate::contract::views::{ActivityView, InventoryPageView, SingleItem, SummaryView};
 use crate::domain::{ItemKey, LocationId, Sku};
 use crate::http::{Problem, etag};
-use crate::ports::read_model::{ActivityQuery, InventoryQuery};
 
 /// The function's routes (behind the key where keys are needed).
 pub fn router() -> Router<Arc<App>> {
