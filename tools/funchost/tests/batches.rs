@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use shape::{Options, Shape, engine, id};
+use shape::{Options, Shape, engine, id, receive};
 
 /// A v1 `StockReceived` as pieshop publishes it, in either schema: the item at `version` holding `quantity`.
 fn stock_event(cloud_events: bool, sku: &str, quantity: u64, version: u64, data_version: &str) -> Value {
@@ -122,7 +122,7 @@ async fn batches_converge(cloud_events: bool, elasticsearch: Option<String>) {
     let commands = (0..20u64).map(|n| {
         let shape = &shape;
         async move {
-            let body = json!({"commandId": id(), "type": "receive", "location": "store-1", "sku": format!("real-{}", n % 4), "quantity": 1});
+            let body = receive("store-1", &format!("real-{}", n % 4), 1);
             let response = shape.command(&body, Some(n as usize % 2)).await;
             assert_eq!(response.status(), 200);
         }
