@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use serde::Serialize;
 use utoipa::ToSchema;
 
 /// Any command, told apart by `type`.
@@ -213,13 +214,13 @@ pub struct DefineProductCommand {
 }
 
 /// `POST /api/commands/batch`'s answer: one result per command, in the order sent.
-#[derive(ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct BatchResponse {
-    results: Vec<BatchResult>,
+    pub results: Vec<BatchResult>,
 }
 
 /// A command's answer, or why it was rejected.
-#[derive(ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum BatchResult {
     Answered(crate::contract::views::CommandResponse),
@@ -227,7 +228,7 @@ pub enum BatchResult {
 }
 
 /// A command of a batch that was not applied; the others were, each on its own.
-#[derive(ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RejectedCommand {
     /// Null when the entry had no valid commandId.
@@ -236,10 +237,22 @@ pub struct RejectedCommand {
     #[schema(inline)]
     status: RejectedStatus,
     #[schema(schema_with = problem_ref)]
-    problem: (),
+    problem: serde_json::Value,
 }
 
-command_type!(RejectedStatus, Rejected);
+impl RejectedCommand {
+    /// `problem`: the problem's body, as a single command's answer would carry it.
+    pub fn new(command_id: Option<String>, problem: serde_json::Value) -> Self {
+        Self { command_id, status: RejectedStatus::Rejected, problem }
+    }
+}
+
+// `rejected`: the one status of a command a batch did not apply (a comment: a doc comment would describe it).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum RejectedStatus {
+    Rejected,
+}
 
 /// Any problem body (the document's `Problem` component, built from `http::problem::CATALOGUE`).
 fn problem_ref() -> utoipa::openapi::Ref {

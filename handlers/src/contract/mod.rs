@@ -1,6 +1,7 @@
 //! The wire contract of `API.md`: command bodies in, events out and in, JSON views out.
 //! Everything that knows a JSON field name lives here; the domain never sees JSON.
 
+pub mod answer_json;
 pub mod command_body;
 pub mod command_schema;
 pub mod dead_letter;

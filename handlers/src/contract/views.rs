@@ -1,12 +1,12 @@
 //! JSON answers of `API.md`: command responses and query views, as typed structs whose `Serialize` writes the
 //! answer and whose `ToSchema` describes it in the OpenAPI document, so the two cannot drift apart.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use crate::domain::{Event, EventId, ItemState, Outcome, ProductEvent, ProductState, Quantity, Stock, Timestamp};
-use crate::domain::{TransferId, Version};
+use crate::domain::answer::{Changed, CommandAnswer, ItemAnswer};
+use crate::domain::{Event, Outcome, ProductEvent, ProductState, Quantity, Stock, Timestamp, Version};
 use crate::ports::read_model::{InventoryPage, ItemView, Summary};
 
 /// The rule every `location` and `sku` follows (`API.md`, "Identifiers"). utoipa takes only literals, so the
@@ -14,7 +14,7 @@ use crate::ports::read_model::{InventoryPage, ItemView, Summary};
 pub const IDENTIFIER_PATTERN: &str = "^[a-z0-9][a-z0-9._-]{0,63}$";
 
 /// An item's state after a command.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommandItem {
     #[schema(value_type = String, pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "store-1")]
@@ -28,11 +28,12 @@ pub struct CommandItem {
     #[schema(value_type = u64, example = 8)]
     pub version: Version,
     /// The quantity is below zero: someone should count the item.
+    #[serde(default)] // derived from `quantity`; a stored answer may predate it
     pub needs_count: bool,
 }
 
 /// A product's definition after a `defineProduct`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommandProduct {
     #[schema(value_type = String, pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "apple-pie")]
@@ -49,7 +50,7 @@ pub struct CommandProduct {
 
 /// What a command answers: `items` for stock commands, `product` for `defineProduct`; transfers add
 /// `transferId` and `pending`. A replay of an applied command answers the same with `status: duplicate`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(examples(json!({"commandId": "6f1b3c9e-3f4a-4a53-9a6e-0b7f1f0c2d11", "status": "applied",
     "items": [{"location": "store-1", "sku": "apple-pie", "quantity": 24, "version": 1, "needsCount": false}],
@@ -78,7 +79,7 @@ pub struct CommandResponse {
 
 /// What the command did the first time (`applied`, `adjusted`, `superseded`, `absorbed`: README, "Offline
 /// records"); `duplicate` for a replay of the same command (with `Idempotent-Replayed: true`).
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum CommandStatus {
     Applied,
@@ -99,57 +100,42 @@ impl From<Outcome> for CommandStatus {
     }
 }
 
-/// The answer to a stock command that was recorded: `status` says what it did, and an `adjusted` count by how
-/// much (`delta`).
-pub fn applied_items(command: &str, outcome: (Outcome, i64), items: &[ItemState], events: &[EventId]) -> Value {
-    answer(&stock_answer(command, outcome, items, events))
-}
-
-fn stock_answer(command: &str, outcome: (Outcome, i64), items: &[ItemState], events: &[EventId]) -> CommandResponse {
+/// A command's answer as the API shows it; a replay's says `duplicate`.
+pub fn command_response(answer: &CommandAnswer, replayed: bool) -> CommandResponse {
+    let (items, product) = match &answer.changed {
+        Changed::Items(items) => (Some(items.iter().map(command_item).collect()), None),
+        Changed::Product(product) => (None, Some(command_product(product))),
+    };
     CommandResponse {
-        command_id: command.to_owned(),
-        status: outcome.0.into(),
-        delta: (outcome.0 == Outcome::Adjusted).then_some(outcome.1),
-        items: Some(items.iter().map(command_item).collect()),
-        product: None,
-        events: events.iter().map(ToString::to_string).collect(),
-        transfer_id: None,
-        pending: None,
+        command_id: answer.command_id.to_string(),
+        status: if replayed { CommandStatus::Duplicate } else { answer.outcome.into() },
+        delta: answer.delta,
+        items,
+        product,
+        events: answer.events.iter().map(ToString::to_string).collect(),
+        transfer_id: answer.transfer.map(|t| t.transfer_id.to_string()),
+        pending: answer.transfer.map(|t| t.pending),
     }
 }
 
-/// The answer to an applied transfer: the source, and the destination once its half is applied.
-pub fn applied_transfer(
-    command: &str,
-    transfer: TransferId,
-    outcome: (Outcome, i64),
-    items: &[ItemState],
-    events: &[EventId],
-    pending: bool,
-) -> Value {
-    let mut response = stock_answer(command, outcome, items, events);
-    (response.transfer_id, response.pending) = (Some(transfer.to_string()), Some(pending));
-    answer(&response)
+fn command_item(item: &ItemAnswer) -> CommandItem {
+    CommandItem {
+        location: item.key.location.to_string(),
+        sku: item.key.sku.to_string(),
+        quantity: item.quantity,
+        version: item.version,
+        needs_count: item.quantity.needs_count(),
+    }
 }
 
-/// The answer to an applied `defineProduct`.
-pub fn applied_product(command: &str, product: &ProductState, events: &[EventId]) -> Value {
-    answer(&CommandResponse {
-        command_id: command.to_owned(),
-        status: CommandStatus::Applied,
-        delta: None,
-        items: None,
-        product: Some(CommandProduct {
-            sku: product.sku.to_string(),
-            name: product.name.as_ref().map(|n| n.as_str().to_owned()),
-            category: product.category.clone(),
-            reorder_level: product.reorder_level,
-            version: product.version,
-        }),
-        events: events.iter().map(ToString::to_string).collect(),
-        transfer_id: None,
-        pending: None,
-    })
+fn command_product(product: &ProductState) -> CommandProduct {
+    CommandProduct {
+        sku: product.sku.to_string(),
+        name: product.name.as_ref().map(|n| n.as_str().to_owned()),
+        category: product.category.clone(),
+        reorder_level: product.reorder_level,
+        version: product.version,
+    }
 }
 
 /// A product as its `productChanged` push message carries it: its state after the event.
@@ -162,29 +148,6 @@ pub fn product(product: &ProductEvent) -> Value {
         "version": product.version,
         "updatedAt": product.recorded_at.to_string(),
     })
-}
-
-/// The stored answer with its status changed to `duplicate`.
-pub fn as_duplicate(stored: &str) -> Value {
-    let mut answer: Value = serde_json::from_str(stored).unwrap_or_else(|_| json!({}));
-    answer["status"] = json!(CommandStatus::Duplicate);
-    answer
-}
-
-/// Command answers are stored as JSON text with their outcome, so they are built as `Value`.
-fn answer(response: &CommandResponse) -> Value {
-    // Infallible: a struct of strings, numbers and options.
-    serde_json::to_value(response).unwrap_or_else(|_| json!({}))
-}
-
-fn command_item(item: &ItemState) -> CommandItem {
-    CommandItem {
-        location: item.key.location.to_string(),
-        sku: item.key.sku.to_string(),
-        quantity: item.quantity,
-        version: item.version,
-        needs_count: item.quantity.needs_count(),
-    }
 }
 
 /// One item as `GET /api/inventory` shows it.

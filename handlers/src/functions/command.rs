@@ -8,17 +8,19 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use tracing::Instrument;
 
 use super::App;
 use crate::application::commands::Reply;
+use crate::contract::answer_json;
 use crate::contract::command_body::{self, ParsedCommand};
 #[allow(unused_imports)] // named by the OpenAPI annotations
-use crate::contract::command_schema::{BatchBody, BatchResponse, CommandBody};
-#[allow(unused_imports)]
-use crate::contract::views::CommandResponse;
+use crate::contract::command_schema::{BatchBody, CommandBody};
+use crate::contract::command_schema::{BatchResponse, BatchResult, RejectedCommand};
+use crate::contract::views::{self, CommandResponse};
 use crate::http::Problem;
 use crate::http::body::{BATCH_LIMIT, COMMAND_LIMIT, json_body};
 use crate::telemetry::{metrics, trace_context};
@@ -26,8 +28,8 @@ use crate::telemetry::{metrics, trace_context};
 /// Most commands in one batch.
 pub const MAX_BATCH: usize = 500;
 
-fn json_response(status: StatusCode, body: &Value, replayed: bool) -> Response {
-    let mut response = (status, body.to_string()).into_response();
+fn json_response(status: StatusCode, body: &impl Serialize, replayed: bool) -> Response {
+    let mut response = (status, answer_json::text(body)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
     if replayed {
@@ -62,7 +64,7 @@ pub async fn post_one(State(app): State<Arc<App>>, headers: HeaderMap, body: Bod
     let value = json_body(&headers, body, COMMAND_LIMIT).await?;
     let parsed = command_body::parse(&value, "").map_err(Problem::invalid)?;
     let reply = execute(&app, parsed).await?;
-    Ok(json_response(StatusCode::OK, &reply.body, reply.replayed))
+    Ok(json_response(StatusCode::OK, &rendered(&reply), reply.replayed))
 }
 
 /// `POST /api/commands/batch`: each command on its own, answered in order.
@@ -94,15 +96,18 @@ pub async fn post_batch(State(app): State<Arc<App>>, headers: HeaderMap, body: B
             Ok(parsed) => execute(&app, parsed).await,
         };
         results.push(match outcome {
-            Ok(reply) => reply.body,
-            Err(problem) => json!({
-                "commandId": command_body::command_id_of(entry).map(|id| id.to_string()),
-                "status": "rejected",
-                "problem": problem.body(),
-            }),
+            Ok(reply) => BatchResult::Answered(rendered(&reply)),
+            Err(problem) => BatchResult::Rejected(RejectedCommand::new(
+                command_body::command_id_of(entry).map(|id| id.to_string()),
+                problem.body(),
+            )),
         });
     }
-    Ok(json_response(StatusCode::OK, &json!({ "results": results }), false))
+    Ok(json_response(StatusCode::OK, &BatchResponse { results }, false))
+}
+
+fn rendered(reply: &Reply) -> CommandResponse {
+    views::command_response(&reply.answer, reply.replayed)
 }
 
 /// Executes one command in a span of its own (in the request's trace, which its events then carry), and counts
@@ -114,7 +119,8 @@ async fn execute(app: &App, mut parsed: ParsedCommand) -> Result<Reply, Problem>
     let started = Instant::now();
     let result = app.commands.execute(&parsed).instrument(span.clone()).await.map_err(|e| Problem::from(&e));
     let outcome = match &result {
-        Ok(reply) => reply.body["status"].as_str().unwrap_or("applied"),
+        Ok(Reply { replayed: true, .. }) => "duplicate",
+        Ok(Reply { answer, .. }) => answer.outcome.as_str(),
         Err(problem) => problem.slug,
     };
     span.in_scope(|| tracing::debug!(outcome, "command answered"));
