@@ -28,7 +28,8 @@ pub struct CommandItem {
     #[schema(value_type = u64, example = 8)]
     pub version: Version,
     /// The quantity is below zero: someone should count the item.
-    #[serde(default)] // derived from `quantity`; a stored answer may predate it
+    #[serde(default)] // derived from `quantity`, so a stored answer need not carry it; always sent
+    #[schema(required = true)]
     pub needs_count: bool,
 }
 
