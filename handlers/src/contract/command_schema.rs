@@ -7,6 +7,8 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::wire_rules;
+
 /// Any command, told apart by `type`.
 #[derive(ToSchema)]
 #[serde(untagged)]
@@ -81,22 +83,20 @@ pub struct ReceiveCommand {
     command_id: String,
     #[schema(inline)]
     r#type: ReceiveType,
-    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
+    #[schema(schema_with = wire_rules::identifier)]
     location: String,
-    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
+    #[schema(schema_with = wire_rules::identifier)]
     sku: String,
     #[schema(minimum = 1, maximum = 1_000_000)]
     quantity: u32,
     /// The item's version the client saw: on a mismatch 409 `version-conflict`.
     #[schema(minimum = 0)]
     expected_version: Option<u64>,
-    /// At most 64 characters, no control characters.
-    #[schema(min_length = 1, max_length = 64, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
+    #[schema(schema_with = wire_rules::scanner_id)]
     scanner_id: Option<String>,
-    /// The scanner's clock: the command is a record of something that already happened.
-    #[schema(format = DateTime)]
+    #[schema(schema_with = wire_rules::occurred_at)]
     occurred_at: Option<String>,
-    #[schema(max_length = 500)]
+    #[schema(schema_with = wire_rules::note)]
     note: Option<String>,
 }
 
@@ -110,20 +110,20 @@ pub struct RemoveCommand {
     command_id: String,
     #[schema(inline)]
     r#type: RemoveType,
-    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
+    #[schema(schema_with = wire_rules::identifier)]
     location: String,
-    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
+    #[schema(schema_with = wire_rules::identifier)]
     sku: String,
     #[schema(minimum = 1, maximum = 1_000_000)]
     quantity: u32,
     reason: Reason,
     #[schema(minimum = 0)]
     expected_version: Option<u64>,
-    #[schema(min_length = 1, max_length = 64, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
+    #[schema(schema_with = wire_rules::scanner_id)]
     scanner_id: Option<String>,
-    #[schema(format = DateTime)]
+    #[schema(schema_with = wire_rules::occurred_at)]
     occurred_at: Option<String>,
-    #[schema(max_length = 500)]
+    #[schema(schema_with = wire_rules::note)]
     note: Option<String>,
 }
 
@@ -137,19 +137,19 @@ pub struct CountCommand {
     command_id: String,
     #[schema(inline)]
     r#type: CountType,
-    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
+    #[schema(schema_with = wire_rules::identifier)]
     location: String,
-    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
+    #[schema(schema_with = wire_rules::identifier)]
     sku: String,
     #[schema(minimum = 0, maximum = 1_000_000)]
     quantity: u32,
     #[schema(minimum = 0)]
     expected_version: Option<u64>,
-    #[schema(min_length = 1, max_length = 64, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
+    #[schema(schema_with = wire_rules::scanner_id)]
     scanner_id: Option<String>,
-    #[schema(format = DateTime)]
+    #[schema(schema_with = wire_rules::occurred_at)]
     occurred_at: Option<String>,
-    #[schema(max_length = 500)]
+    #[schema(schema_with = wire_rules::note)]
     note: Option<String>,
 }
 
@@ -164,21 +164,21 @@ pub struct TransferCommand {
     command_id: String,
     #[schema(inline)]
     r#type: TransferType,
-    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
+    #[schema(schema_with = wire_rules::identifier)]
     from: String,
-    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
+    #[schema(schema_with = wire_rules::identifier)]
     to: String,
-    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
+    #[schema(schema_with = wire_rules::identifier)]
     sku: String,
     #[schema(minimum = 1, maximum = 1_000_000)]
     quantity: u32,
     #[schema(minimum = 0)]
     expected_version: Option<u64>,
-    #[schema(min_length = 1, max_length = 64, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
+    #[schema(schema_with = wire_rules::scanner_id)]
     scanner_id: Option<String>,
-    #[schema(format = DateTime)]
+    #[schema(schema_with = wire_rules::occurred_at)]
     occurred_at: Option<String>,
-    #[schema(max_length = 500)]
+    #[schema(schema_with = wire_rules::note)]
     note: Option<String>,
 }
 
@@ -192,7 +192,7 @@ pub struct DefineProductCommand {
     command_id: String,
     #[schema(inline)]
     r#type: DefineProductType,
-    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
+    #[schema(schema_with = wire_rules::identifier)]
     sku: String,
     /// 1 to 120 characters once surrounding white space is trimmed, no control characters.
     #[schema(
@@ -205,11 +205,11 @@ pub struct DefineProductCommand {
     reorder_level: Option<u32>,
     #[schema(minimum = 0)]
     expected_version: Option<u64>,
-    #[schema(min_length = 1, max_length = 64, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
+    #[schema(schema_with = wire_rules::scanner_id)]
     scanner_id: Option<String>,
-    #[schema(format = DateTime)]
+    #[schema(schema_with = wire_rules::occurred_at)]
     occurred_at: Option<String>,
-    #[schema(max_length = 500)]
+    #[schema(schema_with = wire_rules::note)]
     note: Option<String>,
 }
 

@@ -7,6 +7,7 @@ pub mod command_schema;
 pub mod dead_letter;
 pub mod event_json;
 pub mod views;
+pub mod wire_rules;
 
 /// One thing wrong with a request, and where.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]

@@ -5,21 +5,22 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use super::wire_rules;
 use crate::domain::answer::{Changed, CommandAnswer, ItemAnswer};
 use crate::domain::{Event, Outcome, ProductEvent, ProductState, Quantity, Stock, Timestamp, Version};
 use crate::ports::read_model::{InventoryPage, ItemView, Summary};
 
-/// The rule every `location` and `sku` follows (`API.md`, "Identifiers"). utoipa takes only literals, so the
-/// annotations repeat it; a test in `http::openapi` holds every copy in the document to this one.
-pub const IDENTIFIER_PATTERN: &str = "^[a-z0-9][a-z0-9._-]{0,63}$";
+/// The rule every `location` and `sku` follows (`API.md`, "Identifiers"); `wire_rules` describes it, and a test
+/// in `http::openapi` holds every identifier in the document to it.
+pub const IDENTIFIER_PATTERN: &str = crate::domain::ids::NAME_PATTERN;
 
 /// An item's state after a command.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommandItem {
-    #[schema(value_type = String, pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "store-1")]
+    #[schema(schema_with = wire_rules::location)]
     pub location: String,
-    #[schema(value_type = String, pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "apple-pie")]
+    #[schema(schema_with = wire_rules::sku)]
     pub sku: String,
     /// Stock on hand after the command: below zero only when records of what already happened took more than the
     /// item was known to hold (README, "Offline records").
@@ -37,7 +38,7 @@ pub struct CommandItem {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommandProduct {
-    #[schema(value_type = String, pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "apple-pie")]
+    #[schema(schema_with = wire_rules::sku)]
     pub sku: String,
     #[schema(example = "Apple Pie")]
     pub name: Option<String>,
@@ -155,9 +156,9 @@ pub fn product(product: &ProductEvent) -> Value {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InventoryItem {
-    #[schema(value_type = String, pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "store-1")]
+    #[schema(schema_with = wire_rules::location)]
     pub location: String,
-    #[schema(value_type = String, pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "apple-pie")]
+    #[schema(schema_with = wire_rules::sku)]
     pub sku: String,
     /// The product's name, or the sku when the product is not defined.
     #[schema(example = "Apple Pie")]
@@ -231,7 +232,7 @@ pub fn single_item(item: &ItemView, stamp: Option<Timestamp>) -> SingleItem {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SummaryProduct {
-    #[schema(value_type = String, pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "apple-pie")]
+    #[schema(schema_with = wire_rules::sku)]
     pub sku: String,
     pub name: String,
     pub total: i64,
@@ -247,7 +248,7 @@ pub struct SummaryProduct {
 /// One location across products.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SummaryLocation {
-    #[schema(value_type = String, pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "store-1")]
+    #[schema(schema_with = wire_rules::location)]
     pub location: String,
     pub total: i64,
     /// Skus with stock on hand here.
@@ -272,11 +273,11 @@ pub struct SummaryView {
 pub struct InTransitView {
     #[schema(format = Uuid)]
     pub transfer_id: String,
-    #[schema(value_type = String, pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "apple-pie")]
+    #[schema(schema_with = wire_rules::sku)]
     pub sku: String,
-    #[schema(value_type = String, pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "store-1")]
+    #[schema(schema_with = wire_rules::location)]
     pub from: String,
-    #[schema(value_type = String, pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "van")]
+    #[schema(schema_with = wire_rules::destination)]
     pub to: String,
     #[schema(example = 6)]
     pub quantity: u32,
@@ -328,9 +329,9 @@ pub struct ActivityEntry {
     pub event_id: String,
     #[schema(example = "pieshop.StockReceived")]
     pub r#type: &'static str,
-    #[schema(value_type = Option<String>, pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
+    #[schema(schema_with = wire_rules::nullable_identifier)]
     pub location: Option<String>,
-    #[schema(value_type = String, pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
+    #[schema(schema_with = wire_rules::identifier)]
     pub sku: String,
     /// The product's name (`ProductDefined` only).
     #[serde(skip_serializing_if = "Option::is_none")]

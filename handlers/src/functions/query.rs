@@ -21,7 +21,10 @@ use super::App;
 use crate::application::queries::QueryService;
 #[allow(unused_imports)] // named by the OpenAPI annotations
 use crate::contract::views::{ActivityView, Health, InventoryPageView, SingleItem, SummaryView};
+#[allow(unused_imports)]
+use crate::contract::wire_rules::{Identifier, IdentifierFilter};
 use crate::contract::{FieldError, views};
+use crate::domain::ids::NAME_PATTERN;
 use crate::domain::{ItemKey, LocationId, Sku, Timestamp};
 use crate::http::{Problem, etag};
 use crate::ports::ReadModelError;
@@ -93,7 +96,7 @@ impl Params {
 
     fn name<T, E>(&self, field: &str, parse: fn(&str) -> Result<T, E>) -> Result<Option<T>, Problem> {
         self.get(field)
-            .map(|v| parse(v).map_err(|_| Problem::invalid_field(field, "must match ^[a-z0-9][a-z0-9._-]{0,63}$")))
+            .map(|v| parse(v).map_err(|_| Problem::invalid_field(field, &format!("must match {NAME_PATTERN}"))))
             .transpose()
     }
 
@@ -171,9 +174,9 @@ pub struct ItemWaiting {
 #[into_params(parameter_in = Path)]
 #[allow(dead_code)]
 pub struct ItemParams {
-    #[param(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "store-1")]
+    #[param(value_type = Identifier, inline, example = "store-1")]
     location: String,
-    #[param(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "apple-pie")]
+    #[param(value_type = Identifier, inline, example = "apple-pie")]
     sku: String,
 }
 
@@ -182,9 +185,9 @@ pub struct ItemParams {
 #[into_params(parameter_in = Query, rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct InventoryParams {
-    #[param(pattern = "^([a-z0-9][a-z0-9._-]{0,63})?$", example = "store-1")]
+    #[param(value_type = Option<IdentifierFilter>, inline, example = "store-1")]
     location: Option<String>,
-    #[param(pattern = "^([a-z0-9][a-z0-9._-]{0,63})?$", example = "apple-pie")]
+    #[param(value_type = Option<IdentifierFilter>, inline, example = "apple-pie")]
     sku: Option<String>,
     /// Words, each matched as a prefix of a word of the product name or sku (never a query language).
     #[param(max_length = 200, example = "apple")]
@@ -203,9 +206,9 @@ pub struct InventoryParams {
 #[into_params(parameter_in = Query, rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct ActivityParams {
-    #[param(pattern = "^([a-z0-9][a-z0-9._-]{0,63})?$")]
+    #[param(value_type = Option<IdentifierFilter>, inline)]
     location: Option<String>,
-    #[param(pattern = "^([a-z0-9][a-z0-9._-]{0,63})?$")]
+    #[param(value_type = Option<IdentifierFilter>, inline)]
     sku: Option<String>,
     /// Events to answer (default 50).
     #[param(minimum = 1, maximum = 500)]
@@ -343,7 +346,7 @@ pub async fn item(
     let (location, sku) = match (location, sku) {
         (Ok(location), Ok(sku)) => (location, sku),
         (location, sku) => {
-            let rule = "must match ^[a-z0-9][a-z0-9._-]{0,63}$";
+            let rule = &format!("must match {NAME_PATTERN}");
             let errors = [("location", location.is_err()), ("sku", sku.is_err())];
             let errors = errors.iter().filter(|(_, bad)| *bad).map(|(field, _)| FieldError::new(*field, rule));
             return Err(Problem::invalid(errors.collect()));
