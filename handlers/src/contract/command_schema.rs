@@ -7,7 +7,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::wire_rules;
+use super::wire_rules::{self, Reason};
 
 /// Any command, told apart by `type`.
 #[derive(ToSchema)]
@@ -39,18 +39,6 @@ pub enum CommandBody {
 pub struct BatchBody {
     #[schema(min_items = 1, max_items = 500)]
     commands: Vec<CommandBody>,
-}
-
-/// Why stock left.
-#[derive(ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub enum Reason {
-    Sold,
-    Wasted,
-    Damaged,
-    Expired,
-    Returned,
-    Other,
 }
 
 /// One value of `type` per command (a JSON Schema `enum` of one, which generators turn into a literal).
@@ -116,7 +104,8 @@ pub struct RemoveCommand {
     sku: String,
     #[schema(minimum = 1, maximum = 1_000_000)]
     quantity: u32,
-    reason: Reason,
+    #[schema(value_type = Reason)]
+    reason: (),
     #[schema(minimum = 0)]
     expected_version: Option<u64>,
     #[schema(schema_with = wire_rules::scanner_id)]

@@ -1,5 +1,6 @@
 //! The rules many fields of the wire format share, each written once as an OpenAPI schema built from the
-//! domain's own constants: identifiers (`location`, `sku`, `from`, `to`), scanner ids, notes and `occurredAt`.
+//! domain's own constants: identifiers (`location`, `sku`, `from`, `to`), scanner ids, notes, `occurredAt` and
+//! removal reasons.
 //! Fields name them with `#[schema(schema_with = ...)]` and parameters with `value_type` (utoipa's `pattern` and
 //! `max_length` take only literals, so a rule cannot be a constant in an attribute). They stay inline in the
 //! document, where each field keeps its own example.
@@ -13,7 +14,7 @@ use utoipa::openapi::schema::{KnownFormat, Object, ObjectBuilder, SchemaFormat, 
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::domain::command::MAX_NOTE_LEN;
+use crate::domain::command::{MAX_NOTE_LEN, RemovalReason};
 use crate::domain::ids::{MAX_SCANNER_LEN, NAME_PATTERN};
 
 /// Characters outside the C0 and C1 control blocks (what `char::is_control` refuses).
@@ -104,5 +105,24 @@ impl PartialSchema for IdentifierFilter {
 impl ToSchema for IdentifierFilter {
     fn name() -> Cow<'static, str> {
         "IdentifierFilter".into()
+    }
+}
+
+/// A removal's `reason`: the domain's reasons.
+pub struct Reason;
+
+impl PartialSchema for Reason {
+    fn schema() -> RefOr<Schema> {
+        string(false)
+            .description(Some("Why stock left."))
+            .enum_values(Some(RemovalReason::ALL.map(RemovalReason::as_str)))
+            .build()
+            .into()
+    }
+}
+
+impl ToSchema for Reason {
+    fn name() -> Cow<'static, str> {
+        "Reason".into()
     }
 }
