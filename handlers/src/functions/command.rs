@@ -23,6 +23,8 @@ use crate::contract::command_schema::{BatchResponse, BatchResult, RejectedComman
 use crate::contract::views::{self, CommandResponse};
 use crate::http::Problem;
 use crate::http::body::{BATCH_LIMIT, COMMAND_LIMIT, json_body};
+#[allow(unused_imports)]
+use crate::http::responses::{PayloadTooLarge, UnsupportedMediaType};
 use crate::telemetry::{metrics, trace_context};
 
 /// Most commands in one batch.
@@ -54,10 +56,8 @@ fn json_response(status: StatusCode, body: &impl Serialize, replayed: bool) -> R
             content_type = "application/problem+json", body = ref("#/components/schemas/InvalidRequestProblem")),
         (status = 409, description = "Refused by the item's state, or the commandId was used for another body.",
             content_type = "application/problem+json", body = ref("#/components/schemas/CommandConflictProblem")),
-        (status = 413, description = "Body over 64 KiB.", content_type = "application/problem+json",
-            body = ref("#/components/schemas/PayloadTooLargeProblem")),
-        (status = 415, description = "Body not sent as `application/json`.", content_type = "application/problem+json",
-            body = ref("#/components/schemas/UnsupportedMediaTypeProblem")),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
     )
 )]
 pub async fn post_one(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Result<Response, Problem> {
@@ -80,10 +80,8 @@ pub async fn post_one(State(app): State<Arc<App>>, headers: HeaderMap, body: Bod
             body = BatchResponse),
         (status = 400, description = "The batch itself is malformed; nothing applied.",
             content_type = "application/problem+json", body = ref("#/components/schemas/InvalidRequestProblem")),
-        (status = 413, description = "Body over 1 MiB.", content_type = "application/problem+json",
-            body = ref("#/components/schemas/PayloadTooLargeProblem")),
-        (status = 415, description = "Body not sent as `application/json`.", content_type = "application/problem+json",
-            body = ref("#/components/schemas/UnsupportedMediaTypeProblem")),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
     )
 )]
 pub async fn post_batch(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Result<Response, Problem> {

@@ -26,6 +26,8 @@ use crate::contract::wire_rules::{Identifier, IdentifierFilter};
 use crate::contract::{FieldError, views};
 use crate::domain::ids::NAME_PATTERN;
 use crate::domain::{ItemKey, LocationId, Sku, Timestamp};
+#[allow(unused_imports)]
+use crate::http::responses::{InvalidParameters, NotModified};
 use crate::http::{Problem, etag};
 use crate::ports::ReadModelError;
 use crate::ports::read_model::{ActivityQuery, InventoryQuery};
@@ -254,10 +256,8 @@ fn inventory_query(params: &Params) -> Result<InventoryQuery, Problem> {
         (status = 200, description = "A page of items; `nextCursor` fetches the next.", body = InventoryPageView,
             headers(("ETag" = String, description = "A strong ETag of this answer"),
                 ("Cache-Control" = String, description = "`no-cache`: revalidate with `If-None-Match`"))),
-        (status = 304, description = "The answer's ETag is in `If-None-Match` (or, with `waitForChange`, the \
-            timeout passed unchanged): no body.", headers(("ETag" = String))),
-        (status = 400, description = "A parameter is invalid; every bad one is listed.",
-            content_type = "application/problem+json", body = ref("#/components/schemas/InvalidRequestProblem")),
+        (status = 304, response = NotModified),
+        (status = 400, response = InvalidParameters),
     )
 )]
 pub async fn inventory(
@@ -290,10 +290,8 @@ pub async fn inventory(
         (status = 200, description = "Every product's total by location, and every location's total.", body = SummaryView,
             headers(("ETag" = String, description = "A strong ETag of this answer"),
                 ("Cache-Control" = String, description = "`no-cache`: revalidate with `If-None-Match`"))),
-        (status = 304, description = "The answer's ETag is in `If-None-Match` (or, with `waitForChange`, the \
-            timeout passed unchanged): no body.", headers(("ETag" = String))),
-        (status = 400, description = "A parameter is invalid; every bad one is listed.",
-            content_type = "application/problem+json", body = ref("#/components/schemas/InvalidRequestProblem")),
+        (status = 304, response = NotModified),
+        (status = 400, response = InvalidParameters),
     )
 )]
 pub async fn summary(
@@ -324,10 +322,8 @@ pub async fn summary(
             headers(("ETag" = String, description = "A strong ETag of this answer"),
                 ("Cache-Control" = String, description = "`no-cache`: revalidate with `If-None-Match`"),
                 ("X-Stale" = String, description = "`true`: `minVersion` was not reached before `timeout`; this is what the read model holds"))),
-        (status = 304, description = "The answer's ETag is in `If-None-Match` (or, with `waitForChange`, the \
-            timeout passed unchanged): no body.", headers(("ETag" = String))),
-        (status = 400, description = "A parameter is invalid; every bad one is listed.",
-            content_type = "application/problem+json", body = ref("#/components/schemas/InvalidRequestProblem")),
+        (status = 304, response = NotModified),
+        (status = 400, response = InvalidParameters),
         (status = 404, description = "No stock was ever recorded for this item (with `minVersion` past `timeout`, \
             also `X-Stale: true`).", content_type = "application/problem+json",
             body = ref("#/components/schemas/NotFoundProblem")),
@@ -415,10 +411,8 @@ async fn wait_for_version(
         (status = 200, description = "The newest events.", body = ActivityView,
             headers(("ETag" = String, description = "A strong ETag of this answer"),
                 ("Cache-Control" = String, description = "`no-cache`: revalidate with `If-None-Match`"))),
-        (status = 304, description = "The answer's ETag is in `If-None-Match` (or, with `waitForChange`, the \
-            timeout passed unchanged): no body.", headers(("ETag" = String))),
-        (status = 400, description = "A parameter is invalid; every bad one is listed.",
-            content_type = "application/problem+json", body = ref("#/components/schemas/InvalidRequestProblem")),
+        (status = 304, response = NotModified),
+        (status = 400, response = InvalidParameters),
     )
 )]
 pub async fn activity(

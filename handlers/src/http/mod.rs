@@ -7,6 +7,7 @@ pub mod etag;
 pub mod openapi;
 pub mod problem;
 pub mod request_log;
+pub mod responses;
 pub mod router;
 
 pub use problem::Problem;

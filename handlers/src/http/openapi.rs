@@ -12,6 +12,7 @@ use utoipa::OpenApi;
 
 use super::auth::{KEY_HEADER, KEY_PARAMETER};
 use super::problem::{CATALOGUE, Kind, Member, RETRY_AFTER_SECONDS};
+use super::responses::{InvalidParameters, NotModified, PayloadTooLarge, UnsupportedMediaType};
 use crate::contract::FieldError;
 use crate::contract::command_schema::{CountCommand, DefineProductCommand, ReceiveCommand, RemoveCommand};
 use crate::contract::command_schema::{RejectedCommand, TransferCommand};
@@ -38,15 +39,18 @@ use crate::functions::{command, dashboard, negotiate, query};
         negotiate::negotiate,
         openapi_json,
     ),
-    components(schemas(
-        ReceiveCommand,
-        RemoveCommand,
-        CountCommand,
-        TransferCommand,
-        DefineProductCommand,
-        RejectedCommand,
-        FieldError
-    )),
+    components(
+        schemas(
+            ReceiveCommand,
+            RemoveCommand,
+            CountCommand,
+            TransferCommand,
+            DefineProductCommand,
+            RejectedCommand,
+            FieldError
+        ),
+        responses(NotModified, InvalidParameters, PayloadTooLarge, UnsupportedMediaType)
+    ),
     tags(
         (name = "commands", description = "Function `command`: changes to stock and products, each exactly once."),
         (name = "queries", description = "Function `query`: the read model, with ETags and long polling."),
