@@ -72,7 +72,8 @@ macro_rules! command_schema {
             #[schema(inline)]
             r#type: $kind,
             $($(#[$field_attr])* $field: $ty,)*
-            /// The item's version the client saw: on a mismatch 409 `version-conflict`.
+            /// The version the client saw of what the command changes (a transfer: its source; `defineProduct`: the
+            /// product): on a mismatch 409 `version-conflict`.
             #[schema(minimum = 0)]
             expected_version: Option<u64>,
             #[schema(schema_with = wire_rules::scanner_id)]
