@@ -10,8 +10,8 @@ use crate::domain::answer::{Changed, CommandAnswer, ItemAnswer};
 use crate::domain::{Event, Outcome, ProductEvent, ProductState, Quantity, Stock, Timestamp, Version};
 use crate::ports::read_model::{InventoryPage, ItemView, Summary};
 
-/// The rule every `location` and `sku` follows (`API.md`, "Identifiers"); `wire_rules` describes it, and a test
-/// in `http::openapi` holds every identifier in the document to it.
+/// The rule every `location` and `sku` follows (`docs/API.md`, "Identifiers"); `wire_rules` describes it, and a test
+/// in `api::openapi` holds every identifier in the document to it.
 pub const IDENTIFIER_PATTERN: &str = crate::domain::ids::NAME_PATTERN;
 
 /// An item's state after a command.
