@@ -89,7 +89,7 @@ async fn main() -> ExitCode {
     };
     let telemetry = match TelemetrySettings::from_values(&values)
         .map_err(anyhow::Error::from)
-        .and_then(|t| Ok(telemetry::init(t.log_format, log_to, t.otlp_endpoint.as_deref())?))
+        .and_then(|t| Ok(telemetry::init(t.log_format, log_to, export(&t, &values)?)?))
     {
         Ok(telemetry) => telemetry,
         Err(error) => {
@@ -107,6 +107,32 @@ async fn main() -> ExitCode {
     };
     telemetry.shutdown();
     code
+}
+
+/// Where telemetry goes: OTLP and/or Application Insights (Entra uploads through the app's managed identity).
+fn export(settings: &TelemetrySettings, values: &HashMap<String, String>) -> anyhow::Result<telemetry::Export> {
+    #[cfg(not(feature = "azure"))]
+    let _ = values;
+    Ok(telemetry::Export {
+        otlp_endpoint: settings.otlp_endpoint.clone(),
+        #[cfg(feature = "azure")]
+        application_insights: match &settings.application_insights {
+            None => None,
+            Some(connection_string) => {
+                use pieshop::telemetry::application_insights::{Destination, Entra, entra_requested};
+                let requested = settings.application_insights_authentication.as_deref().and_then(entra_requested);
+                let entra = match requested {
+                    None => None,
+                    Some(client_id) => {
+                        let client_id = client_id.or_else(|| values.get("AZURE_CLIENT_ID").cloned());
+                        let credential = pieshop::adapters::azure_identity::credential(client_id.as_deref())?;
+                        Some(Entra { credential, runtime: tokio::runtime::Handle::current() })
+                    }
+                };
+                Some(Destination { connection_string: connection_string.expose().to_owned(), entra })
+            }
+        },
+    })
 }
 
 async fn run(command: Command, values: &HashMap<String, String>) -> anyhow::Result<ExitCode> {

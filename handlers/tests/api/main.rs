@@ -1,6 +1,8 @@
 //! API tests: the real router on a real socket, over the embedded adapters, driven like a client would.
 //! One test binary (one link) with a module per area.
 
+#[cfg(feature = "azure")]
+mod application_insights;
 mod auth;
 #[cfg(feature = "azure")]
 #[path = "../shared/azurite.rs"]
@@ -11,6 +13,8 @@ mod deadletters;
 mod guarantees;
 mod helpers;
 mod host_protocol;
+#[cfg(feature = "azure")]
+mod ingestion;
 #[path = "../shared/models.rs"]
 mod models;
 mod openapi;
