@@ -392,6 +392,7 @@ impl ReadModel for ElasticReadModel {
 
     /// One `_bulk` request (and one refresh wait) for the whole batch: per event, create its activity
     /// document, then index its versioned document with `version_type=external`.
+    #[tracing::instrument(name = "Elasticsearch apply_batch", skip_all, fields(otel.kind = "client", db.system.name = "elasticsearch"))]
     async fn apply_batch(&self, events: &[Event]) -> Result<Vec<Applied>, ReadModelError> {
         self.ready().await?;
         if events.is_empty() {
@@ -450,6 +451,7 @@ impl ReadModel for ElasticReadModel {
         Ok(applied)
     }
 
+    #[tracing::instrument(name = "Elasticsearch inventory", skip_all, fields(otel.kind = "client", db.system.name = "elasticsearch"))]
     async fn inventory(&self, q: &InventoryQuery) -> Result<InventoryPage, ReadModelError> {
         self.ready().await?;
         let Some(filters) = self.filters(q).await? else {
@@ -473,6 +475,7 @@ impl ReadModel for ElasticReadModel {
         Ok(InventoryPage { items, more })
     }
 
+    #[tracing::instrument(name = "Elasticsearch item", skip_all, fields(otel.kind = "client", db.system.name = "elasticsearch"))]
     async fn item(&self, key: &ItemKey) -> Result<Option<ItemView>, ReadModelError> {
         self.ready().await?;
         let alias = self.indices.alias(IndexKind::Items);
@@ -486,6 +489,7 @@ impl ReadModel for ElasticReadModel {
         item_view(&found["_source"], &products).map(Some)
     }
 
+    #[tracing::instrument(name = "Elasticsearch summary", skip_all, fields(otel.kind = "client", db.system.name = "elasticsearch"))]
     async fn summary(&self) -> Result<Summary, ReadModelError> {
         self.ready().await?;
         let request = json!({
@@ -559,6 +563,7 @@ impl ReadModel for ElasticReadModel {
         Ok(Summary { products: products.into_values().collect(), locations, in_transit })
     }
 
+    #[tracing::instrument(name = "Elasticsearch activity", skip_all, fields(otel.kind = "client", db.system.name = "elasticsearch"))]
     async fn activity(&self, q: &ActivityQuery) -> Result<Vec<Event>, ReadModelError> {
         self.ready().await?;
         let mut filters = Vec::new();
@@ -577,6 +582,7 @@ impl ReadModel for ElasticReadModel {
         hits(&found).iter().map(|hit| event_json::decode(&hit["_source"]["event"]).map_err(corrupt)).collect()
     }
 
+    #[tracing::instrument(name = "Elasticsearch rebuild", skip_all, fields(otel.kind = "client", db.system.name = "elasticsearch"))]
     async fn rebuild(&self, events: &[Event]) -> Result<(), ReadModelError> {
         self.ready().await?;
         // A fresh set of indices behind aliases of their own (a unique prefix), filled through the same code.
@@ -626,6 +632,7 @@ impl ReadModel for ElasticReadModel {
         Ok(())
     }
 
+    #[tracing::instrument(name = "Elasticsearch as_of", skip_all, fields(otel.kind = "client", db.system.name = "elasticsearch"))]
     async fn as_of(&self) -> Result<Option<Timestamp>, ReadModelError> {
         self.ready().await?;
         let request = json!({"size": 1, "_source": ["recordedAt"], "sort": [{"recordedAt": "desc"}]});
