@@ -71,8 +71,9 @@ param alertEmail string = ''
 param projectionLagThresholdMs int = 60000
 @description('Alert when the oldest unpublished event is older than this many seconds.')
 param outboxOldestAgeThresholdSeconds int = 300
-@description('Alert when more events than this wait in the outbox.')
-param outboxBacklogThreshold int = 1000
+@description('Alert when more events than this wait in the outbox. A relay pass that cannot publish counts one batch (at most 200), so keep this below 200.')
+@maxValue(199)
+param outboxBacklogThreshold int = 150
 @description('Alert when the function app answers more 5xx than this in 5 minutes.')
 param http5xxThreshold int = 5
 

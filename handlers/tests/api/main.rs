@@ -2,6 +2,8 @@
 //! One test binary (one link) with a module per area.
 
 #[cfg(feature = "azure")]
+mod alerts;
+#[cfg(feature = "azure")]
 mod application_insights;
 mod auth;
 #[cfg(feature = "azure")]
