@@ -1,7 +1,8 @@
 //! The alerts in `bicep/modules/alerts.bicep` can fire: the real binary, sending to a local Application Insights
 //! ingestion endpoint, is driven into each failure an alert is for (a projection running late, an outbox that
 //! cannot drain, a malformed event, drift found by verify); every metric name an alert's query asks for is one
-//! the handler sent, and each alert's condition, evaluated over the `customMetrics` rows it sent, holds.
+//! the handler sent, and each alert's condition, evaluated over the `customMetrics` rows it sent, holds. The
+//! workbook (`bicep/modules/workbook.bicep`) charts only names the handler sent.
 //! Dead letters and 5xx are alerts on platform metrics (Event Grid's `DeadLetteredCount`, the site's
 //! `Http5xx`), which Azure itself emits; the deployed-shape suite shows the dead-lettering they count.
 
@@ -141,5 +142,13 @@ async fn every_alert_queries_a_metric_the_handler_sends_and_fires_on_its_failure
             other => panic!("no failure drives {other}: add one here"),
         };
         assert!(fires, "{symbol}'s condition is not met by its failure's telemetry: {query}");
+    }
+    // The workbook charts the same names.
+    let workbook = bicep("modules/workbook.bicep");
+    let charted: Vec<BTreeSet<String>> =
+        workbook.split("query: '").skip(1).map(|q| names_in(q.split("'\n").next().unwrap())).collect();
+    assert!(charted.len() >= 7, "{charted:?}");
+    for name in charted.iter().flatten() {
+        assert!(sent.contains(name), "the workbook charts {name}, which the handler never sent (sent: {sent:?})");
     }
 }
