@@ -36,4 +36,4 @@ def test_main_deploys_the_workbook_on_application_insights():
     assert "'Microsoft.Insights/workbooks@2022-04-01'" in text
     assert "kind: 'shared'" in text and "sourceId: appInsightsId" in text
     assert "serializedData: string(workbookContent)" in text
-    assert json.dumps("Notebook/1.0") .strip('"') in text
+    assert "version: 'Notebook/1.0'" in text
