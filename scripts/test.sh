@@ -3,7 +3,8 @@
 #   0. scripts/setup.sh installs the tools and engines (cached), and real Redis and Elasticsearch are started on
 #      127.0.0.1 for the run (unless REDIS_URL and ELASTICSEARCH_URL already point at running ones) and stopped after;
 #   1. cargo test --workspace: domain unit tests, API tests on the embedded default, host-protocol tests, the
-#      contract suites of every adapter, the fault suite, and the deployed shape through funchost;
+#      contract suites of every adapter, the fault suite, and the deployed shape through funchost (as a current
+#      host: HTTP proxied), then the deployed-shape suite again as a host without proxying (HTTP forwarded);
 #   2. scripts/test-deploy.sh: shellcheck, checkov on bicep/, the deployment pytest suite;
 #   3. scripts/test-openapi.sh: the served OpenAPI document validated, and schemathesis against it (bounded, seeded);
 #   4. scripts/test-signalr.sh: live push with the official SignalR client under Node;
@@ -53,6 +54,9 @@ fi
 
 echo "test.sh: cargo test --workspace"
 cargo test --workspace
+# host.json asks for proxying with forwarding as the fallback: the deployed shape must hold under both.
+echo "test.sh: the deployed-shape suite as a host without enableProxyingHttpRequest (forwarding)"
+FUNCHOST_HOST_WITHOUT_PROXYING=true cargo test -p funchost --test deployed
 
 # The Rust run above built the debug handler; the other suites reuse it instead of building again.
 export PIESHOP_HANDLER_BIN="${PIESHOP_HANDLER_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/handler}"
