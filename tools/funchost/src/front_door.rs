@@ -111,8 +111,9 @@ async fn pass(client: &reqwest::Client, mode: HttpMode, instance: usize, port: u
     };
     let mut outgoing = client.request(parts.method.clone(), format!("http://127.0.0.1:{port}{path}"));
     for (name, value) in &parts.headers {
-        let length = name == http::header::CONTENT_LENGTH;
-        if !hop_by_hop(name) && !(length && mode == HttpMode::Forward) && name.as_str() != INSTANCE_HEADER {
+        // Forwarding sets its own Content-Length for the body it read; a proxy passes the caller's on.
+        let own_length = mode == HttpMode::Forward && name == http::header::CONTENT_LENGTH;
+        if !hop_by_hop(name) && !own_length && name.as_str() != INSTANCE_HEADER {
             outgoing = outgoing.header(name, value);
         }
     }

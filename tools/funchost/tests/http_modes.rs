@@ -3,6 +3,8 @@
 //! app answers the same either way, long polls included, which the handler caps at 60 s, well under the front
 //! end's 230 s. The whole deployed-shape suite runs under forwarding too with FUNCHOST_HOST_WITHOUT_PROXYING=true.
 
+// The deployed-shape harness, shared with deployed.rs (which uses all of it).
+#[allow(dead_code, unused_imports)]
 mod shape;
 
 use reqwest::StatusCode;

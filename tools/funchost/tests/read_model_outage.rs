@@ -4,6 +4,8 @@
 //! instance becomes ready without a restart, a command succeeds, a query is 503 with `Retry-After`, and once
 //! Elasticsearch is reachable Event Grid's redelivery brings the read model up to date.
 
+// The deployed-shape harness, shared with deployed.rs (which uses all of it).
+#[allow(dead_code, unused_imports)]
 mod shape;
 
 use std::time::{Duration, Instant};
