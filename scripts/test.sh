@@ -3,9 +3,9 @@
 #   0. scripts/setup.sh installs the tools and engines (cached), and real Redis and Elasticsearch are started on
 #      127.0.0.1 for the run (unless REDIS_URL and ELASTICSEARCH_URL already point at running ones) and stopped after;
 #   1. cargo test --workspace: domain unit tests, API tests on the embedded default, host-protocol tests, the
-#      contract suites of every adapter, the fault suite, and the deployed shape through funchost (as a current
-#      host: HTTP proxied), then the read-model contract suite on Elasticsearch 8.x (the run above is on 9.x),
-#      and the deployed-shape suite again as a host without proxying (HTTP forwarded);
+#      port contract suites of every adapter, the fault suite, and the deployed shape through funchost (as a
+#      current host: HTTP proxied), then the read-model contract suite on Elasticsearch 8.x (the run above is on
+#      9.x), and the deployed-shape suite again as a host without proxying (HTTP forwarded);
 #   2. scripts/test-deploy.sh: shellcheck, checkov on bicep/, the deployment pytest suite;
 #   3. scripts/test-openapi.sh: the served OpenAPI document validated, and schemathesis against it (bounded, seeded);
 #   4. scripts/test-signalr.sh: live push with the official SignalR client under Node;
@@ -65,7 +65,7 @@ es8=(env ES_VERSION="$ES8_VERSION" .ci/engines.sh --only elasticsearch --env-fil
 echo "test.sh: the read-model contract suite on Elasticsearch $ES8_VERSION"
 "${es8[@]}" start >/dev/null
 es8_url=$(sed -n 's/^export ELASTICSEARCH_URL=//p' "$es8_env" | tail -n 1)
-ELASTICSEARCH_URL="$es8_url" cargo test -p pieshop --test contract read_model::elasticsearch || {
+ELASTICSEARCH_URL="$es8_url" cargo test -p pieshop --test port_contracts read_model::elasticsearch || {
   "${es8[@]}" stop || true
   exit 1
 }

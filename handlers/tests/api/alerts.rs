@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 
 use crate::helpers::{fixture, id};
-use crate::ingestion::{Handler, Ingestion, MetricRow};
+use crate::ingestion::{Ingestion, MetricRow, start};
 
 fn bicep(file: &str) -> String {
     let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "bicep", file].iter().collect();
@@ -80,7 +80,7 @@ async fn every_alert_queries_a_metric_the_handler_sends_and_fires_on_its_failure
 
     // A projection running late, a malformed event, and drift (a read-model item the write model never had).
     let dir = tempfile::tempdir().unwrap();
-    let running = Handler::start(ingestion.handler(dir.path())).await;
+    let running = start(ingestion.handler(dir.path())).await;
     let post = |path: &str, body: &Value| http.post(format!("{}{path}", running.base)).json(body).send();
     let late = late_event_for_an_unknown_item(std::time::Duration::from_secs(120));
     let answer: Value = post("/projection", &late).await.unwrap().json().await.unwrap();
@@ -96,7 +96,7 @@ async fn every_alert_queries_a_metric_the_handler_sends_and_fires_on_its_failure
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut command = ingestion.handler(dir.path());
     command.env("ELASTICSEARCH_URL", format!("http://127.0.0.1:{closed}"));
-    let stuck = Handler::start(command).await;
+    let stuck = start(command).await;
     let commands: Vec<Value> = (0..201)
         .map(|n| {
             json!({"commandId": id(), "type": "receive", "location": "store-1", "sku": format!("pie-{n}"),

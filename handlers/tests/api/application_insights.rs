@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::ingestion::{Handler, Ingestion, TOKEN};
+use crate::ingestion::{Ingestion, TOKEN, start};
 
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER: &str = "00f067aa0ba902b7";
@@ -29,7 +29,7 @@ async fn requests_dependencies_traces_and_metrics_arrive_under_the_trace_id_with
         let prefix = format!("ai{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
         command.env("ELASTICSEARCH_URL", url).env("ELASTICSEARCH_INDEX_PREFIX", prefix);
     }
-    let handler = Handler::start(command).await;
+    let handler = start(command).await;
     let http = reqwest::Client::new();
     let body = json!({"commandId": crate::helpers::id(), "type": "receive", "location": "store-1",
                       "sku": "apple-pie", "quantity": 3});

@@ -5,7 +5,7 @@
 //! endpoint serves TLS with a certificate made for the test, which the handler trusts through `SSL_CERT_FILE`.
 
 use std::io::Read;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,6 +15,7 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::routing::{get, post};
+use pieshop_testkit::process::Standalone;
 use serde_json::{Value, json};
 
 /// The token the identity endpoint hands out.
@@ -201,31 +202,9 @@ async fn token(
     ))
 }
 
-/// The standalone handler; killed when dropped.
-pub struct Handler {
-    child: Child,
-    pub base: String,
-}
-
-impl Handler {
-    /// Starts `command` on a free port and waits (with a deadline) until it answers.
-    pub async fn start(mut command: std::process::Command) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = command.env("PIESHOP_LISTEN", format!("127.0.0.1:{port}")).spawn().unwrap();
-        let base = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while http.get(format!("{base}/api/health")).send().await.is_err() {
-            assert!(Instant::now() < deadline, "the handler never answered");
-            tokio::time::sleep(Duration::from_millis(25)).await; // polling until it listens
-        }
-        Self { child, base }
-    }
-}
-
-impl Drop for Handler {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts `command` (from [`Ingestion::handler`]) standalone on a free port, and waits until it answers.
+pub async fn start(mut command: std::process::Command) -> Standalone {
+    let handler = Standalone::spawn(&mut command, "127.0.0.1");
+    assert!(handler.ready(Duration::from_secs(30)).await, "the handler never answered");
+    handler
 }

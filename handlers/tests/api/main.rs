@@ -6,9 +6,6 @@ mod alerts;
 #[cfg(feature = "azure")]
 mod application_insights;
 mod auth;
-#[cfg(feature = "azure")]
-#[path = "../shared/azurite.rs"]
-mod azurite;
 mod bad_input;
 mod commands;
 mod deadletters;
@@ -17,12 +14,13 @@ mod helpers;
 mod host_protocol;
 #[cfg(feature = "azure")]
 mod ingestion;
-#[path = "../shared/models.rs"]
-mod models;
 mod openapi;
 mod operator;
 mod queries;
 mod records;
-#[path = "../shared/shuffle.rs"]
-mod shuffle;
 mod telemetry;
+
+// The kit's modules under the names the suites use (`crate::models`, ...).
+#[cfg(feature = "azure")]
+use pieshop_testkit::azurite;
+use pieshop_testkit::{models, shuffle};
