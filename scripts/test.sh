@@ -56,12 +56,12 @@ fi
 echo "test.sh: cargo test --workspace"
 cargo test --workspace
 # The read model supports Elasticsearch 8 and 9: its contract suite again on the 8.x test distribution (the
-# workspace run above used 9.x), which alone needs a cluster of that version.
+# workspace run above used 9.x), which alone needs a cluster of that version (on a port of its own).
 # shellcheck source=scripts/lib/elasticsearch-versions.sh disable=SC1091
 . scripts/lib/elasticsearch-versions.sh
 es8_env=$(mktemp "${TMPDIR:-/tmp}/pieshop-es8.XXXXXX.env")
 rm -f "$es8_env"
-es8=(env ES_VERSION="$ES8_VERSION" .ci/engines.sh --only elasticsearch --env-file "$es8_env")
+es8=(env -u ES_PORT ES_VERSION="$ES8_VERSION" .ci/engines.sh --only elasticsearch --env-file "$es8_env")
 echo "test.sh: the read-model contract suite on Elasticsearch $ES8_VERSION"
 "${es8[@]}" start >/dev/null
 es8_url=$(sed -n 's/^export ELASTICSEARCH_URL=//p' "$es8_env" | tail -n 1)
