@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::host::listen::{self, Listen, ListenError, Mode};
+use crate::telemetry::LogFormat;
 
 #[cfg(feature = "azure")]
 pub mod azure;
@@ -32,16 +33,6 @@ pub enum ConfigError {
          (name=key pairs, comma-separated) or listen on 127.0.0.1"
     )]
     KeysRequired { addr: SocketAddr },
-}
-
-/// How log lines are written (`PIESHOP_LOG_FORMAT`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// One human-readable line per event (the standalone default).
-    Text,
-    /// One JSON object per line, with the fields of every span it is in (the default under the Functions host,
-    /// whose log collection reads one object per line).
-    Json,
 }
 
 /// Logs and telemetry export: read before anything else, so that even a refused configuration is logged in the

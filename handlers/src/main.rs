@@ -9,7 +9,7 @@ use pieshop::application::{deadletters, operator};
 use pieshop::config::variables::Variables;
 use pieshop::config::{Access, Settings, TelemetrySettings};
 use pieshop::host::listen::Mode;
-use pieshop::host::readiness;
+use pieshop::http::readiness;
 use pieshop::telemetry::{self, LogTo};
 use pieshop::wiring;
 
@@ -80,7 +80,7 @@ async fn main() -> ExitCode {
     let values = Variables::values(&matches);
     let command = cli.command.unwrap_or(Command::Serve);
     if let Command::Openapi = command {
-        print!("{}", pieshop::http::openapi::text());
+        print!("{}", pieshop::api::openapi::text());
         return ExitCode::SUCCESS;
     }
     let log_to = match command {
@@ -201,7 +201,7 @@ fn print_report(report: &deadletters::Report, json: bool) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// Binds first and answers the host's readiness probe while the adapters are wired (`host::readiness`).
+/// Binds first and answers the host's readiness probe while the adapters are wired (`http::readiness`).
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(settings.listen.addr).await?;
     let base = format!("http://{}", listener.local_addr()?);

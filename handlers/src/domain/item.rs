@@ -74,7 +74,7 @@ impl ItemState {
     /// `action` must be a stock action on this item (the caller routes by `Action::stream`).
     ///
     /// A command with `occurredAt` is a record of what happened then, placed in the item's history by that time;
-    /// one without happened now, and only it can be refused for want of stock or room (`API.md`, Offline records).
+    /// one without happened now, and only it can be refused for want of stock or room (`docs/API.md`, Offline records).
     pub fn decide(&self, command: &Command, now: Timestamp) -> Result<(ItemState, StockEvent), DomainError> {
         check_expected(command, self.version)?;
         let record = command.meta.occurred_at;
@@ -273,7 +273,7 @@ mod tests {
         assert_eq!(event.transfer.unwrap().to, to);
     }
 
-    /// Records of the rules in `API.md` (Offline records): each at an hour of one day, arriving at 18:00.
+    /// Records of the rules in `docs/API.md` (Offline records): each at an hour of one day, arriving at 18:00.
     mod records {
         use super::*;
 

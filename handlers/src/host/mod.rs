@@ -1,7 +1,5 @@
 //! The Azure Functions custom-handler protocol (`docs/protocol/functions-custom-handler.md`): where to
-//! listen, readiness before the back ends are reached, and the `{Data, Metadata}` / `{Outputs, Logs,
-//! ReturnValue}` envelopes of non-HTTP triggers.
+//! listen, and the `{Data, Metadata}` / `{Outputs, Logs, ReturnValue}` envelopes of non-HTTP triggers.
 
 pub mod envelope;
 pub mod listen;
-pub mod readiness;

@@ -1,4 +1,4 @@
-//! Offline records on both write stores (`API.md`, Offline records): any set of records, delivered in any order,
+//! Offline records on both write stores (`docs/API.md`, Offline records): any set of records, delivered in any order,
 //! grouped into batches in any way and retried, ends in the same stock, flags and read model (versions aside) as
 //! delivering them one by one in `occurredAt` order. Seeded cases, so a failure names the seed that reproduces it.
 

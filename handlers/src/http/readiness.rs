@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use tokio::sync::watch;
 use tower::ServiceExt;
 
-use crate::http::Problem;
+use super::Problem;
 
 /// How long a request that arrived while the app was being wired waits for it before a 503 with
 /// `Retry-After` (well under the front end's 230 s, and past any back end's connect timeout).
