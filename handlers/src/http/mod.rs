@@ -7,5 +7,6 @@ pub mod etag;
 pub mod problem;
 pub mod readiness;
 pub mod request_log;
+pub mod responses;
 
 pub use problem::Problem;

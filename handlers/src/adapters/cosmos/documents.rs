@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::contract::event_json;
+use crate::contract::{answer_json, event_json};
 use crate::domain::{Aggregate, CommandId, Event, PendingTransfer, StreamId, TransferId};
 use crate::ports::write_store::CommandOutcome;
 
@@ -57,7 +57,7 @@ pub fn marker(stream: &StreamId, outcome: &CommandOutcome) -> Value {
         "pk": stream.to_string(),
         "kind": "marker",
         "requestHash": outcome.request_hash,
-        "response": outcome.response,
+        "response": outcome.answer.as_ref().map(answer_json::encode).unwrap_or_default(),
     })
 }
 
@@ -71,11 +71,11 @@ pub fn transfer(stream: &StreamId, transfer: &PendingTransfer) -> Value {
     })
 }
 
-/// Reads a marker document back.
+/// Reads a marker document back; `None` if it is not one.
 pub fn outcome_of(command: CommandId, doc: &Value) -> Option<CommandOutcome> {
     Some(CommandOutcome {
         command_id: command,
         request_hash: doc.get("requestHash")?.as_str()?.to_owned(),
-        response: doc.get("response")?.as_str()?.to_owned(),
+        answer: Some(answer_json::decode(doc.get("response")?.as_str()?).ok()?),
     })
 }
