@@ -120,7 +120,7 @@ async fn run(command: Command, values: &HashMap<String, String>) -> anyhow::Resu
     }
     let wiring = wiring::wire(&settings).await?;
     let adapters = wiring.adapters.clone();
-    let app = wiring.app(settings.relay_min_age);
+    let app = wiring.app_with(settings.relay_min_age, settings.idempotency);
     match command {
         Command::Openapi => Ok(ExitCode::SUCCESS),
         Command::Serve => serve(settings, app).await.map(|()| ExitCode::SUCCESS),

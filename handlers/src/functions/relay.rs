@@ -14,8 +14,8 @@ use crate::http::Problem;
 pub async fn invoke(State(app): State<Arc<App>>) -> Response {
     match app.relay.run_once().await {
         Ok(report) => InvocationResult::logs(vec![format!(
-            "relay: republished {} events, completed {} transfers, {} still failing",
-            report.republished, report.transfers_completed, report.failed
+            "relay: republished {} events, completed {} transfers, {} still failing, forgot {} expired markers",
+            report.republished, report.transfers_completed, report.failed, report.markers_expired
         )])
         .into_response(),
         Err(error) => Problem::from(&error).into_response(),

@@ -6,9 +6,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use pieshop::domain::{Aggregate, CommandId, Event, PendingTransfer, StreamId, Timestamp, TransferId};
+use pieshop::domain::{Aggregate, CommandId, Event, LedgerRead, PendingTransfer, StreamId, Timestamp, TransferId};
 use pieshop::ports::write_store::{CommandOutcome, Commit, CommitResult, EventRef, Snapshot};
-use pieshop::ports::{CommandStore, EventPublisher, Outbox, PublishError, Replay, StoreError, Transfers, WriteStore};
+use pieshop::ports::{
+    CommandStore, EventPublisher, Outbox, PublishError, Replay, Retention, StoreError, Transfers, WriteStore,
+};
 use pieshop::wiring;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
@@ -231,6 +233,10 @@ impl CommandStore for FaultyStore {
         }
         self.inner.commit(commit).await
     }
+
+    async fn ledger_sum(&self, stream: &StreamId, read: LedgerRead) -> Result<i64, StoreError> {
+        self.inner.ledger_sum(stream, read).await
+    }
 }
 
 #[async_trait]
@@ -263,5 +269,12 @@ impl Replay for FaultyStore {
 
     async fn events(&self) -> Result<Vec<Event>, StoreError> {
         self.inner.events().await
+    }
+}
+
+#[async_trait]
+impl Retention for FaultyStore {
+    async fn expire_markers(&self, before: Timestamp, limit: usize) -> Result<usize, StoreError> {
+        self.inner.expire_markers(before, limit).await
     }
 }

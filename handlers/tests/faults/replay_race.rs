@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use pieshop::domain::{Aggregate, CommandId, Event, PendingTransfer, StreamId, Timestamp, TransferId};
+use pieshop::domain::{Aggregate, CommandId, Event, LedgerRead, PendingTransfer, StreamId, Timestamp, TransferId};
 use pieshop::ports::write_store::{CommandOutcome, Commit, CommitResult, EventRef, Snapshot};
-use pieshop::ports::{CommandStore, Outbox, Replay, StoreError, Transfers, WriteStore};
+use pieshop::ports::{CommandStore, Outbox, Replay, Retention, StoreError, Transfers, WriteStore};
 use pieshop::wiring;
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -69,6 +69,10 @@ impl CommandStore for RaceGate {
         self.commits.send_modify(|n| *n += 1);
         result
     }
+
+    async fn ledger_sum(&self, stream: &StreamId, read: LedgerRead) -> Result<i64, StoreError> {
+        self.inner.ledger_sum(stream, read).await
+    }
 }
 
 #[async_trait]
@@ -101,6 +105,13 @@ impl Replay for RaceGate {
 
     async fn events(&self) -> Result<Vec<Event>, StoreError> {
         self.inner.events().await
+    }
+}
+
+#[async_trait]
+impl Retention for RaceGate {
+    async fn expire_markers(&self, before: Timestamp, limit: usize) -> Result<usize, StoreError> {
+        self.inner.expire_markers(before, limit).await
     }
 }
 

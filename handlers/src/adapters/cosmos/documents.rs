@@ -1,12 +1,14 @@
 //! The documents of one logical partition (partition key `/pk` = the stream, e.g. `store-1/apple-pie`):
 //! the stream's state (id `state`), its events (id = event id), command markers (id `marker-<command id>`)
-//! and pending transfers (id `transfer-<transfer id>`). Everything a command changes lives in one partition,
-//! so one transactional batch commits it.
+//! pending transfers (id `transfer-<transfer id>`) and its ledger's movements (id `movement-<command id>`).
+//! Everything a command changes lives in one partition, so one transactional batch commits it. Markers and
+//! claims carry a `ttl` (the idempotency window): the container's default TTL is -1 (on, nothing expires unless
+//! it says so), so only they expire.
 
 use serde_json::{Value, json};
 
 use crate::contract::event_json;
-use crate::domain::{Aggregate, CommandId, Event, PendingTransfer, StreamId, TransferId};
+use crate::domain::{Aggregate, CommandId, Event, Mark, Movement, PendingTransfer, StreamId, TransferId};
 use crate::ports::write_store::CommandOutcome;
 
 pub const STATE_ID: &str = "state";
@@ -20,9 +22,9 @@ pub fn claim_partition(command: CommandId) -> String {
 /// A command id's claim: which stream and which body it belongs to. Markers live in their stream's partition
 /// (so one batch commits them with the state), which alone cannot see the same id used on another stream;
 /// the claim, written before the batch, can.
-pub fn claim(command: CommandId, stream: &StreamId, request_hash: &str) -> Value {
+pub fn claim(command: CommandId, stream: &StreamId, request_hash: &str, ttl: u64) -> Value {
     json!({"id": CLAIM_ID, "pk": claim_partition(command), "kind": "claim", "stream": stream.to_string(),
-           "requestHash": request_hash})
+           "requestHash": request_hash, "ttl": ttl})
 }
 
 pub fn marker_id(command: CommandId) -> String {
@@ -51,13 +53,38 @@ pub fn event(event: &Event) -> Value {
     })
 }
 
-pub fn marker(stream: &StreamId, outcome: &CommandOutcome) -> Value {
+/// A command's marker, expiring `ttl` seconds after its last write.
+pub fn marker(stream: &StreamId, outcome: &CommandOutcome, ttl: u64) -> Value {
     json!({
         "id": marker_id(outcome.command_id),
         "pk": stream.to_string(),
         "kind": "marker",
         "requestHash": outcome.request_hash,
         "response": outcome.response,
+        "ttl": ttl,
+    })
+}
+
+pub fn movement_id(command: CommandId) -> String {
+    format!("movement-{command}")
+}
+
+/// Where a mark sorts among movements, as text: the fixed-width timestamp, then the lower-case command id.
+pub fn mark_text(mark: Mark) -> String {
+    format!("{} {}", mark.at, mark.command)
+}
+
+/// Text after every mark's (`~` sorts after digits).
+pub const AFTER_EVERY_MARK: &str = "~";
+
+/// One movement of an item's ledger.
+pub fn movement(stream: &StreamId, movement: &Movement) -> Value {
+    json!({
+        "id": movement_id(movement.1),
+        "pk": stream.to_string(),
+        "kind": "movement",
+        "mark": mark_text(movement.mark()),
+        "delta": movement.2,
     })
 }
 
