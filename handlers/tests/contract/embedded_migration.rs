@@ -142,7 +142,8 @@ PRAGMA user_version = 3;
 
 /// An item state as version 3 wrote it: `quantity` on hand, the latest count, the movements since it inline.
 fn version_3_state(sku: &str, quantity: i64, counted: Option<Mark>, history: serde_json::Value) -> String {
-    let state = ItemState { quantity: Stock(quantity), version: Version(3), counted, ..ItemState::empty(key("store-1", sku)) };
+    let state =
+        ItemState { quantity: Stock(quantity), version: Version(3), counted, ..ItemState::empty(key("store-1", sku)) };
     let mut state = serde_json::to_value(Aggregate::Item(state)).unwrap();
     let fields = state.as_object_mut().unwrap();
     fields.remove("base");

@@ -206,8 +206,10 @@ async fn sqlite_past_ten_thousand_movements_any_order_gives_the_same_stock() {
     let mut records: Vec<Value> = (0..MOVEMENTS)
         .map(|second| {
             let quantity = 1 + rng.below(3);
-            let kind = if rng.below(3) == 0 { "remove" } else { "receive" };
-            json!({"type": kind, "quantity": quantity, "reason": "sold", "occurredAt": at(second)})
+            match rng.below(3) {
+                0 => json!({"type": "remove", "quantity": quantity, "reason": "sold", "occurredAt": at(second)}),
+                _ => json!({"type": "receive", "quantity": quantity, "occurredAt": at(second)}),
+            }
         })
         .collect();
     let middle = MOVEMENTS / 2;

@@ -106,3 +106,46 @@ pub fn outcome_of(command: CommandId, doc: &Value) -> Option<CommandOutcome> {
         response: doc.get("response")?.as_str()?.to_owned(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Action, Amount, Command, CommandMeta, ItemKey, ItemState, LocationId, Sku, Timestamp};
+
+    /// The state document stays the same size however many movements the item has (they are documents of their
+    /// own): its serialized size after 100,000 uncounted receipts is printed for docs/PERFORMANCE.md.
+    #[test]
+    fn the_state_document_does_not_grow_with_the_ledger() {
+        let key = ItemKey { location: LocationId::parse("store-1").unwrap(), sku: Sku::parse("apple-pie").unwrap() };
+        let start = Timestamp::parse("2026-03-02T08:00:00Z").unwrap();
+        let mut item = ItemState::empty(key.clone());
+        let mut sizes = Vec::new();
+        for i in 0..100_000u64 {
+            let meta =
+                CommandMeta { occurred_at: Some(start.plus(std::time::Duration::from_secs(i))), ..Default::default() };
+            let action = Action::Receive { item: key.clone(), quantity: Amount::new(1).unwrap() };
+            let command = Command { id: CommandId(uuid::Uuid::new_v4()), action, meta };
+            item = item.decide(&command, Timestamp::now(), None).unwrap().0;
+            if i == 0 || i == 99_999 {
+                let doc = state(&StreamId::Item(key.clone()), &Aggregate::Item(item.clone()));
+                sizes.push(serde_json::to_string(&doc).unwrap().len());
+            }
+        }
+        println!("state document: {} B after 1 movement, {} B after 100,000", sizes[0], sizes[1]);
+        assert!(sizes[1] <= sizes[0] + 8, "grew from {} to {} B", sizes[0], sizes[1]);
+    }
+
+    #[test]
+    fn markers_and_claims_expire_after_the_window() {
+        let command = CommandId(uuid::Uuid::new_v4());
+        let stream = StreamId::Item(ItemKey {
+            location: LocationId::parse("store-1").unwrap(),
+            sku: Sku::parse("apple-pie").unwrap(),
+        });
+        let outcome = CommandOutcome { command_id: command, request_hash: "h".into(), response: "{}".into() };
+        assert_eq!(marker(&stream, &outcome, 2_592_000)["ttl"], 2_592_000);
+        assert_eq!(claim(command, &stream, "h", 2_592_000)["ttl"], 2_592_000);
+        let event = movement(&stream, &Movement(Timestamp::now(), command, 1));
+        assert!(event.get("ttl").is_none(), "movements are kept: the history needs them");
+    }
+}

@@ -107,6 +107,7 @@ PRAGMA user_version = 3;
 /// ledger and the state keeps where they start (`base`: the stock less all of them) and lie (`ledger`); markers
 /// count as recorded at the migration, so they live one whole idempotency window from it.
 const FROM_VERSION_3: &str = "
+CREATE TABLE IF NOT EXISTS streams (stream TEXT PRIMARY KEY, version INTEGER NOT NULL, state TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE movements (
     stream TEXT NOT NULL,
     at TEXT NOT NULL,
