@@ -146,6 +146,9 @@ async fn run(command: Command, values: &HashMap<String, String>) -> anyhow::Resu
                 "relay: republished {} events, completed {} transfers, {} still failing",
                 report.republished, report.transfers_completed, report.failed
             );
+            if report.markers_expired > 0 {
+                println!("relay: forgot {} command markers past the idempotency window", report.markers_expired);
+            }
             Ok(if report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Deadletters(Deadletters::List { source, json }) => list_dead_letters(&source, json, &settings).await,
