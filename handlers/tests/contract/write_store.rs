@@ -283,3 +283,37 @@ async fn sqlite_forgets_markers_past_the_window_a_batch_at_a_time() {
     assert_eq!(store.expire_markers(later, 2).await.unwrap(), 1);
     assert!(store.outcome(&apple, commands[2]).await.unwrap().is_none());
 }
+
+/// A Cosmos DB state document written before the ledger (movements inline in `history`, no `base`): the first
+/// load moves its movements into ledger documents and answers the state as the ledger reads it.
+#[tokio::test]
+async fn cosmos_moves_an_inline_history_into_the_ledger_on_first_load() {
+    use pieshop::adapters::cosmos::CosmosWriteStore;
+    use pieshop::ports::CommandStore;
+    let (client, settings) = crate::support::cosmos_client(Vec::new()).await;
+    let container = client.database_client("pieshop").container_client("inventory", None).await.unwrap();
+    let apple = stream("store-1", "apple-pie");
+    let counted = Mark { at: at(9, 0), command: CommandId(uuid::Uuid::new_v4()) };
+    let state = ItemState {
+        quantity: pieshop::domain::Stock(12),
+        version: Version(3),
+        counted: Some(counted),
+        ..ItemState::empty(key("store-1", "apple-pie"))
+    };
+    let mut legacy = serde_json::to_value(Aggregate::Item(state)).unwrap();
+    legacy.as_object_mut().unwrap().remove("base");
+    let (ten, eleven) = (CommandId(uuid::Uuid::new_v4()), CommandId(uuid::Uuid::new_v4()));
+    legacy["history"] = serde_json::json!([[at(10, 0), ten, 5], [at(11, 0), eleven, -3]]);
+    let doc =
+        serde_json::json!({"id": "state", "pk": apple.to_string(), "kind": "state", "version": 3, "state": legacy});
+    container.create_item(apple.to_string(), "state", doc, None).await.unwrap();
+
+    let store = CosmosWriteStore::from_client(&client, &settings).await.unwrap();
+    let Aggregate::Item(item) = store.load(&apple).await.unwrap().unwrap().aggregate else { panic!("an item") };
+    assert_eq!((item.quantity.get(), item.base, item.counted), (12, 10, Some(counted)));
+    assert_eq!(item.ledger.map(|span| (span.first.at, span.last.at)), Some((at(10, 0), at(11, 0))));
+    let everything = LedgerRead { after: Some(counted), through: None };
+    assert_eq!(store.ledger_sum(&apple, everything).await.unwrap(), 2, "both movements are ledger documents");
+    let Aggregate::Item(again) = store.load(&apple).await.unwrap().unwrap().aggregate else { panic!("an item") };
+    assert_eq!(again, item, "moved once; loading again changes nothing");
+}
