@@ -106,11 +106,12 @@ impl ItemState {
         Mark { at: command.meta.occurred_at.unwrap_or(now), command: command.id }
     }
 
-    /// The movements `decide` needs summed for this command, if any: only a count record landing after the latest
-    /// count and among kept movements needs them, and then only the side of it nearer in time to an end of the
-    /// ledger. A live command, any movement, and a count before or after every movement need none.
+    /// The movements `decide` needs summed for this command, if any: only a count landing after the latest count
+    /// and among kept movements needs them, and then only the side of it nearer in time to an end of the ledger.
+    /// A movement, and a count before or after every movement, need none; so a live command needs none unless a
+    /// record dated ahead of the server's clock (within `CLOCK_SKEW`) is kept, and then only the few after now.
     pub fn ledger_read(&self, command: &Command, now: Timestamp) -> Option<LedgerRead> {
-        if !matches!(command.action, Action::Count { .. }) || command.meta.occurred_at.is_none() {
+        if !matches!(command.action, Action::Count { .. }) {
             return None;
         }
         let mark = Self::mark_of(command, now);
@@ -604,6 +605,30 @@ mod tests {
             assert_eq!(kept.ledger_read(&count(3, 9), arrival()), None, "before every movement: no read");
             let (after, seen) = when(kept, &[count(3, 9)]);
             assert_eq!((after.quantity, seen[0].0), (Stock(3 + total), Outcome::Adjusted));
+        }
+
+        #[test]
+        fn only_a_count_record_among_movements_reads_the_ledger() {
+            let filled = when(given(0, 0), &receipts(10)).0;
+            let mut among = count(4, 10);
+            among.meta.occurred_at = Some(at(10).plus(std::time::Duration::from_secs(5)));
+            assert!(filled.ledger_read(&among, arrival()).is_some());
+            let live_count = command(Action::Count { item: key(), quantity: Quantity::new(4).unwrap() });
+            let live_sale =
+                command(Action::Remove { item: key(), quantity: Amount::new(1).unwrap(), reason: RemovalReason::Sold });
+            for cmd in [live_count, live_sale, sale(1, 10), receipt(1, 9), count(4, 9), count(4, 17)] {
+                assert_eq!(filled.ledger_read(&cmd, arrival()), None, "{:?}", cmd.action);
+            }
+        }
+
+        #[test]
+        fn a_live_count_keeps_a_record_dated_just_ahead_of_the_clock() {
+            let ahead = receipt(6, 18); // 18:00 is now; the scanner's clock runs a little fast
+            let mut ahead = ahead;
+            ahead.meta.occurred_at = Some(arrival().plus(std::time::Duration::from_secs(120)));
+            let live = command(Action::Count { item: key(), quantity: Quantity::new(10).unwrap() });
+            let (kept, _) = when(given(0, 0), &[ahead, live]);
+            assert_eq!(kept.quantity, Stock(16), "counted 10 now, then the receipt two minutes later");
         }
 
         #[test]
