@@ -34,8 +34,10 @@ fn record(kind: &str, sku: &str, offset: u32, quantity: u32) -> Value {
            "quantity": quantity, "occurredAt": at})
 }
 
+/// 08:00 on 2 March 2026 plus `offset` seconds (100,000 movements run into the next day).
 fn time_at(offset: u32) -> String {
-    format!("2026-03-02T{:02}:{:02}:{:02}.{:06}Z", 8 + offset / 3600, offset / 60 % 60, offset % 60, 0)
+    let at = 8 * 3600 + offset;
+    format!("2026-03-{:02}T{:02}:{:02}:{:02}.000000Z", 2 + at / 86_400, at / 3600 % 24, at / 60 % 60, at % 60)
 }
 
 async fn post(http: &reqwest::Client, url: &str, body: &Value) -> anyhow::Result<Duration> {
