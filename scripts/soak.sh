@@ -10,8 +10,8 @@ usage() {
   cat <<'EOF'
 usage: scripts/soak.sh [--minutes N] [--help]
 
-  1. builds release if needed (cargo build --release -p pieshop -p loadgen)
-  2. starts target/release/handler standalone on a temp data dir, 127.0.0.1 only
+  1. builds the optimised handler if needed (cargo build --profile $PIESHOP_PROFILE, default release; CI: ci)
+  2. starts target/<profile>/handler standalone on a temp data dir, 127.0.0.1 only
   3. runs loadgen for N minutes (default 3): SOAK_SCANNERS (8) scanners, SOAK_READERS (4) dashboard readers
   4. prints throughput, errors and the server's RSS at start, middle and end
   5. waits (deadline 60 s) until the relay has published every event and the read model has caught up, then compares

@@ -3,7 +3,7 @@
 #   0. scripts/setup.sh installs the tools and engines (cached), and real Redis and Elasticsearch are started on
 #      127.0.0.1 for the run (unless REDIS_URL and ELASTICSEARCH_URL already point at running ones) and stopped after;
 #   1. cargo test --workspace: domain unit tests, API tests on the embedded default, host-protocol tests, the
-#      contract suites of every adapter, the fault suite, and the deployed shape through funchost;
+#      port contract suites of every adapter, the fault suite, and the deployed shape through funchost;
 #   2. scripts/test-deploy.sh: shellcheck, checkov on bicep/, the deployment pytest suite;
 #   3. scripts/test-openapi.sh: the served OpenAPI document validated, and schemathesis against it (bounded, seeded);
 #   4. scripts/test-signalr.sh: live push with the official SignalR client under Node;

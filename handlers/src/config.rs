@@ -7,14 +7,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::host::listen::{self, Listen, ListenError, Mode};
+use crate::ports::write_store::DEFAULT_IDEMPOTENCY;
+use crate::telemetry::LogFormat;
 
 #[cfg(feature = "azure")]
 pub mod azure;
 pub mod variables;
-
-/// How long a command's marker (and on Cosmos DB its claim) is kept: a retry within it gets the first answer.
-/// 30 days outlasts Event Grid's 24 hours of retries and any scanner's offline spell (`PIESHOP_IDEMPOTENCY_DAYS`).
-pub const DEFAULT_IDEMPOTENCY: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Shortest function key accepted in `PIESHOP_API_KEYS` (the host's own keys are far longer).
 pub const MIN_KEY_CHARS: usize = 16;
@@ -36,16 +34,6 @@ pub enum ConfigError {
          (name=key pairs, comma-separated) or listen on 127.0.0.1"
     )]
     KeysRequired { addr: SocketAddr },
-}
-
-/// How log lines are written (`PIESHOP_LOG_FORMAT`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// One human-readable line per event (the standalone default).
-    Text,
-    /// One JSON object per line, with the fields of every span it is in (the default under the Functions host,
-    /// whose log collection reads one object per line).
-    Json,
 }
 
 /// Logs and telemetry export: read before anything else, so that even a refused configuration is logged in the

@@ -80,7 +80,7 @@ async fn main() -> ExitCode {
     let values = Variables::values(&matches);
     let command = cli.command.unwrap_or(Command::Serve);
     if let Command::Openapi = command {
-        print!("{}", pieshop::http::openapi::text());
+        print!("{}", pieshop::api::openapi::text());
         return ExitCode::SUCCESS;
     }
     let log_to = match command {

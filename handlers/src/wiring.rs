@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::adapters::dead_letter_dir::DeadLetterDirectory;
 use crate::adapters::embedded::{InProcessCache, InProcessPublisher, SqliteReadModel, SqliteWriteStore};
-use crate::adapters::signalr_hub::Hub;
+use crate::adapters::signalr_hub::{Hub, transport};
 use crate::adapters::stream_cache::CachedStreams;
 use crate::application::changes::Changes;
 use crate::application::commands::CommandService;
@@ -19,7 +19,7 @@ use crate::application::push_changes::PushChanges;
 use crate::application::queries::QueryService;
 use crate::application::relay::Relay;
 use crate::config::{Access, Settings};
-use crate::functions::App;
+use crate::functions::{App, OwnHub};
 use crate::host::listen::Mode;
 use crate::ports::cache::NoCache;
 use crate::ports::push::{Negotiator, NoNegotiate, Push};
@@ -147,16 +147,18 @@ pub async fn wire(settings: &Settings) -> Result<Wiring, OpenError> {
     };
     let write_store: Arc<dyn WriteStore> = match &azure.cosmos {
         Some(cosmos) => Arc::new(
-            CosmosWriteStore::connect(cosmos, credential.clone()).await?.with_idempotency_window(settings.idempotency),
+            CosmosWriteStore::connect(&cosmos_settings(cosmos), credential.clone())
+                .await?
+                .with_idempotency_window(settings.idempotency),
         ),
         None => Arc::new(CachedStreams::new(SqliteWriteStore::open(&data_dir()?.join("write.db"))?)),
     };
     let read_model: Arc<dyn ReadModel> = match &azure.elastic {
-        Some(elastic) => Arc::new(ElasticReadModel::connect(elastic).await?),
+        Some(elastic) => Arc::new(ElasticReadModel::connect(&elastic_settings(elastic)).await?),
         None => Arc::new(SqliteReadModel::open(&data_dir()?.join("read.db"))?),
     };
     let cache: Arc<dyn ResponseCache> = match &azure.redis {
-        Some(redis) => Arc::new(RedisCache::new(redis, credential.clone())?),
+        Some(redis) => Arc::new(RedisCache::new(&redis_settings(redis), credential.clone())?),
         None if local_cache_is_safe(settings, azure.elastic.is_some()) => Arc::new(InProcessCache::default()),
         None => Arc::new(NoCache),
     };
@@ -182,6 +184,27 @@ pub async fn wire(settings: &Settings) -> Result<Wiring, OpenError> {
     };
     let adapters = Adapters { write_store, publisher, read_model, cache, backend: "azure" };
     Ok(Wiring { adapters, projection, live })
+}
+
+// The adapters' settings from the plain ones `config` read, destructured so that a setting added there and not
+// passed on here does not compile.
+
+#[cfg(feature = "azure")]
+fn cosmos_settings(config: &crate::config::azure::CosmosConfig) -> crate::adapters::cosmos::CosmosSettings {
+    let crate::config::azure::CosmosConfig { endpoint, database, container, region, key } = config.clone();
+    crate::adapters::cosmos::CosmosSettings { endpoint, database, container, region, key }
+}
+
+#[cfg(feature = "azure")]
+fn elastic_settings(config: &crate::config::azure::ElasticConfig) -> crate::adapters::elastic::ElasticSettings {
+    let crate::config::azure::ElasticConfig { url, api_key, index_prefix } = config.clone();
+    crate::adapters::elastic::ElasticSettings { url, api_key, index_prefix }
+}
+
+#[cfg(feature = "azure")]
+fn redis_settings(config: &crate::config::azure::RedisConfig) -> crate::adapters::redis::RedisSettings {
+    let crate::config::azure::RedisConfig { url, entra_username, namespace } = config.clone();
+    crate::adapters::redis::RedisSettings { url, entra_username, namespace }
 }
 
 /// Without the `azure` feature every port is embedded.
@@ -220,7 +243,7 @@ impl Wiring {
     /// The use cases over these adapters, as the functions' shared state. `relay_min_age`: see
     /// `Settings::relay_min_age`; markers are kept for the default idempotency window.
     pub fn app(self, relay_min_age: Duration) -> Arc<App> {
-        self.app_with(relay_min_age, crate::config::DEFAULT_IDEMPOTENCY)
+        self.app_with(relay_min_age, crate::ports::write_store::DEFAULT_IDEMPOTENCY)
     }
 
     /// `app`, with markers kept for `idempotency` (`Settings::idempotency`).
@@ -241,7 +264,7 @@ impl Wiring {
             projection,
             backend: adapters.backend,
             negotiator: live.negotiator,
-            hub: live.hub,
+            hub: live.hub.map(|hub| OwnHub { sessions: hub.clone(), routes: transport::routes(hub) }),
         })
     }
 }
@@ -262,5 +285,5 @@ pub async fn serve_with(
     access: Access,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, crate::http::router::router(app, access)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, crate::api::router::router(app, access)).with_graceful_shutdown(shutdown).await
 }

@@ -9,6 +9,7 @@ pub mod commands;
 pub mod deadletters;
 pub mod dispatch;
 pub mod group_apply;
+pub mod health;
 pub mod operator;
 pub mod projection;
 pub mod push_changes;

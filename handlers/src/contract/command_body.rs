@@ -1,4 +1,4 @@
-//! Parses a command body (`API.md`, "Commands") into a domain `Command`, reporting every bad field at once.
+//! Parses a command body (`docs/API.md`, "Commands") into a domain `Command`, reporting every bad field at once.
 //!
 //! Hand-written over a serde derive on purpose: serde stops at the first error and words it for Rust
 //! programmers; scanners need every problem, by field name, in one answer.
@@ -12,7 +12,7 @@ use crate::domain::{RemovalReason, ScannerId, Sku, Timestamp, Version};
 
 pub(crate) const COMMON_FIELDS: [&str; 6] = ["commandId", "type", "expectedVersion", "scannerId", "occurredAt", "note"];
 
-/// The command types of `API.md` and their own fields.
+/// The command types of `docs/API.md` and their own fields.
 pub(crate) fn type_fields(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
         "receive" | "count" => &["location", "sku", "quantity"],
@@ -269,7 +269,7 @@ impl Fields<'_> {
 const EXACT_FLOAT_LIMIT: f64 = 9_007_199_254_740_992.0;
 
 /// A non-negative JSON integer, also when written with a zero fraction (`3.0`): JSON Schema's `integer`, and so
-/// every generated client and validator, counts it as one (schemathesis sent one and was refused).
+/// every generated client and validator, counts it as one.
 fn as_integer(v: &Value) -> Option<u64> {
     v.as_u64().or_else(|| integral_float(v))
 }

@@ -1,10 +1,11 @@
-//! The command bodies of `API.md`, described for the OpenAPI document. The parser (`command_body`) is
+//! The command bodies of `docs/API.md`, described for the OpenAPI document. The parser (`command_body`) is
 //! hand-written, so these types are never deserialized: they exist to be described, and the tests below hold
 //! their fields to the parser's lists and their rules to the parser's answers.
 
 #![allow(dead_code)]
 
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{AnyOfBuilder, Array, ArrayBuilder, ObjectBuilder, Ref, SchemaType};
 
 /// Any command, told apart by `type`.
 #[derive(ToSchema)]
@@ -34,8 +35,26 @@ pub enum CommandBody {
     {"commandId": "9d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a", "type": "remove", "location": "van", "sku": "apple-pie",
      "quantity": 2, "reason": "sold"}]})))]
 pub struct BatchBody {
-    #[schema(min_items = 1, max_items = 500)]
+    #[schema(schema_with = batch_entries)]
     commands: Vec<CommandBody>,
+}
+
+/// A batch's entries: commands, or anything else, which is what the server takes (so that generators and readers
+/// see commands, and no entry is a schema violation the server answers 200).
+fn batch_entries() -> Array {
+    ArrayBuilder::new()
+        .items(
+            AnyOfBuilder::new()
+                .item(Ref::from_schema_name("CommandBody"))
+                .item(ObjectBuilder::new().schema_type(SchemaType::AnyValue)),
+        )
+        .min_items(Some(1))
+        .max_items(Some(500))
+        .description(Some(
+            "1 to 500 commands. The batch takes any entry: one that is not a valid command (not even a JSON object) is \
+             answered `rejected` in its place, and the others still apply.",
+        ))
+        .build()
 }
 
 /// Why stock left.

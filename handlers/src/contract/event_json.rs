@@ -1,4 +1,4 @@
-//! Events on the wire (`API.md`, "Events"): CloudEvents 1.0 out, and CloudEvents or Event Grid schema in.
+//! Events on the wire (`docs/API.md`, "Events"): CloudEvents 1.0 out, and CloudEvents or Event Grid schema in.
 //!
 //! Encoding and decoding live side by side so that a round trip is lossless; the stores keep events in the
 //! same CloudEvents form, so there is one format for events everywhere.
@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use crate::domain::{CommandId, Event, EventId, EventKind, ItemKey, LocationId, Outcome, ProductEvent, ProductName};
 use crate::domain::{Quantity, Stock, TraceParent};
-use crate::domain::{RemovalReason, ScannerId, Sku, StockEvent, StreamId, Timestamp, TransferId, TransferLeg, Version};
+use crate::domain::{RemovalReason, ScannerId, Sku, StockEvent, Timestamp, TransferId, TransferLeg, Version};
 
 /// CloudEvents `source` of every pieshop event.
 pub const SOURCE: &str = "/pieshop/inventory";
@@ -320,11 +320,6 @@ fn optional<T>(
         None | Some(Value::Null) => Ok(None),
         Some(v) => parse(v).map(Some).ok_or(DecodeError::BadField { field: name, message: "invalid" }),
     }
-}
-
-/// The stream an encoded event belongs to, read from its subject (used by stores that index by stream).
-pub fn subject_stream(value: &Value) -> Option<StreamId> {
-    value.get("subject").and_then(Value::as_str).and_then(|s| StreamId::parse(s).ok())
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! The wire contract of `API.md`: command bodies in, events out and in, JSON views out.
+//! The wire contract of `docs/API.md`: command bodies in, events out and in, JSON views out.
 //! Everything that knows a JSON field name lives here; the domain never sees JSON.
 
 pub mod command_body;

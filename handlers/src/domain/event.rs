@@ -10,7 +10,7 @@ pub enum Event {
     Product(ProductEvent),
 }
 
-/// What kind of event, named as in `API.md` (`pieshop.<Name>`).
+/// What kind of event, named as in `docs/API.md` (`pieshop.<Name>`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventKind {
     StockReceived,
@@ -58,7 +58,7 @@ pub struct StockEvent {
     pub delta: i64,
     /// What the command stated: the amount moved, or the quantity counted.
     pub amount: u32,
-    /// What the record did to the stock (`API.md`, Offline records).
+    /// What the record did to the stock (`docs/API.md`, Offline records).
     pub outcome: Outcome,
     /// Stock on hand after the event.
     pub quantity: Stock,
@@ -75,7 +75,7 @@ pub struct StockEvent {
     pub trace: Option<TraceParent>,
 }
 
-/// What a stock command did, by the rules for records (`API.md`, Offline records).
+/// What a stock command did, by the rules for records (`docs/API.md`, Offline records).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Outcome {
     /// A movement added to the stock.

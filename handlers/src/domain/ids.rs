@@ -18,7 +18,7 @@ pub enum IdError {
     BadVersion,
 }
 
-/// Checks the name rule of `API.md`: `^[a-z0-9][a-z0-9._-]{0,63}$`. Hand-written: a regex crate for one
+/// Checks the name rule of `docs/API.md`: `^[a-z0-9][a-z0-9._-]{0,63}$`. Hand-written: a regex crate for one
 /// character class would cost more build time than these six lines.
 fn valid_name(s: &str) -> bool {
     let bytes = s.as_bytes();

@@ -133,7 +133,7 @@ impl ItemState {
     /// of the movements `ledger_read` named for this command (`None` when it named none).
     ///
     /// A command with `occurredAt` is a record of what happened then, placed in the item's history by that time;
-    /// one without happened now, and only it can be refused for want of stock or room (`API.md`, Offline records).
+    /// one without happened now, and only it can be refused for want of stock or room (`docs/API.md`, Offline records).
     pub fn decide(&self, command: &Command, now: Timestamp, ledger: Option<i64>) -> Result<ItemDecision, DomainError> {
         check_expected(command, self.version)?;
         let record = command.meta.occurred_at;
@@ -360,7 +360,7 @@ mod tests {
         assert_eq!(event.transfer.unwrap().to, to);
     }
 
-    /// Records of the rules in `API.md` (Offline records): each at an hour of one day, arriving at 18:00.
+    /// Records of the rules in `docs/API.md` (Offline records): each at an hour of one day, arriving at 18:00.
     mod records {
         use super::*;
 

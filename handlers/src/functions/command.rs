@@ -4,9 +4,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use axum::routing::post;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
 
@@ -25,6 +27,11 @@ use crate::telemetry::{metrics, trace_context};
 
 /// Most commands in one batch.
 pub const MAX_BATCH: usize = 500;
+
+/// The function's routes.
+pub fn router() -> Router<Arc<App>> {
+    Router::new().route("/api/commands", post(post_one)).route("/api/commands/batch", post(post_batch))
+}
 
 fn json_response(status: StatusCode, body: &Value, replayed: bool) -> Response {
     let mut response = (status, body.to_string()).into_response();

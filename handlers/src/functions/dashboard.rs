@@ -1,12 +1,26 @@
 //! The dashboard page (`GET /` standalone, `GET /api/dashboard`): one HTML file with its script and styles
 //! inline, embedded in the binary so it works offline and behind Easy Auth.
 
+use std::sync::Arc;
+
+use axum::Router;
 use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
 use http::{HeaderValue, header};
+
+use super::App;
 
 const PAGE: &str = include_str!("../../assets/dashboard.html");
 /// The official SignalR browser client the page connects with (vendored from npm: no CDN, works offline).
 const SIGNALR: &str = include_str!("../../assets/signalr.min.js");
+
+/// The page and its client, open to every caller (under function keys the page asks for one).
+pub fn router() -> Router<Arc<App>> {
+    Router::new()
+        .route("/", get(page))
+        .route("/api/dashboard", get(page))
+        .route("/api/dashboard/signalr.min.js", get(signalr))
+}
 
 /// Serves the page.
 #[utoipa::path(

@@ -6,9 +6,10 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -16,6 +17,11 @@ use utoipa::ToSchema;
 use super::App;
 use crate::http::Problem;
 use crate::ports::push::Negotiation;
+
+/// The function's route (behind the key: it hands out connection tokens).
+pub fn router() -> Router<Arc<App>> {
+    Router::new().route("/api/negotiate", post(negotiate))
+}
 
 /// Answers the client's negotiate.
 #[utoipa::path(
@@ -53,7 +59,7 @@ pub async fn negotiate(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -
     }
 }
 
-/// `negotiateVersion`, when sent, is a non-negative 32-bit integer (found by schemathesis: 2^31 was accepted).
+/// `negotiateVersion`, when sent, is a non-negative 32-bit integer.
 fn check_version(query: Option<&str>) -> Result<(), Problem> {
     let sent = form_urlencoded::parse(query.unwrap_or_default().as_bytes()).find(|(k, _)| k == "negotiateVersion");
     match sent {

@@ -4,8 +4,10 @@
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use axum::routing::post;
 use bytes::Bytes;
 
 use super::App;
@@ -15,6 +17,11 @@ use crate::http::Problem;
 
 /// The Event Grid trigger's binding name in `functions/projection/function.json`.
 pub const BINDING: &str = "eventGridEvent";
+
+/// The route the host invokes the function at.
+pub fn router() -> Router<Arc<App>> {
+    Router::new().route("/projection", post(invoke))
+}
 
 fn describe(outcome: &Outcome) -> String {
     match outcome {

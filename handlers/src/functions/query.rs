@@ -1,74 +1,50 @@
-//! The `query` function: inventory, one item, the summary across locations, activity and health, answered by
-//! `application::queries`. Every answer carries an ETag; `waitForChange` holds a request until the answer would
-//! differ, and `minVersion` until the read model has caught up with a client's write.
+//! The `query` function: inventory, one item, the summary across locations and activity, answered by
+//! `application::queries` (health, a route of this function too, is `health.rs`). Transport only: read the query
+//! string, call the use case, answer with the ETag (304 when the client has it, or when `waitForChange` passed its
+//! timeout unchanged).
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use bytes::Bytes;
+use axum::routing::get;
 use http::{HeaderMap, HeaderValue};
-use serde_json::json;
-use tokio::time::Instant;
 use utoipa::IntoParams;
 
 use super::App;
-use crate::application::queries::QueryService;
+use crate::application::queries::{ActivityQuery, Answer, AtVersion, InventoryQuery, QueryError, Wait, decode_cursor};
+use crate::contract::FieldError;
 #[allow(unused_imports)] // named by the OpenAPI annotations
-use crate::contract::views::{ActivityView, Health, InventoryPageView, SingleItem, SummaryView};
-use crate::contract::{FieldError, views};
-use crate::domain::{ItemKey, LocationId, Sku, Timestamp};
+use crate::contract::views::{ActivityView, InventoryPageView, SingleItem, SummaryView};
+use crate::domain::{ItemKey, LocationId, Sku};
 use crate::http::{Problem, etag};
-use crate::ports::ReadModelError;
-use crate::ports::read_model::{ActivityQuery, InventoryQuery};
 
-/// Waiting requests re-read the read model this often even without a local change signal: in Azure the
-/// event may have been applied by another instance.
-const POLL_INTERVAL: Duration = Duration::from_millis(1000);
+/// The function's routes (behind the key where keys are needed).
+pub fn router() -> Router<Arc<App>> {
+    Router::new()
+        .route("/api/inventory", get(inventory))
+        .route("/api/inventory/summary", get(summary))
+        .route("/api/inventory/{location}/{sku}", get(item))
+        .route("/api/activity", get(activity))
+}
 
-/// Answers at once, or (with `waitForChange`) as soon as the answer's ETag differs from the one given.
-async fn answer<F, Fut>(
-    queries: &QueryService,
-    headers: &HeaderMap,
-    params: &Params,
-    key: &str,
-    compute: F,
-) -> Result<Response, Problem>
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Result<Bytes, Problem>>,
-{
-    // Read whether or not it is used: a bad `timeout` is a 400 even on a request that does not wait.
-    let timeout = params.timeout(60, 25)?;
-    let Some(waiting_on) = params.get("waitForChange").map(etag::normalize) else {
-        return Ok(etag::respond(headers, queries.cached(key, &compute).await?));
-    };
-    let deadline = Instant::now() + timeout;
-    let mut changed = queries.changes();
-    loop {
-        let body = queries.cached(key, &compute).await?;
-        if etag::of(&body) != waiting_on {
-            return Ok(etag::respond(headers, body));
-        }
-        tokio::select! {
-            _ = changed.changed() => {}
-            _ = tokio::time::sleep(POLL_INTERVAL) => {}
-            _ = tokio::time::sleep_until(deadline) => return Ok(etag::not_modified(&waiting_on)),
-        }
+/// The answer, with its ETag; 304 when the client already has it.
+fn render(headers: &HeaderMap, answer: Answer) -> Response {
+    match answer {
+        Answer::Body(body) => etag::respond(headers, body),
+        Answer::Unchanged { tag } => etag::not_modified(&tag),
     }
 }
-fn read_failed(error: ReadModelError) -> Problem {
-    Problem::from(&error)
-}
 
-/// An answer's JSON text (views are plain structs of strings and numbers: serializing them cannot fail).
-fn to_bytes(view: &impl serde::Serialize) -> Result<Bytes, Problem> {
-    serde_json::to_vec(view).map(Bytes::from).map_err(|e| Problem::internal(&e))
+fn problem(error: QueryError) -> Problem {
+    match &error {
+        QueryError::NotFound(_) => Problem::not_found(error.to_string()),
+        QueryError::ReadModel(e) => Problem::from(e),
+        QueryError::Encoding(e) => Problem::internal(e),
+    }
 }
 
 /// Query-string parameters (the last of repeated names wins), with typed readers that answer 400.
@@ -85,8 +61,7 @@ impl Params {
         self.given(name).filter(|v| !v.is_empty())
     }
 
-    /// A number or flag: an empty value is a bad one, as the OpenAPI document says (schemathesis sent
-    /// `?limit=` and it was taken as the default).
+    /// A number or flag: an empty value is a bad one, as the OpenAPI document says.
     fn given(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)
     }
@@ -120,12 +95,14 @@ impl Params {
         }
     }
 
-    /// A canonical cache key: the path and the parameters that shape the answer, sorted.
-    fn cache_key(&self, path: &str, shaping: &[&str]) -> String {
-        let mut parts: Vec<String> =
-            shaping.iter().filter_map(|name| self.get(name).map(|v| format!("{name}={v}"))).collect();
-        parts.sort();
-        format!("{path}?{}", parts.join("&"))
+    /// `waitForChange` and its `timeout`. The timeout is read whether or not it is used: a bad one is a 400 even
+    /// on a request that does not wait.
+    fn wait(&self) -> Result<Wait, Problem> {
+        let timeout = self.timeout(60, 25)?;
+        Ok(match self.get("waitForChange") {
+            None => Wait::Now,
+            Some(given) => Wait::ForChange { held: etag::normalize(given), timeout },
+        })
     }
 }
 
@@ -212,30 +189,19 @@ pub struct ActivityParams {
     limit: Option<u32>,
 }
 
-/// `nextCursor` is the last (sku, location) of a page, base64url-encoded JSON: opaque to clients.
-fn encode_cursor(sku: &Sku, location: &LocationId) -> String {
-    URL_SAFE_NO_PAD.encode(json!([sku, location]).to_string())
-}
-
-fn decode_cursor(text: &str) -> Result<(Sku, LocationId), Problem> {
-    let bad = || Problem::invalid_field("cursor", "is not a cursor this server issued");
-    let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
-    let (sku, location): (String, String) = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-    Ok((Sku::parse(&sku).map_err(|_| bad())?, LocationId::parse(&location).map_err(|_| bad())?))
-}
-
 fn inventory_query(params: &Params) -> Result<InventoryQuery, Problem> {
     let text = params.get("q").map(str::to_owned);
     if text.as_ref().is_some_and(|t| t.chars().count() > 200) {
         return Err(Problem::invalid_field("q", "must be at most 200 characters"));
     }
+    let cursor = |text| decode_cursor(text).map_err(|bad| Problem::invalid_field("cursor", &bad.to_string()));
     Ok(InventoryQuery {
         location: params.name("location", LocationId::parse)?,
         sku: params.name("sku", Sku::parse)?,
         text,
         low_stock_only: params.flag("lowStock")?,
         limit: params.number("limit", 1, 500, 100)? as usize,
-        after: params.get("cursor").map(decode_cursor).transpose()?,
+        after: params.get("cursor").map(cursor).transpose()?,
     })
 }
 
@@ -264,15 +230,8 @@ pub async fn inventory(
 ) -> Result<Response, Problem> {
     let params = Params::parse(raw);
     let query = inventory_query(&params)?;
-    let key = params.cache_key("inventory", &["location", "sku", "q", "lowStock", "limit", "cursor"]);
-    let queries = &app.queries;
-    answer(queries, &headers, &params, &key, || async {
-        let page = queries.read_model.inventory(&query).await.map_err(read_failed)?;
-        let as_of = queries.read_model.as_of().await.map_err(read_failed)?;
-        let next = page.items.last().filter(|_| page.more).map(|last| encode_cursor(&last.sku, &last.location));
-        to_bytes(&views::inventory(&page, next, as_of))
-    })
-    .await
+    let answer = app.queries.inventory(&query, &params.wait()?).await.map_err(problem)?;
+    Ok(render(&headers, answer))
 }
 
 /// `GET /api/inventory/summary`.
@@ -299,13 +258,8 @@ pub async fn summary(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Problem> {
     let params = Params::parse(raw);
-    let queries = &app.queries;
-    answer(queries, &headers, &params, "summary", || async {
-        let summary = queries.read_model.summary().await.map_err(read_failed)?;
-        let as_of = queries.read_model.as_of().await.map_err(read_failed)?;
-        to_bytes(&views::summary(&summary, as_of))
-    })
-    .await
+    let answer = app.queries.summary(&params.wait()?).await.map_err(problem)?;
+    Ok(render(&headers, answer))
 }
 
 /// `GET /api/inventory/{location}/{sku}`, optionally waiting for `minVersion`.
@@ -351,8 +305,8 @@ pub async fn item(
     };
     let key = ItemKey { location, sku };
     let Some(min_version) = params.given("minVersion") else {
-        let cache_key = format!("item:{key}");
-        return answer(&app.queries, &headers, &params, &cache_key, || item_body(&app.queries, &key)).await;
+        let answer = app.queries.item(&key, &params.wait()?).await.map_err(problem)?;
+        return Ok(render(&headers, answer));
     };
     // Bounded as the document's int64 says (clients and schema tools hold integers as int64; no item reaches it).
     let min_version = min_version
@@ -360,43 +314,17 @@ pub async fn item(
         .ok()
         .filter(|v| i64::try_from(*v).is_ok())
         .ok_or_else(|| Problem::invalid_field("minVersion", "must be an integer from 0 to 9223372036854775807"))?;
-    wait_for_version(&app.queries, &headers, &key, min_version, params.timeout(60, 10)?).await
-}
-
-async fn item_body(queries: &QueryService, key: &ItemKey) -> Result<Bytes, Problem> {
-    let item = queries.read_model.item(key).await.map_err(read_failed)?;
-    let item = item.ok_or_else(|| Problem::not_found(format!("no stock recorded for {key}")))?;
-    let as_of = queries.read_model.as_of().await.map_err(read_failed)?;
-    to_bytes(&views::single_item(&item, as_of))
-}
-
-/// Waits until the read model holds at least `min_version` of the item; answers what it has with
-/// `X-Stale: true` if the timeout passes first.
-async fn wait_for_version(
-    queries: &QueryService,
-    headers: &HeaderMap,
-    key: &ItemKey,
-    min_version: u64,
-    timeout: Duration,
-) -> Result<Response, Problem> {
-    let deadline = Instant::now() + timeout;
-    let mut changed = queries.changes();
-    loop {
-        let item = queries.read_model.item(key).await.map_err(read_failed)?;
-        if item.as_ref().is_some_and(|i| i.version.0 >= min_version) {
-            return Ok(etag::respond(headers, item_body(queries, key).await?));
+    let timeout = params.timeout(60, 10)?;
+    match app.queries.item_at_version(&key, min_version, timeout).await.map_err(problem)? {
+        AtVersion::Reached(body) => Ok(etag::respond(&headers, body)),
+        AtVersion::Stale(answer) => {
+            let mut response = match answer {
+                Ok(body) => etag::respond(&headers, body),
+                Err(error) => problem(error).into_response(),
+            };
+            response.headers_mut().insert("x-stale", HeaderValue::from_static("true"));
+            Ok(response)
         }
-        tokio::select! {
-            _ = changed.changed() => continue,
-            _ = tokio::time::sleep(POLL_INTERVAL) => continue,
-            _ = tokio::time::sleep_until(deadline) => {}
-        }
-        let mut response = match item_body(queries, key).await {
-            Ok(body) => etag::respond(headers, body),
-            Err(problem) => problem.into_response(),
-        };
-        response.headers_mut().insert("x-stale", HeaderValue::from_static("true"));
-        return Ok(response);
     }
 }
 
@@ -429,88 +357,6 @@ pub async fn activity(
         sku: params.name("sku", Sku::parse)?,
         limit: params.number("limit", 1, 500, 50)? as usize,
     };
-    let key = params.cache_key("activity", &["location", "sku", "limit"]);
-    let queries = &app.queries;
-    answer(queries, &headers, &params, &key, || async {
-        let events = queries.read_model.activity(&query).await.map_err(read_failed)?;
-        let as_of = queries.read_model.as_of().await.map_err(read_failed)?;
-        to_bytes(&views::activity(&events, as_of))
-    })
-    .await
-}
-
-/// How far the read model is behind what this process accepted: 0 once it holds the newest accepted event (a
-/// quiet shop is up to date however long ago that was), else at least the age of that event.
-fn behind_ms(accepted: Option<Timestamp>, as_of: Option<Timestamp>, now: Timestamp) -> u64 {
-    match accepted {
-        Some(accepted) if as_of.is_none_or(|as_of| as_of < accepted) => {
-            ((now.unix_seconds() - accepted.unix_seconds()).max(0.0) * 1000.0) as u64
-        }
-        _ => 0,
-    }
-}
-
-/// `GET /api/health`: liveness plus what an operator wants at a glance.
-#[utoipa::path(
-    get,
-    path = "/api/health",
-    tag = "operations",
-    operation_id = "health",
-    summary = "Liveness, and what an operator wants at a glance",
-    params(Conditional),
-    responses(
-        (status = 200, description = "Up.", body = Health, headers(("ETag" = String), ("Cache-Control" = String))),
-        (status = 304, description = "The answer's ETag is in `If-None-Match`: no body.", headers(("ETag" = String))),
-    ),
-    security(())
-)]
-pub async fn health(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, Problem> {
-    let as_of = app.queries.read_model.as_of().await.map_err(read_failed)?;
-    let backlog = app.relay.backlog().await.map_err(|e| Problem::from(&e))?;
-    let lag = app.projection.lag();
-    let accepted = app.commands.last_accepted();
-    let push = app.projection.push().map(|p| p.counts()).unwrap_or_default();
-    let body = views::Health {
-        status: "ok",
-        backend: app.backend,
-        version: env!("CARGO_PKG_VERSION"),
-        as_of: as_of.map(|t| t.to_string()),
-        accepted_at: accepted.map(|t| t.to_string()),
-        behind_ms: behind_ms(accepted, as_of, Timestamp::now()),
-        malformed_events: app.projection.malformed_count(),
-        backlog: views::BacklogView {
-            events: backlog.events,
-            more: backlog.more,
-            oldest_age_seconds: backlog.oldest_age.map(|age| age.as_secs_f64()),
-        },
-        lag_ms: lag.applied_at_millis.map(|_| lag.last_millis),
-        push: views::PushView {
-            hub: match (&app.hub, app.projection.push()) {
-                (Some(_), _) => "self",
-                (None, Some(_)) => "azure-signalr",
-                (None, None) => "none",
-            },
-            clients: app.hub.as_ref().map(|hub| hub.clients()),
-            sent: push.sent,
-            failed: push.failed,
-            dropped: push.dropped,
-        },
-    };
-    Ok(etag::respond(&headers, to_bytes(&body)?))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn behind_is_zero_once_the_read_model_holds_the_newest_accepted_event_however_old() {
-        let at = |s: &str| Timestamp::parse(s).unwrap();
-        let now = at("2026-01-15T13:00:00Z");
-        let accepted = at("2026-01-15T10:00:00Z");
-        assert_eq!(behind_ms(Some(accepted), Some(accepted), now), 0, "a quiet shop is up to date");
-        assert_eq!(behind_ms(None, Some(accepted), now), 0, "nothing accepted here");
-        assert_eq!(behind_ms(Some(at("2026-01-15T12:59:58Z")), Some(accepted), now), 2000);
-        assert_eq!(behind_ms(Some(at("2026-01-15T12:59:59Z")), None, now), 1000);
-    }
+    let answer = app.queries.activity(&query, &params.wait()?).await.map_err(problem)?;
+    Ok(render(&headers, answer))
 }

@@ -3,13 +3,20 @@
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use axum::routing::post;
 
 use super::App;
 use crate::application::operator::OperatorError;
 use crate::host::envelope::InvocationResult;
 use crate::http::Problem;
+
+/// The route the host invokes the function at.
+pub fn router() -> Router<Arc<App>> {
+    Router::new().route("/verify", post(invoke))
+}
 
 /// `POST /verify`: the timer's `{Data, Metadata}` envelope in (its content is not needed), a report out.
 pub async fn invoke(State(app): State<Arc<App>>) -> Response {

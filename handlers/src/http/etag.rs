@@ -1,17 +1,12 @@
-//! ETags for query answers: a hash of the answer itself, so two equal answers always share an ETag and
-//! `If-None-Match` gets a 304 exactly when nothing the client would see has changed.
+//! ETags for query answers: the answer's own tag (`application::queries::tag`, a hash of the answer itself), so two
+//! equal answers always share an ETag and `If-None-Match` gets a 304 exactly when nothing the client would see has
+//! changed.
 
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use sha2::{Digest, Sha256};
 
-/// A strong ETag (quoted) for this body.
-pub fn of(body: &[u8]) -> String {
-    let digest = Sha256::digest(body);
-    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
-    format!("\"{hex}\"")
-}
+use crate::application::queries::tag;
 
 /// Whether `If-None-Match` names this ETag (or `*`). Weak and strong forms compare equal, as RFC 9110 asks
 /// for `If-None-Match`.
@@ -29,7 +24,7 @@ pub fn normalize(given: &str) -> String {
 
 /// A JSON answer with its ETag, or 304 when the client already has it.
 pub fn respond(request_headers: &HeaderMap, body: Bytes) -> Response {
-    let etag = of(&body);
+    let etag = tag(&body);
     if matches(request_headers, &etag) {
         return not_modified(&etag);
     }
@@ -60,7 +55,7 @@ mod tests {
 
     #[test]
     fn if_none_match_accepts_lists_weak_forms_and_star() {
-        let etag = of(b"{}");
+        let etag = tag(b"{}");
         let mut headers = HeaderMap::new();
         headers.insert(header::IF_NONE_MATCH, HeaderValue::from_str(&format!("\"x\", W/{etag}")).unwrap());
         assert!(matches(&headers, &etag));

@@ -1,12 +1,10 @@
-//! HTTP plumbing shared by every function: problem+json errors, ETags and conditional requests, JSON bodies,
-//! the request log, the OpenAPI document, and the router that puts the functions at their paths.
+//! HTTP plumbing below every function: problem+json errors, ETags and conditional requests, JSON bodies, function
+//! keys and the request log. The router and the OpenAPI document sit above the functions, in `api`.
 
 pub mod auth;
 pub mod body;
 pub mod etag;
-pub mod openapi;
 pub mod problem;
 pub mod request_log;
-pub mod router;
 
 pub use problem::Problem;

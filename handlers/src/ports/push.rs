@@ -53,6 +53,12 @@ pub trait Negotiator: Send + Sync {
     async fn negotiate(&self) -> Result<Negotiation, PushError>;
 }
 
+/// This process's own hub, as `/api/health` counts it.
+pub trait Sessions: Send + Sync {
+    /// Sessions open now.
+    fn clients(&self) -> usize;
+}
+
 /// No live push here: negotiate answers 503 and clients poll. Under the Functions host without a SignalR Service the
 /// process cannot be the hub (the host routes only functions, and instances come and go).
 pub struct NoNegotiate;

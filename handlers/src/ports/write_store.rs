@@ -134,6 +134,11 @@ pub trait Replay: Send + Sync {
     async fn events(&self) -> Result<Vec<Event>, StoreError>;
 }
 
+/// How long a command's marker (and on Cosmos DB its claim) is kept by default: a retry within it gets the first
+/// answer. 30 days outlasts Event Grid's 24 hours of retries and any scanner's offline spell
+/// (`PIESHOP_IDEMPOTENCY_DAYS`).
+pub const DEFAULT_IDEMPOTENCY: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
 /// Forgetting what only idempotency needs once its window has passed (`PIESHOP_IDEMPOTENCY_DAYS`).
 #[async_trait]
 pub trait Retention: Send + Sync {

@@ -19,7 +19,15 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-pub use crate::config::LogFormat;
+/// How log lines are written (`PIESHOP_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One human-readable line per event (the standalone default).
+    Text,
+    /// One JSON object per line, with the fields of every span it is in (the default under the Functions host,
+    /// whose log collection reads one object per line).
+    Json,
+}
 
 /// The exporter could not be set up.
 #[derive(Debug, thiserror::Error)]

@@ -3,9 +3,10 @@
 //! is open; bound to every address with no keys it does not start.
 
 use std::fs::File;
-use std::process::{Child, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
 
+use pieshop_testkit::process;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
@@ -17,8 +18,7 @@ const WRONG_KEY: &str = "till-key-5c0f1e2d3a4b5c6d7e8e";
 
 /// The handler binary running standalone, its stdout and stderr captured to files, killed on drop.
 struct Standalone {
-    child: Child,
-    base: String,
+    server: process::Standalone,
     dir: tempfile::TempDir,
 }
 
@@ -26,12 +26,8 @@ impl Standalone {
     /// Starts the binary listening on `host:<free port>` with `keys` as `PIESHOP_API_KEYS` (none if `None`).
     fn start(host: &str, keys: Option<&str>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_port();
         let mut command = crate::helpers::handler_command();
         command
-            .env_remove("FUNCTIONS_CUSTOMHANDLER_PORT")
-            .env_remove("PIESHOP_API_KEYS")
-            .env("PIESHOP_LISTEN", format!("{host}:{port}"))
             .env("PIESHOP_DATA_DIR", dir.path().join("data"))
             .env("RUST_LOG", "debug")
             .stdin(Stdio::null())
@@ -40,35 +36,24 @@ impl Standalone {
         if let Some(keys) = keys {
             command.env("PIESHOP_API_KEYS", keys);
         }
-        let child = command.spawn().expect("spawn handler");
-        Self { child, base: format!("http://127.0.0.1:{port}"), dir }
+        Self { server: process::Standalone::spawn(&mut command, host), dir }
     }
 
     /// Waits (with a deadline) until the server answers `GET /api/health`.
     async fn ready(self) -> Self {
-        let client = Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while client.get(self.url("/api/health")).send().await.is_err() {
-            assert!(Instant::now() < deadline, "handler never became ready; output:\n{}", self.output());
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        let ready = self.server.ready(Duration::from_secs(30)).await;
+        assert!(ready, "handler never became ready; output:\n{}", self.output());
         self
     }
 
     /// Waits (with a deadline) for the process to exit on its own.
     async fn exit_status(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "handler did not exit; output:\n{}", self.output());
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        let status = self.server.process.exited(Duration::from_secs(30)).await;
+        status.unwrap_or_else(|| panic!("handler did not exit; output:\n{}", self.output()))
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
+        self.server.url(path)
     }
 
     /// Everything the process printed so far, stdout then stderr.
@@ -79,21 +64,9 @@ impl Standalone {
 
     /// Stops the process and returns everything it printed.
     fn stop(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.server.process.kill();
         self.output()
     }
-}
-
-impl Drop for Standalone {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("0.0.0.0:0").expect("bind").local_addr().expect("addr").port()
 }
 
 fn keys() -> String {

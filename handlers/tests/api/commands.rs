@@ -1,4 +1,4 @@
-//! The command contract of API.md: answers, every command type, batches.
+//! The command contract of docs/API.md: answers, every command type, batches.
 
 use serde_json::{Value, json};
 
@@ -98,9 +98,9 @@ async fn a_batch_applies_each_command_on_its_own() {
     assert_eq!(app.write_items().await, vec![("store-1/apple-pie".into(), 1, 2)]);
 }
 
-/// JSON Schema counts `24.0` as an integer, so every generated client may send one (schemathesis did).
+/// JSON Schema counts `24.0` as an integer, so every generated client may send one.
 #[tokio::test]
-async fn an_integer_written_with_a_zero_fraction_is_accepted_as_that_integer() {
+async fn an_integer_written_with_a_zero_fraction_is_accepted_as_that_integer_as_schemathesis_sends_it() {
     let app = spawn_app().await;
     let body = json!({"commandId": id(), "type": "receive", "location": "store-1", "sku": "apple-pie",
                       "quantity": 24.0});

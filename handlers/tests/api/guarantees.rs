@@ -1,4 +1,4 @@
-//! The guarantees of DESIGN.md (1–5), each proven against the running app.
+//! The guarantees numbered in README.md (1–5), each proven against the running app.
 
 use std::sync::atomic::Ordering;
 

@@ -1,20 +1,17 @@
-//! Shared test helpers: `spawn_app()` and the fault-injecting wrappers the guarantee tests need.
+//! The API suites' helpers: `spawn_app()` (the kit's in-process app, with the fault switches the guarantee tests
+//! need), the real binary, and the requests and checks the suites share.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use async_trait::async_trait;
-use pieshop::domain::{Aggregate, CommandId, Event, LedgerRead, PendingTransfer, StreamId, Timestamp, TransferId};
-use pieshop::ports::write_store::{CommandOutcome, Commit, CommitResult, EventRef, Snapshot};
-use pieshop::ports::{
-    CommandStore, EventPublisher, Outbox, PublishError, Replay, Retention, StoreError, Transfers, WriteStore,
-};
+use pieshop::domain::StreamId;
+use pieshop::ports::WriteStore;
 use pieshop::wiring;
+use pieshop_testkit::faults::{FaultyPublisher, FaultyStore};
+use pieshop_testkit::process::embedded_command;
+use pieshop_testkit::served::{Served, serve};
 use reqwest::{Client, Response, StatusCode};
-use serde_json::{Value, json};
-use tokio::sync::oneshot;
+use serde_json::Value;
 
 /// A running server with handles on its adapters.
 pub struct TestApp {
@@ -26,7 +23,7 @@ pub struct TestApp {
     /// Commits to this stream fail as unavailable while set.
     pub failing_stream: Arc<Mutex<Option<StreamId>>>,
     _dir: tempfile::TempDir,
-    _shutdown: oneshot::Sender<()>,
+    _served: Served,
 }
 
 /// Starts the app on 127.0.0.1:0 with a fresh data directory. The background relay is not started: tests
@@ -37,18 +34,20 @@ pub async fn spawn_app() -> TestApp {
     let publisher_down = Arc::new(AtomicBool::new(false));
     let failing_stream = Arc::new(Mutex::new(None));
     wiring.adapters.publisher =
-        Arc::new(SwitchablePublisher { inner: wiring.adapters.publisher.clone(), down: publisher_down.clone() });
+        Arc::new(FaultyPublisher { inner: wiring.adapters.publisher.clone(), faults: publisher_down.clone() });
     wiring.adapters.write_store =
-        Arc::new(FaultyStore { inner: wiring.adapters.write_store.clone(), failing: failing_stream.clone() });
+        Arc::new(FaultyStore { inner: wiring.adapters.write_store.clone(), hooks: failing_stream.clone() });
     let store = wiring.adapters.write_store.clone();
-    let app = wiring.app(Duration::ZERO);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(wiring::serve(listener, app, async move {
-        let _ = rx.await;
-    }));
-    TestApp { base, client: Client::new(), store, publisher_down, failing_stream, _dir: dir, _shutdown: tx }
+    let served = serve(wiring).await;
+    TestApp {
+        base: served.base.clone(),
+        client: Client::new(),
+        store,
+        publisher_down,
+        failing_stream,
+        _dir: dir,
+        _served: served,
+    }
 }
 
 impl TestApp {
@@ -102,21 +101,7 @@ impl TestApp {
 
     /// Every item in the read model, through the API, as (stream, quantity, version).
     pub async fn read_items(&self) -> Vec<(String, i64, u64)> {
-        let body = self.get_json("/api/inventory?limit=500").await;
-        let mut items: Vec<_> = body["items"]
-            .as_array()
-            .expect("items")
-            .iter()
-            .map(|i| {
-                (
-                    format!("{}/{}", i["location"].as_str().unwrap(), i["sku"].as_str().unwrap()),
-                    i["quantity"].as_i64().unwrap(),
-                    i["version"].as_u64().unwrap(),
-                )
-            })
-            .collect();
-        items.sort();
-        items
+        crate::models::read_items(&self.client, &self.base).await
     }
 
     /// Events committed so far.
@@ -141,42 +126,16 @@ pub async fn wait_until(app: &TestApp, path: &str, check: impl Fn(&Value) -> boo
     }
 }
 
-/// Every variable that switches a port to an Azure adapter (see `config::azure`).
-const AZURE_VARIABLES: [&str; 6] = [
-    "COSMOS_ENDPOINT",
-    "EVENTGRID_TOPIC_ENDPOINT",
-    "ELASTICSEARCH_URL",
-    "REDIS_URL",
-    "REDIS_USERNAME",
-    "PIESHOP_API_KEYS",
-];
-
 /// The real `handler` binary on the embedded default, whatever this shell exports (CI exports the engines).
 pub fn handler_command() -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_handler"));
-    for variable in AZURE_VARIABLES {
-        command.env_remove(variable);
-    }
-    command
+    embedded_command(env!("CARGO_BIN_EXE_handler"))
 }
 
-/// A fresh command id.
-pub fn id() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
+pub use pieshop_testkit::commands::{id, receive, remove};
 
-pub fn receive(location: &str, sku: &str, quantity: u64) -> Value {
-    json!({"commandId": id(), "type": "receive", "location": location, "sku": sku, "quantity": quantity})
-}
-
-pub fn remove(location: &str, sku: &str, quantity: u64) -> Value {
-    json!({"commandId": id(), "type": "remove", "location": location, "sku": sku, "quantity": quantity, "reason": "sold"})
-}
-
-/// A protocol fixture (copied from the shared protocol notes).
+/// A protocol fixture of the Functions host.
 pub fn fixture(name: &str) -> Value {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "fixtures", "host", name].iter().collect();
-    serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("fixture json")
+    pieshop_testkit::fixtures::host(name)
 }
 
 /// Asserts a problem+json answer with this status and slug, and returns its body.
@@ -189,92 +148,4 @@ pub async fn expect_problem(response: Response, status: u16, slug: &str) -> Valu
     assert_eq!(body["status"], status);
     assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "a detail says what is wrong: {body}");
     body
-}
-
-/// Publishes through the real in-process publisher unless switched down.
-struct SwitchablePublisher {
-    inner: Arc<dyn EventPublisher>,
-    down: Arc<AtomicBool>,
-}
-
-#[async_trait]
-impl EventPublisher for SwitchablePublisher {
-    async fn publish(&self, events: &[Event]) -> Result<(), PublishError> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(PublishError::Unavailable("switched down by the test".into()));
-        }
-        self.inner.publish(events).await
-    }
-}
-
-/// The real store, except that commits to one chosen stream fail as unavailable.
-struct FaultyStore {
-    inner: Arc<dyn WriteStore>,
-    failing: Arc<Mutex<Option<StreamId>>>,
-}
-
-#[async_trait]
-impl CommandStore for FaultyStore {
-    async fn load(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
-        self.inner.load(stream).await
-    }
-
-    fn forget(&self, stream: &StreamId) {
-        self.inner.forget(stream)
-    }
-
-    async fn outcome(&self, stream: &StreamId, command: CommandId) -> Result<Option<CommandOutcome>, StoreError> {
-        self.inner.outcome(stream, command).await
-    }
-
-    async fn commit(&self, commit: Commit) -> Result<CommitResult, StoreError> {
-        if self.failing.lock().unwrap().as_ref() == Some(&commit.stream) {
-            return Err(StoreError::Unavailable("injected by the test".into()));
-        }
-        self.inner.commit(commit).await
-    }
-
-    async fn ledger_sum(&self, stream: &StreamId, read: LedgerRead) -> Result<i64, StoreError> {
-        self.inner.ledger_sum(stream, read).await
-    }
-}
-
-#[async_trait]
-impl Outbox for FaultyStore {
-    async fn unpublished(&self, before: Timestamp, limit: usize) -> Result<Vec<Event>, StoreError> {
-        self.inner.unpublished(before, limit).await
-    }
-
-    async fn mark_published(&self, events: &[EventRef]) -> Result<(), StoreError> {
-        self.inner.mark_published(events).await
-    }
-}
-
-#[async_trait]
-impl Transfers for FaultyStore {
-    async fn pending_transfers(&self, before: Timestamp, limit: usize) -> Result<Vec<PendingTransfer>, StoreError> {
-        self.inner.pending_transfers(before, limit).await
-    }
-
-    async fn finish_transfer(&self, source: &StreamId, transfer: TransferId) -> Result<(), StoreError> {
-        self.inner.finish_transfer(source, transfer).await
-    }
-}
-
-#[async_trait]
-impl Replay for FaultyStore {
-    async fn aggregates(&self) -> Result<Vec<Aggregate>, StoreError> {
-        self.inner.aggregates().await
-    }
-
-    async fn events(&self) -> Result<Vec<Event>, StoreError> {
-        self.inner.events().await
-    }
-}
-
-#[async_trait]
-impl Retention for FaultyStore {
-    async fn expire_markers(&self, before: Timestamp, limit: usize) -> Result<usize, StoreError> {
-        self.inner.expire_markers(before, limit).await
-    }
 }

@@ -1,9 +1,10 @@
 //! The Functions host boundary, fed with the protocol fixtures through the real routes, and the real binary
 //! started the way the host starts it.
 
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
+use pieshop_testkit::process::{Process, answers, free_port};
 use serde_json::{Value, json};
 
 use crate::helpers::{fixture, id, receive, spawn_app};
@@ -94,41 +95,23 @@ async fn a_broken_envelope_is_acknowledged() {
     assert!(body["Logs"][0].as_str().unwrap().contains("malformed"));
 }
 
-struct Handler(Child);
-
-impl Drop for Handler {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// Started as the host starts it (`FUNCTIONS_CUSTOMHANDLER_PORT`), the real binary serves on 127.0.0.1 at
 /// that port, answers the readiness probe, a forwarded command and a query.
 #[tokio::test]
 async fn the_binary_listens_where_the_host_says() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let child = crate::helpers::handler_command()
-        .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
-        .env("PIESHOP_DATA_DIR", dir.path())
-        .env("PIESHOP_LISTEN", "127.0.0.1:1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _handler = Handler(child);
+    let port = free_port("127.0.0.1");
+    let _handler = Process::spawn(
+        crate::helpers::handler_command()
+            .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
+            .env("PIESHOP_DATA_DIR", dir.path())
+            .env("PIESHOP_LISTEN", "127.0.0.1:1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while client.get(format!("{base}/")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "handler never answered GET /");
-        tokio::time::sleep(Duration::from_millis(25)).await; // the host's own probe interval
-    }
+    assert!(answers(&client, &format!("{base}/"), Duration::from_secs(20)).await, "handler never answered GET /");
     let command =
         json!({"commandId": id(), "type": "receive", "location": "store-1", "sku": "apple-pie", "quantity": 2});
     let response = client.post(format!("{base}/api/commands")).json(&command).send().await.unwrap();

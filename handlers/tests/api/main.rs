@@ -2,21 +2,19 @@
 //! One test binary (one link) with a module per area.
 
 mod auth;
-#[cfg(feature = "azure")]
-#[path = "../shared/azurite.rs"]
-mod azurite;
 mod bad_input;
 mod commands;
 mod deadletters;
 mod guarantees;
 mod helpers;
 mod host_protocol;
-#[path = "../shared/models.rs"]
-mod models;
 mod openapi;
 mod operator;
 mod queries;
 mod records;
-#[path = "../shared/shuffle.rs"]
-mod shuffle;
 mod telemetry;
+
+// The kit's modules under the names the suites use (`crate::models`, ...).
+#[cfg(feature = "azure")]
+use pieshop_testkit::azurite;
+use pieshop_testkit::{models, shuffle};

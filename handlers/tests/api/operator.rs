@@ -1,19 +1,11 @@
 //! The operator commands of the real binary (`handler verify | rebuild | relay`), run against the data
 //! directory of a live standalone server.
 
-use std::process::{Child, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Output, Stdio};
+use std::time::Duration;
 
+use pieshop_testkit::process::Standalone;
 use serde_json::{Value, json};
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn handler(dir: &std::path::Path, args: &[&str]) -> Output {
     crate::helpers::handler_command().args(args).env("PIESHOP_DATA_DIR", dir).env("RUST_LOG", "warn").output().unwrap()
@@ -26,22 +18,16 @@ fn stdout(output: &Output) -> String {
 #[tokio::test]
 async fn verify_finds_drift_that_rebuild_repairs_while_the_server_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = crate::helpers::handler_command()
-        .env("PIESHOP_DATA_DIR", dir.path())
-        .env("PIESHOP_LISTEN", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _server = Server(child);
-    let base = format!("http://127.0.0.1:{port}");
+    let server = Standalone::spawn(
+        crate::helpers::handler_command()
+            .env("PIESHOP_DATA_DIR", dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+        "127.0.0.1",
+    );
+    assert!(server.ready(Duration::from_secs(20)).await, "server never started");
+    let base = server.base.clone();
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while client.get(format!("{base}/api/health")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "server never started");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
     let mut version = 0;
     for (location, quantity) in [("store-1", 5), ("store-2", 7), ("store-1", 2)] {
         let command = json!({"commandId": uuid::Uuid::new_v4().to_string(), "type": "receive", "location": location, "sku": "apple-pie", "quantity": quantity});

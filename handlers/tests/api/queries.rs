@@ -1,4 +1,4 @@
-//! The query contract of API.md: filters, search, paging, summary, activity, ETags and waiting.
+//! The query contract of docs/API.md: filters, search, paging, summary, activity, ETags and waiting.
 
 use serde_json::{Value, json};
 

@@ -1,4 +1,4 @@
-//! Offline records through the API (`API.md`, Offline records): two scanners that worked offline upload
+//! Offline records through the API (`docs/API.md`, Offline records): two scanners that worked offline upload
 //! overlapping queues, and every record lands by when it happened, not when it arrived.
 
 use reqwest::StatusCode;

@@ -12,6 +12,7 @@ use axum::routing::post;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::Span;
+use pieshop_testkit::process::Standalone;
 use prost::Message;
 use serde_json::{Value, json};
 
@@ -59,31 +60,23 @@ async fn one_commands_spans_arrive_linked_and_its_log_lines_share_the_trace() {
         .route("/v1/traces", post(traces))
         .route("/v1/metrics", post(metrics))
         .with_state(received.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let receiver = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let receiver = pieshop_testkit::served::stand_in(app).await;
 
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = crate::helpers::handler_command()
+    let mut command = crate::helpers::handler_command();
+    command
         .env("PIESHOP_DATA_DIR", dir.path())
-        .env("PIESHOP_LISTEN", format!("127.0.0.1:{port}"))
         .env("PIESHOP_LOG_FORMAT", "json")
         .env("RUST_LOG", "debug,h2=info,hyper=info,reqwest=info,opentelemetry=info")
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver)
         .env("OTEL_BSP_SCHEDULE_DELAY", "100")
         .env("OTEL_METRIC_EXPORT_INTERVAL", "200")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+        .stderr(Stdio::null());
+    let server = Standalone::spawn(&mut command, "127.0.0.1");
+    assert!(server.ready(Duration::from_secs(20)).await, "server never started");
+    let base = server.base.clone();
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while http.get(format!("{base}/api/health")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "server never started");
-        tokio::time::sleep(Duration::from_millis(25)).await; // polling until it listens
-    }
 
     let (trace, caller) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
     let command_id = uuid::Uuid::new_v4().to_string();
@@ -120,8 +113,7 @@ async fn one_commands_spans_arrive_linked_and_its_log_lines_share_the_trace() {
     assert_eq!(by_name("publish").parent_span_id, command_span.span_id, "its events carry the command's span");
     assert_eq!(by_name("project").parent_span_id, command_span.span_id);
 
-    let _ = child.kill();
-    let output = child.wait_with_output().unwrap();
+    let output = server.process.stop();
     let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not one JSON object per line: {line}")))

@@ -3,12 +3,10 @@
 //! the Functions host (`/projection`) and the timer (`/relay`) would.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use futures::future::join_all;
 use pieshop::adapters::elastic::{ElasticReadModel, ElasticSettings};
 use pieshop::adapters::embedded::{InProcessCache, InProcessPublisher, SqliteReadModel, SqliteWriteStore};
@@ -16,14 +14,13 @@ use pieshop::adapters::redis::{RedisCache, RedisSettings};
 use pieshop::application::changes::Changes;
 use pieshop::application::operator;
 use pieshop::application::projection::Projection;
-use pieshop::domain::{Event, ItemKey, Timestamp};
-use pieshop::ports::read_model::{ActivityQuery, Applied, InventoryPage, InventoryQuery, ItemView, Summary};
-use pieshop::ports::{Adapters, EventPublisher, PublishError, ReadModel, ReadModelError, ResponseCache, WriteStore};
-use pieshop::wiring::{self, Wiring};
+use pieshop::domain::Timestamp;
+use pieshop::ports::{Adapters, ReadModel, ResponseCache, WriteStore};
+use pieshop_testkit::faults::{Fault, Faults, FaultyPublisher, FaultyReadModel};
+use pieshop_testkit::served::{self, Served};
 use rand::Rng;
 use rand::rngs::StdRng;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
 use crate::engines::engine;
 use crate::ledger::{Expect, Ledger, Planned};
@@ -69,16 +66,6 @@ pub struct Dial {
     failures: AtomicU64,
 }
 
-/// How a call meets the dial.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
-    None,
-    /// Fails without doing anything.
-    Before,
-    /// Does its work, then reports failure (the answer is lost on the way back).
-    After,
-}
-
 impl Dial {
     fn new(rng: StdRng) -> Arc<Self> {
         Arc::new(Self { percent: AtomicU32::new(0), rng: Mutex::new(rng), failures: AtomicU64::new(0) })
@@ -92,10 +79,12 @@ impl Dial {
     pub fn failures(&self) -> u64 {
         self.failures.load(Ordering::SeqCst)
     }
+}
 
+impl Faults for Dial {
     /// Whether this call fails, and how: a full outage fails before doing anything; a partial one loses
     /// the answer after the work half of the time.
-    fn roll(&self) -> Fault {
+    fn next(&self) -> Fault {
         let percent = self.percent.load(Ordering::SeqCst);
         let mut rng = self.rng.lock().unwrap();
         if percent == 0 || !rng.random_ratio(percent.min(100), 100) {
@@ -103,76 +92,6 @@ impl Dial {
         }
         self.failures.fetch_add(1, Ordering::SeqCst);
         if percent < 100 && rng.random_bool(0.5) { Fault::After } else { Fault::Before }
-    }
-}
-
-/// The real publisher behind a dial: an outage (before) or a lost acknowledgement (after delivering).
-struct FlakyPublisher {
-    inner: Arc<dyn EventPublisher>,
-    dial: Arc<Dial>,
-}
-
-#[async_trait]
-impl EventPublisher for FlakyPublisher {
-    async fn publish(&self, events: &[Event]) -> Result<(), PublishError> {
-        match self.dial.roll() {
-            Fault::None => self.inner.publish(events).await,
-            Fault::Before => Err(PublishError::Unavailable("injected: publisher down".into())),
-            Fault::After => {
-                let _ = self.inner.publish(events).await;
-                Err(PublishError::Unavailable("injected: acknowledgement lost".into()))
-            }
-        }
-    }
-}
-
-/// The real read model, except that `apply` and `apply_batch` fail as the dial says (before or after applying): the
-/// projection then fails its invocation, as it would when Elasticsearch or SQLite is briefly unavailable.
-struct FlakyReadModel {
-    inner: Arc<dyn ReadModel>,
-    dial: Arc<Dial>,
-}
-
-#[async_trait]
-impl ReadModel for FlakyReadModel {
-    async fn apply(&self, event: &Event) -> Result<Applied, ReadModelError> {
-        match self.dial.roll() {
-            Fault::None => self.inner.apply(event).await,
-            Fault::Before => Err(ReadModelError::Unavailable("injected: projection failed".into())),
-            Fault::After => {
-                self.inner.apply(event).await?;
-                Err(ReadModelError::Unavailable("injected: failed after applying".into()))
-            }
-        }
-    }
-    /// One write of the projection, however many events (and invocations) it carries: one roll of the dial.
-    async fn apply_batch(&self, events: &[Event]) -> Result<Vec<Applied>, ReadModelError> {
-        match self.dial.roll() {
-            Fault::None => self.inner.apply_batch(events).await,
-            Fault::Before => Err(ReadModelError::Unavailable("injected: projection failed".into())),
-            Fault::After => {
-                self.inner.apply_batch(events).await?;
-                Err(ReadModelError::Unavailable("injected: failed after applying".into()))
-            }
-        }
-    }
-    async fn inventory(&self, query: &InventoryQuery) -> Result<InventoryPage, ReadModelError> {
-        self.inner.inventory(query).await
-    }
-    async fn item(&self, key: &ItemKey) -> Result<Option<ItemView>, ReadModelError> {
-        self.inner.item(key).await
-    }
-    async fn summary(&self) -> Result<Summary, ReadModelError> {
-        self.inner.summary().await
-    }
-    async fn activity(&self, query: &ActivityQuery) -> Result<Vec<Event>, ReadModelError> {
-        self.inner.activity(query).await
-    }
-    async fn as_of(&self) -> Result<Option<Timestamp>, ReadModelError> {
-        self.inner.as_of().await
-    }
-    async fn rebuild(&self, events: &[Event]) -> Result<(), ReadModelError> {
-        self.inner.rebuild(events).await
     }
 }
 
@@ -205,7 +124,7 @@ pub struct Harness {
     /// 503 answers the client retried.
     pub retried: AtomicU64,
     _dir: Option<tempfile::TempDir>,
-    _shutdown: oneshot::Sender<()>,
+    _served: Served,
 }
 
 /// The three adapters a backend provides (the publisher is always in-process delivery to the projection).
@@ -245,36 +164,28 @@ pub async fn start(backend: Backend, scenario: &Scenario) -> Option<Harness> {
     let publisher_faults = Dial::new(seed::rng(seed, 0xB0B));
     let projection_faults = Dial::new(seed::rng(seed, 0xFAB));
     let read_model: Arc<dyn ReadModel> =
-        Arc::new(FlakyReadModel { inner: inner_read_model, dial: projection_faults.clone() });
+        Arc::new(FaultyReadModel { inner: inner_read_model, faults: projection_faults.clone() });
     let projection = Arc::new(Projection::new(read_model.clone(), cache.clone(), Changes::default()));
     let delivery = Arc::new(InProcessPublisher::new(projection.clone()));
-    let publisher = Arc::new(FlakyPublisher { inner: delivery, dial: publisher_faults.clone() });
+    let publisher = Arc::new(FaultyPublisher { inner: delivery, faults: publisher_faults.clone() });
     let adapters = Adapters { write_store, publisher, read_model, cache, backend: backend.name() };
-    let (live, _) = pieshop::wiring::Live::own_hub();
-    let app = Wiring { adapters: adapters.clone(), projection, live }.app(Duration::ZERO);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (shutdown, stop) = oneshot::channel::<()>();
-    tokio::spawn(wiring::serve(listener, app, async move {
-        let _ = stop.await;
-    }));
+    let served = served::serve(served::wiring(adapters.clone(), projection)).await;
     Some(Harness {
         seed,
-        base,
+        base: served.base.clone(),
         http: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap(),
         adapters,
         publisher_faults,
         projection_faults,
         retried: AtomicU64::new(0),
         _dir: dir,
-        _shutdown: shutdown,
+        _served: served,
     })
 }
 
-/// A protocol fixture of the Functions host (shared with the API tests as data, not code).
+/// A protocol fixture of the Functions host.
 pub fn fixture(name: &str) -> Value {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "fixtures", "host", name].iter().collect();
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    pieshop_testkit::fixtures::host(name)
 }
 
 /// Whether the answer says `duplicate` (a replay) or `applied`.
@@ -482,20 +393,7 @@ fn check_answers(p: &Planned, answers: &[Answer]) {
 }
 
 /// Every item in the read model through `GET /api/inventory`, as (stream, quantity, version).
-pub async fn read_items(http: &reqwest::Client, base: &str) -> Vec<(String, i64, u64)> {
-    let body: Value = http.get(format!("{base}/api/inventory?limit=500")).send().await.unwrap().json().await.unwrap();
-    let listed = body["items"].as_array().unwrap_or_else(|| panic!("inventory: {body}"));
-    assert!(listed.len() < 500 && body["nextCursor"].is_null(), "one page holds every item");
-    let mut items: Vec<_> = listed
-        .iter()
-        .map(|i| {
-            let stream = format!("{}/{}", i["location"].as_str().unwrap(), i["sku"].as_str().unwrap());
-            (stream, i["quantity"].as_i64().unwrap(), i["version"].as_u64().unwrap())
-        })
-        .collect();
-    items.sort();
-    items
-}
+pub use crate::models::read_items;
 
 /// Stock per sku from `GET /api/inventory/summary` (skus with stock only).
 pub async fn summary_totals(http: &reqwest::Client, base: &str) -> BTreeMap<String, u64> {

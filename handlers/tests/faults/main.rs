@@ -37,9 +37,6 @@ macro_rules! on_every_backend {
         }
     };
 }
-#[path = "../shared/cosmos_emulator.rs"]
-mod cosmos_emulator;
-#[path = "../shared/engines.rs"]
-mod engines;
-#[path = "../shared/models.rs"]
-mod models;
+
+// The kit's modules under the names the suites use (`crate::engines`, ...).
+use pieshop_testkit::{cosmos_emulator, engines, models};

@@ -3,11 +3,12 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
+use pieshop_testkit::process::{Standalone, embedded_command};
 use rand::Rng;
 use serde_json::Value;
 use tokio::sync::watch;
@@ -25,46 +26,23 @@ const SKUS: [&str; 2] = ["apple-pie", "pork-pie"];
 /// Opening stock per item: more than all transfers together can take, so none is refused in any order.
 const OPENING: u32 = 2_000;
 
-/// The standalone server; killed (SIGKILL) when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// The handler on the embedded default (whatever this shell exports: CI exports the engines' URLs).
 fn handler(dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_handler"));
+    let mut command = embedded_command(env!("CARGO_BIN_EXE_handler"));
     command
         .env("PIESHOP_DATA_DIR", dir)
         .env("PIESHOP_RELAY_MIN_AGE_MS", "0")
         .env("PIESHOP_RELAY_INTERVAL_MS", "100")
         .env("RUST_LOG", "info")
-        .env_remove("FUNCTIONS_CUSTOMHANDLER_PORT")
-        .env_remove("PIESHOP_API_KEYS");
-    // The embedded default, whatever this shell exports (CI exports the engines' URLs).
-    for variable in ["COSMOS_ENDPOINT", "EVENTGRID_TOPIC_ENDPOINT", "ELASTICSEARCH_URL", "REDIS_URL", "REDIS_USERNAME"]
-    {
-        command.env_remove(variable);
-    }
+        .env_remove("FUNCTIONS_CUSTOMHANDLER_PORT");
     command
 }
 
 /// Starts the server on a free port and waits (with a deadline) for the line it logs once it listens.
-async fn start_server(dir: &Path) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = handler(dir)
-        .env("PIESHOP_LISTEN", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
+/// Dropped, it is killed (SIGKILL).
+async fn start_server(dir: &Path) -> Standalone {
+    let mut server = Standalone::spawn(handler(dir).stdout(Stdio::piped()).stderr(Stdio::null()), "127.0.0.1");
+    let stdout = server.process.child().stdout.take().unwrap();
     let (ready, listening) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         // Reads every line (the pipe must never fill up) and says when the server listens.
@@ -76,7 +54,7 @@ async fn start_server(dir: &Path) -> Server {
     });
     let started = tokio::task::spawn_blocking(move || listening.recv_timeout(Duration::from_secs(30))).await.unwrap();
     assert!(started.is_ok(), "the server did not start listening within 30 s");
-    Server { child, base: format!("http://127.0.0.1:{port}") }
+    server
 }
 
 /// `handler <operator command>` on the data directory, as an operator runs it beside the live server.
@@ -194,8 +172,7 @@ async fn a_server_killed_under_load_loses_and_doubles_nothing_after_restarts() {
     let killer = async {
         for &point in &kill_points {
             acknowledged_so_far.wait_for(|n| *n >= point).await.unwrap();
-            server.child.kill().unwrap(); // SIGKILL
-            server.child.wait().unwrap();
+            server.process.kill(); // SIGKILL
             server = start_server(dir.path()).await;
             restarts.send_modify(|(generation, base)| (*generation, *base) = (*generation + 1, server.base.clone()));
         }

@@ -90,7 +90,7 @@ impl CosmosWriteStore {
             .container_client(&settings.container, None)
             .await
             .map_err(unavailable)?;
-        let idempotency_ttl = crate::config::DEFAULT_IDEMPOTENCY.as_secs();
+        let idempotency_ttl = crate::ports::write_store::DEFAULT_IDEMPOTENCY.as_secs();
         Ok(Self { container, idempotency_ttl })
     }
 

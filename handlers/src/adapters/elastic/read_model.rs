@@ -254,8 +254,8 @@ impl ElasticReadModel {
 
     /// Makes every write so far visible to searches. `refresh=wait_for` waits only for what the bulk itself
     /// wrote: an event found stale (a duplicate delivered while its first delivery's write still waits for a
-    /// refresh) writes nothing, so acknowledging it would let searches show the state before it. Found by the
-    /// deployed-shape suite (duplicate deliveries on two instances); duplicates are rare, so is this call.
+    /// refresh) writes nothing, so acknowledging it would let searches show the state before it (the deployed-shape
+    /// suite delivers such duplicates on two instances). Duplicates are rare, so is this call.
     async fn refresh(&self) -> Result<(), ReadModelError> {
         let aliases: Vec<String> = IndexKind::ALL.iter().map(|kind| self.indices.alias(*kind)).collect();
         let aliases: Vec<&str> = aliases.iter().map(String::as_str).collect();

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
-use crate::ports::push::{Negotiation, Negotiator, Push, PushError, PushMessage};
+use crate::ports::push::{Negotiation, Negotiator, Push, PushError, PushMessage, Sessions};
 
 /// Messages a session may fall behind by before it is closed.
 const BACKLOG: usize = 1024;
@@ -71,11 +71,6 @@ impl Hub {
         Self { connections: Mutex::default(), updates: broadcast::channel(BACKLOG).0, timing }
     }
 
-    /// Sessions open now.
-    pub fn clients(&self) -> usize {
-        self.updates.receiver_count()
-    }
-
     fn connections(&self) -> MutexGuard<'_, HashMap<String, Connection>> {
         self.connections.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -103,6 +98,12 @@ impl Hub {
 
     fn forget(&self, token: &str) {
         self.connections().remove(token);
+    }
+}
+
+impl Sessions for Hub {
+    fn clients(&self) -> usize {
+        self.updates.receiver_count()
     }
 }
 

@@ -3,14 +3,12 @@
 //! funchost, index prefix, Redis namespace and keys; dropping the `Shape` kills funchost and its instances.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+pub use pieshop_testkit::engines::engine;
+use pieshop_testkit::process::{Process, embedded_command};
 use reqwest::{Client, Response, StatusCode};
-
-#[path = "../../../../handlers/tests/shared/engines.rs"]
-mod engines;
-pub use engines::engine;
 use serde_json::{Value, json};
 
 pub const MASTER: &str = "master-key-0123456789abcdef";
@@ -33,16 +31,9 @@ pub struct Options {
 pub struct Shape {
     pub base: String,
     pub client: Client,
-    child: Child,
+    /// funchost leads its own process group: dropped, the instances go with it.
+    _funchost: Process,
     _state: tempfile::TempDir,
-}
-
-impl Drop for Shape {
-    fn drop(&mut self) {
-        // funchost leads its own process group: the instances go with it.
-        let _ = Command::new("kill").args(["-s", "KILL", "--", &format!("-{}", self.child.id())]).status();
-        let _ = self.child.wait();
-    }
 }
 
 pub fn binary(name: &str) -> PathBuf {
@@ -60,7 +51,7 @@ impl Shape {
         let keys_file = state.path().join("keys.json");
         std::fs::write(&keys_file, keys.to_string()).unwrap();
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_funchost"));
+        let mut command = embedded_command(env!("CARGO_BIN_EXE_funchost"));
         command
             .args(["--app", root.to_str().unwrap(), "--listen", "127.0.0.1:0"])
             .args(["--instances", &options.instances.max(1).to_string(), "--cosmos-emulator"])
@@ -73,13 +64,7 @@ impl Shape {
             .env("FUNCHOST_LOG", "warn")
             .env("PIESHOP_RELAY_MIN_AGE_MS", "0")
             .stdin(Stdio::null())
-            .process_group(0);
-        for variable in
-            ["COSMOS_ENDPOINT", "EVENTGRID_TOPIC_ENDPOINT", "ELASTICSEARCH_URL", "REDIS_URL", "REDIS_USERNAME"]
-        {
-            command.env_remove(variable);
-        }
-        command.env_remove("PIESHOP_API_KEYS").env_remove("PIESHOP_DATA_DIR");
+            .env_remove("PIESHOP_DATA_DIR");
         let namespace = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         if let Some(url) = &options.elasticsearch {
             command.env("ELASTICSEARCH_URL", url).env("ELASTICSEARCH_INDEX_PREFIX", &namespace);
@@ -88,8 +73,7 @@ impl Shape {
             command.env("REDIS_URL", url).env("REDIS_KEY_PREFIX", &namespace);
         }
         command.envs(options.env.iter().map(|(k, v)| (k, v)));
-        use std::os::unix::process::CommandExt;
-        let mut child = command.spawn().expect("funchost starts");
+        let mut funchost = Process::spawn_group(&mut command);
         // funchost binds a free port itself and writes its address once every instance is ready (no port race).
         let front_door = state.path().join("front-door");
         let deadline = Instant::now() + Duration::from_secs(90);
@@ -97,11 +81,11 @@ impl Shape {
             if let Ok(base) = std::fs::read_to_string(&front_door) {
                 break base;
             }
-            assert!(child.try_wait().unwrap().is_none(), "funchost exited before it was ready");
+            assert!(funchost.child().try_wait().unwrap().is_none(), "funchost exited before it was ready");
             assert!(Instant::now() < deadline, "funchost and its instances never became ready");
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
-        Shape { base, client: Client::new(), child, _state: state }
+        Shape { base, client: Client::new(), _funchost: funchost, _state: state }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -180,10 +164,4 @@ impl Shape {
     }
 }
 
-pub fn id() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
-
-pub fn receive(location: &str, sku: &str, quantity: u64) -> Value {
-    json!({"commandId": id(), "type": "receive", "location": location, "sku": sku, "quantity": quantity})
-}
+pub use pieshop_testkit::commands::{id, receive};

@@ -1,4 +1,4 @@
-//! A seeded, dependency-free shuffle, shared by the test binaries that redeliver events out of order.
+//! A seeded, dependency-free shuffle, for the tests that redeliver events out of order.
 
 /// `items` in an order fixed by `seed` (Fisher–Yates over a 64-bit LCG: reproducible everywhere).
 pub fn shuffled<T: Clone>(items: &[T], seed: u64) -> Vec<T> {

@@ -50,10 +50,7 @@ impl Azurite {
     /// a missing Azurite fails the test instead.
     pub fn start() -> Option<Azurite> {
         let Some(binary) = binary() else {
-            if std::env::var_os("PIESHOP_REQUIRE_ALL").is_some() {
-                panic!("Azurite is not installed and PIESHOP_REQUIRE_ALL is set: run scripts/setup.sh");
-            }
-            eprintln!("SKIPPED: Azurite is not installed (scripts/setup.sh installs it, or set AZURITE_BLOB)");
+            crate::engines::skip("Azurite is not installed", "scripts/setup.sh installs it, or set AZURITE_BLOB");
             return None;
         };
         let location = tempfile::tempdir().unwrap();

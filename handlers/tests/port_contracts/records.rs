@@ -1,17 +1,15 @@
-//! Offline records on both write stores (`API.md`, Offline records): any set of records, delivered in any order,
+//! Offline records on both write stores (`docs/API.md`, Offline records): any set of records, delivered in any order,
 //! grouped into batches in any way and retried, ends in the same stock, flags and read model (versions aside) as
 //! delivering them one by one in `occurredAt` order. Seeded cases, so a failure names the seed that reproduces it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pieshop::adapters::embedded::{InProcessPublisher, SqliteReadModel};
-use pieshop::application::changes::Changes;
-use pieshop::application::projection::Projection;
+use pieshop::adapters::embedded::SqliteReadModel;
 use pieshop::domain::Aggregate;
+use pieshop::ports::WriteStore;
 use pieshop::ports::cache::NoCache;
-use pieshop::ports::{Adapters, WriteStore};
-use pieshop::wiring::{self, Wiring};
+use pieshop_testkit::served::{Served, in_process, serve};
 use serde_json::{Value, json};
 
 use crate::shuffle::shuffled;
@@ -56,36 +54,23 @@ fn records(seed: u64) -> Vec<Value> {
 
 /// One app on `store`, with an embedded read model fed in-process through the real projection.
 struct Shop {
-    base: String,
+    app: Served,
     http: reqwest::Client,
     store: Arc<dyn WriteStore>,
     _read_dir: tempfile::TempDir,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
 impl Shop {
     async fn open(store: Arc<dyn WriteStore>) -> Shop {
         let dir = tempfile::tempdir().unwrap();
         let read_model = Arc::new(SqliteReadModel::open(&dir.path().join("read.db")).unwrap());
-        let projection = Arc::new(Projection::new(read_model.clone(), Arc::new(NoCache), Changes::default()));
-        let publisher = Arc::new(InProcessPublisher::new(projection.clone()));
-        let adapters =
-            Adapters { write_store: store.clone(), publisher, read_model, cache: Arc::new(NoCache), backend: "test" };
-        let (live, _) = wiring::Live::own_hub();
-        let app = Wiring { adapters, projection, live }.app(Duration::ZERO);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(wiring::serve(listener, app, async move {
-            let _ = rx.await;
-        }));
-        Shop { base, http: reqwest::Client::new(), store, _read_dir: dir, _shutdown: tx }
+        let app = serve(in_process(store.clone(), read_model, Arc::new(NoCache), "test")).await;
+        Shop { app, http: reqwest::Client::new(), store, _read_dir: dir }
     }
 
     /// Sends one batch; every command in it must be recorded (records are never refused).
     async fn batch(&self, commands: &[Value]) {
-        let response =
-            self.http.post(format!("{}/api/commands/batch", self.base)).json(&json!({"commands": commands})).send();
+        let response = self.http.post(self.app.url("/api/commands/batch")).json(&json!({"commands": commands})).send();
         let body: Value = response.await.unwrap().json().await.unwrap();
         for result in body["results"].as_array().unwrap() {
             let status = result["status"].as_str().unwrap();
@@ -110,7 +95,7 @@ impl Shop {
 
     /// Every item of the read model, versions aside: (item, quantity, needsCount).
     async fn read_side(&self) -> Vec<(String, i64, bool)> {
-        let url = format!("{}/api/inventory?limit=500", self.base);
+        let url = self.app.url("/api/inventory?limit=500");
         let body: Value = self.http.get(url).send().await.unwrap().json().await.unwrap();
         let mut items: Vec<_> = (body["items"].as_array().unwrap().iter())
             .map(|i| {

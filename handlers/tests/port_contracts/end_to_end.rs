@@ -19,9 +19,10 @@ use pieshop::application::changes::Changes;
 use pieshop::application::projection::Projection;
 use pieshop::contract::event_json::Schema;
 use pieshop::ports::{Adapters, WriteStore};
-use pieshop::wiring::{self, Wiring};
+use pieshop_testkit::served;
 use serde_json::{Value, json};
 
+use crate::models::read_items;
 use crate::support::{cosmos_client, elastic_read_model, engine};
 
 /// The stand-in: every event it was given, and where to deliver.
@@ -64,24 +65,6 @@ async fn publish(State(grid): State<Arc<Grid>>, body: Bytes) -> StatusCode {
     StatusCode::OK
 }
 
-async fn read_items(client: &reqwest::Client, base: &str) -> Vec<(String, i64, u64)> {
-    let body: Value = client.get(format!("{base}/api/inventory?limit=500")).send().await.unwrap().json().await.unwrap();
-    let mut items: Vec<_> = body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            (
-                format!("{}/{}", i["location"].as_str().unwrap(), i["sku"].as_str().unwrap()),
-                i["quantity"].as_i64().unwrap(),
-                i["version"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    items.sort();
-    items
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn commands_in_queries_out_on_real_engines() {
     let Some(read_model) = elastic_read_model().await else { return };
@@ -92,10 +75,8 @@ async fn commands_in_queries_out_on_real_engines() {
         projection_url: Mutex::new(String::new()),
         http: reqwest::Client::new(),
     });
-    let topic_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let topic_url = format!("http://{}/api/events", topic_listener.local_addr().unwrap());
     let topic = Router::new().route("/api/events", post(publish)).with_state(grid.clone());
-    tokio::spawn(async move { axum::serve(topic_listener, topic).await.unwrap() });
+    let topic_url = format!("{}/api/events", served::stand_in(topic).await);
 
     let (client, settings) = cosmos_client(Vec::new()).await;
     let store: Arc<dyn WriteStore> = Arc::new(CosmosWriteStore::from_client(&client, &settings).await.unwrap());
@@ -116,12 +97,9 @@ async fn commands_in_queries_out_on_real_engines() {
         EventGridPublisher::new(EventGridSettings { endpoint: topic_url, schema: Schema::CloudEvents, auth }).unwrap(),
     );
     let adapters = Adapters { write_store: store.clone(), publisher, read_model, cache, backend: "azure" };
-    let (live, _) = pieshop::wiring::Live::own_hub();
-    let app = Wiring { adapters, projection, live }.app(Duration::ZERO);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = served::serve(served::wiring(adapters, projection)).await;
+    let base = app.base.clone();
     *grid.projection_url.lock().unwrap() = format!("{base}/projection");
-    tokio::spawn(wiring::serve(listener, app, std::future::pending()));
 
     let http = reqwest::Client::new();
     let send = |body: Value| {

@@ -1,4 +1,4 @@
-//! What the contract suites share: adapters on fresh state, and events to feed them.
+//! What the port contract suites share: adapters on fresh state, and events to feed them.
 
 use std::sync::Arc;
 

@@ -10,12 +10,12 @@ use http::{HeaderValue, header};
 use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
-use super::auth::{KEY_HEADER, KEY_PARAMETER};
-use super::problem::{CATALOGUE, Kind, Member, RETRY_AFTER_SECONDS};
 use crate::contract::FieldError;
 use crate::contract::command_schema::{CountCommand, DefineProductCommand, ReceiveCommand, RemoveCommand};
 use crate::contract::command_schema::{RejectedCommand, TransferCommand};
-use crate::functions::{command, dashboard, negotiate, query};
+use crate::functions::{command, dashboard, health, negotiate, query};
+use crate::http::auth::{KEY_HEADER, KEY_PARAMETER};
+use crate::http::problem::{CATALOGUE, Kind, Member, RETRY_AFTER_SECONDS};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -33,7 +33,7 @@ use crate::functions::{command, dashboard, negotiate, query};
         query::summary,
         query::item,
         query::activity,
-        query::health,
+        health::health,
         dashboard::page,
         negotiate::negotiate,
         openapi_json,

@@ -1,5 +1,5 @@
 //! A Cosmos DB write store on a fresh in-memory emulator: the SDK's own, running its whole request pipeline
-//! (ETags, batches, queries, fault injection). Shared by the test binaries that use the Cosmos adapter.
+//! (ETags, batches, queries, fault injection).
 
 use std::sync::Arc;
 
@@ -53,6 +53,7 @@ pub async fn cosmos_client(
     (client, settings)
 }
 
+/// A Cosmos write store on a fresh emulator, without fault rules.
 pub async fn cosmos_store() -> Arc<CosmosWriteStore> {
     let (client, settings) = cosmos_client(Vec::new()).await;
     Arc::new(CosmosWriteStore::from_client(&client, &settings).await.unwrap())

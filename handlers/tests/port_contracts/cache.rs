@@ -50,7 +50,7 @@ async fn redis_invalidation_makes_earlier_answers_unreachable() {
 /// (so the projection does not acknowledge an event while stale answers could be served).
 #[tokio::test]
 async fn a_redis_that_is_down_is_a_miss_not_an_error() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = pieshop_testkit::process::free_port("127.0.0.1"); // nothing listens there
     let cache = redis(&format!("redis://127.0.0.1:{port}"));
     assert_eq!(cache.generation().await, None);
     cache.put("0:x", Bytes::from_static(b"x")).await;

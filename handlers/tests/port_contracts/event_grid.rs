@@ -12,6 +12,7 @@ use pieshop::adapters::eventgrid::{EventGridPublisher, EventGridSettings, TopicA
 use pieshop::contract::event_json::Schema;
 use pieshop::domain::Event;
 use pieshop::ports::{EventPublisher, PublishError};
+use pieshop_testkit::fixtures::host as fixture;
 use serde_json::Value;
 
 use crate::support::{product, stock};
@@ -39,20 +40,13 @@ async fn receive(
 async fn topic(answers: Vec<StatusCode>) -> (String, Arc<Mutex<Topic>>) {
     let state = Arc::new(Mutex::new(Topic { requests: Vec::new(), answers }));
     let app = Router::new().route("/api/events", post(receive)).with_state(state.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/api/events", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let url = format!("{}/api/events", pieshop_testkit::served::stand_in(app).await);
     (url, state)
 }
 
 fn publisher(endpoint: String, schema: Schema) -> EventGridPublisher {
     let auth = TopicAuth::Key(azure_core::credentials::Secret::new(KEY));
     EventGridPublisher::new(EventGridSettings { endpoint, schema, auth }).unwrap()
-}
-
-fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/host/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 fn sorted_keys(value: &Value) -> Vec<String> {
@@ -129,8 +123,10 @@ print(json.dumps([{'id': p.id, 'type': getattr(p, 'type', None) or p.event_type,
         .status()
         .is_ok_and(|s| s.success());
     if !available {
-        assert!(std::env::var_os("PIESHOP_REQUIRE_ALL").is_none(), "python3 with azure-eventgrid is required");
-        eprintln!("SKIPPED: python3 -m pip install azure-eventgrid to run this check");
+        pieshop_testkit::engines::skip(
+            "python3 with azure-eventgrid is not installed",
+            "python3 -m pip install azure-eventgrid to run this check",
+        );
         return;
     }
     for (schema, kind) in [(Schema::CloudEvents, "cloudevents"), (Schema::EventGrid, "eventgrid")] {

@@ -1,33 +1,30 @@
-//! Puts every function at its path: the same router serves under the Functions host and standalone.
+//! Puts every function's routes together, with the OpenAPI document and this process's hub: the same router serves
+//! under the Functions host and standalone.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::get;
 
-use super::auth::{self, KeyRing};
-use super::{Problem, openapi, request_log};
-use crate::adapters::signalr_hub::transport;
+use super::openapi;
 use crate::config::Access;
-use crate::functions::{App, command, dashboard, negotiate, projection, query, relay, verify};
+use crate::functions::{App, command, dashboard, health, negotiate, projection, query, relay, verify};
+use crate::http::auth::{self, KeyRing};
+use crate::http::{Problem, request_log};
 
 /// The whole HTTP surface of the handler. With `Access::Keys`, everything but the dashboard and health needs a
 /// function key.
 pub fn router(app: Arc<App>, access: Access) -> Router {
     let guarded = Router::new()
-        .route("/api/commands", post(command::post_one))
-        .route("/api/commands/batch", post(command::post_batch))
-        .route("/api/inventory", get(query::inventory))
-        .route("/api/inventory/summary", get(query::summary))
-        .route("/api/inventory/{location}/{sku}", get(query::item))
-        .route("/api/activity", get(query::activity))
+        .merge(command::router())
+        .merge(query::router())
         // Behind the key, as in Azure, where it is a route of the `query` function.
         .route("/api/openapi.json", get(openapi::openapi_json))
-        .route("/api/negotiate", post(negotiate::negotiate))
-        .route("/projection", post(projection::invoke))
-        .route("/relay", post(relay::invoke))
-        .route("/verify", post(verify::invoke))
+        .merge(negotiate::router())
+        .merge(projection::router())
+        .merge(relay::router())
+        .merge(verify::router())
         .method_not_allowed_fallback(method_not_allowed);
     let guarded = match access {
         Access::Open => guarded,
@@ -38,12 +35,10 @@ pub fn router(app: Arc<App>, access: Access) -> Router {
         }
     };
     // This process's own hub: its transports are authorised by the connection token negotiate handed out.
-    let hub = app.hub.clone().map(transport::routes).unwrap_or_default();
+    let hub = app.hub.as_ref().map(|hub| hub.routes.clone()).unwrap_or_default();
     Router::new()
-        .route("/", get(dashboard::page))
-        .route("/api/dashboard", get(dashboard::page))
-        .route("/api/dashboard/signalr.min.js", get(dashboard::signalr))
-        .route("/api/health", get(query::health))
+        .merge(dashboard::router())
+        .merge(health::router())
         .merge(guarded)
         .with_state(app)
         .merge(hub)
