@@ -132,7 +132,8 @@ mod tests {
             }
         }
         println!("state document: {} B after 1 movement, {} B after 100,000", sizes[0], sizes[1]);
-        assert!(sizes[1] <= sizes[0] + 8, "grew from {} to {} B", sizes[0], sizes[1]);
+        // Only its numbers grow: on-hand and the version (written twice) from 1 to 100,000 digits, 5 more each.
+        assert!(sizes[1] <= sizes[0] + 15, "grew from {} to {} B", sizes[0], sizes[1]);
     }
 
     #[test]
