@@ -357,13 +357,16 @@ row "deployed shape: capacity vs raw _bulk docs/s" "$fh_share" ">= 30%" "$(if [[
 row "deployed shape: accepted -> visible p50 / p99" "$fh_lag" "p99 <= 2 s" "$(if [[ $fh_lag == n/a ]]; then echo n/a; else meets "$(get "$fh_writes" .lag_p99_ms) <= 2000"; fi)"
 hist_ms() { echo "$(calc "%.2f" "$(get "$1" ".$2.p50_ms")") / $(calc "%.2f ms" "$(get "$1" ".$2.p99_ms")")"; }
 within() { meets "$(get "$1" ".$2.p50_ms") <= 1.5 * $(get "$1" ".$2_baseline.p50_ms")"; }
-for h in history history_100k; do
-  n=$(get "${!h}" .movements)
-  row "late count p50 / p99, item with $n uncounted movements" "$(hist_ms "${!h}" count)" "p50 <= 1.5x fresh" "$(within "${!h}" count)"
-  row "late count p50 / p99, fresh item (same run)" "$(hist_ms "${!h}" count_baseline)" "" ""
-  row "receipt p50 / p99, item with $n uncounted movements" "$(hist_ms "${!h}" receipt)" "p50 <= 1.5x fresh" "$(within "${!h}" receipt)"
-  row "receipt p50 / p99, fresh item (same run)" "$(hist_ms "${!h}" receipt_baseline)" "" ""
-  row "filling $n movements: first / second half" "$(calc "%.1f" "$(get "${!h}" .fill_first_half_seconds)") / $(calc "%.1f s" "$(get "${!h}" .fill_second_half_seconds)")" "linear: halves within 1.5x" "$(meets "$(get "${!h}" .fill_second_half_seconds) <= 1.5 * $(get "${!h}" .fill_first_half_seconds)")"
-done
+history_rows() {
+  local h=$1 n
+  n=$(get "$h" .movements)
+  row "late count p50 / p99, item with $n uncounted movements" "$(hist_ms "$h" count)" "p50 <= 1.5x fresh" "$(within "$h" count)"
+  row "late count p50 / p99, fresh item (same run)" "$(hist_ms "$h" count_baseline)" "" ""
+  row "receipt p50 / p99, item with $n uncounted movements" "$(hist_ms "$h" receipt)" "p50 <= 1.5x fresh" "$(within "$h" receipt)"
+  row "receipt p50 / p99, fresh item (same run)" "$(hist_ms "$h" receipt_baseline)" "" ""
+  row "filling $n movements: first / second half" "$(calc "%.1f" "$(get "$h" .fill_first_half_seconds)") / $(calc "%.1f s" "$(get "$h" .fill_second_half_seconds)")" "linear: halves within 1.5x" "$(meets "$(get "$h" .fill_second_half_seconds) <= 1.5 * $(get "$h" .fill_first_half_seconds)")"
+}
+history_rows "$history"
+history_rows "$history_100k"
 row "largest state JSON after them (SQLite)" "$state_max B" "" ""
 row "errors (all runs; rejections not counted)" "$errors" "0" "$(meets "$errors == 0")"
