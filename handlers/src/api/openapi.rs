@@ -16,6 +16,7 @@ use crate::contract::command_schema::{RejectedCommand, TransferCommand};
 use crate::functions::{command, dashboard, health, negotiate, query};
 use crate::http::auth::{KEY_HEADER, KEY_PARAMETER};
 use crate::http::problem::{CATALOGUE, Kind, Member, RETRY_AFTER_SECONDS};
+use crate::http::responses::{InvalidParameters, NotModified, PayloadTooLarge, UnsupportedMediaType};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -38,15 +39,18 @@ use crate::http::problem::{CATALOGUE, Kind, Member, RETRY_AFTER_SECONDS};
         negotiate::negotiate,
         openapi_json,
     ),
-    components(schemas(
-        ReceiveCommand,
-        RemoveCommand,
-        CountCommand,
-        TransferCommand,
-        DefineProductCommand,
-        RejectedCommand,
-        FieldError
-    )),
+    components(
+        schemas(
+            ReceiveCommand,
+            RemoveCommand,
+            CountCommand,
+            TransferCommand,
+            DefineProductCommand,
+            RejectedCommand,
+            FieldError
+        ),
+        responses(NotModified, InvalidParameters, PayloadTooLarge, UnsupportedMediaType)
+    ),
     tags(
         (name = "commands", description = "Function `command`: changes to stock and products, each exactly once."),
         (name = "queries", description = "Function `query`: the read model, with ETags and long polling."),

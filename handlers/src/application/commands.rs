@@ -4,14 +4,12 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
-
 use super::dispatch::Dispatcher;
 use super::stream_turns::StreamTurns;
 use super::transfers::TransferProgress;
 use crate::contract::command_body::ParsedCommand;
-use crate::contract::views;
-use crate::domain::{self, Aggregate, Command, Decision, DomainError, Event, EventId, Outcome, Timestamp};
+use crate::domain::answer::{Changed, CommandAnswer, ItemAnswer, TransferAnswer};
+use crate::domain::{self, Aggregate, Command, Decision, DomainError, Event, Outcome, Timestamp};
 use crate::ports::write_store::{CommandOutcome, Commit, CommitResult};
 use crate::ports::{CommandStore, StoreError, Transfers};
 
@@ -31,17 +29,17 @@ pub enum CommandError {
     Store(#[from] StoreError),
 }
 
-/// The answer to a command, and whether it is a replay of an earlier one.
+/// The answer to a command, and whether it is a replay of an earlier one (answered as a `duplicate`).
 #[derive(Debug, Clone)]
 pub struct Reply {
-    pub body: Value,
+    pub answer: CommandAnswer,
     pub replayed: bool,
 }
 
 /// A committed decision and the answer stored with it.
 pub(super) struct Committed {
     pub(super) decision: Decision,
-    pub(super) body: Value,
+    pub(super) answer: CommandAnswer,
 }
 
 /// Applies commands to the write store.
@@ -81,25 +79,22 @@ impl CommandService {
         };
         let (Some(transfer), Aggregate::Item(source)) = (&committed.decision.transfer, &committed.decision.state)
         else {
-            return Ok(Reply { body: committed.body, replayed: false });
+            return Ok(Reply { answer: committed.answer, replayed: false });
         };
-        let source = source.clone();
-        let destination = self.complete_transfer(transfer).await;
-        let events: Vec<EventId> = committed.decision.events.iter().map(|e| e.id()).collect();
-        let (items, pending) = match destination {
-            TransferProgress::Completed { destination: Some(destination) } => (vec![source, destination], false),
+        let source = ItemAnswer::from(source);
+        let (items, pending) = match self.complete_transfer(transfer).await {
+            TransferProgress::Completed { destination: Some(destination) } => {
+                (vec![source, (&destination).into()], false)
+            }
             TransferProgress::Completed { destination: None } => (vec![source], false),
             TransferProgress::Pending => (vec![source], true),
         };
-        let body = views::applied_transfer(
-            &command.id.to_string(),
-            transfer.transfer_id,
-            outcome(&committed.decision),
-            &items,
-            &events,
-            pending,
-        );
-        Ok(Reply { body, replayed: false })
+        let answer = CommandAnswer {
+            changed: Changed::Items(items),
+            transfer: Some(TransferAnswer { transfer_id: transfer.transfer_id, pending }),
+            ..committed.answer
+        };
+        Ok(Reply { answer, replayed: false })
     }
 
     /// Decides and commits, deciding again on every lost race. `Err(outcome)`: the command was already applied.
@@ -132,7 +127,7 @@ impl CommandService {
                 }
                 Err(refusal) => return Err(refusal.into()),
             };
-            let body = answer(command, &decision);
+            let answer = answer(command, &decision);
             let commit = Commit {
                 stream: stream.clone(),
                 expected,
@@ -141,7 +136,7 @@ impl CommandService {
                 outcome: CommandOutcome {
                     command_id: command.id,
                     request_hash: request_hash.to_owned(),
-                    response: body.to_string(),
+                    answer: Some(answer.clone()),
                 },
                 transfer: decision.transfer.clone(),
                 ledger: decision.ledger,
@@ -149,7 +144,7 @@ impl CommandService {
             match self.store.commit(commit).await? {
                 CommitResult::Committed { .. } => {
                     self.dispatcher.spawn(decision.events.clone());
-                    return Ok(Ok(Committed { decision, body }));
+                    return Ok(Ok(Committed { decision, answer }));
                 }
                 CommitResult::Conflict => continue,
                 CommitResult::Duplicate(outcome) => return Ok(Err(outcome)),
@@ -163,28 +158,27 @@ fn replay(outcome: &CommandOutcome, request_hash: &str) -> Result<Reply, Command
     if outcome.request_hash != request_hash {
         return Err(CommandError::IdReused);
     }
-    Ok(Reply { body: views::as_duplicate(&outcome.response), replayed: true })
+    let answer =
+        outcome.answer.clone().ok_or_else(|| StoreError::Corrupt("a marker with its hash but no answer".into()))?;
+    Ok(Reply { answer, replayed: true })
 }
 
 /// The answer stored with the commit (a transfer's says `pending` until its second half is seen).
-fn answer(command: &Command, decision: &Decision) -> Value {
-    let id = command.id.to_string();
-    let events: Vec<EventId> = decision.events.iter().map(|e| e.id()).collect();
-    match (&decision.state, &decision.transfer) {
-        (Aggregate::Product(product), _) => views::applied_product(&id, product, &events),
-        (Aggregate::Item(item), Some(t)) => {
-            views::applied_transfer(&id, t.transfer_id, outcome(decision), std::slice::from_ref(item), &events, true)
-        }
-        (Aggregate::Item(item), None) => {
-            views::applied_items(&id, outcome(decision), std::slice::from_ref(item), &events)
-        }
-    }
-}
-
-/// What a stock command did to the stream it was decided on (its first event), and by how much.
-fn outcome(decision: &Decision) -> (Outcome, i64) {
-    match decision.events.first() {
+fn answer(command: &Command, decision: &Decision) -> CommandAnswer {
+    let (outcome, delta) = match decision.events.first() {
         Some(Event::Stock(event)) => (event.outcome, event.delta),
         _ => (Outcome::Applied, 0),
+    };
+    let changed = match &decision.state {
+        Aggregate::Product(product) => Changed::Product(product.clone()),
+        Aggregate::Item(item) => Changed::Items(vec![item.into()]),
+    };
+    CommandAnswer {
+        command_id: command.id,
+        outcome,
+        delta: (outcome == Outcome::Adjusted).then_some(delta),
+        changed,
+        events: decision.events.iter().map(|e| e.id()).collect(),
+        transfer: decision.transfer.as_ref().map(|t| TransferAnswer { transfer_id: t.transfer_id, pending: true }),
     }
 }

@@ -7,6 +7,8 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::FieldError;
+use crate::domain::command::MAX_NOTE_LEN;
+use crate::domain::ids::NAME_PATTERN;
 use crate::domain::{Action, Amount, Command, CommandId, CommandMeta, ItemKey, LocationId, ProductName, Quantity};
 use crate::domain::{RemovalReason, ScannerId, Sku, Timestamp, Version};
 
@@ -189,7 +191,7 @@ impl Fields<'_> {
         );
         let note = self.optional(
             "note",
-            |v| v.as_str().filter(|s| s.chars().count() <= 500).map(str::to_owned),
+            |v| v.as_str().filter(|s| s.chars().count() <= MAX_NOTE_LEN).map(str::to_owned),
             "must be a string of at most 500 characters",
         );
         CommandMeta {
@@ -216,7 +218,7 @@ impl Fields<'_> {
     }
 
     fn name<T, E>(&mut self, field: &str, parse: fn(&str) -> Result<T, E>) -> Option<T> {
-        self.required(field, |v| v.as_str().and_then(|s| parse(s).ok()), "must match ^[a-z0-9][a-z0-9._-]{0,63}$")
+        self.required(field, |v| v.as_str().and_then(|s| parse(s).ok()), &format!("must match {NAME_PATTERN}"))
     }
 
     fn required<T>(&mut self, field: &str, parse: impl FnOnce(&Value) -> Option<T>, message: &str) -> Option<T> {

@@ -4,8 +4,11 @@
 
 #![allow(dead_code)]
 
+use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa::openapi::schema::{AnyOfBuilder, Array, ArrayBuilder, ObjectBuilder, Ref, SchemaType};
+
+use super::wire_rules::{self, Reason};
 
 /// Any command, told apart by `type`.
 #[derive(ToSchema)]
@@ -57,18 +60,6 @@ fn batch_entries() -> Array {
         .build()
 }
 
-/// Why stock left.
-#[derive(ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub enum Reason {
-    Sold,
-    Wasted,
-    Damaged,
-    Expired,
-    Returned,
-    Other,
-}
-
 /// One value of `type` per command (a JSON Schema `enum` of one, which generators turn into a literal).
 /// The variant's name in camelCase is the wire value.
 macro_rules! command_type {
@@ -86,159 +77,122 @@ command_type!(CountType, Count);
 command_type!(TransferType, Transfer);
 command_type!(DefineProductType, DefineProduct);
 
-// The members every command may carry are repeated in each type rather than flattened: a flattened `allOf`
-// cannot say `additionalProperties: false`, and the server refuses unknown members.
-
-/// Stock arrives.
-#[derive(ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schema(examples(json!({"commandId": "6f1b3c9e-3f4a-4a53-9a6e-0b7f1f0c2d11", "type": "receive",
-    "location": "store-1", "sku": "apple-pie", "quantity": 24, "scannerId": "till-1"})))]
-pub struct ReceiveCommand {
-    #[schema(format = Uuid)]
-    command_id: String,
-    #[schema(inline)]
-    r#type: ReceiveType,
-    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
-    location: String,
-    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
-    sku: String,
-    #[schema(minimum = 1, maximum = 1_000_000)]
-    quantity: u32,
-    /// The item's version the client saw: on a mismatch 409 `version-conflict`.
-    #[schema(minimum = 0)]
-    expected_version: Option<u64>,
-    /// At most 64 characters, no control characters.
-    #[schema(min_length = 1, max_length = 64, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
-    scanner_id: Option<String>,
-    /// The scanner's clock: the command is a record of something that already happened.
-    #[schema(format = DateTime)]
-    occurred_at: Option<String>,
-    #[schema(max_length = 500)]
-    note: Option<String>,
+/// A command's schema: `commandId` and its `type` first, then its own fields, then the members every command
+/// may carry, declared here once. (Not a flattened struct: that is an `allOf`, which cannot say
+/// `additionalProperties: false`, and the server refuses unknown members.)
+macro_rules! command_schema {
+    ($(#[$attr:meta])* $name:ident: $kind:ident { $($(#[$field_attr:meta])* $field:ident: $ty:ty,)* }) => {
+        #[derive(ToSchema)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        $(#[$attr])*
+        pub struct $name {
+            #[schema(format = Uuid)]
+            command_id: String,
+            #[schema(inline)]
+            r#type: $kind,
+            $($(#[$field_attr])* $field: $ty,)*
+            /// The version the client saw of what the command changes (a transfer: its source; `defineProduct`: the
+            /// product): on a mismatch 409 `version-conflict`.
+            #[schema(minimum = 0)]
+            expected_version: Option<u64>,
+            #[schema(schema_with = wire_rules::scanner_id)]
+            scanner_id: Option<String>,
+            #[schema(schema_with = wire_rules::occurred_at)]
+            occurred_at: Option<String>,
+            #[schema(schema_with = wire_rules::note)]
+            note: Option<String>,
+        }
+    };
 }
 
-/// Stock leaves; a live command (no `occurredAt`) is refused 409 `insufficient-stock` if more than on hand.
-#[derive(ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schema(examples(json!({"commandId": "9d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a", "type": "remove",
-    "location": "van", "sku": "apple-pie", "quantity": 2, "reason": "sold"})))]
-pub struct RemoveCommand {
-    #[schema(format = Uuid)]
-    command_id: String,
-    #[schema(inline)]
-    r#type: RemoveType,
-    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
-    location: String,
-    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
-    sku: String,
-    #[schema(minimum = 1, maximum = 1_000_000)]
-    quantity: u32,
-    reason: Reason,
-    #[schema(minimum = 0)]
-    expected_version: Option<u64>,
-    #[schema(min_length = 1, max_length = 64, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
-    scanner_id: Option<String>,
-    #[schema(format = DateTime)]
-    occurred_at: Option<String>,
-    #[schema(max_length = 500)]
-    note: Option<String>,
-}
+command_schema!(
+    /// Stock arrives.
+    #[schema(examples(json!({"commandId": "6f1b3c9e-3f4a-4a53-9a6e-0b7f1f0c2d11", "type": "receive",
+        "location": "store-1", "sku": "apple-pie", "quantity": 24, "scannerId": "till-1"})))]
+    ReceiveCommand: ReceiveType {
+        #[schema(schema_with = wire_rules::identifier)]
+        location: String,
+        #[schema(schema_with = wire_rules::identifier)]
+        sku: String,
+        #[schema(minimum = 1, maximum = 1_000_000)]
+        quantity: u32,
+    }
+);
 
-/// A stock-take: the item held `quantity`.
-#[derive(ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schema(examples(json!({"commandId": "ae3f4a5b-6c7d-4e8f-9a0b-1c2d3e4f5a6b", "type": "count",
-    "location": "store-1", "sku": "apple-pie", "quantity": 17})))]
-pub struct CountCommand {
-    #[schema(format = Uuid)]
-    command_id: String,
-    #[schema(inline)]
-    r#type: CountType,
-    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
-    location: String,
-    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
-    sku: String,
-    #[schema(minimum = 0, maximum = 1_000_000)]
-    quantity: u32,
-    #[schema(minimum = 0)]
-    expected_version: Option<u64>,
-    #[schema(min_length = 1, max_length = 64, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
-    scanner_id: Option<String>,
-    #[schema(format = DateTime)]
-    occurred_at: Option<String>,
-    #[schema(max_length = 500)]
-    note: Option<String>,
-}
+command_schema!(
+    /// Stock leaves; a live command (no `occurredAt`) is refused 409 `insufficient-stock` if more than on hand.
+    #[schema(examples(json!({"commandId": "9d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a", "type": "remove",
+        "location": "van", "sku": "apple-pie", "quantity": 2, "reason": "sold"})))]
+    RemoveCommand: RemoveType {
+        #[schema(schema_with = wire_rules::identifier)]
+        location: String,
+        #[schema(schema_with = wire_rules::identifier)]
+        sku: String,
+        #[schema(minimum = 1, maximum = 1_000_000)]
+        quantity: u32,
+        #[schema(value_type = Reason)]
+        reason: (),
+    }
+);
 
-/// Moves stock between two locations (`to` must differ from `from`: 400 otherwise); `expectedVersion` applies
-/// to the source.
-#[derive(ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schema(examples(json!({"commandId": "8c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f", "type": "transfer",
-    "from": "store-1", "to": "van", "sku": "apple-pie", "quantity": 6})))]
-pub struct TransferCommand {
-    #[schema(format = Uuid)]
-    command_id: String,
-    #[schema(inline)]
-    r#type: TransferType,
-    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
-    from: String,
-    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
-    to: String,
-    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
-    sku: String,
-    #[schema(minimum = 1, maximum = 1_000_000)]
-    quantity: u32,
-    #[schema(minimum = 0)]
-    expected_version: Option<u64>,
-    #[schema(min_length = 1, max_length = 64, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
-    scanner_id: Option<String>,
-    #[schema(format = DateTime)]
-    occurred_at: Option<String>,
-    #[schema(max_length = 500)]
-    note: Option<String>,
-}
+command_schema!(
+    /// A stock-take: the item held `quantity`.
+    #[schema(examples(json!({"commandId": "ae3f4a5b-6c7d-4e8f-9a0b-1c2d3e4f5a6b", "type": "count",
+        "location": "store-1", "sku": "apple-pie", "quantity": 17})))]
+    CountCommand: CountType {
+        #[schema(schema_with = wire_rules::identifier)]
+        location: String,
+        #[schema(schema_with = wire_rules::identifier)]
+        sku: String,
+        #[schema(minimum = 0, maximum = 1_000_000)]
+        quantity: u32,
+    }
+);
 
-/// Creates or renames a product.
-#[derive(ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schema(examples(json!({"commandId": "0b8e8a4e-1f0e-4b8a-9a57-2c7c1d0e9f10", "type": "defineProduct",
-    "sku": "apple-pie", "name": "Apple Pie", "category": "pies", "reorderLevel": 10})))]
-pub struct DefineProductCommand {
-    #[schema(format = Uuid)]
-    command_id: String,
-    #[schema(inline)]
-    r#type: DefineProductType,
-    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
-    sku: String,
-    /// 1 to 120 characters once surrounding white space is trimmed, no control characters.
-    #[schema(
-        pattern = "^\\s*[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]{0,118}[^\\s\\x00-\\x1f\\x7f-\\x9f])?\\s*$"
-    )]
-    name: String,
-    #[schema(min_length = 1, max_length = 64)]
-    category: Option<String>,
-    #[schema(minimum = 0, maximum = 1_000_000)]
-    reorder_level: Option<u32>,
-    #[schema(minimum = 0)]
-    expected_version: Option<u64>,
-    #[schema(min_length = 1, max_length = 64, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
-    scanner_id: Option<String>,
-    #[schema(format = DateTime)]
-    occurred_at: Option<String>,
-    #[schema(max_length = 500)]
-    note: Option<String>,
-}
+command_schema!(
+    /// Moves stock between two locations (`to` must differ from `from`: 400 otherwise); `expectedVersion` applies
+    /// to the source.
+    #[schema(examples(json!({"commandId": "8c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f", "type": "transfer",
+        "from": "store-1", "to": "van", "sku": "apple-pie", "quantity": 6})))]
+    TransferCommand: TransferType {
+        #[schema(schema_with = wire_rules::identifier)]
+        from: String,
+        #[schema(schema_with = wire_rules::identifier)]
+        to: String,
+        #[schema(schema_with = wire_rules::identifier)]
+        sku: String,
+        #[schema(minimum = 1, maximum = 1_000_000)]
+        quantity: u32,
+    }
+);
+
+command_schema!(
+    /// Creates or renames a product.
+    #[schema(examples(json!({"commandId": "0b8e8a4e-1f0e-4b8a-9a57-2c7c1d0e9f10", "type": "defineProduct",
+        "sku": "apple-pie", "name": "Apple Pie", "category": "pies", "reorderLevel": 10})))]
+    DefineProductCommand: DefineProductType {
+        #[schema(schema_with = wire_rules::identifier)]
+        sku: String,
+        /// 1 to 120 characters once surrounding white space is trimmed, no control characters.
+        #[schema(
+            pattern = "^\\s*[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]{0,118}[^\\s\\x00-\\x1f\\x7f-\\x9f])?\\s*$"
+        )]
+        name: String,
+        #[schema(min_length = 1, max_length = 64)]
+        category: Option<String>,
+        #[schema(minimum = 0, maximum = 1_000_000)]
+        reorder_level: Option<u32>,
+    }
+);
 
 /// `POST /api/commands/batch`'s answer: one result per command, in the order sent.
-#[derive(ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct BatchResponse {
-    results: Vec<BatchResult>,
+    pub results: Vec<BatchResult>,
 }
 
 /// A command's answer, or why it was rejected.
-#[derive(ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum BatchResult {
     Answered(crate::contract::views::CommandResponse),
@@ -246,7 +200,7 @@ pub enum BatchResult {
 }
 
 /// A command of a batch that was not applied; the others were, each on its own.
-#[derive(ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RejectedCommand {
     /// Null when the entry had no valid commandId.
@@ -255,10 +209,22 @@ pub struct RejectedCommand {
     #[schema(inline)]
     status: RejectedStatus,
     #[schema(schema_with = problem_ref)]
-    problem: (),
+    problem: serde_json::Value,
 }
 
-command_type!(RejectedStatus, Rejected);
+impl RejectedCommand {
+    /// `problem`: the problem's body, as a single command's answer would carry it.
+    pub fn new(command_id: Option<String>, problem: serde_json::Value) -> Self {
+        Self { command_id, status: RejectedStatus::Rejected, problem }
+    }
+}
+
+// `rejected`: the one status of a command a batch did not apply (a comment: a doc comment would describe it).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum RejectedStatus {
+    Rejected,
+}
 
 /// Any problem body (the document's `Problem` component, built from `http::problem::CATALOGUE`).
 fn problem_ref() -> utoipa::openapi::Ref {

@@ -1,25 +1,26 @@
 //! JSON answers of `API.md`: command responses and query views, as typed structs whose `Serialize` writes the
 //! answer and whose `ToSchema` describes it in the OpenAPI document, so the two cannot drift apart.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use crate::domain::{Event, EventId, ItemState, Outcome, ProductEvent, ProductState, Quantity, Stock, Timestamp};
-use crate::domain::{TransferId, Version};
+use super::wire_rules;
+use crate::domain::answer::{Changed, CommandAnswer, ItemAnswer};
+use crate::domain::{Event, Outcome, ProductEvent, ProductState, Quantity, Stock, Timestamp, Version};
 use crate::ports::read_model::{InventoryPage, ItemView, Summary};
 
-/// The rule every `location` and `sku` follows (`API.md`, "Identifiers"). utoipa takes only literals, so the
-/// annotations repeat it; a test in `http::openapi` holds every copy in the document to this one.
-pub const IDENTIFIER_PATTERN: &str = "^[a-z0-9][a-z0-9._-]{0,63}$";
+/// The rule every `location` and `sku` follows (`docs/API.md`, "Identifiers"); `wire_rules` describes it, and a test
+/// in `api::openapi` holds every identifier in the document to it.
+pub const IDENTIFIER_PATTERN: &str = crate::domain::ids::NAME_PATTERN;
 
 /// An item's state after a command.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommandItem {
-    #[schema(value_type = String, pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "store-1")]
+    #[schema(schema_with = wire_rules::location)]
     pub location: String,
-    #[schema(value_type = String, pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "apple-pie")]
+    #[schema(schema_with = wire_rules::sku)]
     pub sku: String,
     /// Stock on hand after the command: below zero only when records of what already happened took more than the
     /// item was known to hold (README, "Offline records").
@@ -28,14 +29,16 @@ pub struct CommandItem {
     #[schema(value_type = u64, example = 8)]
     pub version: Version,
     /// The quantity is below zero: someone should count the item.
+    #[serde(default)] // derived from `quantity`, so a stored answer need not carry it; always sent
+    #[schema(required = true)]
     pub needs_count: bool,
 }
 
 /// A product's definition after a `defineProduct`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommandProduct {
-    #[schema(value_type = String, pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "apple-pie")]
+    #[schema(schema_with = wire_rules::sku)]
     pub sku: String,
     #[schema(example = "Apple Pie")]
     pub name: Option<String>,
@@ -49,7 +52,7 @@ pub struct CommandProduct {
 
 /// What a command answers: `items` for stock commands, `product` for `defineProduct`; transfers add
 /// `transferId` and `pending`. A replay of an applied command answers the same with `status: duplicate`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(examples(json!({"commandId": "6f1b3c9e-3f4a-4a53-9a6e-0b7f1f0c2d11", "status": "applied",
     "items": [{"location": "store-1", "sku": "apple-pie", "quantity": 24, "version": 1, "needsCount": false}],
@@ -78,7 +81,7 @@ pub struct CommandResponse {
 
 /// What the command did the first time (`applied`, `adjusted`, `superseded`, `absorbed`: README, "Offline
 /// records"); `duplicate` for a replay of the same command (with `Idempotent-Replayed: true`).
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum CommandStatus {
     Applied,
@@ -99,57 +102,42 @@ impl From<Outcome> for CommandStatus {
     }
 }
 
-/// The answer to a stock command that was recorded: `status` says what it did, and an `adjusted` count by how
-/// much (`delta`).
-pub fn applied_items(command: &str, outcome: (Outcome, i64), items: &[ItemState], events: &[EventId]) -> Value {
-    answer(&stock_answer(command, outcome, items, events))
-}
-
-fn stock_answer(command: &str, outcome: (Outcome, i64), items: &[ItemState], events: &[EventId]) -> CommandResponse {
+/// A command's answer as the API shows it; a replay's says `duplicate`.
+pub fn command_response(answer: &CommandAnswer, replayed: bool) -> CommandResponse {
+    let (items, product) = match &answer.changed {
+        Changed::Items(items) => (Some(items.iter().map(command_item).collect()), None),
+        Changed::Product(product) => (None, Some(command_product(product))),
+    };
     CommandResponse {
-        command_id: command.to_owned(),
-        status: outcome.0.into(),
-        delta: (outcome.0 == Outcome::Adjusted).then_some(outcome.1),
-        items: Some(items.iter().map(command_item).collect()),
-        product: None,
-        events: events.iter().map(ToString::to_string).collect(),
-        transfer_id: None,
-        pending: None,
+        command_id: answer.command_id.to_string(),
+        status: if replayed { CommandStatus::Duplicate } else { answer.outcome.into() },
+        delta: answer.delta,
+        items,
+        product,
+        events: answer.events.iter().map(ToString::to_string).collect(),
+        transfer_id: answer.transfer.map(|t| t.transfer_id.to_string()),
+        pending: answer.transfer.map(|t| t.pending),
     }
 }
 
-/// The answer to an applied transfer: the source, and the destination once its half is applied.
-pub fn applied_transfer(
-    command: &str,
-    transfer: TransferId,
-    outcome: (Outcome, i64),
-    items: &[ItemState],
-    events: &[EventId],
-    pending: bool,
-) -> Value {
-    let mut response = stock_answer(command, outcome, items, events);
-    (response.transfer_id, response.pending) = (Some(transfer.to_string()), Some(pending));
-    answer(&response)
+fn command_item(item: &ItemAnswer) -> CommandItem {
+    CommandItem {
+        location: item.key.location.to_string(),
+        sku: item.key.sku.to_string(),
+        quantity: item.quantity,
+        version: item.version,
+        needs_count: item.quantity.needs_count(),
+    }
 }
 
-/// The answer to an applied `defineProduct`.
-pub fn applied_product(command: &str, product: &ProductState, events: &[EventId]) -> Value {
-    answer(&CommandResponse {
-        command_id: command.to_owned(),
-        status: CommandStatus::Applied,
-        delta: None,
-        items: None,
-        product: Some(CommandProduct {
-            sku: product.sku.to_string(),
-            name: product.name.as_ref().map(|n| n.as_str().to_owned()),
-            category: product.category.clone(),
-            reorder_level: product.reorder_level,
-            version: product.version,
-        }),
-        events: events.iter().map(ToString::to_string).collect(),
-        transfer_id: None,
-        pending: None,
-    })
+fn command_product(product: &ProductState) -> CommandProduct {
+    CommandProduct {
+        sku: product.sku.to_string(),
+        name: product.name.as_ref().map(|n| n.as_str().to_owned()),
+        category: product.category.clone(),
+        reorder_level: product.reorder_level,
+        version: product.version,
+    }
 }
 
 /// A product as its `productChanged` push message carries it: its state after the event.
@@ -164,36 +152,13 @@ pub fn product(product: &ProductEvent) -> Value {
     })
 }
 
-/// The stored answer with its status changed to `duplicate`.
-pub fn as_duplicate(stored: &str) -> Value {
-    let mut answer: Value = serde_json::from_str(stored).unwrap_or_else(|_| json!({}));
-    answer["status"] = json!(CommandStatus::Duplicate);
-    answer
-}
-
-/// Command answers are stored as JSON text with their outcome, so they are built as `Value`.
-fn answer(response: &CommandResponse) -> Value {
-    // Infallible: a struct of strings, numbers and options.
-    serde_json::to_value(response).unwrap_or_else(|_| json!({}))
-}
-
-fn command_item(item: &ItemState) -> CommandItem {
-    CommandItem {
-        location: item.key.location.to_string(),
-        sku: item.key.sku.to_string(),
-        quantity: item.quantity,
-        version: item.version,
-        needs_count: item.quantity.needs_count(),
-    }
-}
-
 /// One item as `GET /api/inventory` shows it.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InventoryItem {
-    #[schema(value_type = String, pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "store-1")]
+    #[schema(schema_with = wire_rules::location)]
     pub location: String,
-    #[schema(value_type = String, pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "apple-pie")]
+    #[schema(schema_with = wire_rules::sku)]
     pub sku: String,
     /// The product's name, or the sku when the product is not defined.
     #[schema(example = "Apple Pie")]
@@ -267,7 +232,7 @@ pub fn single_item(item: &ItemView, stamp: Option<Timestamp>) -> SingleItem {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SummaryProduct {
-    #[schema(value_type = String, pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "apple-pie")]
+    #[schema(schema_with = wire_rules::sku)]
     pub sku: String,
     pub name: String,
     pub total: i64,
@@ -283,7 +248,7 @@ pub struct SummaryProduct {
 /// One location across products.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SummaryLocation {
-    #[schema(value_type = String, pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "store-1")]
+    #[schema(schema_with = wire_rules::location)]
     pub location: String,
     pub total: i64,
     /// Skus with stock on hand here.
@@ -308,11 +273,11 @@ pub struct SummaryView {
 pub struct InTransitView {
     #[schema(format = Uuid)]
     pub transfer_id: String,
-    #[schema(value_type = String, pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "apple-pie")]
+    #[schema(schema_with = wire_rules::sku)]
     pub sku: String,
-    #[schema(value_type = String, pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "store-1")]
+    #[schema(schema_with = wire_rules::location)]
     pub from: String,
-    #[schema(value_type = String, pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "van")]
+    #[schema(schema_with = wire_rules::destination)]
     pub to: String,
     #[schema(example = 6)]
     pub quantity: u32,
@@ -364,9 +329,9 @@ pub struct ActivityEntry {
     pub event_id: String,
     #[schema(example = "pieshop.StockReceived")]
     pub r#type: &'static str,
-    #[schema(value_type = Option<String>, pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
+    #[schema(schema_with = wire_rules::nullable_identifier)]
     pub location: Option<String>,
-    #[schema(value_type = String, pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
+    #[schema(schema_with = wire_rules::identifier)]
     pub sku: String,
     /// The product's name (`ProductDefined` only).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -13,6 +13,9 @@ pub struct Command {
     pub meta: CommandMeta,
 }
 
+/// Most characters a command's note has.
+pub const MAX_NOTE_LEN: usize = 500;
+
 /// Context every command may carry.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CommandMeta {
@@ -21,6 +24,7 @@ pub struct CommandMeta {
     pub scanner_id: Option<ScannerId>,
     /// The scanner's clock; `recordedAt` is the server's.
     pub occurred_at: Option<Timestamp>,
+    /// Free text, at most `MAX_NOTE_LEN` characters.
     pub note: Option<String>,
     /// The trace the command was made in (set by the transport, never by the client's body).
     pub trace: Option<TraceParent>,

@@ -5,26 +5,34 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// Most characters a name (`Sku`, `LocationId`) has.
+pub const MAX_NAME_LEN: usize = 64;
+/// The name rule of `API.md` as a regular expression, for the OpenAPI document and the error messages
+/// (`valid_name` checks it; a test holds the two together).
+pub const NAME_PATTERN: &str = "^[a-z0-9][a-z0-9._-]{0,63}$";
+/// Most characters a scanner id has.
+pub const MAX_SCANNER_LEN: usize = 64;
+
 /// Why an identifier was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
-    #[error("must match ^[a-z0-9][a-z0-9._-]{{0,63}}$ (lower case letters, digits, '.', '_', '-'; at most 64)")]
+    #[error("must match {NAME_PATTERN} (lower case letters, digits, '.', '_', '-'; at most {MAX_NAME_LEN})")]
     BadName,
     #[error("must be a UUID")]
     BadUuid,
-    #[error("must be 1 to 64 characters")]
+    #[error("must be 1 to {MAX_SCANNER_LEN} characters")]
     BadScanner,
     #[error("must be a positive integer")]
     BadVersion,
 }
 
-/// Checks the name rule of `docs/API.md`: `^[a-z0-9][a-z0-9._-]{0,63}$`. Hand-written: a regex crate for one
+/// Checks the name rule of `docs/API.md` (`NAME_PATTERN`). Hand-written: a regex crate for one
 /// character class would cost more build time than these six lines.
 fn valid_name(s: &str) -> bool {
     let bytes = s.as_bytes();
     let first_ok = bytes.first().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
     let rest_ok = bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
-    first_ok && rest_ok && bytes.len() <= 64
+    first_ok && rest_ok && bytes.len() <= MAX_NAME_LEN
 }
 
 macro_rules! name_type {
@@ -133,7 +141,7 @@ pub struct ScannerId(String);
 impl ScannerId {
     pub fn parse(s: &str) -> Result<Self, IdError> {
         let len = s.chars().count();
-        if (1..=64).contains(&len) && !s.chars().any(char::is_control) {
+        if (1..=MAX_SCANNER_LEN).contains(&len) && !s.chars().any(char::is_control) {
             Ok(Self(s.to_owned()))
         } else {
             Err(IdError::BadScanner)
@@ -225,6 +233,18 @@ impl fmt::Display for StreamId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The pattern the document and messages show is the rule `valid_name` checks: its length bound is
+    /// `MAX_NAME_LEN`, and names at and past the bound, and with each kind of character, are judged alike.
+    #[test]
+    fn the_name_pattern_states_the_rule_the_parser_checks() {
+        assert!(NAME_PATTERN.ends_with(&format!("{{0,{}}}$", MAX_NAME_LEN - 1)));
+        let longest = "a".repeat(MAX_NAME_LEN);
+        assert!(valid_name(&longest) && !valid_name(&format!("{longest}a")));
+        for (name, valid) in [("a", true), ("0.b_c-d", true), (".a", false), ("-a", false), ("A", false), ("", false)] {
+            assert_eq!(valid_name(name), valid, "{name}");
+        }
+    }
 
     #[test]
     fn names_follow_the_api_rule() {

@@ -1,6 +1,7 @@
 //! The inventory domain: identifiers, quantities, commands, events and the decisions that turn one into the other.
 //! No I/O, no async, no JSON: everything here is plain data and pure functions.
 
+pub mod answer;
 pub mod command;
 pub mod error;
 pub mod event;

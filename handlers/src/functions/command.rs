@@ -10,19 +10,23 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use tracing::Instrument;
 
 use super::App;
 use crate::application::commands::Reply;
+use crate::contract::answer_json;
 use crate::contract::command_body::{self, ParsedCommand};
 #[allow(unused_imports)] // named by the OpenAPI annotations
-use crate::contract::command_schema::{BatchBody, BatchResponse, CommandBody};
-#[allow(unused_imports)]
-use crate::contract::views::CommandResponse;
+use crate::contract::command_schema::{BatchBody, CommandBody};
+use crate::contract::command_schema::{BatchResponse, BatchResult, RejectedCommand};
+use crate::contract::views::{self, CommandResponse};
 use crate::http::Problem;
 use crate::http::body::{BATCH_LIMIT, COMMAND_LIMIT, json_body};
+#[allow(unused_imports)]
+use crate::http::responses::{PayloadTooLarge, UnsupportedMediaType};
 use crate::telemetry::{metrics, trace_context};
 
 /// Most commands in one batch.
@@ -33,8 +37,8 @@ pub fn router() -> Router<Arc<App>> {
     Router::new().route("/api/commands", post(post_one)).route("/api/commands/batch", post(post_batch))
 }
 
-fn json_response(status: StatusCode, body: &Value, replayed: bool) -> Response {
-    let mut response = (status, body.to_string()).into_response();
+fn json_response(status: StatusCode, body: &impl Serialize, replayed: bool) -> Response {
+    let mut response = (status, answer_json::text(body)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
     if replayed {
@@ -59,17 +63,15 @@ fn json_response(status: StatusCode, body: &Value, replayed: bool) -> Response {
             content_type = "application/problem+json", body = ref("#/components/schemas/InvalidRequestProblem")),
         (status = 409, description = "Refused by the item's state, or the commandId was used for another body.",
             content_type = "application/problem+json", body = ref("#/components/schemas/CommandConflictProblem")),
-        (status = 413, description = "Body over 64 KiB.", content_type = "application/problem+json",
-            body = ref("#/components/schemas/PayloadTooLargeProblem")),
-        (status = 415, description = "Body not sent as `application/json`.", content_type = "application/problem+json",
-            body = ref("#/components/schemas/UnsupportedMediaTypeProblem")),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
     )
 )]
 pub async fn post_one(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Result<Response, Problem> {
     let value = json_body(&headers, body, COMMAND_LIMIT).await?;
     let parsed = command_body::parse(&value, "").map_err(Problem::invalid)?;
     let reply = execute(&app, parsed).await?;
-    Ok(json_response(StatusCode::OK, &reply.body, reply.replayed))
+    Ok(json_response(StatusCode::OK, &rendered(&reply), reply.replayed))
 }
 
 /// `POST /api/commands/batch`: each command on its own, answered in order.
@@ -85,10 +87,8 @@ pub async fn post_one(State(app): State<Arc<App>>, headers: HeaderMap, body: Bod
             body = BatchResponse),
         (status = 400, description = "The batch itself is malformed; nothing applied.",
             content_type = "application/problem+json", body = ref("#/components/schemas/InvalidRequestProblem")),
-        (status = 413, description = "Body over 1 MiB.", content_type = "application/problem+json",
-            body = ref("#/components/schemas/PayloadTooLargeProblem")),
-        (status = 415, description = "Body not sent as `application/json`.", content_type = "application/problem+json",
-            body = ref("#/components/schemas/UnsupportedMediaTypeProblem")),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
     )
 )]
 pub async fn post_batch(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Result<Response, Problem> {
@@ -101,15 +101,18 @@ pub async fn post_batch(State(app): State<Arc<App>>, headers: HeaderMap, body: B
             Ok(parsed) => execute(&app, parsed).await,
         };
         results.push(match outcome {
-            Ok(reply) => reply.body,
-            Err(problem) => json!({
-                "commandId": command_body::command_id_of(entry).map(|id| id.to_string()),
-                "status": "rejected",
-                "problem": problem.body(),
-            }),
+            Ok(reply) => BatchResult::Answered(rendered(&reply)),
+            Err(problem) => BatchResult::Rejected(RejectedCommand::new(
+                command_body::command_id_of(entry).map(|id| id.to_string()),
+                problem.body(),
+            )),
         });
     }
-    Ok(json_response(StatusCode::OK, &json!({ "results": results }), false))
+    Ok(json_response(StatusCode::OK, &BatchResponse { results }, false))
+}
+
+fn rendered(reply: &Reply) -> CommandResponse {
+    views::command_response(&reply.answer, reply.replayed)
 }
 
 /// Executes one command in a span of its own (in the request's trace, which its events then carry), and counts
@@ -121,7 +124,8 @@ async fn execute(app: &App, mut parsed: ParsedCommand) -> Result<Reply, Problem>
     let started = Instant::now();
     let result = app.commands.execute(&parsed).instrument(span.clone()).await.map_err(|e| Problem::from(&e));
     let outcome = match &result {
-        Ok(reply) => reply.body["status"].as_str().unwrap_or("applied"),
+        Ok(Reply { replayed: true, .. }) => "duplicate",
+        Ok(Reply { answer, .. }) => answer.outcome.as_str(),
         Err(problem) => problem.slug,
     };
     span.in_scope(|| tracing::debug!(outcome, "command answered"));

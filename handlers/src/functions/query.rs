@@ -19,7 +19,12 @@ use crate::application::queries::{ActivityQuery, Answer, AtVersion, InventoryQue
 use crate::contract::FieldError;
 #[allow(unused_imports)] // named by the OpenAPI annotations
 use crate::contract::views::{ActivityView, InventoryPageView, SingleItem, SummaryView};
+#[allow(unused_imports)] // named by the OpenAPI annotations
+use crate::contract::wire_rules::{Identifier, IdentifierFilter};
+use crate::domain::ids::NAME_PATTERN;
 use crate::domain::{ItemKey, LocationId, Sku};
+#[allow(unused_imports)] // named by the OpenAPI annotations
+use crate::http::responses::{InvalidParameters, NotModified};
 use crate::http::{Problem, etag};
 
 /// The function's routes (behind the key where keys are needed).
@@ -68,7 +73,7 @@ impl Params {
 
     fn name<T, E>(&self, field: &str, parse: fn(&str) -> Result<T, E>) -> Result<Option<T>, Problem> {
         self.get(field)
-            .map(|v| parse(v).map_err(|_| Problem::invalid_field(field, "must match ^[a-z0-9][a-z0-9._-]{0,63}$")))
+            .map(|v| parse(v).map_err(|_| Problem::invalid_field(field, &format!("must match {NAME_PATTERN}"))))
             .transpose()
     }
 
@@ -148,9 +153,9 @@ pub struct ItemWaiting {
 #[into_params(parameter_in = Path)]
 #[allow(dead_code)]
 pub struct ItemParams {
-    #[param(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "store-1")]
+    #[param(value_type = Identifier, inline, example = "store-1")]
     location: String,
-    #[param(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "apple-pie")]
+    #[param(value_type = Identifier, inline, example = "apple-pie")]
     sku: String,
 }
 
@@ -159,9 +164,9 @@ pub struct ItemParams {
 #[into_params(parameter_in = Query, rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct InventoryParams {
-    #[param(pattern = "^([a-z0-9][a-z0-9._-]{0,63})?$", example = "store-1")]
+    #[param(value_type = Option<IdentifierFilter>, inline, example = "store-1")]
     location: Option<String>,
-    #[param(pattern = "^([a-z0-9][a-z0-9._-]{0,63})?$", example = "apple-pie")]
+    #[param(value_type = Option<IdentifierFilter>, inline, example = "apple-pie")]
     sku: Option<String>,
     /// Words, each matched as a prefix of a word of the product name or sku (never a query language).
     #[param(max_length = 200, example = "apple")]
@@ -180,9 +185,9 @@ pub struct InventoryParams {
 #[into_params(parameter_in = Query, rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct ActivityParams {
-    #[param(pattern = "^([a-z0-9][a-z0-9._-]{0,63})?$")]
+    #[param(value_type = Option<IdentifierFilter>, inline)]
     location: Option<String>,
-    #[param(pattern = "^([a-z0-9][a-z0-9._-]{0,63})?$")]
+    #[param(value_type = Option<IdentifierFilter>, inline)]
     sku: Option<String>,
     /// Events to answer (default 50).
     #[param(minimum = 1, maximum = 500)]
@@ -217,10 +222,8 @@ fn inventory_query(params: &Params) -> Result<InventoryQuery, Problem> {
         (status = 200, description = "A page of items; `nextCursor` fetches the next.", body = InventoryPageView,
             headers(("ETag" = String, description = "A strong ETag of this answer"),
                 ("Cache-Control" = String, description = "`no-cache`: revalidate with `If-None-Match`"))),
-        (status = 304, description = "The answer's ETag is in `If-None-Match` (or, with `waitForChange`, the \
-            timeout passed unchanged): no body.", headers(("ETag" = String))),
-        (status = 400, description = "A parameter is invalid; every bad one is listed.",
-            content_type = "application/problem+json", body = ref("#/components/schemas/InvalidRequestProblem")),
+        (status = 304, response = NotModified),
+        (status = 400, response = InvalidParameters),
     )
 )]
 pub async fn inventory(
@@ -246,10 +249,8 @@ pub async fn inventory(
         (status = 200, description = "Every product's total by location, and every location's total.", body = SummaryView,
             headers(("ETag" = String, description = "A strong ETag of this answer"),
                 ("Cache-Control" = String, description = "`no-cache`: revalidate with `If-None-Match`"))),
-        (status = 304, description = "The answer's ETag is in `If-None-Match` (or, with `waitForChange`, the \
-            timeout passed unchanged): no body.", headers(("ETag" = String))),
-        (status = 400, description = "A parameter is invalid; every bad one is listed.",
-            content_type = "application/problem+json", body = ref("#/components/schemas/InvalidRequestProblem")),
+        (status = 304, response = NotModified),
+        (status = 400, response = InvalidParameters),
     )
 )]
 pub async fn summary(
@@ -275,10 +276,8 @@ pub async fn summary(
             headers(("ETag" = String, description = "A strong ETag of this answer"),
                 ("Cache-Control" = String, description = "`no-cache`: revalidate with `If-None-Match`"),
                 ("X-Stale" = String, description = "`true`: `minVersion` was not reached before `timeout`; this is what the read model holds"))),
-        (status = 304, description = "The answer's ETag is in `If-None-Match` (or, with `waitForChange`, the \
-            timeout passed unchanged): no body.", headers(("ETag" = String))),
-        (status = 400, description = "A parameter is invalid; every bad one is listed.",
-            content_type = "application/problem+json", body = ref("#/components/schemas/InvalidRequestProblem")),
+        (status = 304, response = NotModified),
+        (status = 400, response = InvalidParameters),
         (status = 404, description = "No stock was ever recorded for this item (with `minVersion` past `timeout`, \
             also `X-Stale: true`).", content_type = "application/problem+json",
             body = ref("#/components/schemas/NotFoundProblem")),
@@ -297,7 +296,7 @@ pub async fn item(
     let (location, sku) = match (location, sku) {
         (Ok(location), Ok(sku)) => (location, sku),
         (location, sku) => {
-            let rule = "must match ^[a-z0-9][a-z0-9._-]{0,63}$";
+            let rule = &format!("must match {NAME_PATTERN}");
             let errors = [("location", location.is_err()), ("sku", sku.is_err())];
             let errors = errors.iter().filter(|(_, bad)| *bad).map(|(field, _)| FieldError::new(*field, rule));
             return Err(Problem::invalid(errors.collect()));
@@ -340,10 +339,8 @@ pub async fn item(
         (status = 200, description = "The newest events.", body = ActivityView,
             headers(("ETag" = String, description = "A strong ETag of this answer"),
                 ("Cache-Control" = String, description = "`no-cache`: revalidate with `If-None-Match`"))),
-        (status = 304, description = "The answer's ETag is in `If-None-Match` (or, with `waitForChange`, the \
-            timeout passed unchanged): no body.", headers(("ETag" = String))),
-        (status = 400, description = "A parameter is invalid; every bad one is listed.",
-            content_type = "application/problem+json", body = ref("#/components/schemas/InvalidRequestProblem")),
+        (status = 304, response = NotModified),
+        (status = 400, response = InvalidParameters),
     )
 )]
 pub async fn activity(

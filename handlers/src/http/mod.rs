@@ -6,5 +6,6 @@ pub mod body;
 pub mod etag;
 pub mod problem;
 pub mod request_log;
+pub mod responses;
 
 pub use problem::Problem;

@@ -25,8 +25,11 @@ pub struct Problem {
 }
 
 impl Problem {
-    pub fn new(status: StatusCode, slug: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, slug, title, detail: detail.into(), extensions: Map::new() }
+    /// A problem of a kind of the catalogue: its slug, status and title come from there.
+    pub fn new(kind: &Kind, detail: impl Into<String>) -> Self {
+        // Infallible: every status in the catalogue is a valid one (a test builds each).
+        let status = StatusCode::from_u16(kind.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Self { status, slug: kind.slug, title: kind.title, detail: detail.into(), extensions: Map::new() }
     }
 
     pub fn with(mut self, key: &str, value: Value) -> Self {
@@ -36,8 +39,7 @@ impl Problem {
 
     pub fn invalid(errors: Vec<FieldError>) -> Self {
         let detail = errors.iter().map(|e| format!("{} {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
-        Self::new(StatusCode::BAD_REQUEST, "invalid-request", "The request is invalid", detail)
-            .with("errors", json!(errors))
+        Self::new(&INVALID_REQUEST, detail).with("errors", json!(errors))
     }
 
     pub fn invalid_field(field: &str, message: &str) -> Self {
@@ -45,71 +47,40 @@ impl Problem {
     }
 
     pub fn not_found(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+        Self::new(&NOT_FOUND, detail)
     }
 
     pub fn method_not_allowed() -> Self {
-        Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method-not-allowed",
-            "Method not allowed",
-            "this path does not take that method",
-        )
+        Self::new(&METHOD_NOT_ALLOWED, "this path does not take that method")
     }
 
     pub fn payload_too_large(limit: usize) -> Self {
-        Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload-too-large",
-            "Payload too large",
-            format!("the body may be at most {limit} bytes"),
-        )
-        .with("limit", json!(limit))
+        Self::new(&PAYLOAD_TOO_LARGE, format!("the body may be at most {limit} bytes")).with("limit", json!(limit))
     }
 
     pub fn unsupported_media_type() -> Self {
-        Self::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "Unsupported media type",
-            "send the body as application/json",
-        )
+        Self::new(&UNSUPPORTED_MEDIA_TYPE, "send the body as application/json")
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", "a valid function key is required")
+        Self::new(&UNAUTHORIZED, "a valid function key is required")
     }
 
     /// A backend is down or throttled; the client should retry after `Retry-After`. The cause is logged,
     /// never returned.
     pub fn unavailable(cause: &dyn std::fmt::Display) -> Self {
         tracing::warn!(%cause, "backend unavailable");
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "Service unavailable",
-            "a backend is unavailable; retry later",
-        )
+        Self::new(&UNAVAILABLE, "a backend is unavailable; retry later")
     }
 
     /// A bug or corrupt data: logged in full, answered without internals.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Internal error",
-            "the server failed; it has been logged",
-        )
+        Self::new(&INTERNAL, "the server failed; it has been logged")
     }
 
     pub fn command_id_reused() -> Self {
-        Self::new(
-            StatusCode::CONFLICT,
-            "command-id-reused",
-            "Command id reused",
-            "this commandId was already used for a different command",
-        )
+        Self::new(&COMMAND_ID_REUSED, "this commandId was already used for a different command")
     }
 
     pub fn body(&self) -> Value {
@@ -127,29 +98,21 @@ impl From<&DomainError> for Problem {
     fn from(error: &DomainError) -> Self {
         let detail = error.to_string();
         match error {
-            DomainError::InsufficientStock { available, requested } => {
-                Problem::new(StatusCode::CONFLICT, "insufficient-stock", "Insufficient stock", detail)
-                    .with("available", json!(available))
-                    .with("requested", json!(requested))
-            }
-            DomainError::VersionConflict { expected, actual } => {
-                Problem::new(StatusCode::CONFLICT, "version-conflict", "Version conflict", detail)
-                    .with("expectedVersion", json!(expected))
-                    .with("actualVersion", json!(actual))
-            }
-            DomainError::QuantityLimit { on_hand, adding, limit } => {
-                Problem::new(StatusCode::CONFLICT, "quantity-limit", "Quantity limit exceeded", detail)
-                    .with("onHand", json!(on_hand))
-                    .with("adding", json!(adding))
-                    .with("limit", json!(limit))
-            }
+            DomainError::InsufficientStock { available, requested } => Problem::new(&INSUFFICIENT_STOCK, detail)
+                .with("available", json!(available))
+                .with("requested", json!(requested)),
+            DomainError::VersionConflict { expected, actual } => Problem::new(&VERSION_CONFLICT, detail)
+                .with("expectedVersion", json!(expected))
+                .with("actualVersion", json!(actual)),
+            DomainError::QuantityLimit { on_hand, adding, limit } => Problem::new(&QUANTITY_LIMIT, detail)
+                .with("onHand", json!(on_hand))
+                .with("adding", json!(adding))
+                .with("limit", json!(limit)),
             DomainError::SameLocation => Problem::invalid_field("to", "must differ from 'from'"),
             DomainError::InFuture { .. } => Problem::invalid_field("occurredAt", &detail),
-            DomainError::CountBeforeHistory { occurred_at, horizon } => {
-                Problem::new(StatusCode::CONFLICT, "count-before-history", "Count older than the kept history", detail)
-                    .with("occurredAt", json!(occurred_at))
-                    .with("historyFrom", json!(horizon))
-            }
+            DomainError::CountBeforeHistory { occurred_at, horizon } => Problem::new(&COUNT_BEFORE_HISTORY, detail)
+                .with("occurredAt", json!(occurred_at))
+                .with("historyFrom", json!(horizon)),
         }
     }
 }
@@ -198,8 +161,9 @@ pub enum Member {
     FieldErrors,
 }
 
-/// One kind of problem: what the OpenAPI document says of it. `CATALOGUE` lists every kind the constructors above
-/// build; a test holds the two together, so the document cannot miss a type or a member.
+/// One kind of problem: its slug, status and title, which every problem of the kind is built from, and what the
+/// OpenAPI document says of its members. `CATALOGUE` lists every kind; a test holds the members the constructors
+/// add to the ones described, so the document cannot miss a type or a member.
 #[derive(Debug, Clone, Copy)]
 pub struct Kind {
     pub slug: &'static str,
@@ -208,46 +172,66 @@ pub struct Kind {
     pub members: &'static [(&'static str, Member)],
 }
 
-/// Every problem the API answers.
+// Every problem the API answers, each stated once: the constructors above build them, the document describes them.
+
+pub const INVALID_REQUEST: Kind = Kind {
+    slug: "invalid-request",
+    status: 400,
+    title: "The request is invalid",
+    members: &[("errors", Member::FieldErrors)],
+};
+pub const UNAUTHORIZED: Kind = Kind { slug: "unauthorized", status: 401, title: "Unauthorized", members: &[] };
+pub const NOT_FOUND: Kind = Kind { slug: "not-found", status: 404, title: "Not found", members: &[] };
+pub const METHOD_NOT_ALLOWED: Kind =
+    Kind { slug: "method-not-allowed", status: 405, title: "Method not allowed", members: &[] };
+pub const INSUFFICIENT_STOCK: Kind = Kind {
+    slug: "insufficient-stock",
+    status: 409,
+    title: "Insufficient stock",
+    members: &[("available", Member::Stock), ("requested", Member::Count)],
+};
+pub const VERSION_CONFLICT: Kind = Kind {
+    slug: "version-conflict",
+    status: 409,
+    title: "Version conflict",
+    members: &[("expectedVersion", Member::Version), ("actualVersion", Member::Version)],
+};
+pub const QUANTITY_LIMIT: Kind = Kind {
+    slug: "quantity-limit",
+    status: 409,
+    title: "Quantity limit exceeded",
+    members: &[("onHand", Member::Stock), ("adding", Member::Count), ("limit", Member::Count)],
+};
+pub const COUNT_BEFORE_HISTORY: Kind = Kind {
+    slug: "count-before-history",
+    status: 409,
+    title: "Count older than the kept history",
+    members: &[("occurredAt", Member::Instant), ("historyFrom", Member::Instant)],
+};
+pub const COMMAND_ID_REUSED: Kind =
+    Kind { slug: "command-id-reused", status: 409, title: "Command id reused", members: &[] };
+pub const PAYLOAD_TOO_LARGE: Kind =
+    Kind { slug: "payload-too-large", status: 413, title: "Payload too large", members: &[("limit", Member::Count)] };
+pub const UNSUPPORTED_MEDIA_TYPE: Kind =
+    Kind { slug: "unsupported-media-type", status: 415, title: "Unsupported media type", members: &[] };
+pub const INTERNAL: Kind = Kind { slug: "internal", status: 500, title: "Internal error", members: &[] };
+pub const UNAVAILABLE: Kind = Kind { slug: "unavailable", status: 503, title: "Service unavailable", members: &[] };
+
+/// The kinds in the order the document lists them.
 pub const CATALOGUE: &[Kind] = &[
-    Kind {
-        slug: "invalid-request",
-        status: 400,
-        title: "The request is invalid",
-        members: &[("errors", Member::FieldErrors)],
-    },
-    Kind { slug: "unauthorized", status: 401, title: "Unauthorized", members: &[] },
-    Kind { slug: "not-found", status: 404, title: "Not found", members: &[] },
-    Kind { slug: "method-not-allowed", status: 405, title: "Method not allowed", members: &[] },
-    Kind {
-        slug: "insufficient-stock",
-        status: 409,
-        title: "Insufficient stock",
-        members: &[("available", Member::Stock), ("requested", Member::Count)],
-    },
-    Kind {
-        slug: "version-conflict",
-        status: 409,
-        title: "Version conflict",
-        members: &[("expectedVersion", Member::Version), ("actualVersion", Member::Version)],
-    },
-    Kind {
-        slug: "quantity-limit",
-        status: 409,
-        title: "Quantity limit exceeded",
-        members: &[("onHand", Member::Stock), ("adding", Member::Count), ("limit", Member::Count)],
-    },
-    Kind {
-        slug: "count-before-history",
-        status: 409,
-        title: "Count older than the kept history",
-        members: &[("occurredAt", Member::Instant), ("historyFrom", Member::Instant)],
-    },
-    Kind { slug: "command-id-reused", status: 409, title: "Command id reused", members: &[] },
-    Kind { slug: "payload-too-large", status: 413, title: "Payload too large", members: &[("limit", Member::Count)] },
-    Kind { slug: "unsupported-media-type", status: 415, title: "Unsupported media type", members: &[] },
-    Kind { slug: "internal", status: 500, title: "Internal error", members: &[] },
-    Kind { slug: "unavailable", status: 503, title: "Service unavailable", members: &[] },
+    INVALID_REQUEST,
+    UNAUTHORIZED,
+    NOT_FOUND,
+    METHOD_NOT_ALLOWED,
+    INSUFFICIENT_STOCK,
+    VERSION_CONFLICT,
+    QUANTITY_LIMIT,
+    COUNT_BEFORE_HISTORY,
+    COMMAND_ID_REUSED,
+    PAYLOAD_TOO_LARGE,
+    UNSUPPORTED_MEDIA_TYPE,
+    INTERNAL,
+    UNAVAILABLE,
 ];
 
 impl IntoResponse for Problem {

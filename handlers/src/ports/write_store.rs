@@ -4,6 +4,7 @@ use async_trait::async_trait;
 
 use super::Cause;
 
+use crate::domain::answer::CommandAnswer;
 use crate::domain::{
     Aggregate, CommandId, Event, EventId, LedgerChange, LedgerRead, PendingTransfer, StreamId, Timestamp, TransferId,
 };
@@ -22,14 +23,15 @@ pub struct Snapshot {
     pub cached: bool,
 }
 
-/// The stored outcome of an applied command, replayed verbatim for a retry with the same id.
+/// The stored outcome of an applied command, replayed for a retry with the same id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandOutcome {
     pub command_id: CommandId,
     /// Hash of the command as the client sent it: a retry with another body is refused.
     pub request_hash: String,
-    /// The response body as first sent (JSON text).
-    pub response: String,
+    /// The answer as first given; `None` when the store knows only the hash (Cosmos DB: the id is claimed by
+    /// another stream, whose partition holds the answer, so the hashes differ and the answer is never needed).
+    pub answer: Option<CommandAnswer>,
 }
 
 /// Everything one command changes in one stream, committed all or nothing.

@@ -4,7 +4,7 @@
 //! the ledger; a `read.db` of version 0 keeps its activity log.
 
 use pieshop::adapters::embedded::{SqliteReadModel, SqliteWriteStore};
-use pieshop::contract::event_json;
+use pieshop::contract::{answer_json, event_json};
 use pieshop::domain::{
     Action, Aggregate, Command, CommandId, CommandMeta, ItemState, LedgerChange, Mark, Quantity, Stock, Timestamp,
     Version,
@@ -95,12 +95,14 @@ async fn a_version_2_file_keeps_its_markers_and_still_refuses_their_reuse() {
             ..ItemState::empty(key("store-1", "apple-pie"))
         }),
         events: vec![stock("store-1", "apple-pie", 1, 5, 0)],
-        outcome: CommandOutcome { command_id: marker, request_hash: "hash-1".into(), response: "{}".into() },
+        outcome: CommandOutcome { command_id: marker, request_hash: "hash-1".into(), answer: None },
         transfer: None,
         ledger: LedgerChange::None,
     };
     match store.commit(retry).await.unwrap() {
-        CommitResult::Duplicate(original) => assert_eq!(original.response, RESPONSE),
+        CommitResult::Duplicate(original) => {
+            assert_eq!(original.answer.map(|a| answer_json::encode(&a)).as_deref(), Some(RESPONSE))
+        }
         other => panic!("a retry of a migrated command must be a duplicate, got {other:?}"),
     }
     assert!(store.events().await.unwrap().is_empty(), "the retry wrote nothing");
@@ -219,7 +221,8 @@ async fn a_version_3_file_moves_each_items_history_into_its_ledger() {
     assert_eq!(count_at(&store, &pork, 4, at(8)).await, Stock(4));
 }
 
-const RESPONSE: &str = r#"{"status":"applied"}"#;
+/// A marker's answer as versions 1 and 2 wrote it.
+const RESPONSE: &str = r#"{"commandId":"6f1b3c9e-3f4a-4a53-9a6e-0b7f1f0c2d11","events":["1c6d1f58-5a4e-5f7e-9c1e-3f1a2b3c4d5e"],"items":[{"location":"store-1","needsCount":false,"quantity":24,"sku":"apple-pie","version":1}],"status":"applied"}"#;
 
 /// Writes a marker the way versions 1 and 2 did (text command id), returning its command id.
 fn insert_marker(path: &std::path::Path) -> CommandId {
@@ -241,8 +244,8 @@ async fn assert_marker_kept(store: &SqliteWriteStore, command: CommandId) {
         .unwrap()
         .expect("the marker survives the migration");
     assert_eq!(
-        (outcome.command_id, outcome.request_hash.as_str(), outcome.response.as_str()),
-        (command, "hash-1", RESPONSE)
+        (outcome.command_id, outcome.request_hash.as_str(), outcome.answer.map(|a| answer_json::encode(&a)).as_deref()),
+        (command, "hash-1", Some(RESPONSE))
     );
 }
 

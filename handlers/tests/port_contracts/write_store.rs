@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
+use pieshop::domain::answer::{Changed, CommandAnswer, ItemAnswer};
 use pieshop::domain::{
-    Aggregate, Amount, CommandId, Event, ItemState, LedgerChange, LedgerRead, Mark, Movement, PendingTransfer,
+    Aggregate, Amount, CommandId, Event, ItemState, LedgerChange, LedgerRead, Mark, Movement, Outcome, PendingTransfer,
     Quantity, Timestamp, TransferId, Version,
 };
 use pieshop::ports::WriteStore;
@@ -20,8 +21,25 @@ fn item(location: &str, sku: &str, quantity: u32, version: u64) -> Aggregate {
     })
 }
 
-fn outcome(command: CommandId, response: &str) -> CommandOutcome {
-    CommandOutcome { command_id: command, request_hash: format!("hash-{command}"), response: response.into() }
+/// An answer told apart from others by `version`.
+fn answer(command: CommandId, version: u64) -> Option<CommandAnswer> {
+    let item = ItemAnswer {
+        key: key("store-1", "apple-pie"),
+        quantity: Quantity::new(7).unwrap().into(),
+        version: Version(version),
+    };
+    Some(CommandAnswer {
+        command_id: command,
+        outcome: Outcome::Applied,
+        delta: None,
+        changed: Changed::Items(vec![item]),
+        events: Vec::new(),
+        transfer: None,
+    })
+}
+
+fn outcome(command: CommandId, version: u64) -> CommandOutcome {
+    CommandOutcome { command_id: command, request_hash: format!("hash-{command}"), answer: answer(command, version) }
 }
 
 fn commit(
@@ -35,7 +53,7 @@ fn commit(
         expected,
         state: item("store-1", "apple-pie", version as u32 * 10, version),
         events,
-        outcome: outcome(command, &format!("{{\"v\":{version}}}")),
+        outcome: outcome(command, version),
         transfer: None,
         ledger: LedgerChange::None,
     };
@@ -54,7 +72,7 @@ pub async fn a_commit_stores_state_events_and_marker_together(store: Arc<dyn Wri
     assert_eq!(loaded.aggregate, item("store-1", "apple-pie", 10, 1));
     assert_eq!(store.events().await.unwrap(), vec![event]);
     let stored = store.outcome(&stream("store-1", "apple-pie"), command).await.unwrap().unwrap();
-    assert_eq!(stored.response, "{\"v\":1}");
+    assert_eq!(stored.answer, answer(command, 1));
     assert_eq!(stored.request_hash, format!("hash-{command}"));
 }
 
@@ -88,10 +106,10 @@ pub async fn a_second_commit_of_one_command_returns_the_stored_outcome(store: Ar
     let etag = store.load(&stream("store-1", "apple-pie")).await.unwrap().unwrap().etag;
     let mut retry = first;
     retry.expected = Some(etag);
-    retry.outcome.response = "{\"v\":\"other\"}".into();
+    retry.outcome.answer = answer(command, 99);
     match store.commit(retry).await.unwrap() {
         CommitResult::Duplicate(stored) => {
-            assert_eq!((stored.command_id, stored.response.as_str()), (command, "{\"v\":1}"))
+            assert_eq!((stored.command_id, stored.answer), (command, answer(command, 1)))
         }
         other => panic!("expected the stored outcome, got {other:?}"),
     }
@@ -165,7 +183,8 @@ pub async fn a_command_id_used_on_another_stream_returns_the_first_outcome(store
     let (mut reused, _) = commit(1, None, vec![stock("van", "pork-pie", 1, 5, 0)]);
     reused.stream = stream("van", "pork-pie");
     reused.state = item("van", "pork-pie", 5, 1);
-    reused.outcome = CommandOutcome { command_id: command, request_hash: "another-body".into(), response: "{}".into() };
+    reused.outcome =
+        CommandOutcome { command_id: command, request_hash: "another-body".into(), answer: answer(command, 0) };
     match store.commit(reused).await.unwrap() {
         CommitResult::Duplicate(stored) => assert_eq!(stored.request_hash, format!("hash-{command}")),
         other => panic!("a reused command id was {other:?}"),

@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use crate::contract::event_json;
+use crate::contract::{answer_json, event_json};
 use crate::domain::{Aggregate, CommandId, Event, Mark, Movement, PendingTransfer, StreamId, TransferId};
 use crate::ports::write_store::CommandOutcome;
 
@@ -60,7 +60,7 @@ pub fn marker(stream: &StreamId, outcome: &CommandOutcome, ttl: u64) -> Value {
         "pk": stream.to_string(),
         "kind": "marker",
         "requestHash": outcome.request_hash,
-        "response": outcome.response,
+        "response": outcome.answer.as_ref().map(answer_json::encode).unwrap_or_default(),
         "ttl": ttl,
     })
 }
@@ -98,12 +98,12 @@ pub fn transfer(stream: &StreamId, transfer: &PendingTransfer) -> Value {
     })
 }
 
-/// Reads a marker document back.
+/// Reads a marker document back; `None` if it is not one.
 pub fn outcome_of(command: CommandId, doc: &Value) -> Option<CommandOutcome> {
     Some(CommandOutcome {
         command_id: command,
         request_hash: doc.get("requestHash")?.as_str()?.to_owned(),
-        response: doc.get("response")?.as_str()?.to_owned(),
+        answer: Some(answer_json::decode(doc.get("response")?.as_str()?).ok()?),
     })
 }
 
@@ -143,7 +143,7 @@ mod tests {
             location: LocationId::parse("store-1").unwrap(),
             sku: Sku::parse("apple-pie").unwrap(),
         });
-        let outcome = CommandOutcome { command_id: command, request_hash: "h".into(), response: "{}".into() };
+        let outcome = CommandOutcome { command_id: command, request_hash: "h".into(), answer: None };
         assert_eq!(marker(&stream, &outcome, 2_592_000)["ttl"], 2_592_000);
         assert_eq!(claim(command, &stream, "h", 2_592_000)["ttl"], 2_592_000);
         let event = movement(&stream, &Movement(Timestamp::now(), command, 1));

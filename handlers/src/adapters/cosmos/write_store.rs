@@ -161,7 +161,7 @@ struct Claim {
 impl Claim {
     /// What the claim tells about the command: its hash (its answer lives with its marker).
     fn outcome(&self, command: CommandId) -> CommandOutcome {
-        CommandOutcome { command_id: command, request_hash: self.request_hash.clone(), response: String::new() }
+        CommandOutcome { command_id: command, request_hash: self.request_hash.clone(), answer: None }
     }
 }
 

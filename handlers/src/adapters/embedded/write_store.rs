@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::migrations::Migrations;
 use super::sqlite::{Db, DbError, Savepoint, corrupt};
-use crate::contract::event_json;
+use crate::contract::{answer_json, event_json};
 use crate::domain::{
     Aggregate, CommandId, Event, LedgerChange, LedgerRead, Mark, PendingTransfer, StreamId, Timestamp, TransferId,
 };
@@ -186,7 +186,9 @@ fn find_outcome(tx: &Connection, command: CommandId) -> Result<Option<CommandOut
         .prepare_cached("SELECT request_hash, response FROM markers WHERE command_id = ?1")?
         .query_row(params![command.0.as_bytes()], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
         .optional()?;
-    Ok(row.map(|(request_hash, response)| CommandOutcome { command_id: command, request_hash, response }))
+    let Some((request_hash, response)) = row else { return Ok(None) };
+    let answer = answer_json::decode(&response).map_err(corrupt)?;
+    Ok(Some(CommandOutcome { command_id: command, request_hash, answer: Some(answer) }))
 }
 
 /// Records the command's marker; `false` if the command already has one (nothing is written then).
@@ -201,7 +203,7 @@ fn insert_marker(tx: &Connection, commit: &Commit) -> Result<bool, DbError> {
             outcome.command_id.0.as_bytes(),
             commit.stream.to_string(),
             outcome.request_hash,
-            outcome.response
+            outcome.answer.as_ref().map(answer_json::encode).unwrap_or_default()
         ])?;
     Ok(inserted == 1)
 }
