@@ -219,13 +219,17 @@ start_redis() {
 
 find_java() {
   if [[ -n ${ES_JAVA_HOME:-} ]]; then echo "$ES_JAVA_HOME"; return; fi
-  local d v
-  for d in /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/*; do
+  # Elasticsearch 9 needs Java 21+ (Temurin 25 first); 8.x runs on Java 17 and is not supported on 25, so it takes
+  # the first JDK from 17 up to 24.
+  local d v min=21 max=99
+  local -a dirs=(/usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/*)
+  if [[ $ES_VERSION == 8.* ]]; then min=17 max=24 dirs=(/usr/lib/jvm/*); fi
+  for d in "${dirs[@]}"; do
     [[ -x $d/bin/java ]] || continue
     v=$("$d/bin/java" -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ {print $2}')
-    if [[ ${v%%.*} =~ ^[0-9]+$ ]] && ((${v%%.*} >= 21)); then echo "$d"; return; fi
+    if [[ ${v%%.*} =~ ^[0-9]+$ ]] && ((${v%%.*} >= min && ${v%%.*} <= max)); then echo "$d"; return; fi
   done
-  die "Elasticsearch 9 needs Java 21+: set ES_JAVA_HOME (none found under /usr/lib/jvm)"
+  die "Elasticsearch $ES_VERSION needs Java $min to $max: set ES_JAVA_HOME (none found under /usr/lib/jvm)"
 }
 
 start_elasticsearch() {
@@ -239,6 +243,8 @@ start_elasticsearch() {
   dir="$RUN_DIR/elasticsearch"
   mkdir -p "$dir/data" "$dir/logs" "$dir/tmp"
   cp -R "$home/config" "$dir/config" # ES writes its keystore into the config dir: keep the cache read-only
+  # 8.x's jvm.options write the GC log to logs/gc.log under the distribution (read-only here): into the run dir.
+  sed -i "s|file=logs/gc.log|file=$dir/logs/gc.log|" "$dir/config/jvm.options"
   local security=false
   local -a curl_auth=()
   if [[ -n ${PIESHOP_ES_PASSWORD:-} ]]; then

@@ -71,8 +71,9 @@ param alertEmail string = ''
 param projectionLagThresholdMs int = 60000
 @description('Alert when the oldest unpublished event is older than this many seconds.')
 param outboxOldestAgeThresholdSeconds int = 300
-@description('Alert when more events than this wait in the outbox.')
-param outboxBacklogThreshold int = 1000
+@description('Alert when more events than this wait in the outbox. A relay pass that cannot publish counts one batch (at most 200), so keep this below 200.')
+@maxValue(199)
+param outboxBacklogThreshold int = 150
 @description('Alert when the function app answers more 5xx than this in 5 minutes.')
 param http5xxThreshold int = 5
 
@@ -264,6 +265,19 @@ module alerts 'modules/alerts.bicep' = {
   }
 }
 
+// The operators' workbook over the same signals, per instance (docs/RUNBOOK.md, "Where each signal is seen").
+module workbook 'modules/workbook.bicep' = {
+  name: 'workbook'
+  params: {
+    location: location
+    tags: tags
+    appInsightsId: monitoring.outputs.appInsightsId
+    functionAppId: functionApp.outputs.id
+    topicId: eventGrid.outputs.id
+    signalrId: enableSignalR ? resourceId('Microsoft.SignalRService/signalR', signalrName) : ''
+  }
+}
+
 // Names for the scripts, and the function URLs (without keys: scripts/add-scanner.sh issues them).
 output functionAppName string = functionApp.outputs.name
 output eventGridTopicName string = eventGrid.outputs.name
@@ -271,6 +285,7 @@ output storageAccountName string = storage.outputs.name
 output deadLetterContainerName string = deadLetterContainerName
 output keyVaultName string = keyVault.outputs.name
 output alertNames array = alerts.outputs.alertNames
+output workbookId string = workbook.outputs.id
 output commandUrl string = 'https://${functionApp.outputs.defaultHostName}/api/commands'
 output queryUrl string = 'https://${functionApp.outputs.defaultHostName}/api/inventory'
 output dashboardUrl string = 'https://${functionApp.outputs.defaultHostName}/api/dashboard'

@@ -11,8 +11,10 @@ Usage: scripts/add-scanner.sh --resource-group RG [--app NAME] [--function comma
 
 Creates (or, if it exists, rotates) the function key `scanner-NAME` on the `command` function
 and prints its value once: configure the scanner to send it as the x-functions-key header.
-Use --function query for a key that reads (dashboard, reports). --revoke deletes the key:
-the scanner gets 401 from then on. --list prints key names, never values.
+Use --function query for a key that reads (dashboard, reports): the same key value is also set
+on the `negotiate` function, which a wall display calls for live push (in Azure it is a function
+of its own; without the key there it gets 401 and falls back to polling). --revoke deletes the
+key (from both, for query): the scanner gets 401 from then on. --list prints key names, never values.
 
   --resource-group RG  the resource group scripts/deploy.sh deployed into (env PIESHOP_RESOURCE_GROUP)
   --app NAME           the function app (default: read from the pieshop-infra deployment's outputs)
@@ -60,21 +62,33 @@ if [ -z "$app" ]; then
 fi
 
 key_name="scanner-$scanner"
-common=(--resource-group "$resource_group" --name "$app" --function-name "$function_name")
+# A query key reads through two functions: `query` and live push's `negotiate` (README, "Live push").
+functions=("$function_name")
+if [ "$function_name" = query ]; then functions+=(negotiate); fi
+app_args=(--resource-group "$resource_group" --name "$app")
 case "$action" in
   add)
     say "creating function key $key_name on $app/$function_name (re-running rotates it)"
-    value=$(az functionapp function keys set "${common[@]}" --key-name "$key_name" --query value --output tsv)
+    value=$(az functionapp function keys set "${app_args[@]}" --function-name "$function_name" --key-name "$key_name" --query value --output tsv)
+    value=${value//$'\r'/}
+    [ -n "$value" ] || die "az returned no key value for $key_name"
+    for extra in "${functions[@]:1}"; do
+      say "setting the same key $key_name on $app/$extra"
+      az functionapp function keys set "${app_args[@]}" --function-name "$extra" --key-name "$key_name" \
+        --key-value "$value" --output none
+    done
     say "key for $scanner (shown once; send it as the x-functions-key header):"
-    printf '%s\n' "${value//$'\r'/}"
+    printf '%s\n' "$value"
     ;;
   revoke)
-    say "deleting function key $key_name on $app/$function_name"
-    az functionapp function keys delete "${common[@]}" --key-name "$key_name"
+    for fn in "${functions[@]}"; do
+      say "deleting function key $key_name on $app/$fn"
+      az functionapp function keys delete "${app_args[@]}" --function-name "$fn" --key-name "$key_name"
+    done
     say "revoked: requests with that key now get 401"
     ;;
   list)
     say "key names on $app/$function_name:"
-    az functionapp function keys list "${common[@]}" --query "keys(@)" --output tsv
+    az functionapp function keys list "${app_args[@]}" --function-name "$function_name" --query "keys(@)" --output tsv
     ;;
 esac

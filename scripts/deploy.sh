@@ -31,6 +31,9 @@ Secrets are read from the environment only and written to Key Vault through a te
 parameters file, never a command-line argument:
   ELASTICSEARCH_URL      your Elasticsearch cluster URL (needed on the first deployment)
   ELASTICSEARCH_API_KEY  its API key (needed on the first deployment; later runs keep the stored one)
+When both are set, the cluster is checked first, before anything is deployed: Elasticsearch 8.x or
+9.x, and a key with the cluster privilege monitor and create_index, delete_index, manage, read
+and write on <ELASTICSEARCH_INDEX_PREFIX, default pieshop>-*.
 TXT
 }
 
@@ -100,6 +103,56 @@ PY
 [ -n "${ELASTICSEARCH_URL:-}" ] || say "ELASTICSEARCH_URL not set: keeping the URL already stored in Key Vault"
 [ -n "${ELASTICSEARCH_API_KEY:-}" ] || say "ELASTICSEARCH_API_KEY not set: keeping the key already stored in Key Vault"
 infra_params+=(--parameters "@$secret_params")
+
+# Elasticsearch, before anything changes: a supported major, and a key that may do what the read model does.
+# curl reads the URL and the key from a private config file, so neither is ever a command-line argument.
+# shellcheck source=scripts/lib/elasticsearch-versions.sh disable=SC1091
+. "$root/scripts/lib/elasticsearch-versions.sh"
+es_call() { # method path [json body]: prints the HTTP status, the answer goes to $work/es.out
+  (umask 077 && python3 - "$work/es.curl" "$1" "$2" "${3:-}" <<'PY'
+import json, os, sys
+path, method, target, body = sys.argv[1:]
+quote = lambda v: json.dumps(v)  # curl's config strings take the same escapes as JSON's
+lines = [f"url = {quote(os.environ['ELASTICSEARCH_URL'].rstrip('/') + target)}",
+         f"request = {quote(method)}",
+         f"header = {quote('Authorization: ApiKey ' + os.environ['ELASTICSEARCH_API_KEY'])}",
+         f"header = {quote('Content-Type: application/json')}"]
+if body:
+    lines.append(f"data = {quote(body)}")
+open(path, "w").write("\n".join(lines) + "\n")
+PY
+  )
+  curl -sS --max-time 20 --config "$work/es.curl" -o "$work/es.out" -w '%{http_code}' || echo "unreachable"
+}
+es_field() { # key...: that member of the last answer
+  python3 -c 'import functools, json, sys; print(functools.reduce(lambda d, k: d[k], sys.argv[2:], json.load(open(sys.argv[1]))))' \
+    "$work/es.out" "$@"
+}
+if [ -n "${ELASTICSEARCH_URL:-}" ] && [ -n "${ELASTICSEARCH_API_KEY:-}" ]; then
+  es_host=$(python3 -c 'import sys, urllib.parse as u; print(u.urlsplit(sys.argv[1]).hostname)' "$ELASTICSEARCH_URL")
+  status=$(es_call GET /)
+  case "$status" in
+    200) ;;
+    401) die "Elasticsearch at $es_host refused ELASTICSEARCH_API_KEY (401): create a new API key" ;;
+    403) die "the API key may not read the version of Elasticsearch at $es_host (403): it needs the cluster privilege monitor" ;;
+    *) die "Elasticsearch at $es_host did not answer GET / (status $status)" ;;
+  esac
+  es_version=$(es_field version number)
+  [[ " $ES_SUPPORTED_MAJORS " == *" ${es_version%%.*} "* ]] \
+    || die "Elasticsearch $es_version at $es_host is not supported: the read model supports the majors $ES_SUPPORTED_MAJORS"
+  es_prefix=${ELASTICSEARCH_INDEX_PREFIX:-pieshop}
+  wanted='["create_index", "delete_index", "manage", "read", "write"]'
+  status=$(es_call POST /_security/user/_has_privileges \
+    "{\"cluster\": [\"monitor\"], \"index\": [{\"names\": [\"$es_prefix-*\"], \"privileges\": $wanted}]}")
+  [ "$status" = 200 ] || die "could not check the API key's privileges on Elasticsearch at $es_host (status $status)"
+  if [ "$(es_field has_all_requested)" != True ]; then
+    missing=$(python3 -c 'import json, sys; d = json.load(open(sys.argv[1]))
+print(", ".join([f"cluster {p}" for p, ok in d.get("cluster", {}).items() if not ok]
+                + [f"{p} on {i}" for i, ps in d.get("index", {}).items() for p, ok in ps.items() if not ok]))' "$work/es.out")
+    die "the API key lacks what the read model needs on Elasticsearch at $es_host: $missing"
+  fi
+  say "Elasticsearch $es_version at $es_host: supported, and the key may manage, write and read $es_prefix-*"
+fi
 
 if $what_if; then
   if [ "$(az group exists --name "$resource_group")" != "true" ]; then

@@ -4,7 +4,8 @@
 #   PyPI:   checkov (in a cached venv), schemathesis and openapi-spec-validator (pinned, in another cached venv),
 #           pytest and azure-eventgrid (the official SDK parses what we publish)
 #   npm:    azurite (the Azure Storage emulator the dead-letter replay is tested against), pinned, into the cache
-#   Maven:  Elasticsearch's test distribution, through .ci/engines.sh install
+#   Maven:  Elasticsearch's test distributions (9.x, and the 8.x of scripts/lib/elasticsearch-versions.sh), through
+#           .ci/engines.sh install
 # Everything is cached under $PIESHOP_CACHE (default ~/.cache/pieshop); a second run takes a second.
 set -euo pipefail
 
@@ -61,4 +62,7 @@ if [[ "$(cat "$azurite/version" 2>/dev/null || true)" != "$azurite_version" ]]; 
 fi
 
 .ci/engines.sh --only redis,elasticsearch install
+# shellcheck source=scripts/lib/elasticsearch-versions.sh disable=SC1091
+. scripts/lib/elasticsearch-versions.sh
+ES_VERSION="$ES8_VERSION" .ci/engines.sh --only elasticsearch install
 echo "setup.sh: done (cache: $PIESHOP_CACHE)"

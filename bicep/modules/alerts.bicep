@@ -1,6 +1,7 @@
 // The alerts docs/RUNBOOK.md explains, each notifying the given action group:
-//   projection lag, outbox backlog growing, the app's own malformed events: log search alerts on the app's
-//   OpenTelemetry metrics in Application Insights (`customMetrics`, names as the handler exports them);
+//   projection lag, outbox backlog growing, the app's own malformed events, drift found by `verify`: log search
+//   alerts on the app's OpenTelemetry metrics in Application Insights (`customMetrics`, names as the handler
+//   exports them; handlers/tests/api/alerts.rs checks each name is sent and each condition is met by its failure);
 //   any dead letter and the 5xx rate: metric alerts on the platform's own metrics.
 // Sources: Event Grid topic metric `DeadLetteredCount` (Total; dimensions Topic, EventSubscriptionName,
 // DeadLetterReason: learn.microsoft.com/azure/event-grid/monitor-push-reference); App Service / Functions metric
@@ -117,6 +118,36 @@ resource malformedEvents 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   }
 }
 
+// The daily `verify` found items on which the read model differs from the write model: rebuild or investigate.
+resource verifyDrift 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: '${namePrefix}-verify-drift'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'pieshop: read model drifted from the write model'
+    description: 'verify found items that differ between the write and the read model. docs/RUNBOOK.md#drift'
+    severity: 2
+    enabled: true
+    scopes: [appInsightsId]
+    evaluationFrequency: 'PT1H'
+    windowSize: 'P1D'
+    criteria: {
+      allOf: [
+        {
+          query: 'customMetrics | where name == "pieshop.verify.drift" | summarize Drift = max(valueMax) by bin(timestamp, 1h)'
+          timeAggregation: 'Maximum'
+          metricMeasureColumn: 'Drift'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: actions
+  }
+}
+
 // Any dead letter: Event Grid gave up on an event; it waits in the dead-letter container for a replay.
 resource deadLetters 'Microsoft.Insights/metricAlerts@2018-03-01' = {
   name: '${namePrefix}-dead-letters'
@@ -182,6 +213,7 @@ output alertNames array = [
   projectionLag.name
   outboxBacklog.name
   malformedEvents.name
+  verifyDrift.name
   deadLetters.name
   serverErrors.name
 ]

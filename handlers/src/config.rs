@@ -41,8 +41,12 @@ pub enum ConfigError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TelemetrySettings {
     pub log_format: LogFormat,
-    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: where traces and metrics go (none: nothing is exported).
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: where traces and metrics go over OTLP (none: not there).
     pub otlp_endpoint: Option<String>,
+    /// `APPLICATIONINSIGHTS_CONNECTION_STRING`: requests, dependencies, traces and metrics to Application Insights.
+    pub application_insights: Option<Secret>,
+    /// `APPLICATIONINSIGHTS_AUTHENTICATION_STRING`: `Authorization=AAD[;ClientId=<id>]` for Entra uploads.
+    pub application_insights_authentication: Option<String>,
 }
 
 impl TelemetrySettings {
@@ -58,7 +62,12 @@ impl TelemetrySettings {
             None if lookup(listen::HOST_PORT_VARIABLE).is_some() => LogFormat::Json,
             None => LogFormat::Text,
         };
-        Ok(Self { log_format, otlp_endpoint: lookup("OTEL_EXPORTER_OTLP_ENDPOINT") })
+        Ok(Self {
+            log_format,
+            otlp_endpoint: lookup("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            application_insights: lookup("APPLICATIONINSIGHTS_CONNECTION_STRING").map(Secret::new),
+            application_insights_authentication: lookup("APPLICATIONINSIGHTS_AUTHENTICATION_STRING"),
+        })
     }
 }
 

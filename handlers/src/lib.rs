@@ -8,7 +8,8 @@
 //!   read model, answer cache, live push, and the dead-letter source the operator replays).
 //! - `contract`: the wire format (command bodies, events, dead-letter blobs, JSON views) and its descriptions for
 //!   OpenAPI.
-//! - `telemetry`: logs, traces and metrics (the subscriber, W3C trace context, the instruments).
+//! - `telemetry`: logs, traces and metrics (the subscriber, W3C trace context, the instruments, OTLP and
+//!   Application Insights export).
 //! - `application`: the use cases over the ports: execute a command, the transfer saga, dispatch and relay,
 //!   project events, answer queries and their waits, health, reconcile and rebuild, replay what Event Grid
 //!   dead-lettered.
@@ -17,7 +18,8 @@
 //!   `wiring` knows them.
 //! - `host`: the Functions host's listen rules and envelopes.
 //! - `config`: settings from the environment, as plain values.
-//! - `http`: the plumbing below the functions: problem+json, ETags, JSON bodies, function keys, the request log.
+//! - `http`: the plumbing below the functions: problem+json, ETags, JSON bodies, function keys, the request log,
+//!   and the readiness probe answered while the app is wired.
 //! - `functions`: one thin file per Azure Function (parse, call the application, render), each with its routes.
 //! - `api`: the router that merges the functions' routes, and the OpenAPI document.
 //! - `wiring`: settings → adapters → use cases → router, the only module that knows every layer; `main.rs`, the

@@ -8,8 +8,8 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use pieshop::application::{deadletters, operator};
 use pieshop::config::variables::Variables;
 use pieshop::config::{Access, Settings, TelemetrySettings};
-use pieshop::functions::App;
 use pieshop::host::listen::Mode;
+use pieshop::http::readiness;
 use pieshop::telemetry::{self, LogTo};
 use pieshop::wiring;
 
@@ -89,7 +89,7 @@ async fn main() -> ExitCode {
     };
     let telemetry = match TelemetrySettings::from_values(&values)
         .map_err(anyhow::Error::from)
-        .and_then(|t| Ok(telemetry::init(t.log_format, log_to, t.otlp_endpoint.as_deref())?))
+        .and_then(|t| Ok(telemetry::init(t.log_format, log_to, export(&t, &values)?)?))
     {
         Ok(telemetry) => telemetry,
         Err(error) => {
@@ -109,6 +109,32 @@ async fn main() -> ExitCode {
     code
 }
 
+/// Where telemetry goes: OTLP and/or Application Insights (Entra uploads through the app's managed identity).
+fn export(settings: &TelemetrySettings, values: &HashMap<String, String>) -> anyhow::Result<telemetry::Export> {
+    #[cfg(not(feature = "azure"))]
+    let _ = values;
+    Ok(telemetry::Export {
+        otlp_endpoint: settings.otlp_endpoint.clone(),
+        #[cfg(feature = "azure")]
+        application_insights: match &settings.application_insights {
+            None => None,
+            Some(connection_string) => {
+                use pieshop::telemetry::application_insights::{Destination, Entra, entra_requested};
+                let requested = settings.application_insights_authentication.as_deref().and_then(entra_requested);
+                let entra = match requested {
+                    None => None,
+                    Some(client_id) => {
+                        let client_id = client_id.or_else(|| values.get("AZURE_CLIENT_ID").cloned());
+                        let credential = pieshop::adapters::azure_identity::credential(client_id.as_deref())?;
+                        Some(Entra { credential, runtime: tokio::runtime::Handle::current() })
+                    }
+                };
+                Some(Destination { connection_string: connection_string.expose().to_owned(), entra })
+            }
+        },
+    })
+}
+
 async fn run(command: Command, values: &HashMap<String, String>) -> anyhow::Result<ExitCode> {
     let settings = Settings::from_values(values)?;
     // Any TLS use (Redis over TLS, the Azure SDKs) needs one crypto provider chosen before it starts.
@@ -118,12 +144,14 @@ async fn run(command: Command, values: &HashMap<String, String>) -> anyhow::Resu
     if let Command::Deadletters(Deadletters::List { source, json }) = &command {
         return list_dead_letters(source, *json, &settings).await;
     }
+    if let Command::Serve = command {
+        return serve(settings).await.map(|()| ExitCode::SUCCESS);
+    }
     let wiring = wiring::wire(&settings).await?;
     let adapters = wiring.adapters.clone();
     let app = wiring.app_with(settings.relay_min_age, settings.idempotency);
     match command {
-        Command::Openapi => Ok(ExitCode::SUCCESS),
-        Command::Serve => serve(settings, app).await.map(|()| ExitCode::SUCCESS),
+        Command::Openapi | Command::Serve => Ok(ExitCode::SUCCESS),
         Command::Verify => {
             let verification = operator::verify(&adapters).await?;
             for difference in &verification.drift {
@@ -176,11 +204,25 @@ fn print_report(report: &deadletters::Report, json: bool) -> anyhow::Result<()> 
     Ok(())
 }
 
-async fn serve(settings: Settings, app: std::sync::Arc<App>) -> anyhow::Result<()> {
+/// Binds first and answers the host's readiness probe while the adapters are wired (`http::readiness`).
+async fn serve(settings: Settings) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(settings.listen.addr).await?;
     let base = format!("http://{}", listener.local_addr()?);
+    let app = async {
+        let app = wiring::wire(&settings).await?.app(settings.relay_min_age);
+        if settings.listen.mode == Mode::Standalone {
+            app.relay.clone().spawn_loop(settings.relay_interval);
+        }
+        announce(&settings, &base);
+        Ok::<_, wiring::OpenError>(wiring::router(app, settings.access.clone()))
+    };
+    readiness::serve(listener, app, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Says where the wired app serves (standalone: its URLs).
+fn announce(settings: &Settings, base: &str) {
     if settings.listen.mode == Mode::Standalone {
-        app.relay.clone().spawn_loop(settings.relay_interval);
         tracing::info!(data_dir = %settings.data_dir.display(), "pieshop standalone on the embedded default");
         tracing::info!("dashboard  {base}/");
         tracing::info!("commands   POST {base}/api/commands");
@@ -192,8 +234,6 @@ async fn serve(settings: Settings, app: std::sync::Arc<App>) -> anyhow::Result<(
     } else {
         tracing::info!(%base, "pieshop custom handler listening for the Functions host");
     }
-    wiring::serve_with(listener, app, settings.access, shutdown_signal()).await?;
-    Ok(())
 }
 
 /// Ctrl-C or SIGTERM.

@@ -285,5 +285,10 @@ pub async fn serve_with(
     access: Access,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, crate::api::router::router(app, access)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(app, access)).with_graceful_shutdown(shutdown).await
+}
+
+/// The router over `app`; `access` says whether callers need a key.
+pub fn router(app: Arc<App>, access: Access) -> axum::Router {
+    crate::api::router::router(app, access)
 }

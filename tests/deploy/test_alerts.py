@@ -6,9 +6,10 @@ import re
 from conftest import ROOT
 
 BICEP = ROOT / "bicep"
-# The metric names the handler exports through OpenTelemetry (issue 15).
+# The metric names the handler exports through OpenTelemetry (issue 15; the drift gauge's alert: issue 24).
+# handlers/tests/api/alerts.rs checks the running handler sends each of them.
 APP_METRICS = {"pieshop.projection.lag", "pieshop.outbox.backlog", "pieshop.outbox.oldest_age",
-               "pieshop.events.malformed"}
+               "pieshop.events.malformed", "pieshop.verify.drift"}
 
 
 def resources(text):
@@ -29,7 +30,8 @@ def alerts():
 
 def test_every_alert_the_runbook_explains_exists_with_the_action_group_wired():
     found = alerts()
-    assert set(found) == {"projectionLag", "outboxBacklog", "malformedEvents", "deadLetters", "serverErrors"}
+    assert set(found) == {"projectionLag", "outboxBacklog", "malformedEvents", "verifyDrift", "deadLetters",
+                          "serverErrors"}
     for name, (kind, body) in found.items():
         assert kind in {"Microsoft.Insights/scheduledQueryRules", "Microsoft.Insights/metricAlerts"}, name
         assert "enabled: true" in body, name
@@ -48,7 +50,7 @@ def test_every_alert_the_runbook_explains_exists_with_the_action_group_wired():
 def test_log_alerts_query_the_apps_own_metrics_and_metric_alerts_the_platforms():
     found = alerts()
     queried = set()
-    for name in ["projectionLag", "outboxBacklog", "malformedEvents"]:
+    for name in ["projectionLag", "outboxBacklog", "malformedEvents", "verifyDrift"]:
         kind, body = found[name]
         assert kind == "Microsoft.Insights/scheduledQueryRules", name
         assert "scopes: [appInsightsId]" in body

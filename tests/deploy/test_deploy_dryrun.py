@@ -55,6 +55,36 @@ if entry["tool"] == "az":
 '''
 
 
+# A healthy Elasticsearch for deploy.sh's check, answering from the curl config file it is given (which must
+# hold the URL and the key, so neither is an argument). It records into FAKE_ES_RECORD, not FAKE_RECORD: the
+# az/func call lists the tests below assert stay as they were. FAKE_ES_VERSION and FAKE_ES_MISSING (a
+# privilege the key lacks) make it fall short.
+CURL = r'''#!/usr/bin/env python3
+import json, os, sys
+args = sys.argv[1:]
+config = open(args[args.index("--config") + 1]).read()
+out = args[args.index("-o") + 1]
+settings = {}
+for line in config.splitlines():
+    key, _, value = line.partition(" = ")
+    settings.setdefault(key, []).append(json.loads(value))
+with open(os.environ["FAKE_ES_RECORD"], "a") as f:
+    f.write(json.dumps({"args": args, "config": config}) + "\n")
+url = settings["url"][0]
+if url.endswith("/_security/user/_has_privileges"):
+    asked = json.loads(settings["data"][0])
+    missing = os.environ.get("FAKE_ES_MISSING", "")
+    index = {i["names"][0]: {p: p != missing for p in i["privileges"]} for i in asked["index"]}
+    cluster = {p: p != missing for p in asked["cluster"]}
+    ok = all(cluster.values()) and all(all(v.values()) for v in index.values())
+    body = {"has_all_requested": ok, "cluster": cluster, "index": index}
+else:
+    body = {"version": {"number": os.environ.get("FAKE_ES_VERSION", "9.1.10")}, "tagline": "You Know, for Search"}
+json.dump(body, open(out, "w"))
+sys.stdout.write("200")
+'''
+
+
 @pytest.fixture
 def fakes(tmp_path, monkeypatch):
     require_tool("unzip")
@@ -64,11 +94,14 @@ def fakes(tmp_path, monkeypatch):
         p = bin_dir / tool
         p.write_text(RECORDER)
         p.chmod(0o755)
+    (bin_dir / "curl").write_text(CURL)
+    (bin_dir / "curl").chmod(0o755)
     record = tmp_path / "calls.jsonl"
     env = dict(os.environ)
     env.update({
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "FAKE_RECORD": str(record),
+        "FAKE_ES_RECORD": str(tmp_path / "es-calls.jsonl"),
         "FAKE_OUTPUTS": "\t".join(OUTPUTS),
         "ELASTICSEARCH_URL": SECRET_URL,
         "ELASTICSEARCH_API_KEY": SECRET_KEY,
@@ -214,3 +247,38 @@ def test_resource_group_is_required(fakes, package):
     result, calls = fakes("--package", str(package))
     assert result.returncode != 0 and "--resource-group" in result.stderr
     assert calls == []
+
+
+def es_calls(fakes):
+    path = fakes.tmp.parent / "es-calls.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_the_cluster_is_checked_before_anything_is_deployed_without_a_secret_in_any_argument(fakes, package):
+    result, calls = fakes("--resource-group", "rg-test", "--package", str(package), FAKE_ES_VERSION="8.19.0")
+    assert result.returncode == 0, result.stderr
+    assert "Elasticsearch 8.19.0 at es.example.com: supported" in result.stdout
+    checks = es_calls(fakes)
+    assert [json.loads(c["config"].splitlines()[0].split(" = ")[1]).rsplit("/", 1)[-1] for c in checks] == \
+        ["", "_has_privileges"]
+    for check in checks:
+        assert SECRET_KEY in check["config"], "the key reaches curl through its config file"
+        assert not any(s in a for a in check["args"] for s in (SECRET_KEY, "pw-SECRET-b41d")), check["args"]
+    assert_no_secret(result, calls)
+
+
+def test_an_unsupported_major_stops_before_any_change(fakes, package):
+    result, calls = fakes("--resource-group", "rg-test", "--package", str(package), FAKE_ES_VERSION="7.17.25")
+    assert result.returncode != 0
+    assert "Elasticsearch 7.17.25 at es.example.com is not supported" in result.stderr
+    assert "8 9" in result.stderr
+    assert [kind(c) for c in calls] == ["az account show"], "nothing deployed"
+    assert_no_secret(result, calls)
+
+
+def test_a_key_without_the_read_models_privileges_stops_before_any_change(fakes, package):
+    result, calls = fakes("--resource-group", "rg-test", "--package", str(package), FAKE_ES_MISSING="delete_index")
+    assert result.returncode != 0
+    assert "lacks what the read model needs" in result.stderr and "delete_index on pieshop-*" in result.stderr
+    assert [kind(c) for c in calls] == ["az account show"], "nothing deployed"
+    assert_no_secret(result, calls)

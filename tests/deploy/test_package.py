@@ -28,6 +28,9 @@ def test_host_json(package_zip):
     ch = host["customHandler"]
     assert ch["description"]["defaultExecutablePath"] == "handler"
     assert ch["enableForwardingHttpRequest"] is True
+    # Current hosts proxy (streaming) and prefer it; a host without the setting ignores it and forwards
+    # (docs/protocol/functions-custom-handler.md §3); funchost models both.
+    assert ch["enableProxyingHttpRequest"] is True
     assert host["extensionBundle"] == {
         "id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5.0.0)"}
     # Longer than the 230 s HTTP front-end limit and the relay's period; a timeout restarts

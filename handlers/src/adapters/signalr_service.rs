@@ -43,6 +43,7 @@ impl SignalRService {
     }
 
     /// POSTs `body` to the hub's REST `action` with the identity's token; the answer if it is a success.
+    #[tracing::instrument(name = "SignalR post", skip_all, fields(otel.kind = "client", messaging.system = "signalr"))]
     async fn post(
         &self,
         action: &str,

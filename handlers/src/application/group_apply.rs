@@ -11,11 +11,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::oneshot;
+use tracing::Instrument;
 
 use super::changes::Changes;
 use crate::domain::Event;
 use crate::ports::read_model::Applied;
 use crate::ports::{ReadModel, ReadModelError, ResponseCache};
+use crate::telemetry::trace_context;
 
 /// Most events one write carries (Event Grid's own most per delivery).
 const MAX_EVENTS: usize = 5000;
@@ -103,7 +105,10 @@ impl GroupApply {
             self.changes.notify();
             Ok::<_, ReadModelError>(applied)
         };
-        match written.await {
+        // In the trace of the group's first event, linked to the others': its read-model and cache calls are
+        // that trace's dependencies.
+        let span = trace_context::events_span("apply group", &events);
+        match written.instrument(span).await {
             Ok(applied) => {
                 let mut outcomes = applied.into_iter();
                 for waiting in group {

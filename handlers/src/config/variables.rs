@@ -30,6 +30,17 @@ pub struct Variables {
     /// Export traces and metrics over OTLP/HTTP to this base URL (…/v1/traces, …/v1/metrics). Unset: none.
     #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "URL")]
     otel_exporter_otlp_endpoint: Option<String>,
+    /// Send requests, dependencies, traces and metrics to this Application Insights resource. Unset: none.
+    #[arg(
+        long,
+        env = "APPLICATIONINSIGHTS_CONNECTION_STRING",
+        value_name = "CONNECTION_STRING",
+        hide_env_values = true
+    )]
+    applicationinsights_connection_string: Option<String>,
+    /// `Authorization=AAD[;ClientId=<id>]`: upload to Application Insights with an Entra token (managed identity).
+    #[arg(long, env = "APPLICATIONINSIGHTS_AUTHENTICATION_STRING", value_name = "AUTH")]
+    applicationinsights_authentication_string: Option<String>,
     /// Standalone relay period in milliseconds [default: 1000].
     #[arg(long, env = "PIESHOP_RELAY_INTERVAL_MS", value_name = "MS")]
     relay_interval_ms: Option<String>,

@@ -4,8 +4,12 @@
 //! `PIESHOP_LOG_FORMAT=json`), each carrying the fields of the spans it is in: `trace_id`, the function and the
 //! host's invocation id, `command_id`, `event_id`. Spans go to the OpenTelemetry SDK always, so trace ids exist
 //! even when nothing is exported; with `OTEL_EXPORTER_OTLP_ENDPOINT` they and the metrics (`metrics.rs`) are
-//! exported over OTLP/HTTP.
+//! exported over OTLP/HTTP, and with `APPLICATIONINSIGHTS_CONNECTION_STRING` to Application Insights
+//! (`application_insights.rs`); both may be on at once. The SDK's batch span processor and periodic metric reader
+//! read `OTEL_BSP_SCHEDULE_DELAY` and `OTEL_METRIC_EXPORT_INTERVAL` themselves.
 
+#[cfg(feature = "azure")]
+pub mod application_insights;
 pub mod metrics;
 pub mod trace_context;
 
@@ -34,6 +38,18 @@ pub enum LogFormat {
 pub enum TelemetryError {
     #[error("OTLP exporter: {0}")]
     Exporter(String),
+    /// Says what is wrong, never the connection string itself.
+    #[error("Application Insights exporter: {0}")]
+    ApplicationInsights(String),
+}
+
+/// Where spans and metrics are exported (none: only the log lines).
+#[derive(Clone, Default)]
+pub struct Export {
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    pub otlp_endpoint: Option<String>,
+    #[cfg(feature = "azure")]
+    pub application_insights: Option<application_insights::Destination>,
 }
 
 /// Keeps the providers alive; `shutdown` flushes what is still buffered.
@@ -64,16 +80,27 @@ pub enum LogTo {
     Stderr,
 }
 
-/// Installs the global subscriber (filter from `RUST_LOG`, default `info`), the tracer provider, and, with an
-/// OTLP endpoint, the span and metric exporters. Call once, inside the tokio runtime.
-pub fn init(format: LogFormat, to: LogTo, otlp_endpoint: Option<&str>) -> Result<Telemetry, TelemetryError> {
+/// Which instance this process is (Application Insights' `cloud_RoleInstance`, what per-instance charts split
+/// by): the platform's instance id where it sets one, else one made for this process.
+fn instance_id() -> String {
+    std::env::var("WEBSITE_INSTANCE_ID")
+        .ok()
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
+}
+
+/// Installs the global subscriber (filter from `RUST_LOG`, default `info`), the tracer provider, and the span
+/// and metric exporters `export` names. Call once, inside the tokio runtime.
+pub fn init(format: LogFormat, to: LogTo, export: Export) -> Result<Telemetry, TelemetryError> {
     let resource = Resource::builder()
         .with_service_name("pieshop")
         .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
+        .with_attribute(KeyValue::new("service.instance.id", instance_id()))
         .build();
     let mut tracer = SdkTracerProvider::builder().with_resource(resource.clone());
-    let mut meter = None;
-    if let Some(endpoint) = otlp_endpoint {
+    let mut meter = SdkMeterProvider::builder().with_resource(resource.clone());
+    let mut exporting_metrics = false;
+    if let Some(endpoint) = &export.otlp_endpoint {
         let base = endpoint.trim_end_matches('/');
         let spans = SpanExporter::builder()
             .with_http()
@@ -87,12 +114,32 @@ pub fn init(format: LogFormat, to: LogTo, otlp_endpoint: Option<&str>) -> Result
             .build()
             .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
         // The reader's interval comes from OTEL_METRIC_EXPORT_INTERVAL (default 60 s), as the SDK documents.
-        let provider =
-            SdkMeterProvider::builder().with_resource(resource).with_reader(PeriodicReader::builder(metrics).build());
-        let provider = provider.build();
-        opentelemetry::global::set_meter_provider(provider.clone());
-        meter = Some(provider);
+        meter = meter.with_reader(PeriodicReader::builder(metrics).build());
+        exporting_metrics = true;
     }
+    #[cfg(feature = "azure")]
+    if let Some(destination) = export.application_insights {
+        let client = application_insights::Ingestion::new(destination.entra)
+            .map_err(|e| TelemetryError::ApplicationInsights(e.to_string()))?;
+        // The exporter's own error would quote the connection string; say only what is wrong with it.
+        let exporter = opentelemetry_application_insights::Exporter::new_from_connection_string(
+            &destination.connection_string,
+            client,
+        )
+        .map_err(|_| {
+            TelemetryError::ApplicationInsights(
+                "APPLICATIONINSIGHTS_CONNECTION_STRING is not a connection string with an instrumentation key".into(),
+            )
+        })?;
+        tracer = tracer.with_batch_exporter(exporter.clone());
+        meter = meter.with_reader(PeriodicReader::builder(exporter).build());
+        exporting_metrics = true;
+    }
+    let meter = exporting_metrics.then(|| {
+        let provider = meter.build();
+        opentelemetry::global::set_meter_provider(provider.clone());
+        provider
+    });
     let tracer = tracer.build();
     opentelemetry::global::set_text_map_propagator(opentelemetry_sdk::propagation::TraceContextPropagator::new());
     let spans = tracing_opentelemetry::layer().with_tracer(tracer.tracer("pieshop"));

@@ -1,6 +1,10 @@
 //! API tests: the real router on a real socket, over the embedded adapters, driven like a client would.
 //! One test binary (one link) with a module per area.
 
+#[cfg(feature = "azure")]
+mod alerts;
+#[cfg(feature = "azure")]
+mod application_insights;
 mod auth;
 mod bad_input;
 mod commands;
@@ -8,6 +12,8 @@ mod deadletters;
 mod guarantees;
 mod helpers;
 mod host_protocol;
+#[cfg(feature = "azure")]
+mod ingestion;
 mod openapi;
 mod operator;
 mod queries;

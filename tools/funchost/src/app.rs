@@ -23,12 +23,42 @@ pub enum AuthLevel {
 /// What starts a function.
 #[derive(Debug, Clone)]
 pub enum Trigger {
-    /// `httpTrigger` with an `http` output: forwarded as-is (`enableForwardingHttpRequest`).
+    /// `httpTrigger` with an `http` output: proxied or forwarded as-is (`HttpMode`).
     Http { route: RouteTemplate, methods: Vec<String>, auth: AuthLevel },
     /// `eventGridTrigger`: Event Grid deliveries, one event per invocation, in the `{Data, Metadata}` envelope.
     EventGrid { binding: String },
     /// `timerTrigger`: NCRONTAB schedule (six fields, seconds first).
     Timer { binding: String, schedule: String, run_on_startup: bool },
+}
+
+/// How HTTP-only functions reach the handler (`customHandler` in host.json; protocol notes §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpMode {
+    /// `enableProxyingHttpRequest`: a reverse proxy (YARP) that streams request and answer; current hosts, and it
+    /// takes precedence over forwarding.
+    Proxy,
+    /// `enableForwardingHttpRequest`: a copy of the request sent with `HttpClient`, the answer read whole before
+    /// it is returned ("response streaming is not available"); what a host without proxying does.
+    Forward,
+}
+
+impl HttpMode {
+    /// What a host picks from host.json's two settings; `host_proxies`: whether it knows proxying at all (an
+    /// older host ignores the setting it does not know and falls back to forwarding).
+    pub fn pick(proxying: bool, forwarding: bool, host_proxies: bool) -> Option<Self> {
+        match (proxying && host_proxies, forwarding) {
+            (true, _) => Some(HttpMode::Proxy),
+            (false, true) => Some(HttpMode::Forward),
+            (false, false) => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            HttpMode::Proxy => "proxy",
+            HttpMode::Forward => "forward",
+        }
+    }
 }
 
 /// One function: its folder name (what the host POSTs to) and its trigger.
@@ -48,6 +78,10 @@ pub struct App {
     pub working_directory: PathBuf,
     pub route_prefix: String,
     pub functions: Vec<Function>,
+    /// `customHandler.enableProxyingHttpRequest`.
+    pub proxying: bool,
+    /// `customHandler.enableForwardingHttpRequest`.
+    pub forwarding: bool,
 }
 
 impl App {
@@ -66,8 +100,13 @@ impl App {
             Some(dir) => root.join(dir),
             None => root.to_path_buf(),
         };
-        if handler["enableForwardingHttpRequest"].as_bool() != Some(true) {
-            bail!("host.json: only customHandler.enableForwardingHttpRequest = true is served by this stand-in");
+        let proxying = handler["enableProxyingHttpRequest"].as_bool() == Some(true);
+        let forwarding = handler["enableForwardingHttpRequest"].as_bool() == Some(true);
+        if !proxying && !forwarding {
+            bail!(
+                "host.json: this stand-in serves HTTP functions through customHandler.enableProxyingHttpRequest or \
+                 enableForwardingHttpRequest, and neither is true"
+            );
         }
         let route_prefix = match host.pointer("/extensions/http/routePrefix") {
             Some(Value::String(prefix)) => prefix.trim_matches('/').to_owned(),
@@ -97,6 +136,8 @@ impl App {
             working_directory,
             route_prefix,
             functions,
+            proxying,
+            forwarding,
         })
     }
 
@@ -155,6 +196,17 @@ fn trigger(function: &Value, folder: &str) -> anyhow::Result<Trigger> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_current_host_proxies_and_one_without_proxying_falls_back_to_forwarding() {
+        assert_eq!(HttpMode::pick(true, true, true), Some(HttpMode::Proxy), "proxying takes precedence");
+        assert_eq!(HttpMode::pick(true, true, false), Some(HttpMode::Forward), "an older host ignores it");
+        assert_eq!(HttpMode::pick(false, true, true), Some(HttpMode::Forward));
+        assert_eq!(HttpMode::pick(true, false, false), None, "nothing an older host knows");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let app = App::read(&root).unwrap();
+        assert!(app.proxying && app.forwarding, "the repository's host.json asks for both");
+    }
 
     /// The repository's own app: five functions, each read as the host would.
     #[test]

@@ -1,11 +1,14 @@
 //! The HTTP front door: requests under the route prefix are matched to an HTTP function by its route and
-//! methods, checked against its `authLevel` with the presented key, and forwarded unchanged to a handler
-//! instance (`enableForwardingHttpRequest`: same method, original path and query, every header plus the
-//! host's own), whose answer goes back as it is, streamed. No route: 404; a missing or wrong key: 401 with an
-//! empty body (the host's `UnauthorizedResult`). Source: `docs/protocol/functions-custom-handler.md` §3, §7.
+//! methods, checked against its `authLevel` with the presented key, and passed unchanged to a handler instance
+//! (same method, original path and query, every header plus the host's own), whose answer goes back as it is.
+//! As `HttpMode` says: proxied (`enableProxyingHttpRequest`, a current host: request and answer streamed) or
+//! forwarded (`enableForwardingHttpRequest`, a host without proxying: the answer read whole first). No route:
+//! 404; a missing or wrong key: 401 with an empty body (the host's `UnauthorizedResult`). Source:
+//! `docs/protocol/functions-custom-handler.md` §3, §7.
 //!
 //! Beyond the host: `x-funchost-instance: <n>` pins a request to one instance, and every answer says which
-//! instance served it in the same header, so tests can ask each instance in turn.
+//! instance served it in the same header (and `x-funchost-http-mode` how it got there), so tests can ask each
+//! instance in turn.
 
 use std::sync::Arc;
 
@@ -15,13 +18,15 @@ use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt;
 use http::{HeaderName, StatusCode};
 
-use crate::app::{App, AuthLevel, Trigger};
+use crate::app::{App, AuthLevel, HttpMode, Trigger};
 use crate::instances::Instances;
 use crate::invoke::HOST_VERSION;
 use crate::keys::{self, Keys};
 
 /// The pinning header (a stand-in extension, never sent by the real host).
 pub const INSTANCE_HEADER: &str = "x-funchost-instance";
+/// Says on every answer how the request reached the handler (`proxy` or `forward`; a stand-in extension).
+pub const MODE_HEADER: &str = "x-funchost-http-mode";
 /// The largest request body the Functions front end takes (100 MB).
 const MAX_REQUEST: usize = 100 * 1024 * 1024;
 
@@ -31,6 +36,7 @@ pub struct FrontDoor {
     pub keys: Keys,
     pub instances: Arc<Instances>,
     pub client: reqwest::Client,
+    pub mode: HttpMode,
 }
 
 /// Hop-by-hop headers are the connection's, not the message's (RFC 9110 §7.6.1).
@@ -81,27 +87,40 @@ pub async fn handle(State(door): State<Arc<FrontDoor>>, request: Request) -> Res
     let Some((instance, port)) = door.instances.pick(pinned).await else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
-    forward(&door.client, instance, port, request).await
+    let mut response = pass(&door.client, door.mode, instance, port, request).await;
+    response.headers_mut().insert(MODE_HEADER, http::HeaderValue::from_static(door.mode.name()));
+    response
 }
 
-/// Sends the request to the instance unchanged and streams its answer back.
-async fn forward(client: &reqwest::Client, instance: usize, port: u16, request: Request) -> Response {
+/// Sends the request to the instance unchanged and its answer back: streamed both ways when proxying; when
+/// forwarding, the request body read whole (sent only when there is one, with its Content-Length) and so is
+/// the answer.
+async fn pass(client: &reqwest::Client, mode: HttpMode, instance: usize, port: u16, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    // The host sends a body only when the request had one (with its Content-Length), so it is read whole.
-    let Ok(body) = axum::body::to_bytes(body, MAX_REQUEST).await else {
-        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    // A proxy passes a body on as it comes, with its own Content-Length or chunked, and none when there is none.
+    let has_body = parts.headers.contains_key(http::header::TRANSFER_ENCODING)
+        || parts.headers.get(http::header::CONTENT_LENGTH).is_some_and(|v| v != "0");
+    let body = match mode {
+        HttpMode::Proxy => reqwest::Body::wrap_stream(body.into_data_stream()),
+        HttpMode::Forward => match axum::body::to_bytes(body, MAX_REQUEST).await {
+            Ok(bytes) if bytes.is_empty() => reqwest::Body::from(Vec::new()),
+            Ok(bytes) => reqwest::Body::from(bytes),
+            Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+        },
     };
     let mut outgoing = client.request(parts.method.clone(), format!("http://127.0.0.1:{port}{path}"));
     for (name, value) in &parts.headers {
-        if !hop_by_hop(name) && name != http::header::CONTENT_LENGTH && name.as_str() != INSTANCE_HEADER {
+        // Forwarding sets its own Content-Length for the body it read; a proxy passes the caller's on.
+        let own_length = mode == HttpMode::Forward && name == http::header::CONTENT_LENGTH;
+        if !hop_by_hop(name) && !own_length && name.as_str() != INSTANCE_HEADER {
             outgoing = outgoing.header(name, value);
         }
     }
     outgoing = outgoing
         .header("x-azure-functions-hostversion", HOST_VERSION)
         .header("x-azure-functions-invocationid", uuid::Uuid::new_v4().to_string());
-    if !body.is_empty() {
+    if (mode == HttpMode::Proxy && has_body) || body.as_bytes().is_some_and(|b| !b.is_empty()) {
         outgoing = outgoing.body(body);
     }
     let answer = match outgoing.send().await {
@@ -120,7 +139,14 @@ async fn forward(client: &reqwest::Client, instance: usize, port: u16, request: 
         }
     }
     response.headers_mut().insert(INSTANCE_HEADER, instance.into());
-    *response.body_mut() = Body::from_stream(answer.bytes_stream().map_err(std::io::Error::other));
+    *response.body_mut() = match mode {
+        HttpMode::Proxy => Body::from_stream(answer.bytes_stream().map_err(std::io::Error::other)),
+        HttpMode::Forward => match answer.bytes().await {
+            Ok(bytes) => Body::from(bytes),
+            // The worker died while answering: the host fails the invocation.
+            Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        },
+    };
     response
 }
 

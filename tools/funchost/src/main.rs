@@ -42,7 +42,7 @@ use axum::routing::{get, post};
 use clap::Parser;
 use http::StatusCode;
 
-use crate::app::{App, AuthLevel, Trigger};
+use crate::app::{App, AuthLevel, HttpMode, Trigger};
 use crate::eventgrid::{Grid, Policy};
 use crate::front_door::FrontDoor;
 use crate::instances::{Instances, Launch};
@@ -94,6 +94,10 @@ struct Args {
     /// Deliveries in flight at once (Event Grid does not document its own bound).
     #[arg(long, default_value_t = 2048)]
     max_deliveries_in_flight: usize,
+    /// Be a host that predates `enableProxyingHttpRequest`: it ignores that setting and forwards
+    /// (`enableForwardingHttpRequest`), reading each answer whole. Default: a current host, which proxies.
+    #[arg(long, env = "FUNCHOST_HOST_WITHOUT_PROXYING")]
+    host_without_proxying: bool,
     /// Run timers every N ms instead of on their schedule (0: never; the admin API still runs them).
     #[arg(long)]
     timer_period_ms: Option<u64>,
@@ -123,6 +127,10 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen).await.context("binding the front door")?;
     let base = format!("http://{}", listener.local_addr()?);
     let topic_key = keys.master_key.clone() + "-topic";
+    let Some(mode) = HttpMode::pick(app.proxying, app.forwarding, !args.host_without_proxying) else {
+        anyhow::bail!("host.json asks only for enableProxyingHttpRequest, which a host without proxying ignores");
+    };
+    tracing::info!(mode = mode.name(), "HTTP functions reach the handler this way");
 
     // App settings every instance gets; what the environment already sets wins (real engines, prefixes).
     let mut settings: BTreeMap<String, String> = BTreeMap::new();
@@ -181,7 +189,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let admin = Arc::new(Admin { keys: keys.clone(), instances: instances.clone(), timers, client: client.clone() });
-    let door = Arc::new(FrontDoor { app, keys, instances, client });
+    let door = Arc::new(FrontDoor { app, keys, instances, client, mode });
 
     let router = Router::new()
         .route("/eventgrid/api/events", post(eventgrid::publish))

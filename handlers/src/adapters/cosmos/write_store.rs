@@ -195,6 +195,7 @@ impl CosmosWriteStore {
 
 #[async_trait]
 impl CommandStore for CosmosWriteStore {
+    #[tracing::instrument(name = "Cosmos DB load", skip_all, fields(otel.kind = "client", db.system.name = "azure.cosmosdb"))]
     async fn load(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
         let response = match self.container.read_item(stream.to_string(), documents::STATE_ID, None).await {
             Ok(response) => response,
@@ -220,6 +221,7 @@ impl CommandStore for CosmosWriteStore {
 
     /// The marker in the stream's partition; failing that, a claim of the id by another stream (its outcome then
     /// carries only that command's hash: enough to refuse the id as reused).
+    #[tracing::instrument(name = "Cosmos DB outcome", skip_all, fields(otel.kind = "client", db.system.name = "azure.cosmosdb"))]
     async fn outcome(&self, stream: &StreamId, command: CommandId) -> Result<Option<CommandOutcome>, StoreError> {
         match self.container.read_item(stream.to_string(), &documents::marker_id(command), None).await {
             Ok(response) => {
@@ -234,6 +236,7 @@ impl CommandStore for CosmosWriteStore {
         }
     }
 
+    #[tracing::instrument(name = "Cosmos DB commit", skip_all, fields(otel.kind = "client", db.system.name = "azure.cosmosdb"))]
     async fn commit(&self, commit: Commit) -> Result<CommitResult, StoreError> {
         let outcome = &commit.outcome;
         if let Some(claim) = self.claim_for(outcome.command_id, &commit.stream, &outcome.request_hash).await? {
@@ -361,6 +364,7 @@ impl Retention for CosmosWriteStore {
 
 #[async_trait]
 impl Outbox for CosmosWriteStore {
+    #[tracing::instrument(name = "Cosmos DB unpublished", skip_all, fields(otel.kind = "client", db.system.name = "azure.cosmosdb"))]
     async fn unpublished(&self, before: Timestamp, limit: usize) -> Result<Vec<Event>, StoreError> {
         let query = Query::from("SELECT c.event FROM c WHERE c.unpublished = true AND c.recordedAt < @before")
             .with_parameter("@before", before.to_string())
@@ -369,6 +373,7 @@ impl Outbox for CosmosWriteStore {
         rows.iter().map(|row| decode_event(&row["event"])).collect()
     }
 
+    #[tracing::instrument(name = "Cosmos DB mark_published", skip_all, fields(otel.kind = "client", db.system.name = "azure.cosmosdb"))]
     async fn mark_published(&self, events: &[EventRef]) -> Result<(), StoreError> {
         for reference in events {
             let pk = reference.stream.to_string();
@@ -391,6 +396,7 @@ impl Outbox for CosmosWriteStore {
 
 #[async_trait]
 impl Transfers for CosmosWriteStore {
+    #[tracing::instrument(name = "Cosmos DB pending_transfers", skip_all, fields(otel.kind = "client", db.system.name = "azure.cosmosdb"))]
     async fn pending_transfers(&self, before: Timestamp, limit: usize) -> Result<Vec<PendingTransfer>, StoreError> {
         let query = Query::from("SELECT c.transfer FROM c WHERE c.kind = 'transfer' AND c.createdAt < @before")
             .with_parameter("@before", before.to_string())
@@ -399,6 +405,7 @@ impl Transfers for CosmosWriteStore {
         rows.into_iter().map(|row| serde_json::from_value(row["transfer"].clone()).map_err(corrupt)).collect()
     }
 
+    #[tracing::instrument(name = "Cosmos DB finish_transfer", skip_all, fields(otel.kind = "client", db.system.name = "azure.cosmosdb"))]
     async fn finish_transfer(&self, source: &StreamId, transfer: TransferId) -> Result<(), StoreError> {
         match self.container.delete_item(source.to_string(), &documents::transfer_id(transfer), None).await {
             Ok(_) => Ok(()),
@@ -410,12 +417,14 @@ impl Transfers for CosmosWriteStore {
 
 #[async_trait]
 impl Replay for CosmosWriteStore {
+    #[tracing::instrument(name = "Cosmos DB aggregates", skip_all, fields(otel.kind = "client", db.system.name = "azure.cosmosdb"))]
     async fn aggregates(&self) -> Result<Vec<Aggregate>, StoreError> {
         let rows: Vec<Value> =
             self.query(Query::from("SELECT c.state FROM c WHERE c.kind = 'state'"), usize::MAX).await?;
         rows.into_iter().map(|row| serde_json::from_value(row["state"].clone()).map_err(corrupt)).collect()
     }
 
+    #[tracing::instrument(name = "Cosmos DB events", skip_all, fields(otel.kind = "client", db.system.name = "azure.cosmosdb"))]
     async fn events(&self) -> Result<Vec<Event>, StoreError> {
         let rows: Vec<Value> =
             self.query(Query::from("SELECT c.event FROM c WHERE c.kind = 'event'"), usize::MAX).await?;

@@ -2,8 +2,15 @@
 //! engine itself refuses a stale or duplicate event (409 = acknowledged and ignored); activity documents are
 //! created once per event id. Every write is one `_bulk` that waits for refresh, so an acknowledged event is
 //! visible to every query.
+//!
+//! Nothing here touches the cluster until it is first used: an instance must start, answer the host's readiness
+//! probe and take commands while Elasticsearch is slow or down (queries then answer 503, projections are
+//! delivered again), so the aliases are made sure of on first use, not at connect.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use elasticsearch::auth::Credentials;
@@ -38,11 +45,23 @@ pub struct ElasticSettings {
     pub index_prefix: String,
 }
 
+/// After making sure of the aliases failed, calls fail at once for this long instead of each waiting out the
+/// cluster's timeout again behind the one that is trying (a hung cluster would otherwise queue every query).
+const RETRY_INDICES_AFTER: Duration = Duration::from_secs(1);
+
 /// The read model port on Elasticsearch.
 #[derive(Clone)]
 pub struct ElasticReadModel {
     client: Elasticsearch,
     indices: Indices,
+    aliases: Arc<Aliases>,
+}
+
+/// Whether every alias is known to exist (made sure of once per process), and why the last try failed.
+#[derive(Default)]
+struct Aliases {
+    ready: AtomicBool,
+    last_failure: tokio::sync::Mutex<Option<(Instant, String)>>,
 }
 
 fn unavailable(error: impl Into<Cause>) -> ReadModelError {
@@ -195,19 +214,49 @@ fn hits(body: &Value) -> &[Value] {
 }
 
 impl ElasticReadModel {
-    /// Connects and makes sure every alias exists (creating `-v1` indices with their mappings if not).
+    /// A client for the cluster; no request is sent until the first use, which makes sure every alias exists
+    /// (creating `-v1` indices with their mappings if not).
     pub async fn connect(settings: &ElasticSettings) -> Result<Self, ReadModelError> {
         let url = settings.url.parse().map_err(|e| corrupt(format!("ELASTICSEARCH_URL: {e}")))?;
-        let mut builder =
-            TransportBuilder::new(SingleNodeConnectionPool::new(url)).timeout(std::time::Duration::from_secs(10));
+        let mut builder = TransportBuilder::new(SingleNodeConnectionPool::new(url)).timeout(Duration::from_secs(10));
         if let Some(key) = &settings.api_key {
             builder = builder.auth(Credentials::EncodedApiKey(key.secret().to_owned()));
         }
         let transport = builder.build().map_err(unavailable)?;
-        let model =
-            Self { client: Elasticsearch::new(transport), indices: Indices { prefix: settings.index_prefix.clone() } };
-        model.ensure_indices().await?;
-        Ok(model)
+        Ok(Self {
+            client: Elasticsearch::new(transport),
+            indices: Indices { prefix: settings.index_prefix.clone() },
+            aliases: Arc::default(),
+        })
+    }
+
+    /// Makes sure every alias exists, once: the first caller tries, those behind it wait for its outcome, and
+    /// for `RETRY_INDICES_AFTER` after a failure every caller fails at once with its reason.
+    async fn ready(&self) -> Result<(), ReadModelError> {
+        if self.aliases.ready.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let mut last_failure = self.aliases.last_failure.lock().await;
+        if self.aliases.ready.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        if let Some((at, reason)) = last_failure.as_ref()
+            && at.elapsed() < RETRY_INDICES_AFTER
+        {
+            return Err(unavailable(reason.clone()));
+        }
+        match self.ensure_indices().await {
+            Ok(()) => {
+                self.aliases.ready.store(true, Ordering::Release);
+                *last_failure = None;
+                Ok(())
+            }
+            Err(ReadModelError::Unavailable(cause)) => {
+                *last_failure = Some((Instant::now(), cause.to_string()));
+                Err(ReadModelError::Unavailable(cause))
+            }
+            Err(error) => Err(error),
+        }
     }
 
     async fn ensure_indices(&self) -> Result<(), ReadModelError> {
@@ -343,7 +392,9 @@ impl ReadModel for ElasticReadModel {
 
     /// One `_bulk` request (and one refresh wait) for the whole batch: per event, create its activity
     /// document, then index its versioned document with `version_type=external`.
+    #[tracing::instrument(name = "Elasticsearch apply_batch", skip_all, fields(otel.kind = "client", db.system.name = "elasticsearch"))]
     async fn apply_batch(&self, events: &[Event]) -> Result<Vec<Applied>, ReadModelError> {
+        self.ready().await?;
         if events.is_empty() {
             return Ok(Vec::new());
         }
@@ -400,7 +451,9 @@ impl ReadModel for ElasticReadModel {
         Ok(applied)
     }
 
+    #[tracing::instrument(name = "Elasticsearch inventory", skip_all, fields(otel.kind = "client", db.system.name = "elasticsearch"))]
     async fn inventory(&self, q: &InventoryQuery) -> Result<InventoryPage, ReadModelError> {
+        self.ready().await?;
         let Some(filters) = self.filters(q).await? else {
             return Ok(InventoryPage { items: Vec::new(), more: false });
         };
@@ -422,7 +475,9 @@ impl ReadModel for ElasticReadModel {
         Ok(InventoryPage { items, more })
     }
 
+    #[tracing::instrument(name = "Elasticsearch item", skip_all, fields(otel.kind = "client", db.system.name = "elasticsearch"))]
     async fn item(&self, key: &ItemKey) -> Result<Option<ItemView>, ReadModelError> {
+        self.ready().await?;
         let alias = self.indices.alias(IndexKind::Items);
         let id = item_id(key);
         let response = self.client.get(GetParts::IndexId(&alias, &id)).send().await.map_err(unavailable)?;
@@ -434,7 +489,9 @@ impl ReadModel for ElasticReadModel {
         item_view(&found["_source"], &products).map(Some)
     }
 
+    #[tracing::instrument(name = "Elasticsearch summary", skip_all, fields(otel.kind = "client", db.system.name = "elasticsearch"))]
     async fn summary(&self) -> Result<Summary, ReadModelError> {
+        self.ready().await?;
         let request = json!({
             "size": 0,
             "aggs": {
@@ -506,7 +563,9 @@ impl ReadModel for ElasticReadModel {
         Ok(Summary { products: products.into_values().collect(), locations, in_transit })
     }
 
+    #[tracing::instrument(name = "Elasticsearch activity", skip_all, fields(otel.kind = "client", db.system.name = "elasticsearch"))]
     async fn activity(&self, q: &ActivityQuery) -> Result<Vec<Event>, ReadModelError> {
+        self.ready().await?;
         let mut filters = Vec::new();
         if let Some(location) = &q.location {
             filters.push(json!({"term": {"location": location}}));
@@ -523,11 +582,13 @@ impl ReadModel for ElasticReadModel {
         hits(&found).iter().map(|hit| event_json::decode(&hit["_source"]["event"]).map_err(corrupt)).collect()
     }
 
+    #[tracing::instrument(name = "Elasticsearch rebuild", skip_all, fields(otel.kind = "client", db.system.name = "elasticsearch"))]
     async fn rebuild(&self, events: &[Event]) -> Result<(), ReadModelError> {
+        self.ready().await?;
         // A fresh set of indices behind aliases of their own (a unique prefix), filled through the same code.
         let stamp = Timestamp::now().unix_seconds() as u64;
         let staging = Indices { prefix: format!("{}-rebuild{stamp}", self.indices.prefix) };
-        let fresh = ElasticReadModel { client: self.client.clone(), indices: staging.clone() };
+        let fresh = ElasticReadModel { client: self.client.clone(), indices: staging.clone(), aliases: Arc::default() };
         fresh.ensure_indices().await?;
         for chunk in events.chunks(500) {
             fresh.apply_batch(chunk).await?;
@@ -571,7 +632,9 @@ impl ReadModel for ElasticReadModel {
         Ok(())
     }
 
+    #[tracing::instrument(name = "Elasticsearch as_of", skip_all, fields(otel.kind = "client", db.system.name = "elasticsearch"))]
     async fn as_of(&self) -> Result<Option<Timestamp>, ReadModelError> {
+        self.ready().await?;
         let request = json!({"size": 1, "_source": ["recordedAt"], "sort": [{"recordedAt": "desc"}]});
         let found = self.search(IndexKind::Activity, request).await?;
         hits(&found)

@@ -81,6 +81,7 @@ impl EventGridPublisher {
     }
 
     /// Sends one batch, retrying throttling, server errors and timeouts with exponential backoff and jitter.
+    #[tracing::instrument(name = "Event Grid send", skip_all, fields(otel.kind = "client", messaging.system = "eventgrid"))]
     async fn send(&self, body: &[u8]) -> Result<(), PublishError> {
         let mut last = String::new();
         for attempt in 0..MAX_ATTEMPTS {

@@ -163,6 +163,7 @@ impl RedisCache {
 
 #[async_trait]
 impl ResponseCache for RedisCache {
+    #[tracing::instrument(name = "Redis generation", skip_all, fields(otel.kind = "client", db.system.name = "redis"))]
     async fn generation(&self) -> Option<u64> {
         let key = self.generation_key.clone();
         self.run(|mut c| async move {
@@ -172,16 +173,19 @@ impl ResponseCache for RedisCache {
         .await
     }
 
+    #[tracing::instrument(name = "Redis get", skip_all, fields(otel.kind = "client", db.system.name = "redis"))]
     async fn get(&self, key: &str) -> Option<Bytes> {
         let key = format!("{}{key}", self.answer_prefix);
         self.run(|mut c| async move { c.get::<_, Option<Vec<u8>>>(key).await }).await.flatten().map(Bytes::from)
     }
 
+    #[tracing::instrument(name = "Redis put", skip_all, fields(otel.kind = "client", db.system.name = "redis"))]
     async fn put(&self, key: &str, value: Bytes) {
         let key = format!("{}{key}", self.answer_prefix);
         self.run(|mut c| async move { c.set_ex::<_, _, ()>(key, value.to_vec(), ENTRY_TTL_SECONDS).await }).await;
     }
 
+    #[tracing::instrument(name = "Redis invalidate", skip_all, fields(otel.kind = "client", db.system.name = "redis"))]
     async fn invalidate(&self) -> Result<(), CacheError> {
         // A projection must not acknowledge an event while older answers may still be served: if the INCR
         // fails, the invocation fails and Event Grid delivers the (idempotent) event again.
