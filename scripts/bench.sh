@@ -17,7 +17,8 @@ Builds release once (cargo build --release -p pieshop -p loadgen), then measures
   3. pieshop on the embedded default (fresh temp data dir, 127.0.0.1 only):
      commands/s, p99 and projection lag (scanners only), cached queries (dashboard readers only, If-None-Match),
      uncached queries (distinct query strings; and dashboard reads while scanners write), server RSS under load,
-     and a count and a receipt on an item keeping 10,000 movements (offline records) beside one keeping none
+     and a late count and a receipt on items with 10,000 and 100,000 uncounted movements (offline records), each
+     beside a fresh item, filling times by half, and the largest state JSON after them
   4. live push: BENCH_PUSH_CLIENTS (500) official SignalR clients (@microsoft/signalr under Node, WebSockets)
      connected to a fresh standalone handler; BENCH_PUSH_COMMANDS (100) commands, one every 50 ms, each for its own
      item: command sent -> stockChanged received at every client, p50/p99, and the handler's RSS (/proc) with them
@@ -160,8 +161,11 @@ uncached=$("$LOADGEN" run "$base" --scanners 0 --readers "$READERS" --seconds "$
 say "mixed: $((SCANNERS / 2)) scanners + $((READERS / 2)) dashboard readers for $MIXED_SECONDS s (every projection empties the cache)"
 mixed=$("$LOADGEN" run "$base" --scanners $((SCANNERS / 2)) --readers $((READERS / 2)) --seconds "$MIXED_SECONDS" --no-setup --pid "$handler_pid" --json | json_of)
 
-say "offline records: a count and a receipt on an item keeping 10,000 movements, beside an item keeping none"
+say "offline records: a late count (before every movement) and a receipt on an item with 10,000 uncounted movements, beside a fresh item"
 history=$("$LOADGEN" history "$base" --movements 10000 --samples 50 --json | json_of)
+say "offline records: the same with 100,000 uncounted movements, beside a fresh item"
+history_100k=$("$LOADGEN" history "$base" --movements 100000 --samples 50 --json | json_of)
+state_max=$(sqlite3 -batch -noheader "$WORK/data/write.db" "SELECT max(length(state)) FROM streams;")
 
 kill "$handler_pid"
 wait "$handler_pid" 2>/dev/null || true
@@ -431,9 +435,18 @@ row "projection into Elasticsearch, events/s" "$es_projection (lag p99 $es_lag_p
 if [[ $es_projection != n/a ]]; then es_share=$(calc "%.1f%%" "100 * $es_projection / $es_rate"); else es_share=n/a; fi
 row "projection throughput vs raw _bulk docs/s" "$es_share" "" ""
 deployed_rows
-hist_ms() { echo "$(calc "%.2f" "$(get "$history" ".$1.p50_ms")") / $(calc "%.2f ms" "$(get "$history" ".$1.p99_ms")")"; }
-row "count p50 / p99, item keeping 10,000 movements" "$(hist_ms count)" "" ""
-row "count p50 / p99, item keeping none (same run)" "$(hist_ms count_baseline)" "" ""
-row "receipt p50 / p99, item keeping 10,000" "$(hist_ms receipt)" "" ""
-row "receipt p50 / p99, item keeping none" "$(hist_ms receipt_baseline)" "" ""
+hist_ms() { echo "$(calc "%.2f" "$(get "$1" ".$2.p50_ms")") / $(calc "%.2f ms" "$(get "$1" ".$2.p99_ms")")"; }
+within() { meets "$(get "$1" ".$2.p50_ms") <= 1.5 * $(get "$1" ".$2_baseline.p50_ms")"; }
+history_rows() {
+  local h=$1 n
+  n=$(get "$h" .movements)
+  row "late count p50 / p99, item with $n uncounted movements" "$(hist_ms "$h" count)" "p50 <= 1.5x fresh" "$(within "$h" count)"
+  row "late count p50 / p99, fresh item (same run)" "$(hist_ms "$h" count_baseline)" "" ""
+  row "receipt p50 / p99, item with $n uncounted movements" "$(hist_ms "$h" receipt)" "p50 <= 1.5x fresh" "$(within "$h" receipt)"
+  row "receipt p50 / p99, fresh item (same run)" "$(hist_ms "$h" receipt_baseline)" "" ""
+  row "filling $n movements: first / second half" "$(calc "%.1f" "$(get "$h" .fill_first_half_seconds)") / $(calc "%.1f s" "$(get "$h" .fill_second_half_seconds)")" "linear: halves within 1.5x" "$(meets "$(get "$h" .fill_second_half_seconds) <= 1.5 * $(get "$h" .fill_first_half_seconds)")"
+}
+history_rows "$history"
+history_rows "$history_100k"
+row "largest state JSON after them (SQLite)" "$state_max B" "" ""
 row "errors (all runs; rejections not counted)" "$errors" "0" "$(meets "$errors == 0")"

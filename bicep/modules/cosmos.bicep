@@ -51,8 +51,12 @@ resource container 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/container
       // pk = "{location}/{sku}" for items, "products/{sku}" for products: one item's state,
       // events and command markers share a partition, so a transactional batch covers them.
       partitionKey: { paths: [ '/pk' ], kind: 'Hash', version: 2 }
+      // TTL on, nothing expiring by default: only command markers and claims carry a `ttl`
+      // (the idempotency window, PIESHOP_IDEMPOTENCY_DAYS); states, events and movements stay.
+      defaultTtl: -1
       // Only what the queries filter or sort on is indexed (the relay's unpublished-event
-      // sweep and recency ordering); everything else is point reads by id + pk.
+      // sweep and recency ordering, a late count's range of ledger movements by `mark`);
+      // everything else is point reads by id + pk.
       indexingPolicy: {
         indexingMode: 'consistent'
         automatic: true
@@ -60,6 +64,7 @@ resource container 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/container
           { path: '/kind/?' }
           { path: '/unpublished/?' }
           { path: '/recordedAt/?' }
+          { path: '/mark/?' }
         ]
         excludedPaths: [
           { path: '/*' }

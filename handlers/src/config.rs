@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::host::listen::{self, Listen, ListenError, Mode};
+use crate::ports::write_store::DEFAULT_IDEMPOTENCY;
 use crate::telemetry::LogFormat;
 
 #[cfg(feature = "azure")]
@@ -124,6 +125,8 @@ pub struct Settings {
     pub relay_interval: Duration,
     /// Events younger than this are left to their command's own publish (`PIESHOP_RELAY_MIN_AGE_MS`, default 2000).
     pub relay_min_age: Duration,
+    /// How long command markers are kept (`PIESHOP_IDEMPOTENCY_DAYS`, default 30; see `DEFAULT_IDEMPOTENCY`).
+    pub idempotency: Duration,
     /// Function keys, from `PIESHOP_API_KEYS` when standalone (see `Access`).
     pub access: Access,
     /// Which ports use Azure adapters, and how to reach them.
@@ -145,6 +148,7 @@ impl Settings {
             data_dir: lookup("PIESHOP_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".pieshop")),
             relay_interval: millis(&lookup, "PIESHOP_RELAY_INTERVAL_MS", 1000)?,
             relay_min_age: millis(&lookup, "PIESHOP_RELAY_MIN_AGE_MS", 2000)?,
+            idempotency: days(&lookup, "PIESHOP_IDEMPOTENCY_DAYS", DEFAULT_IDEMPOTENCY)?,
             access: access(&listen, lookup("PIESHOP_API_KEYS").as_deref())?,
             #[cfg(feature = "azure")]
             azure: azure::AzureSettings::from_lookup(&lookup)?,
@@ -184,6 +188,21 @@ fn api_keys(text: &str) -> Result<Vec<ApiKey>, ConfigError> {
         keys.push(ApiKey { name: name.to_owned(), key: Secret::new(key) });
     }
     Ok(keys)
+}
+
+/// A whole number of days, at least 1: a shorter window would forget markers within Event Grid's retries.
+fn days(
+    lookup: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    match lookup(variable) {
+        None => Ok(default),
+        Some(text) => match text.trim().parse::<u64>() {
+            Ok(days @ 1..=36_500) => Ok(Duration::from_secs(days * 24 * 3600)),
+            _ => Err(ConfigError::Invalid { variable, expected: "a whole number of days from 1 to 36500" }),
+        },
+    }
 }
 
 fn millis(

@@ -150,7 +150,7 @@ async fn run(command: Command, values: &HashMap<String, String>) -> anyhow::Resu
     }
     let wiring = wiring::wire(&settings).await?;
     let adapters = wiring.adapters.clone();
-    let app = wiring.app(settings.relay_min_age);
+    let app = wiring.app_with(settings.relay_min_age, settings.idempotency);
     match command {
         Command::Openapi | Command::Serve => Ok(ExitCode::SUCCESS),
         Command::Verify => {
@@ -175,6 +175,9 @@ async fn run(command: Command, values: &HashMap<String, String>) -> anyhow::Resu
                 "relay: republished {} events, completed {} transfers, {} still failing",
                 report.republished, report.transfers_completed, report.failed
             );
+            if report.markers_expired > 0 {
+                println!("relay: forgot {} command markers past the idempotency window", report.markers_expired);
+            }
             Ok(if report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Deadletters(Deadletters::List { source, json }) => list_dead_letters(&source, json, &settings).await,

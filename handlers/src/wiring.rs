@@ -146,7 +146,11 @@ pub async fn wire(settings: &Settings) -> Result<Wiring, OpenError> {
             .map(|()| settings.data_dir.clone())
     };
     let write_store: Arc<dyn WriteStore> = match &azure.cosmos {
-        Some(cosmos) => Arc::new(CosmosWriteStore::connect(&cosmos_settings(cosmos), credential.clone()).await?),
+        Some(cosmos) => Arc::new(
+            CosmosWriteStore::connect(&cosmos_settings(cosmos), credential.clone())
+                .await?
+                .with_idempotency_window(settings.idempotency),
+        ),
         None => Arc::new(CachedStreams::new(SqliteWriteStore::open(&data_dir()?.join("write.db"))?)),
     };
     let read_model: Arc<dyn ReadModel> = match &azure.elastic {
@@ -237,8 +241,13 @@ pub fn dead_letters(source: &str, settings: &Settings) -> Result<Box<dyn DeadLet
 
 impl Wiring {
     /// The use cases over these adapters, as the functions' shared state. `relay_min_age`: see
-    /// `Settings::relay_min_age`.
+    /// `Settings::relay_min_age`; markers are kept for the default idempotency window.
     pub fn app(self, relay_min_age: Duration) -> Arc<App> {
+        self.app_with(relay_min_age, crate::ports::write_store::DEFAULT_IDEMPOTENCY)
+    }
+
+    /// `app`, with markers kept for `idempotency` (`Settings::idempotency`).
+    pub fn app_with(self, relay_min_age: Duration, idempotency: Duration) -> Arc<App> {
         let Wiring { adapters, projection, live } = self;
         let operator = Arc::new(Operator::new(adapters.clone()));
         let store = adapters.write_store;
@@ -247,7 +256,10 @@ impl Wiring {
         Arc::new(App {
             operator,
             queries: QueryService::new(adapters.read_model.clone(), adapters.cache.clone(), projection.changes()),
-            relay: Arc::new(Relay::new(store.clone(), store, dispatcher, commands.clone(), relay_min_age)),
+            relay: Arc::new(
+                Relay::new(store.clone(), store.clone(), dispatcher, commands.clone(), relay_min_age)
+                    .with_retention(store, idempotency),
+            ),
             commands,
             projection,
             backend: adapters.backend,

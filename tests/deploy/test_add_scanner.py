@@ -67,7 +67,8 @@ def az(tmp_path):
 
 
 def funchost_binary() -> Path:
-    path = ROOT / "target" / "debug" / "funchost"
+    # Where cargo puts it: CI builds into CARGO_TARGET_DIR (a cache outside the clone).
+    path = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "debug" / "funchost"
     if not path.is_file():
         subprocess.run(["cargo", "build", "-p", "funchost", "--bin", "funchost"], cwd=ROOT, check=True)
     return path

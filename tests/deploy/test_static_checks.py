@@ -65,7 +65,8 @@ def test_cosmos_container_matches_the_adapter():
     assert re.search(r"partitionKey:\s*\{\s*paths:\s*\[\s*'/pk'\s*\]", cosmos)
     included = re.search(r"includedPaths:\s*\[(.*?)\]", cosmos, re.S).group(1)
     assert sorted(re.findall(r"path:\s*'([^']+)'", included)) == \
-        ["/kind/?", "/recordedAt/?", "/unpublished/?"]
+        ["/kind/?", "/mark/?", "/recordedAt/?", "/unpublished/?"]
+    assert "defaultTtl: -1" in cosmos, "markers and claims expire by their own ttl"
     excluded = re.search(r"excludedPaths:\s*\[(.*?)\]", cosmos, re.S).group(1)
     assert re.findall(r"path:\s*'([^']+)'", excluded) == ["/*"]
     assert "disableLocalAuth: true" in cosmos

@@ -10,9 +10,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use crate::domain::{Aggregate, CommandId, Event, PendingTransfer, StreamId, Timestamp, TransferId};
+use crate::domain::{Aggregate, CommandId, Event, LedgerRead, PendingTransfer, StreamId, Timestamp, TransferId};
 use crate::ports::write_store::{CommandOutcome, Commit, CommitResult, EventRef, Snapshot};
-use crate::ports::{CommandStore, Outbox, Replay, StoreError, Transfers, WriteStore};
+use crate::ports::{CommandStore, Outbox, Replay, Retention, StoreError, Transfers, WriteStore};
 
 /// Past this many streams the map is emptied rather than evicting one by one: a miss costs one read.
 const MAX_STREAMS: usize = 16_384;
@@ -81,6 +81,17 @@ impl<S: WriteStore> CommandStore for CachedStreams<S> {
             CommitResult::Duplicate(_) => {}
         }
         Ok(result)
+    }
+
+    async fn ledger_sum(&self, stream: &StreamId, read: LedgerRead) -> Result<i64, StoreError> {
+        self.inner.ledger_sum(stream, read).await
+    }
+}
+
+#[async_trait]
+impl<S: WriteStore> Retention for CachedStreams<S> {
+    async fn expire_markers(&self, before: Timestamp, limit: usize) -> Result<usize, StoreError> {
+        self.inner.expire_markers(before, limit).await
     }
 }
 

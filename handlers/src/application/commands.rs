@@ -111,7 +111,14 @@ impl CommandService {
                 Some(s) => (s.aggregate, Some(s.etag), s.cached),
                 None => (Aggregate::empty(&stream), None, false),
             };
-            let decision = match domain::decide(command, &current, Timestamp::now()) {
+            // Only a count landing among an item's movements reads its ledger; every other command decides on the
+            // state alone.
+            let now = Timestamp::now();
+            let ledger = match domain::ledger_read(command, &current, now) {
+                Some(read) => Some(self.store.ledger_sum(&stream, read).await?),
+                None => None,
+            };
+            let decision = match domain::decide(command, &current, now, ledger) {
                 Ok(decision) => decision,
                 // Only the stored state may refuse: a copy in memory can miss another process's commit.
                 Err(_) if cached => {
@@ -132,6 +139,7 @@ impl CommandService {
                     answer: Some(answer.clone()),
                 },
                 transfer: decision.transfer.clone(),
+                ledger: decision.ledger,
             };
             match self.store.commit(commit).await? {
                 CommitResult::Committed { .. } => {

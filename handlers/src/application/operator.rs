@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::domain::{Aggregate, Timestamp};
+use crate::domain::{Aggregate, ItemState, LedgerRead, StreamId, Timestamp};
 use crate::ports::read_model::InventoryQuery;
 use crate::ports::{Adapters, ReadModelError, StoreError};
 
@@ -84,7 +84,8 @@ fn side(state: Option<(i64, u64)>) -> String {
     state.map_or("missing".to_owned(), |(q, v)| format!("quantity {q} at v{v}"))
 }
 
-/// Compares the write model with the read model as of the read model's `asOf`: every item both ways, every
+/// Compares the write model with the read model as of the read model's `asOf`, and each item's on-hand with its
+/// ledger (a `… ledger` drift: the state's side, then the ledger's): every item both ways, every
 /// defined product's name and reorder level, and the summary's totals per location and per sku. An item the read
 /// model lags on only by events recorded after its `asOf` is in flight, not drift (delivery is asynchronous);
 /// totals are compared only where no item differs (an item's drift is reported once, as itself).
@@ -92,9 +93,15 @@ pub async fn verify(adapters: &Adapters) -> Result<Verification, OperatorError> 
     let as_of = adapters.read_model.as_of().await?;
     let mut write = BTreeMap::new();
     let mut products = BTreeMap::new();
+    let mut verification = Verification::default();
     for aggregate in adapters.write_store.aggregates().await? {
         match aggregate {
-            Aggregate::Item(item) => _ = write.insert(item.key.to_string(), (item.quantity.get(), item.version.0)),
+            Aggregate::Item(item) => {
+                if let Some(drift) = ledger_drift(adapters, &item).await? {
+                    verification.drift.push(drift);
+                }
+                write.insert(item.key.to_string(), (item.quantity.get(), item.version.0));
+            }
             Aggregate::Product(product) => _ = products.insert(product.sku.to_string(), product),
         }
     }
@@ -103,7 +110,6 @@ pub async fn verify(adapters: &Adapters) -> Result<Verification, OperatorError> 
     let differing: Vec<&String> =
         streams.into_iter().filter(|s| write.get(*s).copied() != read.get(*s).copied()).collect();
     let late = if differing.is_empty() { BTreeSet::new() } else { recorded_after(adapters, as_of).await? };
-    let mut verification = Verification::default();
     let mut touched = BTreeSet::new();
     for stream in differing {
         let (w, r) = (write.get(stream).copied(), read.get(stream).copied());
@@ -152,6 +158,25 @@ pub async fn verify(adapters: &Adapters) -> Result<Verification, OperatorError> 
         }
     }
     Ok(verification)
+}
+
+/// Whether an item's on-hand is what its ledger says (`base` plus every movement after the latest count); a
+/// commit landing between the two reads (the state's version moved on) is not drift.
+async fn ledger_drift(adapters: &Adapters, item: &ItemState) -> Result<Option<Drift>, StoreError> {
+    if item.ledger.is_none() {
+        return Ok(None);
+    }
+    let stream = StreamId::Item(item.key.clone());
+    let sum = adapters.write_store.ledger_sum(&stream, LedgerRead { after: item.counted, through: None }).await?;
+    if item.base + sum == item.quantity.get() {
+        return Ok(None);
+    }
+    let now = adapters.write_store.load(&stream).await?.map(|s| s.aggregate.version());
+    Ok((now == Some(item.version)).then(|| Drift {
+        subject: format!("{} ledger", item.key),
+        write: format!("quantity {} at v{}", item.quantity.get(), item.version.0),
+        read: format!("ledger {} + {sum}", item.base),
+    }))
 }
 
 /// (stream, version) of every event recorded after `as_of` (all of them when the read model is empty).

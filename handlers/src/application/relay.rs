@@ -1,5 +1,6 @@
 //! The relay: republishes events left unpublished and completes transfers whose second half has not happened.
-//! It is what makes "publish after commit" safe. In Azure a timer function runs it; standalone, a background task.
+//! It is what makes "publish after commit" safe. Each pass also forgets a bounded number of command markers past
+//! the idempotency window (where the store does not expire them itself). In Azure a timer function runs it; standalone, a background task.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,13 +13,15 @@ use std::sync::atomic::Ordering;
 use tracing::Instrument;
 
 use crate::domain::Timestamp;
-use crate::ports::{Outbox, StoreError, Transfers};
+use crate::ports::{Outbox, Retention, StoreError, Transfers};
 use crate::telemetry::{metrics, trace_context};
 
 /// Events handled per round trip to the store.
 const BATCH: usize = 200;
 /// At most this many rounds per pass, so one pass always ends.
 const MAX_ROUNDS: usize = 50;
+/// Most markers one pass forgets: a second's worth of a busy shop's commands, in one small write.
+const EXPIRE_BATCH: usize = 1000;
 
 /// What one relay pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +30,8 @@ pub struct RelayReport {
     pub transfers_completed: usize,
     /// Events still unpublished because publishing failed again.
     pub failed: usize,
+    /// Command markers forgotten, past the idempotency window.
+    pub markers_expired: usize,
 }
 
 /// Events committed and not yet published, as far as one look tells.
@@ -51,6 +56,8 @@ pub struct Relay {
     commands: Arc<CommandService>,
     /// Only events older than this are swept: younger ones are still being published by their command.
     min_age: Duration,
+    /// Where markers are forgotten, and after how long.
+    retention: Option<(Arc<dyn Retention>, Duration)>,
 }
 
 impl Relay {
@@ -61,7 +68,13 @@ impl Relay {
         commands: Arc<CommandService>,
         min_age: Duration,
     ) -> Self {
-        Self { outbox, transfers, dispatcher, commands, min_age }
+        Self { outbox, transfers, dispatcher, commands, min_age, retention: None }
+    }
+
+    /// Also forgets command markers older than `window`, a bounded batch a pass.
+    pub fn with_retention(mut self, retention: Arc<dyn Retention>, window: Duration) -> Self {
+        self.retention = Some((retention, window));
+        self
     }
 
     /// Events committed and not yet published, young ones included (for `/api/health`).
@@ -105,6 +118,9 @@ impl Relay {
             if let TransferProgress::Completed { .. } = self.commands.complete_transfer(&transfer).await {
                 report.transfers_completed += 1;
             }
+        }
+        if let Some((retention, window)) = &self.retention {
+            report.markers_expired = retention.expire_markers(now.minus(*window), EXPIRE_BATCH).await?;
         }
         Ok(report)
     }

@@ -47,6 +47,9 @@ pub struct Variables {
     /// The relay leaves events younger than this (ms) to their command's own publish [default: 2000].
     #[arg(long, env = "PIESHOP_RELAY_MIN_AGE_MS", value_name = "MS")]
     relay_min_age_ms: Option<String>,
+    /// Days a command's marker (Cosmos DB: and claim) is kept, so a retry gets the first answer [default: 30].
+    #[arg(long, env = "PIESHOP_IDEMPOTENCY_DAYS", value_name = "DAYS")]
+    idempotency_days: Option<String>,
     /// Write store on Cosmos DB at this endpoint. Unset: the embedded write store.
     #[arg(long, env = "COSMOS_ENDPOINT", value_name = "URL")]
     cosmos_endpoint: Option<String>,

@@ -404,7 +404,7 @@ mod tests {
             action: crate::domain::Action::Receive { item: key.clone(), quantity: Amount::new(4).unwrap() },
             meta: CommandMeta { scanner_id: Some(ScannerId::parse("scanner-7").unwrap()), ..Default::default() },
         };
-        Event::Stock(ItemState::empty(key).decide(&command, Timestamp::now()).unwrap().1)
+        Event::Stock(ItemState::empty(key).decide(&command, Timestamp::now(), None).unwrap().1)
     }
 
     #[test]

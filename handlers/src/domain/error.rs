@@ -17,8 +17,8 @@ pub enum DomainError {
     /// A record dated further in the future than clocks can disagree: a scanner's clock is wrong.
     #[error("occurredAt {occurred_at} is in the future (the server's clock says {now})")]
     InFuture { occurred_at: Timestamp, now: Timestamp },
-    /// A count older than the history the item keeps (`item::MAX_HISTORY` movements): what the item held then is
-    /// no longer known, so the count cannot be placed. Count again.
+    /// A count at or before an item's `horizon`: only states written before the ledger have one (they folded
+    /// movements past 10,000 into the stock), so what the item held then is no longer known. Count again.
     #[error("the count at {occurred_at} is older than the item's kept history (from {horizon}); count again")]
     CountBeforeHistory { occurred_at: Timestamp, horizon: Timestamp },
     /// A transfer names the same location twice.

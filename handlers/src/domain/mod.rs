@@ -16,7 +16,7 @@ pub use command::{Action, Command, CommandMeta, RemovalReason};
 pub use error::DomainError;
 pub use event::{Event, EventKind, Outcome, ProductEvent, StockEvent, TransferLeg};
 pub use ids::{CommandId, EventId, ItemKey, LocationId, ScannerId, Sku, StreamId, TraceParent, TransferId, Version};
-pub use item::ItemState;
+pub use item::{ItemState, LedgerChange, LedgerRead, Mark, Movement, Span};
 pub use product::{ProductName, ProductState};
 pub use quantity::{Amount, Quantity, Stock};
 pub use timestamp::Timestamp;
@@ -60,17 +60,34 @@ pub struct Decision {
     pub state: Aggregate,
     pub events: Vec<Event>,
     pub transfer: Option<PendingTransfer>,
+    /// What it adds to or compacts in the item's ledger, committed with the state.
+    pub ledger: LedgerChange,
 }
 
-/// Decides a command against the current state of the stream it targets (`command.action.stream()`).
-pub fn decide(command: &Command, current: &Aggregate, now: Timestamp) -> Result<Decision, DomainError> {
+/// The movements of the item's ledger that deciding `command` needs summed, if any (`ItemState::ledger_read`).
+pub fn ledger_read(command: &Command, current: &Aggregate, now: Timestamp) -> Option<LedgerRead> {
+    match current {
+        Aggregate::Item(item) => item.ledger_read(command, now),
+        Aggregate::Product(_) => None,
+    }
+}
+
+/// Decides a command against the current state of the stream it targets (`command.action.stream()`), given the
+/// sum of the movements `ledger_read` named (`None` when it named none).
+pub fn decide(
+    command: &Command,
+    current: &Aggregate,
+    now: Timestamp,
+    ledger: Option<i64>,
+) -> Result<Decision, DomainError> {
     match (current, &command.action) {
         (Aggregate::Product(product), Action::DefineProduct { name, category, reorder_level, .. }) => {
             let (state, event) = product.define(command, name, category, *reorder_level, now)?;
-            Ok(Decision { state: Aggregate::Product(state), events: vec![Event::Product(event)], transfer: None })
+            let events = vec![Event::Product(event)];
+            Ok(Decision { state: Aggregate::Product(state), events, transfer: None, ledger: LedgerChange::None })
         }
         (Aggregate::Item(item), _) => {
-            let (state, event) = item.decide(command, now)?;
+            let (state, event, ledger) = item.decide(command, now, ledger)?;
             let transfer = match &command.action {
                 Action::Transfer { from, to, sku, quantity } => Some(PendingTransfer {
                     transfer_id: TransferId(command.id.0),
@@ -84,7 +101,7 @@ pub fn decide(command: &Command, current: &Aggregate, now: Timestamp) -> Result<
                 }),
                 _ => None,
             };
-            Ok(Decision { state: Aggregate::Item(state), events: vec![Event::Stock(event)], transfer })
+            Ok(Decision { state: Aggregate::Item(state), events: vec![Event::Stock(event)], transfer, ledger })
         }
         (Aggregate::Product(_), _) => unreachable!("stock commands target item streams"),
     }

@@ -20,11 +20,19 @@ pub fn router() -> Router<Arc<App>> {
 /// `POST /relay`: the timer's `{Data, Metadata}` envelope in (its content is not needed), a report out.
 pub async fn invoke(State(app): State<Arc<App>>) -> Response {
     match app.relay.run_once().await {
-        Ok(report) => InvocationResult::logs(vec![format!(
-            "relay: republished {} events, completed {} transfers, {} still failing",
-            report.republished, report.transfers_completed, report.failed
-        )])
-        .into_response(),
+        Ok(report) => {
+            let mut logs = vec![format!(
+                "relay: republished {} events, completed {} transfers, {} still failing",
+                report.republished, report.transfers_completed, report.failed
+            )];
+            if report.markers_expired > 0 {
+                logs.push(format!(
+                    "relay: forgot {} command markers past the idempotency window",
+                    report.markers_expired
+                ));
+            }
+            InvocationResult::logs(logs).into_response()
+        }
         Err(error) => Problem::from(&error).into_response(),
     }
 }

@@ -16,7 +16,7 @@ pub use dead_letters::{DeadLetterError, DeadLetters};
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 pub use publisher::{EventPublisher, EventSink, PublishError};
 pub use read_model::{ReadModel, ReadModelError};
-pub use write_store::{CommandStore, Outbox, Replay, StoreError, Transfers, WriteStore};
+pub use write_store::{CommandStore, Outbox, Replay, Retention, StoreError, Transfers, WriteStore};
 
 use std::sync::Arc;
 

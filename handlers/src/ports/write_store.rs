@@ -5,7 +5,9 @@ use async_trait::async_trait;
 use super::Cause;
 
 use crate::domain::answer::CommandAnswer;
-use crate::domain::{Aggregate, CommandId, Event, EventId, PendingTransfer, StreamId, Timestamp, TransferId};
+use crate::domain::{
+    Aggregate, CommandId, Event, EventId, LedgerChange, LedgerRead, PendingTransfer, StreamId, Timestamp, TransferId,
+};
 
 /// An opaque concurrency token: a commit succeeds only if the stream still has this one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +45,8 @@ pub struct Commit {
     pub outcome: CommandOutcome,
     /// A transfer's first half records the transfer as pending in the same commit.
     pub transfer: Option<PendingTransfer>,
+    /// The movement an item's command adds to its ledger, or the count that compacts it.
+    pub ledger: LedgerChange,
 }
 
 /// How a commit ended.
@@ -93,8 +97,13 @@ pub trait CommandStore: Send + Sync {
     /// The stored outcome of a command, looked up in the stream it changed (or any stream that knows the id).
     async fn outcome(&self, stream: &StreamId, command: CommandId) -> Result<Option<CommandOutcome>, StoreError>;
 
-    /// Commits state, events and marker atomically, conditional on the ETag.
+    /// Commits state, events, marker and ledger change atomically, conditional on the ETag.
     async fn commit(&self, commit: Commit) -> Result<CommitResult, StoreError>;
+
+    /// The sum of the deltas of an item's ledger movements that `read` names (`ItemState::ledger_read`: only a
+    /// count landing among movements asks). Movements at or before the item's latest count are never named, so a
+    /// store may compact them lazily.
+    async fn ledger_sum(&self, stream: &StreamId, read: LedgerRead) -> Result<i64, StoreError>;
 }
 
 /// The transactional outbox: events committed but not yet known to be published.
@@ -127,7 +136,20 @@ pub trait Replay: Send + Sync {
     async fn events(&self) -> Result<Vec<Event>, StoreError>;
 }
 
-/// A whole write store: every role. Adapters implement the four; each use case takes only the roles it needs.
-pub trait WriteStore: CommandStore + Outbox + Transfers + Replay {}
+/// How long a command's marker (and on Cosmos DB its claim) is kept by default: a retry within it gets the first
+/// answer. 30 days outlasts Event Grid's 24 hours of retries and any scanner's offline spell
+/// (`PIESHOP_IDEMPOTENCY_DAYS`).
+pub const DEFAULT_IDEMPOTENCY: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
 
-impl<T: CommandStore + Outbox + Transfers + Replay> WriteStore for T {}
+/// Forgetting what only idempotency needs once its window has passed (`PIESHOP_IDEMPOTENCY_DAYS`).
+#[async_trait]
+pub trait Retention: Send + Sync {
+    /// Deletes up to `limit` of the oldest command markers recorded before `before`; how many it deleted. A store
+    /// whose documents expire by themselves (Cosmos DB's TTL) deletes none.
+    async fn expire_markers(&self, before: Timestamp, limit: usize) -> Result<usize, StoreError>;
+}
+
+/// A whole write store: every role. Adapters implement the five; each use case takes only the roles it needs.
+pub trait WriteStore: CommandStore + Outbox + Transfers + Replay + Retention {}
+
+impl<T: CommandStore + Outbox + Transfers + Replay + Retention> WriteStore for T {}

@@ -109,3 +109,28 @@ async fn the_verify_timer_function_reports_in_its_logs() {
     let logs: Vec<&str> = envelope["Logs"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
     assert_eq!(logs, ["verify: 0 difference(s), 0 in flight"], "{envelope}");
 }
+
+/// A movement missing from an item's ledger (a record the write model would no longer account for) is drift.
+#[tokio::test]
+async fn verify_finds_an_item_whose_ledger_lost_a_movement() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = pieshop::wiring::embedded(dir.path()).unwrap().app(Duration::ZERO);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(pieshop::wiring::serve(listener, app, std::future::pending()));
+    let client = reqwest::Client::new();
+    for (quantity, at) in [(5, "2026-03-02T10:00:00Z"), (3, "2026-03-02T11:00:00Z")] {
+        let record = json!({"commandId": uuid::Uuid::new_v4().to_string(), "type": "receive", "location": "van",
+                            "sku": "apple-pie", "quantity": quantity, "occurredAt": at});
+        assert_eq!(client.post(format!("{base}/api/commands")).json(&record).send().await.unwrap().status(), 200);
+    }
+    let clean = handler(dir.path(), &["verify"]);
+    assert!(clean.status.success(), "{}", stdout(&clean));
+
+    let write = rusqlite::Connection::open(dir.path().join("write.db")).unwrap();
+    assert_eq!(write.execute("DELETE FROM movements WHERE delta = 3", []).unwrap(), 1);
+    drop(write);
+    let drifted = handler(dir.path(), &["verify"]);
+    assert_eq!(drifted.status.code(), Some(1), "{}", stdout(&drifted));
+    assert!(stdout(&drifted).contains("van/apple-pie ledger: write model quantity 8 at v2, read model ledger 0 + 5"));
+}

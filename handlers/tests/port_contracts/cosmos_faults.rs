@@ -77,3 +77,32 @@ async fn permanent_throttling_gives_up_quickly() {
     let response = reqwest::Client::new().post(app.url("/api/commands")).json(&receive()).send().await.unwrap();
     assert_eq!(response.status(), 503, "the bounded retry budget runs out and the client is told to retry");
 }
+
+/// A late count that must read the item's ledger during an outage of Cosmos DB's queries: 503 with Retry-After and
+/// nothing written; once it is back, the retry is placed among the movements as if nothing had happened.
+#[tokio::test]
+async fn a_ledger_read_in_an_outage_is_a_503_and_the_retry_is_placed() {
+    let condition = FaultInjectionConditionBuilder::new().with_operation_type(FaultOperationType::QueryItem).build();
+    let result = FaultInjectionResultBuilder::new().with_error(FaultInjectionErrorType::ServiceUnavailable).build();
+    let outage = Arc::new(FaultInjectionRuleBuilder::new("query-503", result).with_condition(condition).build());
+    outage.disable();
+    let (app, store, _dir) = app_with(vec![outage.clone()]).await;
+    let client = reqwest::Client::new();
+    let record = |kind: &str, quantity: u32, at: &str| {
+        json!({"commandId": uuid::Uuid::new_v4().to_string(), "type": kind, "location": "van", "sku": "apple-pie",
+               "quantity": quantity, "occurredAt": at})
+    };
+    for receipt in [record("receive", 5, "2026-03-02T10:00:00Z"), record("receive", 3, "2026-03-02T12:00:00Z")] {
+        assert_eq!(client.post(app.url("/api/commands")).json(&receipt).send().await.unwrap().status(), 200);
+    }
+    let count = record("count", 20, "2026-03-02T11:00:00Z");
+    outage.enable();
+    let refused = client.post(app.url("/api/commands")).json(&count).send().await.unwrap();
+    assert_eq!(refused.status(), 503);
+    assert!(refused.headers().get("retry-after").is_some());
+    outage.disable();
+    assert_eq!(store.events().await.unwrap().len(), 2, "nothing was written");
+    let placed: Value = client.post(app.url("/api/commands")).json(&count).send().await.unwrap().json().await.unwrap();
+    assert_eq!(placed["status"], "adjusted", "{placed}");
+    assert_eq!(placed["items"][0]["quantity"], 23, "20 counted at 11:00, then the 12:00 receipt: {placed}");
+}

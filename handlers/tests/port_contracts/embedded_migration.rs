@@ -1,10 +1,14 @@
 //! Files written by an older schema open under the current one without losing anything: a `write.db` of
 //! version 1 (a `published` flag on every event) or 2 (markers keyed by their text command id) keeps its events,
-//! outbox and markers; a `read.db` of version 0 keeps its activity log.
+//! outbox and markers; one of version 3 (movements inside the item's state) keeps its items' histories, now in
+//! the ledger; a `read.db` of version 0 keeps its activity log.
 
 use pieshop::adapters::embedded::{SqliteReadModel, SqliteWriteStore};
 use pieshop::contract::{answer_json, event_json};
-use pieshop::domain::{Aggregate, CommandId, ItemState, Quantity, Timestamp, Version};
+use pieshop::domain::{
+    Action, Aggregate, Command, CommandId, CommandMeta, ItemState, LedgerChange, Mark, Quantity, Stock, Timestamp,
+    Version,
+};
 use pieshop::ports::read_model::{ActivityQuery, Applied};
 use pieshop::ports::write_store::{CommandOutcome, Commit, CommitResult, EventRef};
 use pieshop::ports::{CommandStore, Outbox, ReadModel, Replay};
@@ -93,6 +97,7 @@ async fn a_version_2_file_keeps_its_markers_and_still_refuses_their_reuse() {
         events: vec![stock("store-1", "apple-pie", 1, 5, 0)],
         outcome: CommandOutcome { command_id: marker, request_hash: "hash-1".into(), answer: None },
         transfer: None,
+        ledger: LedgerChange::None,
     };
     match store.commit(retry).await.unwrap() {
         CommitResult::Duplicate(original) => {
@@ -101,6 +106,119 @@ async fn a_version_2_file_keeps_its_markers_and_still_refuses_their_reuse() {
         other => panic!("a retry of a migrated command must be a duplicate, got {other:?}"),
     }
     assert!(store.events().await.unwrap().is_empty(), "the retry wrote nothing");
+}
+
+const VERSION_3: &str = "
+CREATE TABLE IF NOT EXISTS streams (
+    stream TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    state TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    recorded_at TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    event_id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS markers (
+    seq INTEGER PRIMARY KEY,
+    command_id BLOB NOT NULL UNIQUE,
+    stream TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    response TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS transfers (
+    transfer_id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+PRAGMA user_version = 3;
+";
+
+/// An item state as version 3 wrote it: `quantity` on hand, the latest count, the movements since it inline.
+fn version_3_state(sku: &str, quantity: i64, counted: Option<Mark>, history: serde_json::Value) -> String {
+    let state =
+        ItemState { quantity: Stock(quantity), version: Version(3), counted, ..ItemState::empty(key("store-1", sku)) };
+    let mut state = serde_json::to_value(Aggregate::Item(state)).unwrap();
+    let fields = state.as_object_mut().unwrap();
+    fields.remove("base");
+    fields.insert("history".into(), history);
+    state.to_string()
+}
+
+fn at(hour: u32) -> Timestamp {
+    Timestamp::parse(&format!("2026-03-02T{hour:02}:00:00Z")).unwrap()
+}
+
+/// Decides a count record against `state` as the application does (summing what it names in the ledger).
+async fn count_at(store: &SqliteWriteStore, state: &ItemState, quantity: u32, at: Timestamp) -> Stock {
+    let meta = CommandMeta { occurred_at: Some(at), ..CommandMeta::default() };
+    let action = Action::Count { item: state.key.clone(), quantity: Quantity::new(quantity).unwrap() };
+    let command = Command { id: CommandId(uuid::Uuid::new_v4()), action, meta };
+    let now = Timestamp::now();
+    let stream = pieshop::domain::StreamId::Item(state.key.clone());
+    let sum = match state.ledger_read(&command, now) {
+        Some(read) => Some(store.ledger_sum(&stream, read).await.unwrap()),
+        None => None,
+    };
+    state.decide(&command, now, sum).unwrap().0.quantity
+}
+
+#[tokio::test]
+async fn a_version_3_file_moves_each_items_history_into_its_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("write.db");
+    let counted = Mark { at: at(9), command: CommandId(uuid::Uuid::new_v4()) };
+    let (ten, eleven) = (CommandId(uuid::Uuid::new_v4()), CommandId(uuid::Uuid::new_v4()));
+    // Counted 10 at 09:00, then +5 at 10:00 and -3 at 11:00: 12 on hand. Another item never moved since a count.
+    let history = serde_json::json!([[at(10), ten, 5], [at(11), eleven, -3]]);
+    {
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(VERSION_3).unwrap();
+        for (sku, state) in [
+            ("apple-pie", version_3_state("apple-pie", 12, Some(counted), history)),
+            ("pork-pie", version_3_state("pork-pie", 7, None, serde_json::json!([]))),
+        ] {
+            old.execute(
+                "INSERT INTO streams (stream, version, state) VALUES (?1, 3, ?2)",
+                params![stream("store-1", sku).to_string(), state],
+            )
+            .unwrap();
+        }
+        old.execute(
+            "INSERT INTO markers (command_id, stream, request_hash, response) VALUES (?1, ?2, 'hash-1', ?3)",
+            params![ten.0.as_bytes(), stream("store-1", "apple-pie").to_string(), RESPONSE],
+        )
+        .unwrap();
+    }
+
+    let store = SqliteWriteStore::open(&path).unwrap();
+    assert_marker_kept(&store, ten).await;
+    let load = |sku: &str| {
+        let (store, stream) = (store.clone(), stream("store-1", sku));
+        async move {
+            match store.load(&stream).await.unwrap().unwrap().aggregate {
+                Aggregate::Item(item) => item,
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    let apple = load("apple-pie").await;
+    assert_eq!((apple.quantity, apple.base, apple.counted), (Stock(12), 10, Some(counted)));
+    assert_eq!(apple.ledger.map(|span| (span.first.at, span.last.at)), Some((at(10), at(11))));
+    // 20 counted at 10:30 held 15 then (10 counted + 5 received): the 11:00 sale still follows it.
+    let half_past_ten = at(10).plus(std::time::Duration::from_secs(1800));
+    assert_eq!(count_at(&store, &apple, 20, half_past_ten).await, Stock(17));
+    let pork = load("pork-pie").await;
+    assert_eq!((pork.quantity, pork.base, pork.ledger), (Stock(7), 7, None));
+    assert_eq!(count_at(&store, &pork, 4, at(8)).await, Stock(4));
 }
 
 /// A marker's answer as versions 1 and 2 wrote it.

@@ -179,3 +179,49 @@ records_contract!(cosmos_any_order_and_batching_gives_the_same_stock, 12, {
     let store = crate::support::cosmos_store().await;
     (store as Arc<dyn WriteStore>, None::<tempfile::TempDir>)
 });
+
+/// Past 10,000 uncounted movements (where states once folded their history and refused a count before it), the
+/// same records in two shuffled orders and batchings give the stock a model computes: the latest count, plus
+/// every movement after it. Its last arrival may be a count before all of them; another lands among them.
+#[tokio::test]
+async fn sqlite_past_ten_thousand_movements_any_order_gives_the_same_stock() {
+    const MOVEMENTS: u64 = 10_050;
+    let at = |second: u64| format!("2026-03-02T{:02}:{:02}:{:02}Z", 6 + second / 3600, second / 60 % 60, second % 60);
+    let mut rng = Seeded(7);
+    let mut records: Vec<Value> = (0..MOVEMENTS)
+        .map(|second| {
+            let quantity = 1 + rng.below(3);
+            match rng.below(3) {
+                0 => json!({"type": "remove", "quantity": quantity, "reason": "sold", "occurredAt": at(second)}),
+                _ => json!({"type": "receive", "quantity": quantity, "occurredAt": at(second)}),
+            }
+        })
+        .collect();
+    let middle = MOVEMENTS / 2;
+    let after_middle: i64 = (records[middle as usize..].iter())
+        .map(|r| r["quantity"].as_i64().unwrap() * if r["type"] == "remove" { -1 } else { 1 })
+        .sum();
+    records.push(json!({"type": "count", "quantity": 40, "occurredAt": "2026-03-02T05:00:00Z"}));
+    records.push(json!({"type": "count", "quantity": 25, "occurredAt": format!("{}.5Z", &at(middle - 1)[..19])}));
+    for (n, record) in records.iter_mut().enumerate() {
+        record["commandId"] = json!(uuid::Uuid::from_u64_pair(7, n as u64).to_string());
+        record["location"] = json!("van");
+        record["sku"] = json!("apple-pie");
+    }
+    let expected = 25 + after_middle;
+    for seed in [1, 2] {
+        let (store, _dir) = crate::support::sqlite_store();
+        let shop = Shop::open(store).await;
+        let mut arriving = shuffled(&records, seed);
+        if seed == 1 {
+            // The count before everything arrives last of all.
+            let early = arriving.iter().position(|r| r["occurredAt"] == "2026-03-02T05:00:00Z").unwrap();
+            let count = arriving.remove(early);
+            arriving.push(count);
+        }
+        for batch in arriving.chunks(300 + 100 * seed as usize) {
+            shop.batch(batch).await;
+        }
+        assert_eq!(shop.write_side().await, vec![("van/apple-pie".to_string(), expected)], "order {seed}");
+    }
+}

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use pieshop::domain::answer::{Changed, CommandAnswer, ItemAnswer};
 use pieshop::domain::{
-    Aggregate, Amount, CommandId, Event, ItemState, Outcome, PendingTransfer, Quantity, Timestamp, TransferId, Version,
+    Aggregate, Amount, CommandId, Event, ItemState, LedgerChange, LedgerRead, Mark, Movement, Outcome, PendingTransfer,
+    Quantity, Timestamp, TransferId, Version,
 };
 use pieshop::ports::WriteStore;
 use pieshop::ports::write_store::{CommandOutcome, Commit, CommitResult, EventRef};
@@ -54,6 +55,7 @@ fn commit(
         events,
         outcome: outcome(command, version),
         transfer: None,
+        ledger: LedgerChange::None,
     };
     (commit, command)
 }
@@ -193,6 +195,57 @@ pub async fn a_command_id_used_on_another_stream_returns_the_first_outcome(store
     assert_eq!(found.map(|o| o.request_hash), Some(format!("hash-{command}")));
 }
 
+fn at(hour: u32, minute: u32) -> Timestamp {
+    Timestamp::parse(&format!("2026-03-02T{hour:02}:{minute:02}:00Z")).unwrap()
+}
+
+/// Commits version `version` of store-1/apple-pie with one ledger change, on the ETag of the one before.
+async fn commit_ledger(store: &Arc<dyn WriteStore>, version: u64, ledger: LedgerChange) {
+    let expected = match version {
+        1 => None,
+        _ => Some(store.load(&stream("store-1", "apple-pie")).await.unwrap().unwrap().etag),
+    };
+    let (mut commit, _) = commit(version, expected, vec![stock("store-1", "apple-pie", version, 1, version as u32)]);
+    commit.ledger = ledger;
+    assert!(matches!(store.commit(commit).await.unwrap(), CommitResult::Committed { .. }));
+}
+
+/// The ledger: movements appended by commits, summed over the span a read names; a count's compaction leaves
+/// the sums after it as they were; another item's ledger is its own.
+pub async fn the_ledger_sums_what_a_read_names(store: Arc<dyn WriteStore>) {
+    let movement = |hour, delta| Movement(at(hour, 0), CommandId(uuid::Uuid::new_v4()), delta);
+    let (m10, m11, m12) = (movement(10, 5), movement(11, 3), movement(12, -2));
+    for (version, m) in [(1, m10), (2, m11), (3, m12)] {
+        commit_ledger(&store, version, LedgerChange::Append(m)).await;
+    }
+    let apple = stream("store-1", "apple-pie");
+    let sum = |after: Option<Mark>, through: Option<Mark>| {
+        let (store, apple) = (store.clone(), apple.clone());
+        async move { store.ledger_sum(&apple, LedgerRead { after, through }).await.unwrap() }
+    };
+    assert_eq!(sum(None, None).await, 6, "everything");
+    assert_eq!(sum(None, Some(m11.mark())).await, 8, "up to and including 11:00");
+    assert_eq!(sum(Some(m10.mark()), None).await, 1, "after 10:00");
+    assert_eq!(sum(Some(m10.mark()), Some(m11.mark())).await, 3, "between");
+    let everything = LedgerRead { after: None, through: None };
+    let other = store.ledger_sum(&stream("van", "apple-pie"), everything).await.unwrap();
+    assert_eq!(other, 0, "another item's ledger is empty");
+
+    let count = Mark { at: at(11, 30), command: CommandId(uuid::Uuid::new_v4()) };
+    commit_ledger(&store, 4, LedgerChange::Compact(count)).await;
+    assert_eq!(sum(Some(count), None).await, -2, "after the count, as before it");
+    assert_eq!(sum(None, None).await, -2, "what the count compacted is gone");
+}
+
+/// Markers inside the idempotency window are never forgotten (Cosmos DB expires its own by `ttl`).
+pub async fn markers_inside_the_window_are_kept(store: Arc<dyn WriteStore>) {
+    let (first, command) = commit(1, None, vec![stock("store-1", "apple-pie", 1, 10, 0)]);
+    store.commit(first).await.unwrap();
+    let day = std::time::Duration::from_secs(24 * 3600);
+    assert_eq!(store.expire_markers(Timestamp::now().minus(day), 100).await.unwrap(), 0);
+    assert!(store.outcome(&stream("store-1", "apple-pie"), command).await.unwrap().is_some());
+}
+
 macro_rules! write_store_contract {
     ($adapter:ident, $make:expr) => {
         mod $adapter {
@@ -201,7 +254,8 @@ macro_rules! write_store_contract {
                 a_stale_etag_conflicts_and_writes_nothing, creating_a_stream_twice_conflicts,
                 a_second_commit_of_one_command_returns_the_stored_outcome, unpublished_events_are_listed_until_marked,
                 a_pending_transfer_is_listed_until_finished, aggregates_lists_every_stream,
-                a_command_id_used_on_another_stream_returns_the_first_outcome, a_commit_answers_the_new_etag);
+                a_command_id_used_on_another_stream_returns_the_first_outcome, a_commit_answers_the_new_etag,
+                the_ledger_sums_what_a_read_names, markers_inside_the_window_are_kept);
         }
     };
     (@cases $make:expr; $($case:ident),*) => {
@@ -224,3 +278,61 @@ write_store_contract!(cosmos, {
     let store = crate::support::cosmos_store().await;
     (store as Arc<dyn WriteStore>, None::<tempfile::TempDir>)
 });
+
+/// SQLite forgets markers past the window, the oldest first, a bounded batch at a time.
+#[tokio::test]
+async fn sqlite_forgets_markers_past_the_window_a_batch_at_a_time() {
+    let (store, _dir) = crate::support::sqlite_store();
+    let store = store as Arc<dyn WriteStore>;
+    let mut commands = Vec::new();
+    for version in 1..=3u64 {
+        let expected = match version {
+            1 => None,
+            _ => Some(store.load(&stream("store-1", "apple-pie")).await.unwrap().unwrap().etag),
+        };
+        let (commit, command) = commit(version, expected, vec![stock("store-1", "apple-pie", version, 1, 0)]);
+        store.commit(commit).await.unwrap();
+        commands.push(command);
+    }
+    let later = Timestamp::now().plus(std::time::Duration::from_secs(3600));
+    assert_eq!(store.expire_markers(later, 2).await.unwrap(), 2, "a batch of two");
+    let apple = stream("store-1", "apple-pie");
+    assert!(store.outcome(&apple, commands[0]).await.unwrap().is_none(), "the oldest went first");
+    assert!(store.outcome(&apple, commands[2]).await.unwrap().is_some(), "the newest waits for the next pass");
+    assert_eq!(store.expire_markers(later, 2).await.unwrap(), 1);
+    assert!(store.outcome(&apple, commands[2]).await.unwrap().is_none());
+}
+
+/// A Cosmos DB state document written before the ledger (movements inline in `history`, no `base`): the first
+/// load moves its movements into ledger documents and answers the state as the ledger reads it.
+#[tokio::test]
+async fn cosmos_moves_an_inline_history_into_the_ledger_on_first_load() {
+    use pieshop::adapters::cosmos::CosmosWriteStore;
+    use pieshop::ports::CommandStore;
+    let (client, settings) = crate::support::cosmos_client(Vec::new()).await;
+    let container = client.database_client("pieshop").container_client("inventory", None).await.unwrap();
+    let apple = stream("store-1", "apple-pie");
+    let counted = Mark { at: at(9, 0), command: CommandId(uuid::Uuid::new_v4()) };
+    let state = ItemState {
+        quantity: pieshop::domain::Stock(12),
+        version: Version(3),
+        counted: Some(counted),
+        ..ItemState::empty(key("store-1", "apple-pie"))
+    };
+    let mut legacy = serde_json::to_value(Aggregate::Item(state)).unwrap();
+    legacy.as_object_mut().unwrap().remove("base");
+    let (ten, eleven) = (CommandId(uuid::Uuid::new_v4()), CommandId(uuid::Uuid::new_v4()));
+    legacy["history"] = serde_json::json!([[at(10, 0), ten, 5], [at(11, 0), eleven, -3]]);
+    let doc =
+        serde_json::json!({"id": "state", "pk": apple.to_string(), "kind": "state", "version": 3, "state": legacy});
+    container.create_item(apple.to_string(), "state", doc, None).await.unwrap();
+
+    let store = CosmosWriteStore::from_client(&client, &settings).await.unwrap();
+    let Aggregate::Item(item) = store.load(&apple).await.unwrap().unwrap().aggregate else { panic!("an item") };
+    assert_eq!((item.quantity.get(), item.base, item.counted), (12, 10, Some(counted)));
+    assert_eq!(item.ledger.map(|span| (span.first.at, span.last.at)), Some((at(10, 0), at(11, 0))));
+    let everything = LedgerRead { after: Some(counted), through: None };
+    assert_eq!(store.ledger_sum(&apple, everything).await.unwrap(), 2, "both movements are ledger documents");
+    let Aggregate::Item(again) = store.load(&apple).await.unwrap().unwrap().aggregate else { panic!("an item") };
+    assert_eq!(again, item, "moved once; loading again changes nothing");
+}

@@ -1,7 +1,8 @@
 //! `history`: what an item's kept history costs (`README.md`, Offline records). Records `--movements` receipts
-//! on one item, then times counts placed before all of them (each keeps the whole history, so every sample pays
-//! for it) and movements after them; and the same on an item with no history, measured in the same run, as the
-//! baseline beside them.
+//! on one item (timing each half of the filling: equal halves mean filling is linear), then times counts placed
+//! before all of them (every movement stays after each, so every sample has the whole history to account for)
+//! and movements after them; and the same on an item with no history, measured in the same run, as the baseline
+//! beside them.
 
 use std::time::{Duration, Instant};
 
@@ -33,8 +34,10 @@ fn record(kind: &str, sku: &str, offset: u32, quantity: u32) -> Value {
            "quantity": quantity, "occurredAt": at})
 }
 
+/// 08:00 on 2 March 2026 plus `offset` seconds (100,000 movements run into the next day).
 fn time_at(offset: u32) -> String {
-    format!("2026-03-02T{:02}:{:02}:{:02}.{:06}Z", 8 + offset / 3600, offset / 60 % 60, offset % 60, 0)
+    let at = 8 * 3600 + offset;
+    format!("2026-03-{:02}T{:02}:{:02}:{:02}.000000Z", 2 + at / 86_400, at / 3600 % 24, at / 60 % 60, at % 60)
 }
 
 async fn post(http: &reqwest::Client, url: &str, body: &Value) -> anyhow::Result<Duration> {
@@ -78,14 +81,25 @@ pub async fn history(args: HistoryArgs) -> anyhow::Result<()> {
     let sku = format!("history-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let baseline_sku = format!("{sku}-none");
     let started = Instant::now();
+    let mut first_half = Duration::ZERO;
     for chunk in (0..args.movements).collect::<Vec<_>>().chunks(500) {
         let commands: Vec<Value> = chunk.iter().map(|i| record("receive", &sku, *i, 1)).collect();
         post(&http, &batch_url, &json!({"commands": commands})).await?;
+        if first_half.is_zero() && chunk.last().is_some_and(|last| last + 1 >= args.movements / 2) {
+            first_half = started.elapsed();
+        }
     }
     let filled = started.elapsed();
+    let second_half = filled - first_half;
     let [base_counts, base_moves] = time_item(&http, base, &baseline_sku, args.samples, 0).await?;
     let [counts, moves] = time_item(&http, base, &sku, args.samples, args.movements).await?;
-    println!("history: {} movements recorded in {:.1} s", args.movements, filled.as_secs_f64());
+    println!(
+        "history: {} movements recorded in {:.1} s (first half {:.1} s, second half {:.1} s)",
+        args.movements,
+        filled.as_secs_f64(),
+        first_half.as_secs_f64(),
+        second_half.as_secs_f64()
+    );
     println!("  count, {} movements kept: {}", args.movements, counts.line());
     println!("  count, no history:        {}", base_counts.line());
     println!("  receipt, {} kept:        {}", args.movements, moves.line());
@@ -95,6 +109,8 @@ pub async fn history(args: HistoryArgs) -> anyhow::Result<()> {
         println!(
             "{}",
             json!({"movements": args.movements, "fill_seconds": filled.as_secs_f64(),
+                   "fill_first_half_seconds": first_half.as_secs_f64(),
+                   "fill_second_half_seconds": second_half.as_secs_f64(),
                    "count": ms(&counts), "count_baseline": ms(&base_counts),
                    "receipt": ms(&moves), "receipt_baseline": ms(&base_moves)})
         );

@@ -5,11 +5,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use pieshop::domain::{Aggregate, CommandId, Event, ItemKey, PendingTransfer, StreamId, Timestamp, TransferId};
+use pieshop::domain::{
+    Aggregate, CommandId, Event, ItemKey, LedgerRead, PendingTransfer, StreamId, Timestamp, TransferId,
+};
 use pieshop::ports::read_model::{ActivityQuery, Applied, InventoryPage, InventoryQuery, ItemView, Summary};
 use pieshop::ports::write_store::{CommandOutcome, Commit, CommitResult, EventRef, Snapshot};
 use pieshop::ports::{CommandStore, EventPublisher, Outbox, PublishError, ReadModel, ReadModelError, Replay};
-use pieshop::ports::{StoreError, Transfers, WriteStore};
+use pieshop::ports::{Retention, StoreError, Transfers, WriteStore};
 
 /// How one call meets its fault source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,6 +166,10 @@ impl<H: StoreHooks + ?Sized> CommandStore for FaultyStore<H> {
         self.hooks.committed().await;
         result
     }
+
+    async fn ledger_sum(&self, stream: &StreamId, read: LedgerRead) -> Result<i64, StoreError> {
+        self.inner.ledger_sum(stream, read).await
+    }
 }
 
 #[async_trait]
@@ -185,6 +191,13 @@ impl<H: StoreHooks + ?Sized> Transfers for FaultyStore<H> {
 
     async fn finish_transfer(&self, source: &StreamId, transfer: TransferId) -> Result<(), StoreError> {
         self.inner.finish_transfer(source, transfer).await
+    }
+}
+
+#[async_trait]
+impl<H: StoreHooks + ?Sized> Retention for FaultyStore<H> {
+    async fn expire_markers(&self, before: Timestamp, limit: usize) -> Result<usize, StoreError> {
+        self.inner.expire_markers(before, limit).await
     }
 }
 

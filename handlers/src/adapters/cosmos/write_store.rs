@@ -1,5 +1,7 @@
 //! The write store on Cosmos DB: every commit is one transactional batch in the stream's logical partition
-//! (marker create, state create/replace-with-If-Match, event creates, transfer create), so it is all or nothing.
+//! (marker create, state create/replace-with-If-Match, event creates, transfer create, movement create), so it
+//! is all or nothing. A batch holds at most 100 operations; a command's has at most five, because a count's
+//! compaction of the ledger is not part of it (reads stop at the latest count, so what it leaves is never read).
 
 use std::sync::Arc;
 
@@ -19,9 +21,12 @@ use serde_json::Value;
 
 use super::documents;
 use crate::contract::event_json;
-use crate::domain::{Aggregate, CommandId, Event, PendingTransfer, StreamId, Timestamp, TransferId};
+use crate::domain::{
+    Aggregate, CommandId, Event, LedgerChange, LedgerRead, Mark, Movement, PendingTransfer, StreamId, Timestamp,
+    TransferId,
+};
 use crate::ports::write_store::{CommandOutcome, Commit, CommitResult, ETag, EventRef, Snapshot};
-use crate::ports::{Cause, CommandStore, Outbox, Replay, StoreError, Transfers};
+use crate::ports::{Cause, CommandStore, Outbox, Replay, Retention, StoreError, Transfers};
 
 /// Where the container is and how to reach it.
 #[derive(Debug, Clone)]
@@ -39,7 +44,12 @@ pub struct CosmosSettings {
 #[derive(Clone)]
 pub struct CosmosWriteStore {
     container: ContainerClient,
+    /// Seconds a marker and a claim live (`ttl`): the idempotency window.
+    idempotency_ttl: u64,
 }
+
+/// Most compacted movements a count deletes after its commit; the item's next count takes any left.
+const COMPACT_MAX: usize = 500;
 
 impl CosmosWriteStore {
     /// Connects with the account key when one is configured (emulators), else with the Entra credential.
@@ -80,7 +90,14 @@ impl CosmosWriteStore {
             .container_client(&settings.container, None)
             .await
             .map_err(unavailable)?;
-        Ok(Self { container })
+        let idempotency_ttl = crate::ports::write_store::DEFAULT_IDEMPOTENCY.as_secs();
+        Ok(Self { container, idempotency_ttl })
+    }
+
+    /// Markers and claims expire this long after they are written (`PIESHOP_IDEMPOTENCY_DAYS`).
+    pub fn with_idempotency_window(mut self, window: std::time::Duration) -> Self {
+        self.idempotency_ttl = window.as_secs().max(1);
+        self
     }
 
     async fn query<T: DeserializeOwned + Send + 'static>(
@@ -88,8 +105,17 @@ impl CosmosWriteStore {
         query: Query,
         limit: usize,
     ) -> Result<Vec<T>, StoreError> {
-        let stream =
-            self.container.query_items::<T>(query, FeedScope::full_container(), None).await.map_err(unavailable)?;
+        self.query_in(FeedScope::full_container(), query, limit).await
+    }
+
+    /// Up to `limit` rows of a query over `scope`.
+    async fn query_in<T: DeserializeOwned + Send + 'static>(
+        &self,
+        scope: FeedScope,
+        query: Query,
+        limit: usize,
+    ) -> Result<Vec<T>, StoreError> {
+        let stream = self.container.query_items::<T>(query, scope, None).await.map_err(unavailable)?;
         let mut stream = std::pin::pin!(stream);
         let mut rows = Vec::new();
         while rows.len() < limit {
@@ -156,7 +182,7 @@ impl CosmosWriteStore {
     /// same body again, a retry; or another body, a reused id). A claim whose batch then conflicts or fails
     /// stays: the command is retried under it, and the id stays bound to that body.
     async fn claim_for(&self, command: CommandId, stream: &StreamId, hash: &str) -> Result<Option<Claim>, StoreError> {
-        let doc = documents::claim(command, stream, hash);
+        let doc = documents::claim(command, stream, hash, self.idempotency_ttl);
         match self.container.create_item(documents::claim_partition(command), documents::CLAIM_ID, doc, None).await {
             Ok(_) => Ok(None),
             Err(error) if error.status().is_conflict() => {
@@ -179,6 +205,14 @@ impl CommandStore for CosmosWriteStore {
         let etag = response.headers().etag().map(|e| e.to_string()).ok_or_else(|| corrupt("state without an ETag"))?;
         let doc: Value = response.into_model().map_err(corrupt)?;
         let aggregate: Aggregate = serde_json::from_value(doc["state"].clone()).map_err(corrupt)?;
+        let history: Vec<Movement> = match doc["state"].get("history") {
+            Some(history) => serde_json::from_value(history.clone()).map_err(corrupt)?,
+            None => Vec::new(),
+        };
+        // An item state without `base` was written before the ledger (with its movements inline, if any).
+        if let (Aggregate::Item(item), None) = (&aggregate, doc["state"].get("base")) {
+            return self.move_history_to_ledger(stream, item.clone(), history, ETag(etag)).await;
+        }
         Ok(Some(Snapshot { aggregate, etag: ETag(etag), cached: false }))
     }
 
@@ -214,7 +248,7 @@ impl CommandStore for CosmosWriteStore {
         let state = documents::state(&commit.stream, &commit.state);
         // The marker goes first: if it exists, the command was applied and nothing else matters.
         let mut batch = TransactionalBatch::new(pk.clone())
-            .create_item(documents::marker(&commit.stream, &commit.outcome))
+            .create_item(documents::marker(&commit.stream, &commit.outcome, self.idempotency_ttl))
             .map_err(corrupt)?;
         batch = match &commit.expected {
             None => batch.create_item(state).map_err(corrupt)?,
@@ -230,12 +264,18 @@ impl CommandStore for CosmosWriteStore {
         if let Some(transfer) = &commit.transfer {
             batch = batch.create_item(documents::transfer(&commit.stream, transfer)).map_err(corrupt)?;
         }
+        if let LedgerChange::Append(movement) = &commit.ledger {
+            batch = batch.create_item(documents::movement(&commit.stream, movement)).map_err(corrupt)?;
+        }
         let response = self.container.execute_transactional_batch(batch, None).await.map_err(unavailable)?;
         let results = response.into_model().map_err(corrupt)?;
         match culprit(&results) {
             None => {
                 // The state's replace (or create) is the batch's second operation.
                 let etag = results.results().get(1).and_then(|op| op.etag()).map(str::to_owned);
+                if let LedgerChange::Compact(mark) = commit.ledger {
+                    self.compact(&commit.stream, mark).await;
+                }
                 Ok(CommitResult::Committed {
                     etag: ETag(etag.ok_or_else(|| corrupt("a committed batch without the state's ETag"))?),
                 })
@@ -248,6 +288,77 @@ impl CommandStore for CosmosWriteStore {
             Some((_, 429 | 503 | 408 | 449)) => Err(StoreError::Unavailable("Cosmos DB throttled the batch".into())),
             Some((index, status)) => Err(corrupt(format!("batch operation {index} failed with {status}"))),
         }
+    }
+
+    async fn ledger_sum(&self, stream: &StreamId, read: LedgerRead) -> Result<i64, StoreError> {
+        let query = Query::from(
+            "SELECT VALUE c.delta FROM c WHERE c.kind = 'movement' AND c.mark > @after AND c.mark <= @through",
+        )
+        .with_parameter("@after", read.after.map(documents::mark_text).unwrap_or_default())
+        .map_err(corrupt)?
+        .with_parameter("@through", read.through.map_or(documents::AFTER_EVERY_MARK.into(), documents::mark_text))
+        .map_err(corrupt)?;
+        let deltas: Vec<i64> = self.query_in(FeedScope::partition(stream.to_string()), query, usize::MAX).await?;
+        Ok(deltas.iter().sum())
+    }
+}
+
+impl CosmosWriteStore {
+    /// Deletes up to `COMPACT_MAX` movements at or before a count. Only tidiness: nothing reads them, so a failure
+    /// is logged and left to the item's next count.
+    async fn compact(&self, stream: &StreamId, mark: Mark) {
+        let compacted = async {
+            let query = Query::from("SELECT VALUE c.id FROM c WHERE c.kind = 'movement' AND c.mark <= @mark")
+                .with_parameter("@mark", documents::mark_text(mark))
+                .map_err(corrupt)?;
+            let ids: Vec<String> = self.query_in(FeedScope::partition(stream.to_string()), query, COMPACT_MAX).await?;
+            for id in ids {
+                match self.container.delete_item(stream.to_string(), &id, None).await {
+                    Err(error) if !error.status().is_not_found() => return Err(unavailable(error)),
+                    _ => {}
+                }
+            }
+            Ok::<_, StoreError>(())
+        };
+        if let Err(error) = compacted.await {
+            tracing::warn!(%error, %stream, "could not compact the ledger after a count; its next count will");
+        }
+    }
+
+    /// A state written before the ledger kept its movements inline (`history`): each becomes a movement document
+    /// (upserted, so an interrupted move is simply done again), then the state drops them and says where its
+    /// ledger starts, if it is still the one loaded. Either way the state is loaded again.
+    async fn move_history_to_ledger(
+        &self,
+        stream: &StreamId,
+        mut item: crate::domain::ItemState,
+        history: Vec<Movement>,
+        etag: ETag,
+    ) -> Result<Option<Snapshot>, StoreError> {
+        for movement in &history {
+            let doc = documents::movement(stream, movement);
+            let id = documents::movement_id(movement.1);
+            self.container.upsert_item(stream.to_string(), &id, doc, None).await.map_err(unavailable)?;
+        }
+        item.adopt_inline_history(&history);
+        let state = documents::state(stream, &Aggregate::Item(item));
+        let options = BatchReplaceOptions::default().with_precondition(Precondition::IfMatch(etag.0.into()));
+        let batch = TransactionalBatch::new(stream.to_string()).replace_item(documents::STATE_ID, state, Some(options));
+        let response = self.container.execute_transactional_batch(batch.map_err(corrupt)?, None).await;
+        match culprit(&response.map_err(unavailable)?.into_model().map_err(corrupt)?) {
+            None | Some((0, 409 | 412)) => {}
+            Some((_, status)) => return Err(corrupt(format!("moving a history to the ledger failed with {status}"))),
+        }
+        tracing::info!(%stream, movements = history.len(), "moved an item's inline history to its ledger");
+        self.load(stream).await
+    }
+}
+
+#[async_trait]
+impl Retention for CosmosWriteStore {
+    /// Markers and claims carry their own `ttl`: Cosmos DB deletes them.
+    async fn expire_markers(&self, _before: Timestamp, _limit: usize) -> Result<usize, StoreError> {
+        Ok(0)
     }
 }
 

@@ -1,4 +1,4 @@
-//! The embedded write model: streams, events (the outbox) and command markers in one SQLite file,
+//! The embedded write model: streams, their ledgers, events (the outbox) and command markers in one SQLite file,
 //! each command committed in one transaction.
 
 use std::path::Path;
@@ -9,15 +9,19 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::migrations::Migrations;
 use super::sqlite::{Db, DbError, Savepoint, corrupt};
 use crate::contract::{answer_json, event_json};
-use crate::domain::{Aggregate, CommandId, Event, PendingTransfer, StreamId, Timestamp, TransferId};
+use crate::domain::{
+    Aggregate, CommandId, Event, LedgerChange, LedgerRead, Mark, PendingTransfer, StreamId, Timestamp, TransferId,
+};
 use crate::ports::write_store::{CommandOutcome, Commit, CommitResult, ETag, EventRef, Snapshot};
-use crate::ports::{CommandStore, Outbox, Replay, StoreError, Transfers};
+use crate::ports::{CommandStore, Outbox, Replay, Retention, StoreError, Transfers};
 
-/// Schema version 3. The outbox is its own table of the events in flight, so that committing and publishing
+/// Schema version 4. The outbox is its own table of the events in flight, so that committing and publishing
 /// an event touch one small, always-cached page instead of an index over every event ever recorded. Markers are
 /// appended in commit order and found through a compact index of 16-byte command ids: client-chosen ids are
 /// random, so each new marker lands on a random page of that index, and the smaller its entries the fewer
-/// of those pages there are to miss in the cache and to split (docs/PERFORMANCE.md).
+/// of those pages there are to miss in the cache and to split (docs/PERFORMANCE.md). A marker keeps when it was
+/// recorded (Unix seconds), so markers past the idempotency window can be swept from the oldest. Each item's
+/// movements since its latest count are rows of `movements`, in time order within the item.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS streams (
     stream TEXT PRIMARY KEY,
@@ -41,8 +45,16 @@ CREATE TABLE IF NOT EXISTS markers (
     command_id BLOB NOT NULL UNIQUE,
     stream TEXT NOT NULL,
     request_hash TEXT NOT NULL,
-    response TEXT NOT NULL
+    response TEXT NOT NULL,
+    created INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS movements (
+    stream TEXT NOT NULL,
+    at TEXT NOT NULL,
+    command TEXT NOT NULL,
+    delta INTEGER NOT NULL,
+    PRIMARY KEY (stream, at, command)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS transfers (
     transfer_id TEXT PRIMARY KEY,
     source TEXT NOT NULL,
@@ -90,9 +102,54 @@ ALTER TABLE markers_v3 RENAME TO markers;
 PRAGMA user_version = 3;
 ";
 
+/// Version 3 kept an item's movements since its latest count inside its state (`history`, at most 10,000, older
+/// ones folded into the stock past a `horizon`), and markers without their time. The movements move to the
+/// ledger and the state keeps where they start (`base`: the stock less all of them) and lie (`ledger`); markers
+/// count as recorded at the migration, so they live one whole idempotency window from it.
+const FROM_VERSION_3: &str = "
+CREATE TABLE IF NOT EXISTS streams (stream TEXT PRIMARY KEY, version INTEGER NOT NULL, state TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE movements (
+    stream TEXT NOT NULL,
+    at TEXT NOT NULL,
+    command TEXT NOT NULL,
+    delta INTEGER NOT NULL,
+    PRIMARY KEY (stream, at, command)
+) WITHOUT ROWID;
+INSERT INTO movements (stream, at, command, delta)
+    SELECT s.stream, h.value ->> 0, h.value ->> 1, h.value ->> 2 FROM streams s, json_each(s.state, '$.history') h;
+UPDATE streams SET state = json_set(state, '$.ledger', json_object(
+        'first', json_object('at', state ->> '$.history[0][0]', 'command', state ->> '$.history[0][1]'),
+        'last', json_object('at', state ->> '$.history[#-1][0]', 'command', state ->> '$.history[#-1][1]')))
+    WHERE json_array_length(state, '$.history') > 0;
+UPDATE streams SET state = json_remove(json_set(state, '$.base', (state ->> '$.quantity')
+        - coalesce((SELECT sum(h.value ->> 2) FROM json_each(state, '$.history') h), 0)), '$.history')
+    WHERE state ->> '$.kind' = 'item';
+CREATE TABLE markers_v4 (
+    seq INTEGER PRIMARY KEY,
+    command_id BLOB NOT NULL UNIQUE,
+    stream TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    response TEXT NOT NULL,
+    created INTEGER NOT NULL
+);
+INSERT INTO markers_v4 (seq, command_id, stream, request_hash, response, created)
+    SELECT seq, command_id, stream, request_hash, response, unixepoch() FROM markers;
+DROP TABLE markers;
+ALTER TABLE markers_v4 RENAME TO markers;
+PRAGMA user_version = 4;
+";
+
+/// Most movements one count deletes in its commit (keeping the commit small); any left are never read (reads
+/// stop at the latest count) and the item's next count takes them.
+const COMPACT_MAX: i64 = 512;
+
 /// Version 1 never set `user_version`: it is a file with an `events` table and version 0.
-const MIGRATIONS: Migrations =
-    Migrations { file: "write.db", table: "events", unversioned: 1, steps: &[FROM_VERSION_1, FROM_VERSION_2] };
+const MIGRATIONS: Migrations = Migrations {
+    file: "write.db",
+    table: "events",
+    unversioned: 1,
+    steps: &[FROM_VERSION_1, FROM_VERSION_2, FROM_VERSION_3],
+};
 
 /// The write store on SQLite (`write.db` in the data directory).
 #[derive(Clone)]
@@ -139,8 +196,8 @@ fn insert_marker(tx: &Connection, commit: &Commit) -> Result<bool, DbError> {
     let outcome = &commit.outcome;
     let inserted = tx
         .prepare_cached(
-            "INSERT INTO markers (command_id, stream, request_hash, response) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (command_id) DO NOTHING",
+            "INSERT INTO markers (command_id, stream, request_hash, response, created)
+             VALUES (?1, ?2, ?3, ?4, unixepoch()) ON CONFLICT (command_id) DO NOTHING",
         )?
         .execute(params![
             outcome.command_id.0.as_bytes(),
@@ -167,6 +224,34 @@ fn write_state(tx: &Connection, commit: &Commit) -> Result<bool, DbError> {
             .execute(params![stream, version, state, expected])?,
     };
     Ok(changed == 1)
+}
+
+/// Where a mark sorts among an item's movements: the fixed-width timestamp, then the command id as text
+/// (lower-case hex, so text order is the id's order).
+fn mark_key(mark: Mark) -> (String, String) {
+    (mark.at.to_string(), mark.command.to_string())
+}
+
+/// Appends the commit's movement to its item's ledger, or compacts what its count makes unread.
+fn write_ledger(tx: &Connection, commit: &Commit) -> Result<(), DbError> {
+    let stream = commit.stream.to_string();
+    match commit.ledger {
+        LedgerChange::None => {}
+        LedgerChange::Append(movement) => {
+            let (at, command) = mark_key(movement.mark());
+            tx.prepare_cached("INSERT INTO movements (stream, at, command, delta) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![stream, at, command, movement.2])?;
+        }
+        LedgerChange::Compact(mark) => {
+            let (at, command) = mark_key(mark);
+            tx.prepare_cached(
+                "DELETE FROM movements WHERE stream = ?1 AND (at, command) IN
+                 (SELECT at, command FROM movements WHERE stream = ?1 AND (at, command) <= (?2, ?3) LIMIT ?4)",
+            )?
+            .execute(params![stream, at, command, COMPACT_MAX])?;
+        }
+    }
+    Ok(())
 }
 
 fn insert_records(tx: &Connection, commit: &Commit) -> Result<(), DbError> {
@@ -236,8 +321,52 @@ impl CommandStore for SqliteWriteStore {
                     return Ok(CommitResult::Conflict);
                 }
                 insert_records(&tx, &commit)?;
+                write_ledger(&tx, &commit)?;
                 tx.commit()?;
                 Ok(CommitResult::Committed { etag })
+            })
+            .await
+            .map_err(StoreError::from)
+    }
+
+    async fn ledger_sum(&self, stream: &StreamId, read: LedgerRead) -> Result<i64, StoreError> {
+        let stream = stream.to_string();
+        // Text sorts "" before every mark and "~" after every one.
+        let (after_at, after_command) = read.after.map(mark_key).unwrap_or_default();
+        let (through_at, through_command) = read.through.map_or(("~".into(), "~".into()), mark_key);
+        self.db
+            .read(move |conn| {
+                Ok(conn
+                    .prepare_cached(
+                        "SELECT coalesce(sum(delta), 0) FROM movements
+                         WHERE stream = ?1 AND (at, command) > (?2, ?3) AND (at, command) <= (?4, ?5)",
+                    )?
+                    .query_row(params![stream, after_at, after_command, through_at, through_command], |row| {
+                        row.get(0)
+                    })?)
+            })
+            .await
+            .map_err(StoreError::from)
+    }
+}
+
+#[async_trait]
+impl Retention for SqliteWriteStore {
+    /// Looks only at the oldest `limit` markers (they are appended in commit order), so a sweep costs the same
+    /// however many markers are kept.
+    async fn expire_markers(&self, before: Timestamp, limit: usize) -> Result<usize, StoreError> {
+        let before = before.unix_seconds() as i64;
+        self.db
+            .write(move |conn| {
+                let tx = Savepoint::begin(conn)?;
+                let deleted = tx
+                    .prepare_cached(
+                        "DELETE FROM markers WHERE seq IN
+                         (SELECT seq FROM (SELECT seq, created FROM markers ORDER BY seq LIMIT ?2) WHERE created < ?1)",
+                    )?
+                    .execute(params![before, limit as i64])?;
+                tx.commit()?;
+                Ok(deleted)
             })
             .await
             .map_err(StoreError::from)
