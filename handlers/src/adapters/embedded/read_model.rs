@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use super::migrations::Migrations;
 use super::sqlite::{Db, DbError, Savepoint, corrupt};
 use crate::contract::event_json;
-use crate::domain::{Event, EventKind, ItemKey, LocationId, ProductEvent, Quantity, Sku, Stock, StockEvent, Timestamp};
+use crate::domain::{Event, EventKind, Gtin, ItemKey, LocationId, ProductEvent, Quantity, Sku, Stock, StockEvent, Timestamp};
 use crate::domain::{TransferId, Version};
 use crate::ports::read_model::{ActivityQuery, Applied, InventoryPage, InventoryQuery, ItemView, LocationTotal};
 use crate::ports::read_model::{InTransit, MAX_IN_TRANSIT, ProductTotal, Summary};
@@ -32,7 +32,16 @@ CREATE TABLE IF NOT EXISTS products (
     name TEXT NOT NULL,
     category TEXT,
     reorder_level INTEGER,
-    version INTEGER NOT NULL
+    version INTEGER NOT NULL,
+    barcodes TEXT
+) WITHOUT ROWID;
+-- Which sku has which barcode (its 14-digit GS1 form), from each product's latest definition: two products
+-- may list one barcode for a while, when a later definition elsewhere has taken it and the first product's own
+-- release has not arrived yet.
+CREATE TABLE IF NOT EXISTS product_barcodes (
+    gtin TEXT NOT NULL,
+    sku TEXT NOT NULL,
+    PRIMARY KEY (gtin, sku)
 ) WITHOUT ROWID;
 -- No AUTOINCREMENT: activity rows are never deleted one by one, so rowids only grow anyway, and
 -- AUTOINCREMENT writes the sqlite_sequence page in every commit. No unique index on event_id either:
@@ -81,9 +90,21 @@ ALTER TABLE activity_v1 RENAME TO activity;
 PRAGMA user_version = 1;
 ";
 
+/// Version 1 knew no barcodes: products gain their list (JSON text, as given), and the barcode index starts empty
+/// (no product of version 1 has one).
+const FROM_VERSION_1: &str = "
+ALTER TABLE products ADD COLUMN barcodes TEXT;
+CREATE TABLE product_barcodes (
+    gtin TEXT NOT NULL,
+    sku TEXT NOT NULL,
+    PRIMARY KEY (gtin, sku)
+) WITHOUT ROWID;
+PRAGMA user_version = 2;
+";
+
 /// Files from before version 1 have an `activity` table and no `user_version`.
 const MIGRATIONS: Migrations =
-    Migrations { file: "read.db", table: "activity", unversioned: 0, steps: &[FROM_VERSION_0] };
+    Migrations { file: "read.db", table: "activity", unversioned: 0, steps: &[FROM_VERSION_0, FROM_VERSION_1] };
 
 /// The read model on SQLite (`read.db` in the data directory).
 #[derive(Clone)]
@@ -102,7 +123,7 @@ impl SqliteReadModel {
 }
 
 /// Every table of the read model, in the order a swap copies them.
-const TABLES: [&str; 7] = ["items", "products", "activity", "transfers", "skus", "search", "meta"];
+const TABLES: [&str; 8] = ["items", "products", "product_barcodes", "activity", "transfers", "skus", "search", "meta"];
 
 /// Replaces the live tables with the rebuilt file's in one transaction: readers (WAL) see the old
 /// tables until the commit and the new ones after it, never a mix.
@@ -261,12 +282,25 @@ fn apply_product(tx: &Connection, e: &ProductEvent) -> Result<Applied, DbError> 
     if held.is_some_and(|v| v >= e.version.0 as i64) {
         return Ok(Applied::Stale);
     }
+    let barcodes: Vec<&str> = e.barcodes.iter().map(Gtin::as_str).collect();
     tx.execute(
-        "INSERT INTO products (sku, name, category, reorder_level, version) VALUES (?1, ?2, ?3, ?4, ?5)
+        "INSERT INTO products (sku, name, category, reorder_level, version, barcodes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (sku) DO UPDATE SET name = excluded.name, category = excluded.category,
-           reorder_level = excluded.reorder_level, version = excluded.version",
-        params![e.sku.as_str(), e.name.as_str(), e.category, e.reorder_level.map(Quantity::get), e.version.0 as i64],
+           reorder_level = excluded.reorder_level, version = excluded.version, barcodes = excluded.barcodes",
+        params![
+            e.sku.as_str(),
+            e.name.as_str(),
+            e.category,
+            e.reorder_level.map(Quantity::get),
+            e.version.0 as i64,
+            serde_json::to_string(&barcodes).map_err(corrupt)?
+        ],
     )?;
+    tx.prepare_cached("DELETE FROM product_barcodes WHERE sku = ?1")?.execute(params![e.sku.as_str()])?;
+    for barcode in &e.barcodes {
+        tx.prepare_cached("INSERT OR IGNORE INTO product_barcodes (gtin, sku) VALUES (?1, ?2)")?
+            .execute(params![barcode.key(), e.sku.as_str()])?;
+    }
     index_sku(tx, &e.sku, Some(e.name.as_str()))?;
     Ok(Applied::Applied)
 }
@@ -335,6 +369,10 @@ fn inventory(conn: &Connection, q: &InventoryQuery) -> Result<InventoryPage, DbE
     if q.low_stock_only {
         sql.push_str(" AND p.reorder_level IS NOT NULL AND i.quantity <= p.reorder_level");
     }
+    if let Some(barcode) = &q.barcode {
+        sql.push_str(" AND i.sku IN (SELECT sku FROM product_barcodes WHERE gtin = ?)");
+        args.push(barcode.key().into());
+    }
     if let Some((sku, location)) = &q.after {
         sql.push_str(" AND (i.sku, i.location) > (?, ?)");
         args.push(sku.to_string().into());
@@ -364,6 +402,7 @@ fn summary(conn: &Connection) -> Result<Summary, DbError> {
             total: 0,
             by_location: Vec::new(),
             reorder_level: item.reorder_level,
+            barcodes: Vec::new(),
         });
         product.total += quantity;
         product.by_location.push((item.location.clone(), item.quantity));
@@ -375,23 +414,32 @@ fn summary(conn: &Connection) -> Result<Summary, DbError> {
         location.total += quantity;
         location.skus += u64::from(quantity > 0);
     }
-    let mut defined = conn.prepare_cached("SELECT sku, name, reorder_level FROM products")?;
-    let rows =
-        defined.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?)))?;
+    let mut defined = conn.prepare_cached("SELECT sku, name, reorder_level, barcodes FROM products")?;
+    let rows = defined.query_map([], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?, r.get::<_, Option<String>>(3)?))
+    })?;
     for row in rows {
-        let (sku, name, reorder_level) = row?;
-        if products.contains_key(&sku) {
+        let (sku, name, reorder_level, barcodes) = row?;
+        let barcodes = decode_barcodes(barcodes.as_deref())?;
+        if let Some(product) = products.get_mut(&sku) {
+            product.barcodes = barcodes;
             continue;
         }
         let reorder_level = reorder_level.and_then(|n| u32::try_from(n).ok()).and_then(|n| Quantity::new(n).ok());
         let parsed = Sku::parse(&sku).map_err(corrupt)?;
-        products.insert(sku, ProductTotal { sku: parsed, name, total: 0, by_location: Vec::new(), reorder_level });
+        let product = ProductTotal { sku: parsed, name, total: 0, by_location: Vec::new(), reorder_level, barcodes };
+        products.insert(sku, product);
     }
     Ok(Summary {
         products: products.into_values().collect(),
         locations: locations.into_values().collect(),
         in_transit: in_transit(conn)?,
     })
+}
+
+/// A product's `barcodes` column: a JSON array of GTINs as given (NULL for products defined before barcodes).
+fn decode_barcodes(text: Option<&str>) -> Result<Vec<Gtin>, DbError> {
+    text.map_or(Ok(Vec::new()), |text| serde_json::from_str(text).map_err(corrupt))
 }
 
 fn activity(conn: &Connection, q: &ActivityQuery) -> Result<Vec<Event>, DbError> {
