@@ -1,7 +1,7 @@
 //! The embedded read model: items, products, the activity log and a full-text index in one SQLite file.
 //! Applies an event only if it is newer than what it holds, so duplicates and stale deliveries change nothing.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use async_trait::async_trait;
@@ -32,17 +32,21 @@ CREATE TABLE IF NOT EXISTS products (
     name TEXT NOT NULL,
     category TEXT,
     reorder_level INTEGER,
-    version INTEGER NOT NULL,
-    barcodes TEXT
+    version INTEGER NOT NULL
 ) WITHOUT ROWID;
--- Which sku has which barcode (its 14-digit GS1 form), from each product's latest definition: two products
--- may list one barcode for a while, when a later definition elsewhere has taken it and the first product's own
--- release has not arrived yet.
+-- Each product's barcodes from its latest definition, in its order: as given, and in the 14-digit GS1 form that
+-- `?barcode=` looks up. Two products may list one barcode for a while, when a later definition elsewhere has
+-- taken it and the first product's own release has not arrived yet. A table of its own, not a column of
+-- `products`: the schema's DDL adds it to a file of an older release as it is, so the file keeps its version,
+-- and an older release reading a newer file ignores it (a rebuild fills it).
 CREATE TABLE IF NOT EXISTS product_barcodes (
-    gtin TEXT NOT NULL,
     sku TEXT NOT NULL,
-    PRIMARY KEY (gtin, sku)
+    position INTEGER NOT NULL,
+    gtin TEXT NOT NULL,
+    given TEXT NOT NULL,
+    PRIMARY KEY (sku, position)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS product_barcodes_by_gtin ON product_barcodes (gtin);
 -- No AUTOINCREMENT: activity rows are never deleted one by one, so rowids only grow anyway, and
 -- AUTOINCREMENT writes the sqlite_sequence page in every commit. No unique index on event_id either:
 -- `log_activity` knows without one whether an event is new (see there).
@@ -90,21 +94,9 @@ ALTER TABLE activity_v1 RENAME TO activity;
 PRAGMA user_version = 1;
 ";
 
-/// Version 1 knew no barcodes: products gain their list (JSON text, as given), and the barcode index starts empty
-/// (no product of version 1 has one).
-const FROM_VERSION_1: &str = "
-ALTER TABLE products ADD COLUMN barcodes TEXT;
-CREATE TABLE product_barcodes (
-    gtin TEXT NOT NULL,
-    sku TEXT NOT NULL,
-    PRIMARY KEY (gtin, sku)
-) WITHOUT ROWID;
-PRAGMA user_version = 2;
-";
-
 /// Files from before version 1 have an `activity` table and no `user_version`.
 const MIGRATIONS: Migrations =
-    Migrations { file: "read.db", table: "activity", unversioned: 0, steps: &[FROM_VERSION_0, FROM_VERSION_1] };
+    Migrations { file: "read.db", table: "activity", unversioned: 0, steps: &[FROM_VERSION_0] };
 
 /// The read model on SQLite (`read.db` in the data directory).
 #[derive(Clone)]
@@ -282,24 +274,16 @@ fn apply_product(tx: &Connection, e: &ProductEvent) -> Result<Applied, DbError> 
     if held.is_some_and(|v| v >= e.version.0 as i64) {
         return Ok(Applied::Stale);
     }
-    let barcodes: Vec<&str> = e.barcodes.iter().map(Gtin::as_str).collect();
     tx.execute(
-        "INSERT INTO products (sku, name, category, reorder_level, version, barcodes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        "INSERT INTO products (sku, name, category, reorder_level, version) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (sku) DO UPDATE SET name = excluded.name, category = excluded.category,
-           reorder_level = excluded.reorder_level, version = excluded.version, barcodes = excluded.barcodes",
-        params![
-            e.sku.as_str(),
-            e.name.as_str(),
-            e.category,
-            e.reorder_level.map(Quantity::get),
-            e.version.0 as i64,
-            serde_json::to_string(&barcodes).map_err(corrupt)?
-        ],
+           reorder_level = excluded.reorder_level, version = excluded.version",
+        params![e.sku.as_str(), e.name.as_str(), e.category, e.reorder_level.map(Quantity::get), e.version.0 as i64],
     )?;
     tx.prepare_cached("DELETE FROM product_barcodes WHERE sku = ?1")?.execute(params![e.sku.as_str()])?;
-    for barcode in &e.barcodes {
-        tx.prepare_cached("INSERT OR IGNORE INTO product_barcodes (gtin, sku) VALUES (?1, ?2)")?
-            .execute(params![barcode.key(), e.sku.as_str()])?;
+    for (position, barcode) in e.barcodes.iter().enumerate() {
+        tx.prepare_cached("INSERT INTO product_barcodes (sku, position, gtin, given) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![e.sku.as_str(), position as i64, barcode.key(), barcode.as_str()])?;
     }
     index_sku(tx, &e.sku, Some(e.name.as_str()))?;
     Ok(Applied::Applied)
@@ -370,7 +354,7 @@ fn inventory(conn: &Connection, q: &InventoryQuery) -> Result<InventoryPage, DbE
         sql.push_str(" AND p.reorder_level IS NOT NULL AND i.quantity <= p.reorder_level");
     }
     if let Some(barcode) = &q.barcode {
-        sql.push_str(" AND i.sku IN (SELECT sku FROM product_barcodes WHERE gtin = ?)");
+        sql.push_str(" AND i.sku IN (SELECT b.sku FROM product_barcodes b WHERE b.gtin = ?)");
         args.push(barcode.key().into());
     }
     if let Some((sku, location)) = &q.after {
@@ -414,13 +398,13 @@ fn summary(conn: &Connection) -> Result<Summary, DbError> {
         location.total += quantity;
         location.skus += u64::from(quantity > 0);
     }
-    let mut defined = conn.prepare_cached("SELECT sku, name, reorder_level, barcodes FROM products")?;
-    let rows = defined.query_map([], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?, r.get::<_, Option<String>>(3)?))
-    })?;
+    let mut barcodes = barcodes_by_sku(conn)?;
+    let mut defined = conn.prepare_cached("SELECT sku, name, reorder_level FROM products")?;
+    let rows =
+        defined.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?)))?;
     for row in rows {
-        let (sku, name, reorder_level, barcodes) = row?;
-        let barcodes = decode_barcodes(barcodes.as_deref())?;
+        let (sku, name, reorder_level) = row?;
+        let barcodes = barcodes.remove(&sku).unwrap_or_default();
         if let Some(product) = products.get_mut(&sku) {
             product.barcodes = barcodes;
             continue;
@@ -437,9 +421,16 @@ fn summary(conn: &Connection) -> Result<Summary, DbError> {
     })
 }
 
-/// A product's `barcodes` column: a JSON array of GTINs as given (NULL for products defined before barcodes).
-fn decode_barcodes(text: Option<&str>) -> Result<Vec<Gtin>, DbError> {
-    text.map_or(Ok(Vec::new()), |text| serde_json::from_str(text).map_err(corrupt))
+/// Every product's barcodes, as given, in its order.
+fn barcodes_by_sku(conn: &Connection) -> Result<HashMap<String, Vec<Gtin>>, DbError> {
+    let mut stmt = conn.prepare_cached("SELECT sku, given FROM product_barcodes ORDER BY sku, position")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut barcodes: HashMap<String, Vec<Gtin>> = HashMap::new();
+    for row in rows {
+        let (sku, given) = row?;
+        barcodes.entry(sku).or_default().push(Gtin::parse(&given).map_err(corrupt)?);
+    }
+    Ok(barcodes)
 }
 
 fn activity(conn: &Connection, q: &ActivityQuery) -> Result<Vec<Event>, DbError> {

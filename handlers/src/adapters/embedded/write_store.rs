@@ -146,7 +146,9 @@ PRAGMA user_version = 4;
 
 /// Version 4 knew no barcodes. Version 5 keeps the registry of them: one row per barcode (its 14-digit GS1 form)
 /// naming the one sku that has it, written in the same transaction as the product's definition, so the primary
-/// key is what keeps a barcode to one product. Products of version 4 have none, so the table starts empty.
+/// key is what keeps a barcode to one product. Products of version 4 have none, so the table starts empty. The
+/// schema's DDL alone would add the table; the version says that a release before barcodes must not write this
+/// file (it would define products without keeping the registry, and two products could share a barcode).
 const FROM_VERSION_4: &str = "
 CREATE TABLE barcodes (
     gtin TEXT PRIMARY KEY,
@@ -371,7 +373,18 @@ impl CommandStore for SqliteWriteStore {
     }
 
     async fn sku_for_barcode(&self, barcode: &Gtin) -> Result<Option<Sku>, StoreError> {
-        self.owner_of(barcode).await
+        let key = barcode.key();
+        let owner = self
+            .db
+            .read(move |conn| {
+                Ok(conn
+                    .prepare_cached("SELECT sku FROM barcodes WHERE gtin = ?1")?
+                    .query_row(params![key], |row| row.get::<_, String>(0))
+                    .optional()?)
+            })
+            .await
+            .map_err(StoreError::from)?;
+        owner.map(|sku| Sku::parse(&sku).map_err(|e| StoreError::Corrupt(e.into()))).transpose()
     }
 
     async fn ledger_sum(&self, stream: &StreamId, read: LedgerRead) -> Result<i64, StoreError> {
@@ -392,23 +405,6 @@ impl CommandStore for SqliteWriteStore {
             })
             .await
             .map_err(StoreError::from)
-    }
-}
-
-impl SqliteWriteStore {
-    async fn owner_of(&self, barcode: &Gtin) -> Result<Option<Sku>, StoreError> {
-        let key = barcode.key();
-        let owner = self
-            .db
-            .read(move |conn| {
-                Ok(conn
-                    .prepare_cached("SELECT sku FROM barcodes WHERE gtin = ?1")?
-                    .query_row(params![key], |row| row.get::<_, String>(0))
-                    .optional()?)
-            })
-            .await
-            .map_err(StoreError::from)?;
-        owner.map(|sku| Sku::parse(&sku).map_err(|e| StoreError::Corrupt(e.into()))).transpose()
     }
 }
 
