@@ -6,6 +6,7 @@ mod alerts;
 #[cfg(feature = "azure")]
 mod application_insights;
 mod auth;
+mod barcodes;
 mod bad_input;
 mod commands;
 mod deadletters;
