@@ -98,15 +98,19 @@ pub fn document() -> Value {
     doc
 }
 
-/// A stock command names its product by `sku` or by `barcode`, exactly one of the two: a `oneOf` of the two
-/// `required` lists (a body with both matches both, so it is refused too), which utoipa's derive cannot say.
+/// A stock command names its product by `sku` or by `barcode`, exactly one of the two (a null one is not given):
+/// a `oneOf` of "this one is a string" (a body with both matches both, one with neither matches none, and both
+/// are refused), which utoipa's derive cannot say.
 fn add_product_refs(doc: &mut Value) {
     for command in ["ReceiveCommand", "RemoveCommand", "CountCommand", "TransferCommand"] {
         let schema = &mut doc["components"]["schemas"][command];
         if let Some(required) = schema["required"].as_array_mut() {
             required.retain(|field| field != "sku" && field != "barcode");
         }
-        schema["oneOf"] = json!([{"required": ["sku"]}, {"required": ["barcode"]}]);
+        schema["oneOf"] = json!([
+            {"required": ["sku"], "properties": {"sku": {"type": "string"}}},
+            {"required": ["barcode"], "properties": {"barcode": {"type": "string"}}},
+        ]);
     }
 }
 

@@ -112,13 +112,13 @@ command_schema!(
     ReceiveCommand: ReceiveType {
         #[schema(schema_with = wire_rules::identifier)]
         location: String,
-        /// The product; or give `barcode` instead (exactly one of the two).
-        #[schema(schema_with = wire_rules::identifier)]
+        /// The product; or give `barcode` instead (exactly one of the two; null is none).
+        #[schema(schema_with = wire_rules::nullable_identifier)]
         sku: Option<String>,
         /// A barcode of the product, instead of its `sku`: the server finds the one product that has it (409
         /// `unknown-barcode` when none does; nothing is stored, so the scan can be sent again once the product is
         /// defined). Answers and events name the sku.
-        #[schema(schema_with = wire_rules::gtin)]
+        #[schema(schema_with = wire_rules::nullable_gtin)]
         barcode: Option<String>,
         #[schema(minimum = 1, maximum = 1_000_000)]
         quantity: u32,
@@ -132,13 +132,13 @@ command_schema!(
     RemoveCommand: RemoveType {
         #[schema(schema_with = wire_rules::identifier)]
         location: String,
-        /// The product; or give `barcode` instead (exactly one of the two).
-        #[schema(schema_with = wire_rules::identifier)]
+        /// The product; or give `barcode` instead (exactly one of the two; null is none).
+        #[schema(schema_with = wire_rules::nullable_identifier)]
         sku: Option<String>,
         /// A barcode of the product, instead of its `sku`: the server finds the one product that has it (409
         /// `unknown-barcode` when none does; nothing is stored, so the scan can be sent again once the product is
         /// defined). Answers and events name the sku.
-        #[schema(schema_with = wire_rules::gtin)]
+        #[schema(schema_with = wire_rules::nullable_gtin)]
         barcode: Option<String>,
         #[schema(minimum = 1, maximum = 1_000_000)]
         quantity: u32,
@@ -154,13 +154,13 @@ command_schema!(
     CountCommand: CountType {
         #[schema(schema_with = wire_rules::identifier)]
         location: String,
-        /// The product; or give `barcode` instead (exactly one of the two).
-        #[schema(schema_with = wire_rules::identifier)]
+        /// The product; or give `barcode` instead (exactly one of the two; null is none).
+        #[schema(schema_with = wire_rules::nullable_identifier)]
         sku: Option<String>,
         /// A barcode of the product, instead of its `sku`: the server finds the one product that has it (409
         /// `unknown-barcode` when none does; nothing is stored, so the scan can be sent again once the product is
         /// defined). Answers and events name the sku.
-        #[schema(schema_with = wire_rules::gtin)]
+        #[schema(schema_with = wire_rules::nullable_gtin)]
         barcode: Option<String>,
         #[schema(minimum = 0, maximum = 1_000_000)]
         quantity: u32,
@@ -177,13 +177,13 @@ command_schema!(
         from: String,
         #[schema(schema_with = wire_rules::identifier)]
         to: String,
-        /// The product; or give `barcode` instead (exactly one of the two).
-        #[schema(schema_with = wire_rules::identifier)]
+        /// The product; or give `barcode` instead (exactly one of the two; null is none).
+        #[schema(schema_with = wire_rules::nullable_identifier)]
         sku: Option<String>,
         /// A barcode of the product, instead of its `sku`: the server finds the one product that has it (409
         /// `unknown-barcode` when none does; nothing is stored, so the scan can be sent again once the product is
         /// defined). Answers and events name the sku.
-        #[schema(schema_with = wire_rules::gtin)]
+        #[schema(schema_with = wire_rules::nullable_gtin)]
         barcode: Option<String>,
         #[schema(minimum = 1, maximum = 1_000_000)]
         quantity: u32,

@@ -48,7 +48,7 @@ pub struct CommandProduct {
     pub reorder_level: Option<Quantity>,
     /// The product's barcodes (GTINs, as they were given); absent when it has none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schema(schema_with = wire_rules::barcodes)]
+    #[schema(schema_with = wire_rules::product_barcodes)]
     pub barcodes: Vec<String>,
     #[schema(value_type = u64, example = 1)]
     pub version: Version,
@@ -248,7 +248,7 @@ pub struct SummaryProduct {
     #[schema(value_type = Option<u32>, maximum = 1_000_000)]
     pub reorder_level: Option<Quantity>,
     /// The product's barcodes (GTINs, as they were given; empty when it has none or is not defined).
-    #[schema(schema_with = wire_rules::barcodes)]
+    #[schema(schema_with = wire_rules::product_barcodes)]
     pub barcodes: Vec<String>,
     /// The total is at or below the reorder level.
     pub low: bool,

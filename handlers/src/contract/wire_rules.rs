@@ -58,7 +58,16 @@ pub fn destination() -> Object {
 /// A GTIN-8, -12, -13 or -14 (`API.md` 1.2, "Barcodes"): the pattern says digits of those lengths; the GS1 check
 /// digit is the server's to check (400 when wrong).
 pub fn gtin() -> Object {
-    string(false)
+    gtin_of(false)
+}
+
+/// A GTIN that may be null (a command's `barcode`: null is no barcode).
+pub fn nullable_gtin() -> Object {
+    gtin_of(true)
+}
+
+fn gtin_of(nullable: bool) -> Object {
+    string(nullable)
         .pattern(Some(GTIN_PATTERN))
         .description(Some(
             "A GTIN-8, -12, -13 or -14: digits with a valid GS1 check digit. GTINs compare as 14 digits padded with \
@@ -71,9 +80,10 @@ pub fn gtin() -> Object {
 /// The pattern of `gtin`: only the lengths a GTIN has.
 pub const GTIN_PATTERN: &str = "^([0-9]{8}|[0-9]{12,14})$";
 
-/// A product's barcodes.
+/// A product's barcodes, as `defineProduct` gives them (null is no list).
 pub fn barcodes() -> utoipa::openapi::schema::Array {
     utoipa::openapi::schema::ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
         .items(gtin())
         .max_items(Some(MAX_BARCODES))
         .unique_items(true)
@@ -82,6 +92,15 @@ pub fn barcodes() -> utoipa::openapi::schema::Array {
              another product has one). Given, the list replaces the product's barcodes (those left out are released); \
              left out, the product keeps its barcodes."
         )))
+        .build()
+}
+
+/// The barcodes a product has, as answers show them.
+pub fn product_barcodes() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(gtin())
+        .max_items(Some(MAX_BARCODES))
+        .description(Some("The product's barcodes, as they were given."))
         .build()
 }
 
