@@ -10,7 +10,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use crate::domain::{Aggregate, CommandId, Event, Gtin, LedgerRead, Sku, PendingTransfer, StreamId, Timestamp, TransferId};
+use crate::domain::{
+    Aggregate, CommandId, Event, Gtin, LedgerRead, PendingTransfer, Sku, StreamId, Timestamp, TransferId,
+};
 use crate::ports::write_store::{CommandOutcome, Commit, CommitResult, EventRef, Snapshot};
 use crate::ports::{CommandStore, Outbox, Replay, Retention, StoreError, Transfers, WriteStore};
 

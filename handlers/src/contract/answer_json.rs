@@ -6,7 +6,9 @@ use serde::Serialize;
 
 use super::views::{self, CommandItem, CommandProduct, CommandResponse, CommandStatus};
 use crate::domain::answer::{Changed, CommandAnswer, ItemAnswer, TransferAnswer};
-use crate::domain::{CommandId, EventId, Gtin, ItemKey, LocationId, Outcome, ProductName, ProductState, Sku, TransferId};
+use crate::domain::{
+    CommandId, EventId, Gtin, ItemKey, LocationId, Outcome, ProductName, ProductState, Sku, TransferId,
+};
 
 /// A stored answer that does not read back as one (a bug or a manual edit).
 #[derive(Debug, thiserror::Error)]

@@ -7,10 +7,10 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::FieldError;
+use crate::domain::barcode::MAX_BARCODES;
 use crate::domain::command::MAX_NOTE_LEN;
 use crate::domain::ids::NAME_PATTERN;
 use crate::domain::{Action, Amount, Command, CommandId, CommandMeta, ItemKey, LocationId, ProductName, Quantity};
-use crate::domain::barcode::MAX_BARCODES;
 use crate::domain::{Gtin, RemovalReason, ScannerId, Sku, Timestamp, TraceParent, Version};
 
 pub(crate) const COMMON_FIELDS: [&str; 6] = ["commandId", "type", "expectedVersion", "scannerId", "occurredAt", "note"];
@@ -513,7 +513,10 @@ mod tests {
     fn exactly_one_of_sku_and_barcode_is_given() {
         let both = json!({"commandId": ID, "type": "count", "location": "a", "sku": "b", "barcode": "96385074",
                           "quantity": 0});
-        assert_eq!(parse(&both, "").unwrap_err(), vec![FieldError::new("barcode", "give either sku or barcode, not both")]);
+        assert_eq!(
+            parse(&both, "").unwrap_err(),
+            vec![FieldError::new("barcode", "give either sku or barcode, not both")]
+        );
         let neither = json!({"commandId": ID, "type": "remove", "location": "a", "quantity": 1, "reason": "sold"});
         let errors = parse(&neither, "commands[2].").unwrap_err();
         assert_eq!(errors, vec![FieldError::new("commands[2].sku", "is required (or give barcode instead)")]);

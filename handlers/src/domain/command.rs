@@ -1,8 +1,8 @@
 //! The commands scanners and managers send, already parsed: every field here is valid by construction.
 
 use super::{
-    Amount, Gtin, CommandId, ItemKey, LocationId, ProductName, Quantity, ScannerId, Sku, Timestamp, TraceParent, TransferId,
-    Version,
+    Amount, CommandId, Gtin, ItemKey, LocationId, ProductName, Quantity, ScannerId, Sku, Timestamp, TraceParent,
+    TransferId, Version,
 };
 
 /// One command with its client-chosen id and optional context.

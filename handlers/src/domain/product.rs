@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Command, DomainError, Gtin, EventId, ProductEvent, Quantity, Sku, StreamId, Timestamp, Version};
+use super::{Command, DomainError, EventId, Gtin, ProductEvent, Quantity, Sku, StreamId, Timestamp, Version};
 
 /// A product's name: 1–120 characters, no control characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -211,7 +211,9 @@ fn inventory_query(params: &Params) -> Result<InventoryQuery, Problem> {
         low_stock_only: params.flag("lowStock")?,
         barcode: params
             .get("barcode")
-            .map(|text| Gtin::parse(text).map_err(|bad| Problem::invalid_field("barcode", &format!("{GTIN_RULE}: {bad}"))))
+            .map(|text| {
+                Gtin::parse(text).map_err(|bad| Problem::invalid_field("barcode", &format!("{GTIN_RULE}: {bad}")))
+            })
             .transpose()?,
         limit: params.number("limit", 1, 500, 100)? as usize,
         after: params.get("cursor").map(cursor).transpose()?,

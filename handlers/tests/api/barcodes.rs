@@ -13,7 +13,8 @@ fn define(sku: &str, barcodes: &[&str]) -> Value {
 }
 
 fn scan(kind: &str, barcode: &str, quantity: u32) -> Value {
-    let mut body = json!({"commandId": id(), "type": kind, "location": "store-1", "barcode": barcode, "quantity": quantity});
+    let mut body =
+        json!({"commandId": id(), "type": kind, "location": "store-1", "barcode": barcode, "quantity": quantity});
     if kind == "remove" {
         body["reason"] = json!("sold");
     }
@@ -42,10 +43,14 @@ async fn a_scan_by_barcode_changes_the_item_of_the_sku_that_has_it() {
     let transfer = json!({"commandId": id(), "type": "transfer", "from": "store-1", "to": "van", "barcode": UPC,
                           "quantity": 2});
     let moved = ok(app.command(transfer).await).await;
-    assert_eq!(moved["items"][1], json!({"location": "van", "sku": "apple-pie", "quantity": 2, "version": 1,
-                                        "needsCount": false}));
+    assert_eq!(
+        moved["items"][1],
+        json!({"location": "van", "sku": "apple-pie", "quantity": 2, "version": 1,
+                                        "needsCount": false})
+    );
     assert_eq!(app.write_items().await, vec![("store-1/apple-pie".into(), 4, 4), ("van/apple-pie".into(), 2, 1)]);
-    let activity = wait_until(&app, "/api/activity?sku=apple-pie", |b| b["events"].as_array().unwrap().len() == 6).await;
+    let activity =
+        wait_until(&app, "/api/activity?sku=apple-pie", |b| b["events"].as_array().unwrap().len() == 6).await;
     assert!(activity["events"].as_array().unwrap().iter().all(|e| e["sku"] == "apple-pie"), "{activity}");
 }
 
@@ -117,7 +122,8 @@ async fn the_inventory_filters_by_barcode() {
     let none = app.get_json("/api/inventory?barcode=96385074").await;
     assert_eq!(none["items"], json!([]));
     for bad in ["4006381333932", "4006", "abc"] {
-        let problem = expect_problem(app.get(&format!("/api/inventory?barcode={bad}")).await, 400, "invalid-request").await;
+        let problem =
+            expect_problem(app.get(&format!("/api/inventory?barcode={bad}")).await, 400, "invalid-request").await;
         assert_eq!(problem["errors"][0]["field"], "barcode", "{bad}");
     }
 }
@@ -127,10 +133,19 @@ async fn the_inventory_filters_by_barcode() {
 async fn bad_barcodes_are_400s_that_name_the_field() {
     let app = spawn_app().await;
     let cases = [
-        (json!({"commandId": id(), "type": "receive", "location": "a", "sku": "b", "barcode": EAN, "quantity": 1}), "barcode"),
+        (
+            json!({"commandId": id(), "type": "receive", "location": "a", "sku": "b", "barcode": EAN, "quantity": 1}),
+            "barcode",
+        ),
         (json!({"commandId": id(), "type": "receive", "location": "a", "quantity": 1}), "sku"),
-        (json!({"commandId": id(), "type": "count", "location": "a", "barcode": "4006381333932", "quantity": 1}), "barcode"),
-        (json!({"commandId": id(), "type": "defineProduct", "sku": "b", "name": "B", "barcodes": [EAN, "12345"]}), "barcodes[1]"),
+        (
+            json!({"commandId": id(), "type": "count", "location": "a", "barcode": "4006381333932", "quantity": 1}),
+            "barcode",
+        ),
+        (
+            json!({"commandId": id(), "type": "defineProduct", "sku": "b", "name": "B", "barcodes": [EAN, "12345"]}),
+            "barcodes[1]",
+        ),
         (json!({"commandId": id(), "type": "defineProduct", "sku": "b", "name": "B", "barcodes": EAN}), "barcodes"),
     ];
     for (body, field) in cases {

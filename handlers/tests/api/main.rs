@@ -6,8 +6,8 @@ mod alerts;
 #[cfg(feature = "azure")]
 mod application_insights;
 mod auth;
-mod barcodes;
 mod bad_input;
+mod barcodes;
 mod commands;
 mod deadletters;
 mod guarantees;

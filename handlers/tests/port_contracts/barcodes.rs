@@ -104,7 +104,8 @@ pub async fn a_new_list_releases_what_it_leaves_out(store: Arc<dyn WriteStore>) 
     assert!(committed(&define(&store, "pork-pie", &["96385074"]).await), "free for another product");
     assert_eq!(owner(&store, "96385074").await.as_deref(), Some("pork-pie"));
     assert_eq!(owner(&store, "4006381333931").await.as_deref(), Some("apple-pie"));
-    let Some(Aggregate::Product(product)) = store.load(&StreamId::Product(sku("apple-pie"))).await.unwrap().map(|s| s.aggregate)
+    let Some(Aggregate::Product(product)) =
+        store.load(&StreamId::Product(sku("apple-pie"))).await.unwrap().map(|s| s.aggregate)
     else {
         panic!("a product")
     };
@@ -119,7 +120,9 @@ pub async fn two_products_claiming_one_barcode_at_once_one_wins(store: Arc<dyn W
         let (a, b) = tokio::join!(define(&store, &first, &codes), define(&store, &second, &codes));
         let winner = match (&a, &b) {
             (CommitResult::Committed { .. }, CommitResult::BarcodeTaken { sku, .. }) if sku.as_str() == first => &first,
-            (CommitResult::BarcodeTaken { sku, .. }, CommitResult::Committed { .. }) if sku.as_str() == second => &second,
+            (CommitResult::BarcodeTaken { sku, .. }, CommitResult::Committed { .. }) if sku.as_str() == second => {
+                &second
+            }
             other => panic!("round {round}: {other:?}"),
         };
         assert_eq!(owner(&store, code).await.as_deref(), Some(winner.as_str()), "round {round}");
@@ -177,7 +180,10 @@ async fn cosmos_a_claim_left_by_a_crash_completes_on_retry_or_goes_stale() {
     container.create_item(claim["pk"].as_str().unwrap().to_owned(), "barcode", claim.clone(), None).await.unwrap();
     assert_eq!(owner(&store, "4006381333931").await, None, "a claim alone names no product");
     let refused = define(&store, "pork-pie", &["4006381333931"]).await;
-    assert!(matches!(refused, CommitResult::BarcodeTaken { ref sku, .. } if sku.as_str() == "apple-pie"), "{refused:?}");
+    assert!(
+        matches!(refused, CommitResult::BarcodeTaken { ref sku, .. } if sku.as_str() == "apple-pie"),
+        "{refused:?}"
+    );
     assert!(committed(&define(&store, "apple-pie", &["4006381333931"]).await), "the retry completes");
     assert_eq!(owner(&store, "4006381333931").await.as_deref(), Some("apple-pie"));
 
@@ -218,7 +224,10 @@ pub async fn inventory_filters_by_barcode(model: Arc<dyn ReadModel>) {
     assert_eq!(keys(&model, barcode_query("4006381333931")).await, ["store-1/apple-pie", "van/apple-pie"]);
     assert_eq!(keys(&model, barcode_query("00036000291452")).await, ["store-1/apple-pie", "van/apple-pie"]);
     assert_eq!(keys(&model, barcode_query("96385074")).await, ["store-1/pork-pie"]);
-    let at_van = InventoryQuery { location: Some(pieshop::domain::LocationId::parse("van").unwrap()), ..barcode_query("036000291452") };
+    let at_van = InventoryQuery {
+        location: Some(pieshop::domain::LocationId::parse("van").unwrap()),
+        ..barcode_query("036000291452")
+    };
     assert_eq!(keys(&model, at_van).await, ["van/apple-pie"], "with the other filters");
     assert!(keys(&model, barcode_query("10012345678902")).await.is_empty(), "no product has it");
 }

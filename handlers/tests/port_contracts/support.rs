@@ -70,7 +70,13 @@ pub fn product(sku: &str, name: &str, reorder_level: Option<u32>, version: u64) 
 }
 
 /// A product's definition at `version` giving it `barcodes` (GTINs, as written).
-pub fn product_with_barcodes(sku: &str, name: &str, reorder_level: Option<u32>, version: u64, barcodes: &[&str]) -> Event {
+pub fn product_with_barcodes(
+    sku: &str,
+    name: &str,
+    reorder_level: Option<u32>,
+    version: u64,
+    barcodes: &[&str],
+) -> Event {
     let command = CommandId(uuid::Uuid::new_v4());
     let sku = Sku::parse(sku).unwrap();
     Event::Product(ProductEvent {

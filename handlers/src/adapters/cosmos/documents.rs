@@ -10,8 +10,8 @@
 use serde_json::{Value, json};
 
 use crate::contract::{answer_json, event_json};
-use crate::domain::{Aggregate, CommandId, Event, Gtin, Mark, Movement, PendingTransfer, Sku, StreamId, TransferId};
 use crate::domain::Version;
+use crate::domain::{Aggregate, CommandId, Event, Gtin, Mark, Movement, PendingTransfer, Sku, StreamId, TransferId};
 use crate::ports::write_store::CommandOutcome;
 
 pub const STATE_ID: &str = "state";

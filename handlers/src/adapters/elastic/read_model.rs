@@ -29,7 +29,9 @@ use serde_json::{Value, json};
 use super::indices::{IndexKind, Indices};
 use crate::contract::event_json;
 use crate::domain::Version;
-use crate::domain::{Event, EventKind, Gtin, ItemKey, LocationId, Quantity, Sku, Stock, StockEvent, Timestamp, TransferId};
+use crate::domain::{
+    Event, EventKind, Gtin, ItemKey, LocationId, Quantity, Sku, Stock, StockEvent, Timestamp, TransferId,
+};
 use crate::ports::read_model::{ActivityQuery, Applied, InventoryPage, InventoryQuery, ItemView, LocationTotal};
 use crate::ports::read_model::{InTransit, MAX_IN_TRANSIT, ProductTotal, Summary};
 use crate::ports::{Cause, ReadModel, ReadModelError};

@@ -11,7 +11,9 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use super::migrations::Migrations;
 use super::sqlite::{Db, DbError, Savepoint, corrupt};
 use crate::contract::event_json;
-use crate::domain::{Event, EventKind, Gtin, ItemKey, LocationId, ProductEvent, Quantity, Sku, Stock, StockEvent, Timestamp};
+use crate::domain::{
+    Event, EventKind, Gtin, ItemKey, LocationId, ProductEvent, Quantity, Sku, Stock, StockEvent, Timestamp,
+};
 use crate::domain::{TransferId, Version};
 use crate::ports::read_model::{ActivityQuery, Applied, InventoryPage, InventoryQuery, ItemView, LocationTotal};
 use crate::ports::read_model::{InTransit, MAX_IN_TRANSIT, ProductTotal, Summary};
