@@ -10,7 +10,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use crate::domain::{Aggregate, CommandId, Event, LedgerRead, PendingTransfer, StreamId, Timestamp, TransferId};
+use crate::domain::{
+    Aggregate, CommandId, Event, Gtin, LedgerRead, PendingTransfer, Sku, StreamId, Timestamp, TransferId,
+};
 use crate::ports::write_store::{CommandOutcome, Commit, CommitResult, EventRef, Snapshot};
 use crate::ports::{CommandStore, Outbox, Replay, Retention, StoreError, Transfers, WriteStore};
 
@@ -78,13 +80,17 @@ impl<S: WriteStore> CommandStore for CachedStreams<S> {
             CommitResult::Conflict => {
                 self.snapshots().remove(&stream);
             }
-            CommitResult::Duplicate(_) => {}
+            CommitResult::Duplicate(_) | CommitResult::BarcodeTaken { .. } => {}
         }
         Ok(result)
     }
 
     async fn ledger_sum(&self, stream: &StreamId, read: LedgerRead) -> Result<i64, StoreError> {
         self.inner.ledger_sum(stream, read).await
+    }
+
+    async fn sku_for_barcode(&self, barcode: &Gtin) -> Result<Option<Sku>, StoreError> {
+        self.inner.sku_for_barcode(barcode).await
     }
 }
 

@@ -13,6 +13,7 @@ use utoipa::OpenApi;
 use crate::contract::FieldError;
 use crate::contract::command_schema::{CountCommand, DefineProductCommand, ReceiveCommand, RemoveCommand};
 use crate::contract::command_schema::{RejectedCommand, TransferCommand};
+use crate::contract::wire_rules::GTIN_PATTERN;
 use crate::functions::{command, dashboard, health, negotiate, query};
 use crate::http::auth::{KEY_HEADER, KEY_PARAMETER};
 use crate::http::problem::{CATALOGUE, Kind, Member, RETRY_AFTER_SECONDS};
@@ -93,7 +94,24 @@ pub fn document() -> Value {
     add_security(&mut doc);
     add_common_answers(&mut doc);
     add_links(&mut doc);
+    add_product_refs(&mut doc);
     doc
+}
+
+/// A stock command names its product by `sku` or by `barcode`, exactly one of the two (a null one is not given):
+/// a `oneOf` of "this one is a string" (a body with both matches both, one with neither matches none, and both
+/// are refused), which utoipa's derive cannot say.
+fn add_product_refs(doc: &mut Value) {
+    for command in ["ReceiveCommand", "RemoveCommand", "CountCommand", "TransferCommand"] {
+        let schema = &mut doc["components"]["schemas"][command];
+        if let Some(required) = schema["required"].as_array_mut() {
+            required.retain(|field| field != "sku" && field != "barcode");
+        }
+        schema["oneOf"] = json!([
+            {"required": ["sku"], "properties": {"sku": {"type": "string"}}},
+            {"required": ["barcode"], "properties": {"barcode": {"type": "string"}}},
+        ]);
+    }
 }
 
 /// `InvalidRequestProblem` and the like, one per kind, plus `Problem` (any of them) and
@@ -142,6 +160,8 @@ fn problem_schema(kind: &Kind) -> Value {
             Member::Instant => json!({"type": "string", "format": "date-time"}),
             Member::Version => json!({"type": "integer", "minimum": 0}),
             Member::FieldErrors => json!({"type": "array", "items": {"$ref": "#/components/schemas/FieldError"}}),
+            Member::Barcode => json!({"type": "string", "pattern": GTIN_PATTERN, "examples": ["4006381333931"]}),
+            Member::Sku => json!({"type": "string", "pattern": crate::domain::ids::NAME_PATTERN}),
         };
         properties.insert((*name).into(), schema);
         required.push(name);

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::dispatch::Dispatcher;
 use super::stream_turns::StreamTurns;
 use super::transfers::TransferProgress;
+use crate::contract::FieldError;
 use crate::contract::command_body::ParsedCommand;
 use crate::domain::answer::{Changed, CommandAnswer, ItemAnswer, TransferAnswer};
 use crate::domain::{self, Aggregate, Command, Decision, DomainError, Event, Outcome, Timestamp};
@@ -27,6 +28,10 @@ pub enum CommandError {
     Contention,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A command sent with a barcode that does not parse once its sku is in the barcode's place: the parser's
+    /// rules disagree with themselves (a bug), answered as the invalid request it would be.
+    #[error("the command does not parse with the sku its barcode names")]
+    Unresolved(Vec<FieldError>),
 }
 
 /// The answer to a command, and whether it is a replay of an earlier one (answered as a `duplicate`).
@@ -60,9 +65,25 @@ impl CommandService {
         self.dispatcher.last_accepted()
     }
 
+    /// The command to decide: as sent, or with the sku its barcode names. A barcode no product has is refused
+    /// before anything is written, not even the command's marker, so the same command sent again once the
+    /// product is defined applies.
+    async fn resolve(&self, parsed: &ParsedCommand) -> Result<Command, CommandError> {
+        let sku = match parsed.barcode() {
+            None => None,
+            Some(barcode) => Some(
+                self.store
+                    .sku_for_barcode(barcode)
+                    .await?
+                    .ok_or_else(|| DomainError::UnknownBarcode { barcode: barcode.clone() })?,
+            ),
+        };
+        parsed.command(sku.as_ref()).map_err(CommandError::Unresolved)
+    }
+
     /// Applies a command exactly once: a retry with the same id and body gets the stored answer.
     pub async fn execute(&self, parsed: &ParsedCommand) -> Result<Reply, CommandError> {
-        let command = &parsed.command;
+        let command = &self.resolve(parsed).await?;
         // No marker lookup up front: the commit itself refuses a second marker atomically and hands back the
         // stored outcome. Only a refusal needs a look, because a retried command may be refused by the state
         // its first attempt created (a retried removal of the last stock, a stale expectedVersion).
@@ -140,6 +161,7 @@ impl CommandService {
                 },
                 transfer: decision.transfer.clone(),
                 ledger: decision.ledger,
+                barcodes: decision.barcodes.clone(),
             };
             match self.store.commit(commit).await? {
                 CommitResult::Committed { .. } => {
@@ -148,6 +170,9 @@ impl CommandService {
                 }
                 CommitResult::Conflict => continue,
                 CommitResult::Duplicate(outcome) => return Ok(Err(outcome)),
+                CommitResult::BarcodeTaken { barcode, sku } => {
+                    return Err(DomainError::BarcodeTaken { barcode, sku }.into());
+                }
             }
         }
         Err(CommandError::Contention)

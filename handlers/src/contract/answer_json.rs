@@ -6,7 +6,9 @@ use serde::Serialize;
 
 use super::views::{self, CommandItem, CommandProduct, CommandResponse, CommandStatus};
 use crate::domain::answer::{Changed, CommandAnswer, ItemAnswer, TransferAnswer};
-use crate::domain::{CommandId, EventId, ItemKey, LocationId, Outcome, ProductName, ProductState, Sku, TransferId};
+use crate::domain::{
+    CommandId, EventId, Gtin, ItemKey, LocationId, Outcome, ProductName, ProductState, Sku, TransferId,
+};
 
 /// A stored answer that does not read back as one (a bug or a manual edit).
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +75,7 @@ fn product(product: CommandProduct) -> Result<ProductState, AnswerError> {
         name: product.name.as_deref().map(ProductName::parse).transpose().map_err(bad)?,
         category: product.category,
         reorder_level: product.reorder_level,
+        barcodes: product.barcodes.iter().map(|b| Gtin::parse(b)).collect::<Result<_, _>>().map_err(bad)?,
         version: product.version,
     })
 }

@@ -7,20 +7,21 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::FieldError;
+use crate::domain::barcode::MAX_BARCODES;
 use crate::domain::command::MAX_NOTE_LEN;
 use crate::domain::ids::NAME_PATTERN;
 use crate::domain::{Action, Amount, Command, CommandId, CommandMeta, ItemKey, LocationId, ProductName, Quantity};
-use crate::domain::{RemovalReason, ScannerId, Sku, Timestamp, Version};
+use crate::domain::{Gtin, RemovalReason, ScannerId, Sku, Timestamp, TraceParent, Version};
 
 pub(crate) const COMMON_FIELDS: [&str; 6] = ["commandId", "type", "expectedVersion", "scannerId", "occurredAt", "note"];
 
 /// The command types of `docs/API.md` and their own fields.
 pub(crate) fn type_fields(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
-        "receive" | "count" => &["location", "sku", "quantity"],
-        "remove" => &["location", "sku", "quantity", "reason"],
-        "transfer" => &["from", "to", "sku", "quantity"],
-        "defineProduct" => &["sku", "name", "category", "reorderLevel"],
+        "receive" | "count" => &["location", "sku", "barcode", "quantity"],
+        "remove" => &["location", "sku", "barcode", "quantity", "reason"],
+        "transfer" => &["from", "to", "sku", "barcode", "quantity"],
+        "defineProduct" => &["sku", "name", "category", "reorderLevel", "barcodes"],
         _ => return None,
     })
 }
@@ -28,8 +29,54 @@ pub(crate) fn type_fields(kind: &str) -> Option<&'static [&'static str]> {
 /// A parsed command with the hash of what the client sent (for "same id, different body").
 #[derive(Debug, Clone)]
 pub struct ParsedCommand {
-    pub command: Command,
+    pub id: CommandId,
+    pub target: Target,
+    /// Of the body as sent: a retry of a command sent with a `barcode` is the same command, whichever sku the
+    /// barcode names by then.
     pub request_hash: String,
+    /// The trace the command was made in (set by the transport, never by the client's body).
+    pub trace: Option<TraceParent>,
+}
+
+/// What a parsed command names its product by.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// Its sku: the command is ready to decide.
+    Ready(Command),
+    /// A barcode instead (`docs/API.md` 1.2, "Barcodes"), which the write side resolves to a sku first. `body`
+    /// is the valid body as sent; `with_sku` parses it again with the sku in the barcode's place, so each rule of
+    /// a command is written once, in this parser.
+    ByBarcode { barcode: Gtin, body: Map<String, Value> },
+}
+
+impl ParsedCommand {
+    /// The barcode the command names its product by, if it does.
+    pub fn barcode(&self) -> Option<&Gtin> {
+        match &self.target {
+            Target::Ready(_) => None,
+            Target::ByBarcode { barcode, .. } => Some(barcode),
+        }
+    }
+
+    /// The command to decide: as sent, or, for one sent with a barcode, naming `sku` (what the barcode
+    /// resolved to) in its place; `sku` is ignored for a command that named its own.
+    pub fn command(&self, sku: Option<&Sku>) -> Result<Command, Vec<FieldError>> {
+        let mut command = match (&self.target, sku) {
+            (Target::Ready(command), _) => command.clone(),
+            (Target::ByBarcode { body, .. }, Some(sku)) => {
+                let mut body = body.clone();
+                body.remove("barcode");
+                body.insert("sku".into(), Value::String(sku.to_string()));
+                match parse(&Value::Object(body), "")?.target {
+                    Target::Ready(command) => command,
+                    Target::ByBarcode { .. } => return Err(vec![FieldError::new("barcode", "names no sku")]),
+                }
+            }
+            (Target::ByBarcode { .. }, None) => return Err(vec![FieldError::new("barcode", "names no sku")]),
+        };
+        command.meta.trace = self.trace.clone();
+        Ok(command)
+    }
 }
 
 /// Parses one command. `path` prefixes field names (`commands[3].`) inside a batch.
@@ -38,10 +85,21 @@ pub fn parse(value: &Value, path: &str) -> Result<ParsedCommand, Vec<FieldError>
         let field = path.trim_end_matches('.');
         return Err(vec![FieldError::new(if field.is_empty() { "$" } else { field }, "must be a JSON object")]);
     };
-    let mut fields = Fields { object, path, errors: Vec::new() };
+    let mut fields = Fields { object, path, errors: Vec::new(), barcode: None };
     let command = fields.command();
-    match command {
-        Some(command) if fields.errors.is_empty() => Ok(ParsedCommand { command, request_hash: request_hash(value) }),
+    match (command, fields.barcode) {
+        (Some(command), None) if fields.errors.is_empty() => Ok(ParsedCommand {
+            id: command.id,
+            target: Target::Ready(command),
+            request_hash: request_hash(value),
+            trace: None,
+        }),
+        (Some(command), Some(barcode)) if fields.errors.is_empty() => Ok(ParsedCommand {
+            id: command.id,
+            target: Target::ByBarcode { barcode, body: object.clone() },
+            request_hash: request_hash(value),
+            trace: None,
+        }),
         _ => Err(fields.errors),
     }
 }
@@ -106,6 +164,8 @@ struct Fields<'a> {
     object: &'a Map<String, Value>,
     path: &'a str,
     errors: Vec<FieldError>,
+    /// The barcode a stock command gave instead of its sku.
+    barcode: Option<Gtin>,
 }
 
 impl Fields<'_> {
@@ -148,7 +208,7 @@ impl Fields<'_> {
             "transfer" => {
                 let from = self.name("from", LocationId::parse);
                 let to = self.name("to", LocationId::parse);
-                let sku = self.name("sku", Sku::parse);
+                let sku = self.product();
                 let quantity = self.amount("quantity");
                 if from.is_some() && from == to {
                     self.error("to", "must differ from 'from'");
@@ -173,7 +233,14 @@ impl Fields<'_> {
             "must be 1 to 64 characters",
         );
         let reorder_level = self.optional("reorderLevel", as_quantity, "must be an integer from 0 to 1000000");
-        Some(Action::DefineProduct { sku: sku?, name: name?, category: category?, reorder_level: reorder_level? })
+        let barcodes = self.barcodes();
+        Some(Action::DefineProduct {
+            sku: sku?,
+            name: name?,
+            category: category?,
+            reorder_level: reorder_level?,
+            barcodes: barcodes?,
+        })
     }
 
     fn meta(&mut self) -> CommandMeta {
@@ -205,8 +272,60 @@ impl Fields<'_> {
 
     fn item(&mut self) -> Option<ItemKey> {
         let location = self.name("location", LocationId::parse);
-        let sku = self.name("sku", Sku::parse);
+        let sku = self.product();
         Some(ItemKey { location: location?, sku: sku? })
+    }
+
+    /// A stock command's `sku`, or its `barcode` instead: exactly one of the two. For a barcode, the sku is a
+    /// stand-in that never leaves the parser (`ParsedCommand::with_sku` puts the real one in its place).
+    fn product(&mut self) -> Option<Sku> {
+        let object = self.object;
+        let given = |field: &str| object.get(field).is_some_and(|v| !v.is_null());
+        match (given("sku"), given("barcode")) {
+            (true, true) => {
+                self.error("barcode", "give either sku or barcode, not both");
+                None
+            }
+            (false, true) => {
+                self.barcode = self.required("barcode", as_gtin, GTIN_MESSAGE);
+                self.barcode.as_ref().and_then(|gtin| Sku::parse(&gtin.key()).ok())
+            }
+            (true, false) => self.name("sku", Sku::parse),
+            (false, false) => {
+                self.error("sku", "is required (or give barcode instead)");
+                None
+            }
+        }
+    }
+
+    /// `defineProduct`'s `barcodes`: at most `MAX_BARCODES` GTINs, each once; every bad one named by its index.
+    fn barcodes(&mut self) -> Option<Option<Vec<Gtin>>> {
+        let Some(value) = self.object.get("barcodes").filter(|v| !v.is_null()) else { return Some(None) };
+        let Some(entries) = value.as_array().filter(|a| a.len() <= MAX_BARCODES) else {
+            self.error("barcodes", &format!("must be an array of at most {MAX_BARCODES} GTINs"));
+            return None;
+        };
+        let mut barcodes: Vec<Gtin> = Vec::with_capacity(entries.len());
+        let mut valid = true;
+        for (index, entry) in entries.iter().enumerate() {
+            let field = format!("barcodes[{index}]");
+            match entry.as_str().map(Gtin::parse) {
+                Some(Ok(gtin)) if barcodes.contains(&gtin) => {
+                    self.error(&field, "repeats a barcode listed before it (GTINs compare as 14 digits)");
+                    valid = false;
+                }
+                Some(Ok(gtin)) => barcodes.push(gtin),
+                Some(Err(error)) => {
+                    self.error(&field, &format!("{GTIN_MESSAGE}: {error}"));
+                    valid = false;
+                }
+                None => {
+                    self.error(&field, GTIN_MESSAGE);
+                    valid = false;
+                }
+            }
+        }
+        valid.then_some(Some(barcodes))
     }
 
     fn amount(&mut self, field: &str) -> Option<Amount> {
@@ -267,6 +386,12 @@ impl Fields<'_> {
     }
 }
 
+use super::wire_rules::GTIN_RULE as GTIN_MESSAGE;
+
+fn as_gtin(v: &Value) -> Option<Gtin> {
+    v.as_str().and_then(|s| Gtin::parse(s).ok())
+}
+
 /// Largest integer a JSON number written with a fraction still holds exactly (2^53).
 const EXACT_FLOAT_LIMIT: f64 = 9_007_199_254_740_992.0;
 
@@ -297,7 +422,7 @@ mod tests {
         let body =
             json!({"commandId": ID, "type": "receive", "location": "store-1", "sku": "apple-pie", "quantity": 3});
         let parsed = parse(&body, "").unwrap();
-        assert!(matches!(parsed.command.action, Action::Receive { .. }));
+        assert!(matches!(parsed.command(None).unwrap().action, Action::Receive { .. }));
     }
 
     #[test]
@@ -324,7 +449,7 @@ mod tests {
         let spelled = json!({"commandId": ID, "type": "receive", "location": "a", "sku": "b", "quantity": 3.0,
                              "expectedVersion": 2.0});
         let parsed = parse(&spelled, "").unwrap();
-        assert_eq!(parsed.command.meta.expected_version, Some(Version(2)));
+        assert_eq!(parsed.command(None).unwrap().meta.expected_version, Some(Version(2)));
         let mut with_version = plain.clone();
         with_version["expectedVersion"] = json!(2);
         assert_eq!(parse(&with_version, "").unwrap().request_hash, parsed.request_hash);
@@ -362,5 +487,73 @@ mod tests {
     fn a_transfer_to_the_same_place_is_refused() {
         let body = json!({"commandId": ID, "type": "transfer", "from": "a", "to": "a", "sku": "b", "quantity": 1});
         assert_eq!(parse(&body, "").unwrap_err()[0].field, "to");
+    }
+
+    fn sku(s: &str) -> Sku {
+        Sku::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_barcode_stands_in_for_the_sku_until_the_write_side_names_it() {
+        let body = json!({"commandId": ID, "type": "receive", "location": "store-1", "barcode": "4006381333931",
+                          "quantity": 3});
+        let parsed = parse(&body, "").unwrap();
+        assert_eq!(parsed.barcode(), Some(&Gtin::parse("4006381333931").unwrap()));
+        assert!(parsed.command(None).is_err(), "a barcode command is not decided before its sku is known");
+        let command = parsed.command(Some(&sku("apple-pie"))).unwrap();
+        let Action::Receive { item, quantity } = command.action else { panic!("{command:?}") };
+        assert_eq!((item.sku.as_str(), quantity.get()), ("apple-pie", 3));
+        let transfer = json!({"commandId": ID, "type": "transfer", "from": "a", "to": "b", "barcode": "96385074",
+                              "quantity": 1});
+        let command = parse(&transfer, "").unwrap().command(Some(&sku("pie"))).unwrap();
+        assert!(matches!(command.action, Action::Transfer { sku, .. } if sku.as_str() == "pie"));
+    }
+
+    #[test]
+    fn exactly_one_of_sku_and_barcode_is_given() {
+        let both = json!({"commandId": ID, "type": "count", "location": "a", "sku": "b", "barcode": "96385074",
+                          "quantity": 0});
+        assert_eq!(
+            parse(&both, "").unwrap_err(),
+            vec![FieldError::new("barcode", "give either sku or barcode, not both")]
+        );
+        let neither = json!({"commandId": ID, "type": "remove", "location": "a", "quantity": 1, "reason": "sold"});
+        let errors = parse(&neither, "commands[2].").unwrap_err();
+        assert_eq!(errors, vec![FieldError::new("commands[2].sku", "is required (or give barcode instead)")]);
+    }
+
+    #[test]
+    fn a_bad_barcode_is_refused_by_name() {
+        for bad in [json!("4006381333932"), json!("400638133393"), json!(4006381333931u64), json!("abc")] {
+            let body = json!({"commandId": ID, "type": "receive", "location": "a", "barcode": bad, "quantity": 1});
+            assert_eq!(parse(&body, "").unwrap_err()[0].field, "barcode", "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_products_barcodes_are_each_checked_and_named_by_index() {
+        let body = json!({"commandId": ID, "type": "defineProduct", "sku": "b", "name": "B",
+                          "barcodes": ["4006381333931", "4006381333932", "036000291452", "0036000291452", 7]});
+        let fields: Vec<String> = parse(&body, "").unwrap_err().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["barcodes[1]", "barcodes[3]", "barcodes[4]"], "a wrong digit, a repeat, not a string");
+        let many: Vec<String> = (0..=MAX_BARCODES).map(|_| "96385074".to_owned()).collect();
+        let body = json!({"commandId": ID, "type": "defineProduct", "sku": "b", "name": "B", "barcodes": many});
+        assert_eq!(parse(&body, "").unwrap_err()[0].field, "barcodes");
+        let kept = json!({"commandId": ID, "type": "defineProduct", "sku": "b", "name": "B"});
+        let Action::DefineProduct { barcodes, .. } = parse(&kept, "").unwrap().command(None).unwrap().action else {
+            panic!()
+        };
+        assert_eq!(barcodes, None, "no list keeps the product's barcodes");
+        let defined = json!({"commandId": ID, "type": "defineProduct", "sku": "b", "name": "B", "barcode": "96385074"});
+        assert_eq!(parse(&defined, "").unwrap_err()[0].field, "barcode", "a product is defined by its sku");
+    }
+
+    /// A retry of a command sent with a barcode hashes as the body sent, so it is the same command again.
+    #[test]
+    fn a_barcode_command_hashes_as_sent() {
+        let body = json!({"commandId": ID, "type": "receive", "location": "a", "barcode": "96385074", "quantity": 1});
+        let by_sku = json!({"commandId": ID, "type": "receive", "location": "a", "sku": "pie", "quantity": 1});
+        assert_eq!(parse(&body, "").unwrap().request_hash, parse(&body.clone(), "").unwrap().request_hash);
+        assert_ne!(parse(&body, "").unwrap().request_hash, parse(&by_sku, "").unwrap().request_hash);
     }
 }

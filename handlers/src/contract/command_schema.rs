@@ -112,8 +112,14 @@ command_schema!(
     ReceiveCommand: ReceiveType {
         #[schema(schema_with = wire_rules::identifier)]
         location: String,
-        #[schema(schema_with = wire_rules::identifier)]
-        sku: String,
+        /// The product; or give `barcode` instead (exactly one of the two; null is none).
+        #[schema(schema_with = wire_rules::nullable_identifier)]
+        sku: Option<String>,
+        /// A barcode of the product, instead of its `sku`: the server finds the one product that has it (409
+        /// `unknown-barcode` when none does; nothing is stored, so the scan can be sent again once the product is
+        /// defined). Answers and events name the sku.
+        #[schema(schema_with = wire_rules::nullable_gtin)]
+        barcode: Option<String>,
         #[schema(minimum = 1, maximum = 1_000_000)]
         quantity: u32,
     }
@@ -126,8 +132,14 @@ command_schema!(
     RemoveCommand: RemoveType {
         #[schema(schema_with = wire_rules::identifier)]
         location: String,
-        #[schema(schema_with = wire_rules::identifier)]
-        sku: String,
+        /// The product; or give `barcode` instead (exactly one of the two; null is none).
+        #[schema(schema_with = wire_rules::nullable_identifier)]
+        sku: Option<String>,
+        /// A barcode of the product, instead of its `sku`: the server finds the one product that has it (409
+        /// `unknown-barcode` when none does; nothing is stored, so the scan can be sent again once the product is
+        /// defined). Answers and events name the sku.
+        #[schema(schema_with = wire_rules::nullable_gtin)]
+        barcode: Option<String>,
         #[schema(minimum = 1, maximum = 1_000_000)]
         quantity: u32,
         #[schema(value_type = Reason)]
@@ -142,8 +154,14 @@ command_schema!(
     CountCommand: CountType {
         #[schema(schema_with = wire_rules::identifier)]
         location: String,
-        #[schema(schema_with = wire_rules::identifier)]
-        sku: String,
+        /// The product; or give `barcode` instead (exactly one of the two; null is none).
+        #[schema(schema_with = wire_rules::nullable_identifier)]
+        sku: Option<String>,
+        /// A barcode of the product, instead of its `sku`: the server finds the one product that has it (409
+        /// `unknown-barcode` when none does; nothing is stored, so the scan can be sent again once the product is
+        /// defined). Answers and events name the sku.
+        #[schema(schema_with = wire_rules::nullable_gtin)]
+        barcode: Option<String>,
         #[schema(minimum = 0, maximum = 1_000_000)]
         quantity: u32,
     }
@@ -159,17 +177,24 @@ command_schema!(
         from: String,
         #[schema(schema_with = wire_rules::identifier)]
         to: String,
-        #[schema(schema_with = wire_rules::identifier)]
-        sku: String,
+        /// The product; or give `barcode` instead (exactly one of the two; null is none).
+        #[schema(schema_with = wire_rules::nullable_identifier)]
+        sku: Option<String>,
+        /// A barcode of the product, instead of its `sku`: the server finds the one product that has it (409
+        /// `unknown-barcode` when none does; nothing is stored, so the scan can be sent again once the product is
+        /// defined). Answers and events name the sku.
+        #[schema(schema_with = wire_rules::nullable_gtin)]
+        barcode: Option<String>,
         #[schema(minimum = 1, maximum = 1_000_000)]
         quantity: u32,
     }
 );
 
 command_schema!(
-    /// Creates or renames a product.
+    /// Creates or renames a product, and gives it its barcodes.
     #[schema(examples(json!({"commandId": "0b8e8a4e-1f0e-4b8a-9a57-2c7c1d0e9f10", "type": "defineProduct",
-        "sku": "apple-pie", "name": "Apple Pie", "category": "pies", "reorderLevel": 10})))]
+        "sku": "apple-pie", "name": "Apple Pie", "category": "pies", "reorderLevel": 10,
+        "barcodes": ["4006381333931"]})))]
     DefineProductCommand: DefineProductType {
         #[schema(schema_with = wire_rules::identifier)]
         sku: String,
@@ -182,6 +207,8 @@ command_schema!(
         category: Option<String>,
         #[schema(minimum = 0, maximum = 1_000_000)]
         reorder_level: Option<u32>,
+        #[schema(schema_with = wire_rules::barcodes)]
+        barcodes: Option<Vec<String>>,
     }
 );
 

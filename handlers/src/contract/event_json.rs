@@ -6,7 +6,9 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::domain::{CommandId, Event, EventId, EventKind, ItemKey, LocationId, Outcome, ProductEvent, ProductName};
+use crate::domain::{
+    CommandId, Event, EventId, EventKind, Gtin, ItemKey, LocationId, Outcome, ProductEvent, ProductName,
+};
 use crate::domain::{Quantity, Stock, TraceParent};
 use crate::domain::{RemovalReason, ScannerId, Sku, StockEvent, Timestamp, TransferId, TransferLeg, Version};
 
@@ -154,6 +156,9 @@ struct ProductData<'a> {
     category: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reorder_level: Option<Quantity>,
+    /// Every barcode the product has (API 1.2; absent when it has none, as in events from before barcodes).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    barcodes: Vec<&'a str>,
     version: Version,
     command_id: String,
     recorded_at: String,
@@ -185,6 +190,7 @@ impl<'a> Data<'a> {
                 name: e.name.as_str(),
                 category: e.category.as_deref(),
                 reorder_level: e.reorder_level,
+                barcodes: e.barcodes.iter().map(Gtin::as_str).collect(),
                 version: e.version,
                 command_id: e.command_id.to_string(),
                 recorded_at: e.recorded_at.to_string(),
@@ -363,11 +369,17 @@ fn product(id: EventId, data: &Map<String, Value>) -> Result<Event, DecodeError>
         name: field(data, "name", |v| v.as_str().and_then(|s| ProductName::parse(s).ok()))?,
         category: optional(data, "category", |v| v.as_str().map(str::to_owned))?,
         reorder_level: optional(data, "reorderLevel", as_quantity)?,
+        barcodes: optional(data, "barcodes", as_barcodes)?.unwrap_or_default(),
         version: field(data, "version", as_version)?,
         command_id: field(data, "commandId", |v| v.as_str().and_then(|s| CommandId::parse(s).ok()))?,
         recorded_at: field(data, "recordedAt", as_timestamp)?,
         trace: None,
     }))
+}
+
+/// An array of GTINs; one that is not refuses the whole list (the event is not one this release wrote).
+fn as_barcodes(v: &Value) -> Option<Vec<Gtin>> {
+    v.as_array()?.iter().map(|b| b.as_str().and_then(|s| Gtin::parse(s).ok())).collect()
 }
 
 fn as_quantity(v: &Value) -> Option<Quantity> {
@@ -503,6 +515,7 @@ mod tests {
             name: ProductName::parse("Apple pie").unwrap(),
             category: None,
             reorder_level: None,
+            barcodes: Vec::new(),
             version: Version(1),
             command_id: command,
             recorded_at: at,

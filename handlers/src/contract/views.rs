@@ -46,6 +46,10 @@ pub struct CommandProduct {
     pub category: Option<String>,
     #[schema(value_type = Option<u32>, maximum = 1_000_000, example = 10)]
     pub reorder_level: Option<Quantity>,
+    /// The product's barcodes (GTINs, as they were given); absent when it has none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = wire_rules::product_barcodes)]
+    pub barcodes: Vec<String>,
     #[schema(value_type = u64, example = 1)]
     pub version: Version,
 }
@@ -136,6 +140,7 @@ fn command_product(product: &ProductState) -> CommandProduct {
         name: product.name.as_ref().map(|n| n.as_str().to_owned()),
         category: product.category.clone(),
         reorder_level: product.reorder_level,
+        barcodes: product.barcodes.iter().map(ToString::to_string).collect(),
         version: product.version,
     }
 }
@@ -147,6 +152,7 @@ pub fn product(product: &ProductEvent) -> Value {
         "name": product.name.as_str(),
         "category": product.category,
         "reorderLevel": product.reorder_level,
+        "barcodes": product.barcodes,
         "version": product.version,
         "updatedAt": product.recorded_at.to_string(),
     })
@@ -241,6 +247,9 @@ pub struct SummaryProduct {
     pub by_location: serde_json::Map<String, Value>,
     #[schema(value_type = Option<u32>, maximum = 1_000_000)]
     pub reorder_level: Option<Quantity>,
+    /// The product's barcodes (GTINs, as they were given; empty when it has none or is not defined).
+    #[schema(schema_with = wire_rules::product_barcodes)]
+    pub barcodes: Vec<String>,
     /// The total is at or below the reorder level.
     pub low: bool,
 }
@@ -297,6 +306,7 @@ pub fn summary(summary: &Summary, stamp: Option<Timestamp>) -> SummaryView {
             total: p.total,
             by_location: p.by_location.iter().map(|(l, q)| (l.to_string(), json!(q))).collect(),
             reorder_level: p.reorder_level,
+            barcodes: p.barcodes.iter().map(ToString::to_string).collect(),
             low: p.reorder_level.is_some_and(|level| p.total <= i64::from(level.get())),
         })
         .collect();

@@ -14,6 +14,7 @@ use utoipa::openapi::schema::{KnownFormat, Object, ObjectBuilder, SchemaFormat, 
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
+use crate::domain::barcode::MAX_BARCODES;
 use crate::domain::command::{MAX_NOTE_LEN, RemovalReason};
 use crate::domain::ids::{MAX_SCANNER_LEN, NAME_PATTERN};
 
@@ -52,6 +53,55 @@ pub fn sku() -> Object {
 /// A transfer's `to`, shown with an example.
 pub fn destination() -> Object {
     name(false, Some("van"))
+}
+
+/// A GTIN-8, -12, -13 or -14 (`API.md` 1.2, "Barcodes"): the pattern says digits of those lengths; the GS1 check
+/// digit is the server's to check (400 when wrong).
+pub fn gtin() -> Object {
+    gtin_of(false)
+}
+
+/// A GTIN that may be null (a command's `barcode`: null is no barcode).
+pub fn nullable_gtin() -> Object {
+    gtin_of(true)
+}
+
+fn gtin_of(nullable: bool) -> Object {
+    string(nullable)
+        .pattern(Some(GTIN_PATTERN))
+        .description(Some(
+            "A GTIN-8, -12, -13 or -14: digits with a valid GS1 check digit. GTINs compare as 14 digits padded with \
+             zeros on the left (GS1's rule), so `036000291452` and `0036000291452` are the same barcode.",
+        ))
+        .example(Some(json!("4006381333931")))
+        .build()
+}
+
+/// The pattern of `gtin`: only the lengths a GTIN has.
+pub const GTIN_PATTERN: &str = "^([0-9]{8}|[0-9]{12,14})$";
+
+/// A product's barcodes, as `defineProduct` gives them (null is no list).
+pub fn barcodes() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(gtin())
+        .max_items(Some(MAX_BARCODES))
+        .unique_items(true)
+        .description(Some(format!(
+            "At most {MAX_BARCODES} GTINs, each once; each names this product alone (409 `barcode-taken` when \
+             another product has one). Given, the list replaces the product's barcodes (those left out are released); \
+             left out, the product keeps its barcodes."
+        )))
+        .build()
+}
+
+/// The barcodes a product has, as answers show them.
+pub fn product_barcodes() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(gtin())
+        .max_items(Some(MAX_BARCODES))
+        .description(Some("The product's barcodes, as they were given."))
+        .build()
 }
 
 /// A command's optional `scannerId`.
@@ -107,6 +157,25 @@ impl ToSchema for IdentifierFilter {
         "IdentifierFilter".into()
     }
 }
+
+/// A barcode as a query filter: empty means no filter.
+pub struct GtinFilter;
+
+impl PartialSchema for GtinFilter {
+    fn schema() -> RefOr<Schema> {
+        let filter = format!("^({})?$", GTIN_PATTERN.trim_start_matches('^').trim_end_matches('$'));
+        string(false).pattern(Some(filter)).build().into()
+    }
+}
+
+impl ToSchema for GtinFilter {
+    fn name() -> Cow<'static, str> {
+        "GtinFilter".into()
+    }
+}
+
+/// What a GTIN must be, in words (the message of every 400 about one).
+pub const GTIN_RULE: &str = "must be a GTIN-8, -12, -13 or -14: a string of digits with a valid GS1 check digit";
 
 /// A removal's `reason`: the domain's reasons.
 pub struct Reason;

@@ -1,8 +1,8 @@
 //! The commands scanners and managers send, already parsed: every field here is valid by construction.
 
 use super::{
-    Amount, CommandId, ItemKey, LocationId, ProductName, Quantity, ScannerId, Sku, Timestamp, TraceParent, TransferId,
-    Version,
+    Amount, CommandId, Gtin, ItemKey, LocationId, ProductName, Quantity, ScannerId, Sku, Timestamp, TraceParent,
+    TransferId, Version,
 };
 
 /// One command with its client-chosen id and optional context.
@@ -57,6 +57,8 @@ pub enum Action {
         name: ProductName,
         category: Option<String>,
         reorder_level: Option<Quantity>,
+        /// The product's barcodes, replacing those it had; `None` keeps them.
+        barcodes: Option<Vec<Gtin>>,
     },
     /// A transfer's second half, derived from the first: never sent by clients.
     TransferIn {

@@ -1,6 +1,6 @@
 //! Why the domain refuses a command. Each refusal changes nothing.
 
-use super::{Stock, Timestamp, Version};
+use super::{Gtin, Sku, Stock, Timestamp, Version};
 
 /// A command that is well formed but not allowed against the current state.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,6 +21,13 @@ pub enum DomainError {
     /// movements past 10,000 into the stock), so what the item held then is no longer known. Count again.
     #[error("the count at {occurred_at} is older than the item's kept history (from {horizon}); count again")]
     CountBeforeHistory { occurred_at: Timestamp, horizon: Timestamp },
+    /// A `defineProduct` gives a product a barcode another product has: a barcode names one sku.
+    #[error("barcode {barcode} belongs to {sku}")]
+    BarcodeTaken { barcode: Gtin, sku: Sku },
+    /// A command names its product by a barcode no product has. Nothing is stored, not even the command's id:
+    /// the scanner keeps the scan and sends it again once the product is defined.
+    #[error("no product has barcode {barcode}")]
+    UnknownBarcode { barcode: Gtin },
     /// A transfer names the same location twice.
     #[error("a transfer needs two different locations")]
     SameLocation,

@@ -1,7 +1,7 @@
 //! Events: facts that happened, each carrying the stream's state after it, so a projection needs nothing else.
 
 use super::{CommandId, EventId, ItemKey, LocationId, ProductName, Quantity, RemovalReason, ScannerId, Sku, StreamId};
-use super::{Stock, Timestamp, TraceParent, TransferId, Version};
+use super::{Gtin, Stock, Timestamp, TraceParent, TransferId, Version};
 
 /// Something that happened to one stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +122,8 @@ pub struct ProductEvent {
     pub name: ProductName,
     pub category: Option<String>,
     pub reorder_level: Option<Quantity>,
+    /// Every barcode the product has after the event.
+    pub barcodes: Vec<Gtin>,
     pub version: Version,
     pub command_id: CommandId,
     pub recorded_at: Timestamp,

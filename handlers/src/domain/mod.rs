@@ -2,6 +2,7 @@
 //! No I/O, no async, no JSON: everything here is plain data and pure functions.
 
 pub mod answer;
+pub mod barcode;
 pub mod command;
 pub mod error;
 pub mod event;
@@ -12,6 +13,7 @@ pub mod quantity;
 pub mod timestamp;
 pub mod transfer;
 
+pub use barcode::{BarcodeChange, Gtin, ProductRef};
 pub use command::{Action, Command, CommandMeta, RemovalReason};
 pub use error::DomainError;
 pub use event::{Event, EventKind, Outcome, ProductEvent, StockEvent, TransferLeg};
@@ -62,6 +64,8 @@ pub struct Decision {
     pub transfer: Option<PendingTransfer>,
     /// What it adds to or compacts in the item's ledger, committed with the state.
     pub ledger: LedgerChange,
+    /// The barcodes a product's definition claims and releases, committed with the state.
+    pub barcodes: BarcodeChange,
 }
 
 /// The movements of the item's ledger that deciding `command` needs summed, if any (`ItemState::ledger_read`).
@@ -81,10 +85,12 @@ pub fn decide(
     ledger: Option<i64>,
 ) -> Result<Decision, DomainError> {
     match (current, &command.action) {
-        (Aggregate::Product(product), Action::DefineProduct { name, category, reorder_level, .. }) => {
-            let (state, event) = product.define(command, name, category, *reorder_level, now)?;
+        (Aggregate::Product(product), Action::DefineProduct { name, category, reorder_level, barcodes, .. }) => {
+            let (state, event) = product.define(command, name, category, *reorder_level, barcodes.as_deref(), now)?;
+            let barcodes = BarcodeChange::between(&product.barcodes, &state.barcodes);
             let events = vec![Event::Product(event)];
-            Ok(Decision { state: Aggregate::Product(state), events, transfer: None, ledger: LedgerChange::None })
+            let ledger = LedgerChange::None;
+            Ok(Decision { state: Aggregate::Product(state), events, transfer: None, ledger, barcodes })
         }
         (Aggregate::Item(item), _) => {
             let (state, event, ledger) = item.decide(command, now, ledger)?;
@@ -101,7 +107,8 @@ pub fn decide(
                 }),
                 _ => None,
             };
-            Ok(Decision { state: Aggregate::Item(state), events: vec![Event::Stock(event)], transfer, ledger })
+            let events = vec![Event::Stock(event)];
+            Ok(Decision { state: Aggregate::Item(state), events, transfer, ledger, barcodes: BarcodeChange::default() })
         }
         (Aggregate::Product(_), _) => unreachable!("stock commands target item streams"),
     }

@@ -118,9 +118,9 @@ fn rendered(reply: &Reply) -> CommandResponse {
 /// Executes one command in a span of its own (in the request's trace, which its events then carry), and counts
 /// it by what it did.
 async fn execute(app: &App, mut parsed: ParsedCommand) -> Result<Reply, Problem> {
-    let span = tracing::info_span!("command", command_id = %parsed.command.id, trace_id = tracing::field::Empty);
+    let span = tracing::info_span!("command", command_id = %parsed.id, trace_id = tracing::field::Empty);
     trace_context::adopt(&span, None);
-    parsed.command.meta.trace = trace_context::traceparent(&span);
+    parsed.trace = trace_context::traceparent(&span);
     let started = Instant::now();
     let result = app.commands.execute(&parsed).instrument(span.clone()).await.map_err(|e| Problem::from(&e));
     let outcome = match &result {

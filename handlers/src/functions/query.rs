@@ -20,9 +20,9 @@ use crate::contract::FieldError;
 #[allow(unused_imports)] // named by the OpenAPI annotations
 use crate::contract::views::{ActivityView, InventoryPageView, SingleItem, SummaryView};
 #[allow(unused_imports)] // named by the OpenAPI annotations
-use crate::contract::wire_rules::{Identifier, IdentifierFilter};
+use crate::contract::wire_rules::{GTIN_RULE, GtinFilter, Identifier, IdentifierFilter};
 use crate::domain::ids::NAME_PATTERN;
-use crate::domain::{ItemKey, LocationId, Sku};
+use crate::domain::{Gtin, ItemKey, LocationId, Sku};
 #[allow(unused_imports)] // named by the OpenAPI annotations
 use crate::http::responses::{InvalidParameters, NotModified};
 use crate::http::{Problem, etag};
@@ -173,6 +173,10 @@ pub struct InventoryParams {
     q: Option<String>,
     /// Only items at or below their reorder level.
     low_stock: Option<bool>,
+    /// Only the items of the product that has this barcode (a GTIN with a valid check digit, else 400; GTINs
+    /// compare as 14 digits). A barcode no product has is an empty page, not a 404.
+    #[param(value_type = Option<GtinFilter>, inline, example = "4006381333931")]
+    barcode: Option<String>,
     /// Items per page (default 100).
     #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
@@ -205,6 +209,12 @@ fn inventory_query(params: &Params) -> Result<InventoryQuery, Problem> {
         sku: params.name("sku", Sku::parse)?,
         text,
         low_stock_only: params.flag("lowStock")?,
+        barcode: params
+            .get("barcode")
+            .map(|text| {
+                Gtin::parse(text).map_err(|bad| Problem::invalid_field("barcode", &format!("{GTIN_RULE}: {bad}")))
+            })
+            .transpose()?,
         limit: params.number("limit", 1, 500, 100)? as usize,
         after: params.get("cursor").map(cursor).transpose()?,
     })

@@ -113,6 +113,12 @@ impl From<&DomainError> for Problem {
             DomainError::CountBeforeHistory { occurred_at, horizon } => Problem::new(&COUNT_BEFORE_HISTORY, detail)
                 .with("occurredAt", json!(occurred_at))
                 .with("historyFrom", json!(horizon)),
+            DomainError::BarcodeTaken { barcode, sku } => {
+                Problem::new(&BARCODE_TAKEN, detail).with("barcode", json!(barcode)).with("sku", json!(sku))
+            }
+            DomainError::UnknownBarcode { barcode } => {
+                Problem::new(&UNKNOWN_BARCODE, detail).with("barcode", json!(barcode))
+            }
         }
     }
 }
@@ -142,6 +148,7 @@ impl From<&CommandError> for Problem {
             CommandError::IdReused => Problem::command_id_reused(),
             CommandError::Contention => Problem::unavailable(error),
             CommandError::Store(e) => Problem::from(e),
+            CommandError::Unresolved(errors) => Problem::invalid(errors.clone()),
         }
     }
 }
@@ -159,6 +166,10 @@ pub enum Member {
     Version,
     /// `errors`: every bad field, by name.
     FieldErrors,
+    /// A GTIN, as the command wrote it (`barcode`).
+    Barcode,
+    /// A product's sku (`sku`).
+    Sku,
 }
 
 /// One kind of problem: its slug, status and title, which every problem of the kind is built from, and what the
@@ -208,6 +219,14 @@ pub const COUNT_BEFORE_HISTORY: Kind = Kind {
     title: "Count older than the kept history",
     members: &[("occurredAt", Member::Instant), ("historyFrom", Member::Instant)],
 };
+pub const BARCODE_TAKEN: Kind = Kind {
+    slug: "barcode-taken",
+    status: 409,
+    title: "Barcode taken by another product",
+    members: &[("barcode", Member::Barcode), ("sku", Member::Sku)],
+};
+pub const UNKNOWN_BARCODE: Kind =
+    Kind { slug: "unknown-barcode", status: 409, title: "Unknown barcode", members: &[("barcode", Member::Barcode)] };
 pub const COMMAND_ID_REUSED: Kind =
     Kind { slug: "command-id-reused", status: 409, title: "Command id reused", members: &[] };
 pub const PAYLOAD_TOO_LARGE: Kind =
@@ -227,6 +246,8 @@ pub const CATALOGUE: &[Kind] = &[
     VERSION_CONFLICT,
     QUANTITY_LIMIT,
     COUNT_BEFORE_HISTORY,
+    BARCODE_TAKEN,
+    UNKNOWN_BARCODE,
     COMMAND_ID_REUSED,
     PAYLOAD_TOO_LARGE,
     UNSUPPORTED_MEDIA_TYPE,
@@ -249,7 +270,11 @@ impl IntoResponse for Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Quantity, Timestamp, Version};
+    use crate::domain::{Gtin, Quantity, Sku, Timestamp, Version};
+
+    fn gtin() -> Gtin {
+        Gtin::parse("4006381333931").unwrap()
+    }
 
     /// One problem of every kind, built by the constructors the handlers use.
     fn every_problem() -> Vec<Problem> {
@@ -266,6 +291,8 @@ mod tests {
                 occurred_at: Timestamp::now(),
                 horizon: Timestamp::now(),
             }),
+            Problem::from(&DomainError::BarcodeTaken { barcode: gtin(), sku: Sku::parse("apple-pie").unwrap() }),
+            Problem::from(&DomainError::UnknownBarcode { barcode: gtin() }),
             Problem::command_id_reused(),
             Problem::payload_too_large(10),
             Problem::unsupported_media_type(),

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::Cause;
 
-use crate::domain::{Event, ItemKey, LocationId, Quantity, Sku, Stock, Timestamp, TransferId, Version};
+use crate::domain::{Event, Gtin, ItemKey, LocationId, Quantity, Sku, Stock, Timestamp, TransferId, Version};
 
 /// Whether an event changed the read model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +23,8 @@ pub struct InventoryQuery {
     /// Full-text over product name and sku; plain words, never a query language.
     pub text: Option<String>,
     pub low_stock_only: bool,
+    /// Only the items of the product(s) that have this barcode (GTINs compare as 14 digits).
+    pub barcode: Option<Gtin>,
     pub limit: usize,
     /// Continue after this (sku, location).
     pub after: Option<(Sku, LocationId)>,
@@ -66,6 +68,8 @@ pub struct ProductTotal {
     pub total: i64,
     pub by_location: Vec<(LocationId, Stock)>,
     pub reorder_level: Option<Quantity>,
+    /// The product's barcodes, as its latest definition gave them.
+    pub barcodes: Vec<Gtin>,
 }
 
 /// A location's stock across products.

@@ -6,7 +6,8 @@ use super::Cause;
 
 use crate::domain::answer::CommandAnswer;
 use crate::domain::{
-    Aggregate, CommandId, Event, EventId, LedgerChange, LedgerRead, PendingTransfer, StreamId, Timestamp, TransferId,
+    Aggregate, BarcodeChange, CommandId, Event, EventId, Gtin, LedgerChange, LedgerRead, PendingTransfer, Sku,
+    StreamId, Timestamp, TransferId,
 };
 
 /// An opaque concurrency token: a commit succeeds only if the stream still has this one.
@@ -47,6 +48,8 @@ pub struct Commit {
     pub transfer: Option<PendingTransfer>,
     /// The movement an item's command adds to its ledger, or the count that compacts it.
     pub ledger: LedgerChange,
+    /// The barcodes a product's definition claims (each must be no other product's) and releases.
+    pub barcodes: BarcodeChange,
 }
 
 /// How a commit ended.
@@ -58,6 +61,8 @@ pub enum CommitResult {
     Conflict,
     /// The command's marker already exists: this is its stored outcome; nothing was written.
     Duplicate(CommandOutcome),
+    /// A barcode the commit claims is another product's (`sku`); nothing was written.
+    BarcodeTaken { barcode: Gtin, sku: Sku },
 }
 
 /// An event to mark as published (the stream locates it in partitioned stores).
@@ -104,6 +109,9 @@ pub trait CommandStore: Send + Sync {
     /// count landing among movements asks). Movements at or before the item's latest count are never named, so a
     /// store may compact them lazily.
     async fn ledger_sum(&self, stream: &StreamId, read: LedgerRead) -> Result<i64, StoreError>;
+
+    /// The sku of the product that has `barcode` (GTINs compare as 14 digits), or `None` if no product does.
+    async fn sku_for_barcode(&self, barcode: &Gtin) -> Result<Option<Sku>, StoreError>;
 }
 
 /// The transactional outbox: events committed but not yet known to be published.

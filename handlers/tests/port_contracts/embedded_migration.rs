@@ -98,6 +98,7 @@ async fn a_version_2_file_keeps_its_markers_and_still_refuses_their_reuse() {
         outcome: CommandOutcome { command_id: marker, request_hash: "hash-1".into(), answer: None },
         transfer: None,
         ledger: LedgerChange::None,
+        barcodes: Default::default(),
     };
     match store.commit(retry).await.unwrap() {
         CommitResult::Duplicate(original) => {

@@ -2,6 +2,7 @@
 //! (no `ELASTICSEARCH_URL` / `REDIS_URL`) are skipped with a message, unless `PIESHOP_REQUIRE_ALL` is set,
 //! in which case that is a failure. `.ci/run` starts the engines and sets it.
 
+mod barcodes;
 mod cache;
 mod cosmos_faults;
 mod dead_letters;

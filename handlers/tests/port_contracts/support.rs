@@ -66,6 +66,17 @@ pub fn stock(location: &str, sku: &str, version: u64, quantity: u32, seconds: u3
 }
 
 pub fn product(sku: &str, name: &str, reorder_level: Option<u32>, version: u64) -> Event {
+    product_with_barcodes(sku, name, reorder_level, version, &[])
+}
+
+/// A product's definition at `version` giving it `barcodes` (GTINs, as written).
+pub fn product_with_barcodes(
+    sku: &str,
+    name: &str,
+    reorder_level: Option<u32>,
+    version: u64,
+    barcodes: &[&str],
+) -> Event {
     let command = CommandId(uuid::Uuid::new_v4());
     let sku = Sku::parse(sku).unwrap();
     Event::Product(ProductEvent {
@@ -74,6 +85,7 @@ pub fn product(sku: &str, name: &str, reorder_level: Option<u32>, version: u64) 
         name: ProductName::parse(name).unwrap(),
         category: None,
         reorder_level: reorder_level.map(|l| Quantity::new(l).unwrap()),
+        barcodes: barcodes.iter().map(|b| pieshop::domain::Gtin::parse(b).unwrap()).collect(),
         version: Version(version),
         command_id: command,
         recorded_at: Timestamp::now(),

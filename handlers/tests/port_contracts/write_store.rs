@@ -56,6 +56,7 @@ fn commit(
         outcome: outcome(command, version),
         transfer: None,
         ledger: LedgerChange::None,
+        barcodes: Default::default(),
     };
     (commit, command)
 }

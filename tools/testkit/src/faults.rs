@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use pieshop::domain::{
-    Aggregate, CommandId, Event, ItemKey, LedgerRead, PendingTransfer, StreamId, Timestamp, TransferId,
+    Aggregate, CommandId, Event, Gtin, ItemKey, LedgerRead, PendingTransfer, Sku, StreamId, Timestamp, TransferId,
 };
 use pieshop::ports::read_model::{ActivityQuery, Applied, InventoryPage, InventoryQuery, ItemView, Summary};
 use pieshop::ports::write_store::{CommandOutcome, Commit, CommitResult, EventRef, Snapshot};
@@ -169,6 +169,10 @@ impl<H: StoreHooks + ?Sized> CommandStore for FaultyStore<H> {
 
     async fn ledger_sum(&self, stream: &StreamId, read: LedgerRead) -> Result<i64, StoreError> {
         self.inner.ledger_sum(stream, read).await
+    }
+
+    async fn sku_for_barcode(&self, barcode: &Gtin) -> Result<Option<Sku>, StoreError> {
+        self.inner.sku_for_barcode(barcode).await
     }
 }
 

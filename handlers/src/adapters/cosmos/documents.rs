@@ -1,6 +1,8 @@
 //! The documents of one logical partition (partition key `/pk` = the stream, e.g. `store-1/apple-pie`):
 //! the stream's state (id `state`), its events (id = event id), command markers (id `marker-<command id>`)
 //! pending transfers (id `transfer-<transfer id>`) and its ledger's movements (id `movement-<command id>`).
+//! Two kinds of partition are not streams: a command id's claim (`claim:<command id>`) and a barcode's claim
+//! (`barcode:<14 digits>`).
 //! Everything a command changes lives in one partition, so one transactional batch commits it. Markers and
 //! claims carry a `ttl` (the idempotency window): the container's default TTL is -1 (on, nothing expires unless
 //! it says so), so only they expire.
@@ -8,11 +10,24 @@
 use serde_json::{Value, json};
 
 use crate::contract::{answer_json, event_json};
-use crate::domain::{Aggregate, CommandId, Event, Mark, Movement, PendingTransfer, StreamId, TransferId};
+use crate::domain::Version;
+use crate::domain::{Aggregate, CommandId, Event, Gtin, Mark, Movement, PendingTransfer, Sku, StreamId, TransferId};
 use crate::ports::write_store::CommandOutcome;
 
 pub const STATE_ID: &str = "state";
 pub const CLAIM_ID: &str = "claim";
+pub const BARCODE_ID: &str = "barcode";
+
+/// The partition of a barcode's claim: one per barcode (its 14-digit GS1 form), never a stream's or a command's.
+pub fn barcode_partition(barcode: &Gtin) -> String {
+    format!("barcode:{}", barcode.key())
+}
+
+/// A barcode's claim: the sku that has it, and the version of that product's definition that claimed it
+/// (`barcodes.rs` says when a claim is live). Kept for good: no `ttl`.
+pub fn barcode_claim(barcode: &Gtin, sku: &Sku, version: Version) -> Value {
+    json!({"id": BARCODE_ID, "pk": barcode_partition(barcode), "kind": "barcode", "sku": sku, "version": version})
+}
 
 /// The partition of a command's claim: one per command id, and never a stream (streams have no `:`).
 pub fn claim_partition(command: CommandId) -> String {

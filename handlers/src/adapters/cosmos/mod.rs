@@ -1,5 +1,6 @@
 //! The Azure Cosmos DB write store (`azure_data_cosmos`).
 
+mod barcodes;
 mod documents;
 mod write_store;
 

@@ -22,8 +22,8 @@ use serde_json::Value;
 use super::documents;
 use crate::contract::event_json;
 use crate::domain::{
-    Aggregate, CommandId, Event, LedgerChange, LedgerRead, Mark, Movement, PendingTransfer, StreamId, Timestamp,
-    TransferId,
+    Aggregate, CommandId, Event, Gtin, LedgerChange, LedgerRead, Mark, Movement, PendingTransfer, Sku, StreamId,
+    Timestamp, TransferId,
 };
 use crate::ports::write_store::{CommandOutcome, Commit, CommitResult, ETag, EventRef, Snapshot};
 use crate::ports::{Cause, CommandStore, Outbox, Replay, Retention, StoreError, Transfers};
@@ -43,7 +43,7 @@ pub struct CosmosSettings {
 /// The write store port on one Cosmos DB container.
 #[derive(Clone)]
 pub struct CosmosWriteStore {
-    container: ContainerClient,
+    pub(super) container: ContainerClient,
     /// Seconds a marker and a claim live (`ttl`): the idempotency window.
     idempotency_ttl: u64,
 }
@@ -130,11 +130,11 @@ impl CosmosWriteStore {
 
 /// Throttling, timeouts and outages are all "try again later"; the error text carries no secret (the SDK
 /// never puts keys or tokens in errors).
-fn unavailable(error: CosmosError) -> StoreError {
+pub(super) fn unavailable(error: CosmosError) -> StoreError {
     StoreError::Unavailable(error.into())
 }
 
-fn corrupt(error: impl Into<Cause>) -> StoreError {
+pub(super) fn corrupt(error: impl Into<Cause>) -> StoreError {
     StoreError::Corrupt(error.into())
 }
 
@@ -166,6 +166,18 @@ impl Claim {
 }
 
 impl CosmosWriteStore {
+    /// A command's marker in the partition `pk`, if it was applied there.
+    async fn marker(&self, pk: &str, command: CommandId) -> Result<Option<CommandOutcome>, StoreError> {
+        match self.container.read_item(pk.to_owned(), &documents::marker_id(command), None).await {
+            Ok(response) => {
+                let doc: Value = response.into_model().map_err(corrupt)?;
+                documents::outcome_of(command, &doc).map(Some).ok_or_else(|| corrupt("marker without an outcome"))
+            }
+            Err(error) if error.status().is_not_found() => Ok(None),
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+
     async fn claim(&self, command: CommandId) -> Result<Option<Claim>, StoreError> {
         match self.container.read_item(documents::claim_partition(command), documents::CLAIM_ID, None).await {
             Ok(response) => {
@@ -223,28 +235,34 @@ impl CommandStore for CosmosWriteStore {
     /// carries only that command's hash: enough to refuse the id as reused).
     #[tracing::instrument(name = "Cosmos DB outcome", skip_all, fields(otel.kind = "client", db.system.name = "azure.cosmosdb"))]
     async fn outcome(&self, stream: &StreamId, command: CommandId) -> Result<Option<CommandOutcome>, StoreError> {
-        match self.container.read_item(stream.to_string(), &documents::marker_id(command), None).await {
-            Ok(response) => {
-                let doc: Value = response.into_model().map_err(corrupt)?;
-                documents::outcome_of(command, &doc).map(Some).ok_or_else(|| corrupt("marker without an outcome"))
-            }
-            Err(error) if error.status().is_not_found() => match self.claim(command).await? {
-                Some(claim) if claim.stream != stream.to_string() => Ok(Some(claim.outcome(command))),
-                _ => Ok(None),
-            },
-            Err(error) => Err(unavailable(error)),
+        if let Some(outcome) = self.marker(&stream.to_string(), command).await? {
+            return Ok(Some(outcome));
+        }
+        match self.claim(command).await? {
+            Some(claim) if claim.stream != stream.to_string() => Ok(Some(claim.outcome(command))),
+            _ => Ok(None),
         }
     }
 
     #[tracing::instrument(name = "Cosmos DB commit", skip_all, fields(otel.kind = "client", db.system.name = "azure.cosmosdb"))]
     async fn commit(&self, commit: Commit) -> Result<CommitResult, StoreError> {
         let outcome = &commit.outcome;
+        let pk = commit.stream.to_string();
         if let Some(claim) = self.claim_for(outcome.command_id, &commit.stream, &outcome.request_hash).await? {
             if claim.request_hash != outcome.request_hash {
                 return Ok(CommitResult::Duplicate(claim.outcome(outcome.command_id)));
             }
+            // The same body claimed for another stream: a command sent with a barcode that named another product
+            // when it was first sent. Applied there, it is answered from there.
+            if claim.stream != pk {
+                if let Some(applied) = self.marker(&claim.stream, outcome.command_id).await? {
+                    return Ok(CommitResult::Duplicate(applied));
+                }
+            }
         }
-        let pk = commit.stream.to_string();
+        if let Some((barcode, sku)) = self.claim_barcodes(&commit).await? {
+            return Ok(CommitResult::BarcodeTaken { barcode, sku });
+        }
         let state = documents::state(&commit.stream, &commit.state);
         // The marker goes first: if it exists, the command was applied and nothing else matters.
         let mut batch = TransactionalBatch::new(pk.clone())
@@ -276,6 +294,7 @@ impl CommandStore for CosmosWriteStore {
                 if let LedgerChange::Compact(mark) = commit.ledger {
                     self.compact(&commit.stream, mark).await;
                 }
+                self.release_barcodes(&commit).await;
                 Ok(CommitResult::Committed {
                     etag: ETag(etag.ok_or_else(|| corrupt("a committed batch without the state's ETag"))?),
                 })
@@ -300,6 +319,11 @@ impl CommandStore for CosmosWriteStore {
         .map_err(corrupt)?;
         let deltas: Vec<i64> = self.query_in(FeedScope::partition(stream.to_string()), query, usize::MAX).await?;
         Ok(deltas.iter().sum())
+    }
+
+    #[tracing::instrument(name = "Cosmos DB sku_for_barcode", skip_all, fields(otel.kind = "client", db.system.name = "azure.cosmosdb"))]
+    async fn sku_for_barcode(&self, barcode: &Gtin) -> Result<Option<Sku>, StoreError> {
+        self.barcode_owner(barcode).await
     }
 }
 

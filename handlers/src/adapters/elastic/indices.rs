@@ -28,7 +28,8 @@ impl IndexKind {
         }
     }
 
-    /// Explicit mappings: keyword ids, text + keyword names, integers, dates; nothing dynamic.
+    /// Explicit mappings: keyword ids, text + keyword names, integers, dates; nothing dynamic. Fields are only
+    /// ever added, so an index made by an older release takes the current mapping in place (`ensure_indices`).
     pub fn mappings(self) -> Value {
         let properties = match self {
             IndexKind::Items => json!({
@@ -46,6 +47,9 @@ impl IndexKind {
                 "category": {"type": "keyword"},
                 "reorderLevel": {"type": "integer"},
                 "version": {"type": "long"},
+                // API 1.2: the barcodes as given (shown), and their 14-digit GS1 forms (filtered on).
+                "barcodes": {"type": "keyword", "index": false},
+                "gtins": {"type": "keyword"},
             }),
             IndexKind::Activity => json!({
                 "eventId": {"type": "keyword"},

@@ -18,7 +18,8 @@ use elasticsearch::http::request::JsonBody;
 use elasticsearch::http::response::Response;
 use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
 use elasticsearch::indices::{
-    IndicesCreateParts, IndicesDeleteParts, IndicesExistsAliasParts, IndicesGetAliasParts, IndicesRefreshParts,
+    IndicesCreateParts, IndicesDeleteParts, IndicesExistsAliasParts, IndicesGetAliasParts, IndicesPutMappingParts,
+    IndicesRefreshParts,
 };
 use elasticsearch::params::Refresh;
 use elasticsearch::{BulkParts, Elasticsearch, GetParts, SearchParts};
@@ -28,7 +29,9 @@ use serde_json::{Value, json};
 use super::indices::{IndexKind, Indices};
 use crate::contract::event_json;
 use crate::domain::Version;
-use crate::domain::{Event, EventKind, ItemKey, LocationId, Quantity, Sku, Stock, StockEvent, Timestamp, TransferId};
+use crate::domain::{
+    Event, EventKind, Gtin, ItemKey, LocationId, Quantity, Sku, Stock, StockEvent, Timestamp, TransferId,
+};
 use crate::ports::read_model::{ActivityQuery, Applied, InventoryPage, InventoryQuery, ItemView, LocationTotal};
 use crate::ports::read_model::{InTransit, MAX_IN_TRANSIT, ProductTotal, Summary};
 use crate::ports::{Cause, ReadModel, ReadModelError};
@@ -104,11 +107,12 @@ fn sku_words(sku: &Sku) -> String {
     sku.as_str().replace(['-', '.', '_'], " ")
 }
 
-/// What a product contributes to an item's view.
+/// What a product contributes to an item's view and the summary.
 #[derive(Debug, Clone, Default)]
 struct ProductInfo {
     name: Option<String>,
     reorder_level: Option<Quantity>,
+    barcodes: Vec<Gtin>,
 }
 
 fn quantity_of(value: &Value) -> Option<Quantity> {
@@ -168,6 +172,8 @@ fn versioned_document(event: &Event) -> (IndexKind, String, Version, Value) {
                 "category": e.category,
                 "reorderLevel": e.reorder_level,
                 "version": e.version,
+                "barcodes": e.barcodes,
+                "gtins": e.barcodes.iter().map(Gtin::key).collect::<Vec<_>>(),
             });
             (IndexKind::Products, e.sku.to_string(), e.version, doc)
         }
@@ -277,11 +283,26 @@ impl ElasticReadModel {
                 .await
                 .map_err(unavailable)?;
             if exists.status_code().is_success() {
+                self.put_mapping(kind, &alias).await?;
                 continue;
             }
             self.create_index(kind, &self.indices.versioned(kind, 1), Some(&alias)).await?;
         }
         Ok(())
+    }
+
+    /// Brings an existing index's mapping up to this release's (fields are only ever added, which Elasticsearch
+    /// does in place), so an index made before a field existed takes documents with it.
+    async fn put_mapping(&self, kind: IndexKind, alias: &str) -> Result<(), ReadModelError> {
+        let response = self
+            .client
+            .indices()
+            .put_mapping(IndicesPutMappingParts::Index(&[alias]))
+            .body(kind.mappings())
+            .send()
+            .await
+            .map_err(unavailable)?;
+        body(response).await.map(|_| ())
     }
 
     /// Creates a versioned index (optionally already behind the alias). Losing a creation race is fine.
@@ -339,9 +360,11 @@ impl ElasticReadModel {
             .iter()
             .filter_map(|hit| {
                 let source = &hit["_source"];
+                let barcodes = source["barcodes"].as_array().map(Vec::as_slice).unwrap_or_default();
                 let info = ProductInfo {
                     name: source["name"].as_str().map(str::to_owned),
                     reorder_level: quantity_of(&source["reorderLevel"]),
+                    barcodes: barcodes.iter().filter_map(|b| b.as_str().and_then(|s| Gtin::parse(s).ok())).collect(),
                 };
                 Some((source["sku"].as_str()?.to_owned(), info))
             })
@@ -371,6 +394,19 @@ impl ElasticReadModel {
                 {"terms": {"sku": skus}},
                 {"match_bool_prefix": {"skuWords": {"query": text, "operator": "and"}}},
             ]}}));
+        }
+        if let Some(barcode) = &q.barcode {
+            let having = self
+                .search(
+                    IndexKind::Products,
+                    json!({"size": MAX_TERMS, "_source": ["sku"], "query": {"term": {"gtins": barcode.key()}}}),
+                )
+                .await?;
+            let skus: Vec<&str> = hits(&having).iter().filter_map(|h| h["_source"]["sku"].as_str()).collect();
+            if skus.is_empty() {
+                return Ok(None);
+            }
+            filters.push(json!({"terms": {"sku": skus}}));
         }
         if q.low_stock_only {
             let products = self.products(None).await?;
@@ -533,6 +569,7 @@ impl ReadModel for ElasticReadModel {
                     total: bucket["total"]["value"].as_f64().unwrap_or(0.0) as i64,
                     by_location,
                     reorder_level: info.reorder_level,
+                    barcodes: info.barcodes,
                     sku,
                 },
             );
@@ -549,6 +586,7 @@ impl ReadModel for ElasticReadModel {
                         total: 0,
                         by_location: Vec::new(),
                         reorder_level: info.reorder_level,
+                        barcodes: info.barcodes.clone(),
                     },
                 );
             }

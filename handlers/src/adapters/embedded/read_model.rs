@@ -1,7 +1,7 @@
 //! The embedded read model: items, products, the activity log and a full-text index in one SQLite file.
 //! Applies an event only if it is newer than what it holds, so duplicates and stale deliveries change nothing.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use async_trait::async_trait;
@@ -11,7 +11,9 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use super::migrations::Migrations;
 use super::sqlite::{Db, DbError, Savepoint, corrupt};
 use crate::contract::event_json;
-use crate::domain::{Event, EventKind, ItemKey, LocationId, ProductEvent, Quantity, Sku, Stock, StockEvent, Timestamp};
+use crate::domain::{
+    Event, EventKind, Gtin, ItemKey, LocationId, ProductEvent, Quantity, Sku, Stock, StockEvent, Timestamp,
+};
 use crate::domain::{TransferId, Version};
 use crate::ports::read_model::{ActivityQuery, Applied, InventoryPage, InventoryQuery, ItemView, LocationTotal};
 use crate::ports::read_model::{InTransit, MAX_IN_TRANSIT, ProductTotal, Summary};
@@ -34,6 +36,19 @@ CREATE TABLE IF NOT EXISTS products (
     reorder_level INTEGER,
     version INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- Each product's barcodes from its latest definition, in its order: as given, and in the 14-digit GS1 form that
+-- `?barcode=` looks up. Two products may list one barcode for a while, when a later definition elsewhere has
+-- taken it and the first product's own release has not arrived yet. A table of its own, not a column of
+-- `products`: the schema's DDL adds it to a file of an older release as it is, so the file keeps its version,
+-- and an older release reading a newer file ignores it (a rebuild fills it).
+CREATE TABLE IF NOT EXISTS product_barcodes (
+    sku TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    gtin TEXT NOT NULL,
+    given TEXT NOT NULL,
+    PRIMARY KEY (sku, position)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS product_barcodes_by_gtin ON product_barcodes (gtin);
 -- No AUTOINCREMENT: activity rows are never deleted one by one, so rowids only grow anyway, and
 -- AUTOINCREMENT writes the sqlite_sequence page in every commit. No unique index on event_id either:
 -- `log_activity` knows without one whether an event is new (see there).
@@ -102,7 +117,7 @@ impl SqliteReadModel {
 }
 
 /// Every table of the read model, in the order a swap copies them.
-const TABLES: [&str; 7] = ["items", "products", "activity", "transfers", "skus", "search", "meta"];
+const TABLES: [&str; 8] = ["items", "products", "product_barcodes", "activity", "transfers", "skus", "search", "meta"];
 
 /// Replaces the live tables with the rebuilt file's in one transaction: readers (WAL) see the old
 /// tables until the commit and the new ones after it, never a mix.
@@ -267,6 +282,11 @@ fn apply_product(tx: &Connection, e: &ProductEvent) -> Result<Applied, DbError> 
            reorder_level = excluded.reorder_level, version = excluded.version",
         params![e.sku.as_str(), e.name.as_str(), e.category, e.reorder_level.map(Quantity::get), e.version.0 as i64],
     )?;
+    tx.prepare_cached("DELETE FROM product_barcodes WHERE sku = ?1")?.execute(params![e.sku.as_str()])?;
+    for (position, barcode) in e.barcodes.iter().enumerate() {
+        tx.prepare_cached("INSERT INTO product_barcodes (sku, position, gtin, given) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![e.sku.as_str(), position as i64, barcode.key(), barcode.as_str()])?;
+    }
     index_sku(tx, &e.sku, Some(e.name.as_str()))?;
     Ok(Applied::Applied)
 }
@@ -335,6 +355,10 @@ fn inventory(conn: &Connection, q: &InventoryQuery) -> Result<InventoryPage, DbE
     if q.low_stock_only {
         sql.push_str(" AND p.reorder_level IS NOT NULL AND i.quantity <= p.reorder_level");
     }
+    if let Some(barcode) = &q.barcode {
+        sql.push_str(" AND i.sku IN (SELECT b.sku FROM product_barcodes b WHERE b.gtin = ?)");
+        args.push(barcode.key().into());
+    }
     if let Some((sku, location)) = &q.after {
         sql.push_str(" AND (i.sku, i.location) > (?, ?)");
         args.push(sku.to_string().into());
@@ -364,6 +388,7 @@ fn summary(conn: &Connection) -> Result<Summary, DbError> {
             total: 0,
             by_location: Vec::new(),
             reorder_level: item.reorder_level,
+            barcodes: Vec::new(),
         });
         product.total += quantity;
         product.by_location.push((item.location.clone(), item.quantity));
@@ -375,23 +400,39 @@ fn summary(conn: &Connection) -> Result<Summary, DbError> {
         location.total += quantity;
         location.skus += u64::from(quantity > 0);
     }
+    let mut barcodes = barcodes_by_sku(conn)?;
     let mut defined = conn.prepare_cached("SELECT sku, name, reorder_level FROM products")?;
     let rows =
         defined.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?)))?;
     for row in rows {
         let (sku, name, reorder_level) = row?;
-        if products.contains_key(&sku) {
+        let barcodes = barcodes.remove(&sku).unwrap_or_default();
+        if let Some(product) = products.get_mut(&sku) {
+            product.barcodes = barcodes;
             continue;
         }
         let reorder_level = reorder_level.and_then(|n| u32::try_from(n).ok()).and_then(|n| Quantity::new(n).ok());
         let parsed = Sku::parse(&sku).map_err(corrupt)?;
-        products.insert(sku, ProductTotal { sku: parsed, name, total: 0, by_location: Vec::new(), reorder_level });
+        let product = ProductTotal { sku: parsed, name, total: 0, by_location: Vec::new(), reorder_level, barcodes };
+        products.insert(sku, product);
     }
     Ok(Summary {
         products: products.into_values().collect(),
         locations: locations.into_values().collect(),
         in_transit: in_transit(conn)?,
     })
+}
+
+/// Every product's barcodes, as given, in its order.
+fn barcodes_by_sku(conn: &Connection) -> Result<HashMap<String, Vec<Gtin>>, DbError> {
+    let mut stmt = conn.prepare_cached("SELECT sku, given FROM product_barcodes ORDER BY sku, position")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut barcodes: HashMap<String, Vec<Gtin>> = HashMap::new();
+    for row in rows {
+        let (sku, given) = row?;
+        barcodes.entry(sku).or_default().push(Gtin::parse(&given).map_err(corrupt)?);
+    }
+    Ok(barcodes)
 }
 
 fn activity(conn: &Connection, q: &ActivityQuery) -> Result<Vec<Event>, DbError> {

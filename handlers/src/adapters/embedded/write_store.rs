@@ -10,12 +10,13 @@ use super::migrations::Migrations;
 use super::sqlite::{Db, DbError, Savepoint, corrupt};
 use crate::contract::{answer_json, event_json};
 use crate::domain::{
-    Aggregate, CommandId, Event, LedgerChange, LedgerRead, Mark, PendingTransfer, StreamId, Timestamp, TransferId,
+    Aggregate, CommandId, Event, Gtin, LedgerChange, LedgerRead, Mark, PendingTransfer, Sku, StreamId, Timestamp,
+    TransferId,
 };
 use crate::ports::write_store::{CommandOutcome, Commit, CommitResult, ETag, EventRef, Snapshot};
 use crate::ports::{CommandStore, Outbox, Replay, Retention, StoreError, Transfers};
 
-/// Schema version 4. The outbox is its own table of the events in flight, so that committing and publishing
+/// Schema version 5 (version 4 plus the barcode registry, `FROM_VERSION_4`). The outbox is its own table of the events in flight, so that committing and publishing
 /// an event touch one small, always-cached page instead of an index over every event ever recorded. Markers are
 /// appended in commit order and found through a compact index of 16-byte command ids: client-chosen ids are
 /// random, so each new marker lands on a random page of that index, and the smaller its entries the fewer
@@ -60,6 +61,10 @@ CREATE TABLE IF NOT EXISTS transfers (
     source TEXT NOT NULL,
     created_at TEXT NOT NULL,
     body TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS barcodes (
+    gtin TEXT PRIMARY KEY,
+    sku TEXT NOT NULL
 ) WITHOUT ROWID;
 ";
 
@@ -139,6 +144,19 @@ ALTER TABLE markers_v4 RENAME TO markers;
 PRAGMA user_version = 4;
 ";
 
+/// Version 4 knew no barcodes. Version 5 keeps the registry of them: one row per barcode (its 14-digit GS1 form)
+/// naming the one sku that has it, written in the same transaction as the product's definition, so the primary
+/// key is what keeps a barcode to one product. Products of version 4 have none, so the table starts empty. The
+/// schema's DDL alone would add the table; the version says that a release before barcodes must not write this
+/// file (it would define products without keeping the registry, and two products could share a barcode).
+const FROM_VERSION_4: &str = "
+CREATE TABLE barcodes (
+    gtin TEXT PRIMARY KEY,
+    sku TEXT NOT NULL
+) WITHOUT ROWID;
+PRAGMA user_version = 5;
+";
+
 /// Most movements one count deletes in its commit (keeping the commit small); any left are never read (reads
 /// stop at the latest count) and the item's next count takes them.
 const COMPACT_MAX: i64 = 512;
@@ -148,7 +166,7 @@ const MIGRATIONS: Migrations = Migrations {
     file: "write.db",
     table: "events",
     unversioned: 1,
-    steps: &[FROM_VERSION_1, FROM_VERSION_2, FROM_VERSION_3],
+    steps: &[FROM_VERSION_1, FROM_VERSION_2, FROM_VERSION_3, FROM_VERSION_4],
 };
 
 /// The write store on SQLite (`write.db` in the data directory).
@@ -254,6 +272,28 @@ fn write_ledger(tx: &Connection, commit: &Commit) -> Result<(), DbError> {
     Ok(())
 }
 
+/// Claims the barcodes a product's definition gives it and releases those it drops; `Some` names the barcode
+/// another product has (the caller then rolls the whole commit back).
+fn write_barcodes(tx: &Connection, commit: &Commit) -> Result<Option<(Gtin, Sku)>, DbError> {
+    let StreamId::Product(sku) = &commit.stream else { return Ok(None) };
+    for barcode in &commit.barcodes.released {
+        tx.prepare_cached("DELETE FROM barcodes WHERE gtin = ?1 AND sku = ?2")?
+            .execute(params![barcode.key(), sku.as_str()])?;
+    }
+    for barcode in &commit.barcodes.claimed {
+        let owner: String = tx
+            .prepare_cached(
+                "INSERT INTO barcodes (gtin, sku) VALUES (?1, ?2)
+                 ON CONFLICT (gtin) DO UPDATE SET sku = sku RETURNING sku",
+            )?
+            .query_row(params![barcode.key(), sku.as_str()], |row| row.get(0))?;
+        if owner != sku.as_str() {
+            return Ok(Some((barcode.clone(), Sku::parse(&owner).map_err(corrupt)?)));
+        }
+    }
+    Ok(None)
+}
+
 fn insert_records(tx: &Connection, commit: &Commit) -> Result<(), DbError> {
     for event in &commit.events {
         let id = event.id().to_string();
@@ -320,6 +360,9 @@ impl CommandStore for SqliteWriteStore {
                 if !write_state(&tx, &commit)? {
                     return Ok(CommitResult::Conflict);
                 }
+                if let Some((barcode, sku)) = write_barcodes(&tx, &commit)? {
+                    return Ok(CommitResult::BarcodeTaken { barcode, sku });
+                }
                 insert_records(&tx, &commit)?;
                 write_ledger(&tx, &commit)?;
                 tx.commit()?;
@@ -327,6 +370,21 @@ impl CommandStore for SqliteWriteStore {
             })
             .await
             .map_err(StoreError::from)
+    }
+
+    async fn sku_for_barcode(&self, barcode: &Gtin) -> Result<Option<Sku>, StoreError> {
+        let key = barcode.key();
+        let owner = self
+            .db
+            .read(move |conn| {
+                Ok(conn
+                    .prepare_cached("SELECT sku FROM barcodes WHERE gtin = ?1")?
+                    .query_row(params![key], |row| row.get::<_, String>(0))
+                    .optional()?)
+            })
+            .await
+            .map_err(StoreError::from)?;
+        owner.map(|sku| Sku::parse(&sku).map_err(|e| StoreError::Corrupt(e.into()))).transpose()
     }
 
     async fn ledger_sum(&self, stream: &StreamId, read: LedgerRead) -> Result<i64, StoreError> {
