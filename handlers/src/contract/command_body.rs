@@ -10,7 +10,7 @@ use super::FieldError;
 use crate::domain::command::MAX_NOTE_LEN;
 use crate::domain::ids::NAME_PATTERN;
 use crate::domain::{Action, Amount, Command, CommandId, CommandMeta, ItemKey, LocationId, ProductName, Quantity};
-use crate::domain::{RemovalReason, ScannerId, Sku, Timestamp, Version};
+use crate::domain::{LocationKind, LocationName, RemovalReason, ScannerId, Sku, Timestamp, Version};
 
 pub(crate) const COMMON_FIELDS: [&str; 6] = ["commandId", "type", "expectedVersion", "scannerId", "occurredAt", "note"];
 
@@ -21,6 +21,8 @@ pub(crate) fn type_fields(kind: &str) -> Option<&'static [&'static str]> {
         "remove" => &["location", "sku", "quantity", "reason"],
         "transfer" => &["from", "to", "sku", "quantity"],
         "defineProduct" => &["sku", "name", "category", "reorderLevel"],
+        "defineLocation" => &["location", "name", "kind"],
+        "retireLocation" => &["location"],
         _ => return None,
     })
 }
@@ -115,7 +117,10 @@ impl Fields<'_> {
         let meta = self.meta();
         let kind = kind?;
         let Some(own) = type_fields(&kind) else {
-            self.error("type", "must be one of receive, remove, count, transfer, defineProduct");
+            self.error(
+                "type",
+                "must be one of receive, remove, count, transfer, defineProduct, defineLocation, retireLocation",
+            );
             return None;
         };
         self.reject_unknown(own);
@@ -156,6 +161,21 @@ impl Fields<'_> {
                 }
                 Some(Action::Transfer { from: from?, to: to?, sku: sku?, quantity: quantity? })
             }
+            "defineLocation" => {
+                let location = self.name("location", LocationId::parse);
+                let name = self.required(
+                    "name",
+                    |v| v.as_str().and_then(|s| LocationName::parse(s).ok()),
+                    "must be 1 to 120 characters without control characters",
+                );
+                let kind = self.required(
+                    "kind",
+                    |v| v.as_str().and_then(LocationKind::parse),
+                    "must be one of shop, storeroom, coldroom, van, other",
+                );
+                Some(Action::DefineLocation { location: location?, name: name?, kind: kind? })
+            }
+            "retireLocation" => Some(Action::RetireLocation { location: self.name("location", LocationId::parse)? }),
             _ => self.define_product(),
         }
     }
@@ -196,6 +216,7 @@ impl Fields<'_> {
         );
         CommandMeta {
             trace: None,
+            unknown_location: false,
             expected_version: expected_version.flatten(),
             scanner_id: scanner_id.flatten(),
             occurred_at: occurred_at.flatten(),
@@ -356,6 +377,27 @@ mod tests {
         let mut with_null = plain.clone();
         with_null["note"] = Value::Null;
         assert_eq!(parse(&plain, "").unwrap().request_hash, parse(&with_null, "").unwrap().request_hash);
+    }
+
+    #[test]
+    fn location_commands_parse_and_every_bad_field_is_named() {
+        let define = json!({"commandId": ID, "type": "defineLocation", "location": "store-1", "name": " High St ",
+                            "kind": "shop"});
+        let parsed = parse(&define, "").unwrap().command.action;
+        assert!(
+            matches!(parsed, Action::DefineLocation { ref name, kind: LocationKind::Shop, .. } if name.as_str() == "High St")
+        );
+        let bad = json!({"commandId": ID, "type": "defineLocation", "location": "Store 1", "name": "x".repeat(121),
+                         "kind": "castle", "sku": "apple-pie"});
+        let fields: Vec<String> = parse(&bad, "").unwrap_err().into_iter().map(|e| e.field).collect();
+        for f in ["location", "name", "kind", "sku"] {
+            assert!(fields.contains(&f.to_string()), "{f} missing from {fields:?}");
+        }
+        let missing = json!({"commandId": ID, "type": "defineLocation", "location": "store-1"});
+        let fields: Vec<String> = parse(&missing, "").unwrap_err().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["name", "kind"]);
+        let retire = json!({"commandId": ID, "type": "retireLocation", "location": "store-1"});
+        assert!(matches!(parse(&retire, "").unwrap().command.action, Action::RetireLocation { .. }));
     }
 
     #[test]

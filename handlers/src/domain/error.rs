@@ -1,6 +1,6 @@
 //! Why the domain refuses a command. Each refusal changes nothing.
 
-use super::{Stock, Timestamp, Version};
+use super::{LocationId, Stock, Timestamp, Version};
 
 /// A command that is well formed but not allowed against the current state.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,6 +21,13 @@ pub enum DomainError {
     /// movements past 10,000 into the stock), so what the item held then is no longer known. Count again.
     #[error("the count at {occurred_at} is older than the item's kept history (from {horizon}); count again")]
     CountBeforeHistory { occurred_at: Timestamp, horizon: Timestamp },
+    /// A live command names a location that was never defined (under `UnknownLocations::Refuse`), or a
+    /// `retireLocation` names one.
+    #[error("location {location} is not defined")]
+    UnknownLocation { location: LocationId },
+    /// A live command names a retired location (under `UnknownLocations::Refuse`).
+    #[error("location {location} is retired")]
+    LocationRetired { location: LocationId },
     /// A transfer names the same location twice.
     #[error("a transfer needs two different locations")]
     SameLocation,

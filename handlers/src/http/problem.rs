@@ -108,6 +108,12 @@ impl From<&DomainError> for Problem {
                 .with("onHand", json!(on_hand))
                 .with("adding", json!(adding))
                 .with("limit", json!(limit)),
+            DomainError::UnknownLocation { location } => {
+                Problem::new(&UNKNOWN_LOCATION, detail).with("location", json!(location))
+            }
+            DomainError::LocationRetired { location } => {
+                Problem::new(&LOCATION_RETIRED, detail).with("location", json!(location))
+            }
             DomainError::SameLocation => Problem::invalid_field("to", "must differ from 'from'"),
             DomainError::InFuture { .. } => Problem::invalid_field("occurredAt", &detail),
             DomainError::CountBeforeHistory { occurred_at, horizon } => Problem::new(&COUNT_BEFORE_HISTORY, detail)
@@ -159,6 +165,8 @@ pub enum Member {
     Version,
     /// `errors`: every bad field, by name.
     FieldErrors,
+    /// A location id (`location`).
+    Location,
 }
 
 /// One kind of problem: its slug, status and title, which every problem of the kind is built from, and what the
@@ -208,6 +216,18 @@ pub const COUNT_BEFORE_HISTORY: Kind = Kind {
     title: "Count older than the kept history",
     members: &[("occurredAt", Member::Instant), ("historyFrom", Member::Instant)],
 };
+pub const UNKNOWN_LOCATION: Kind = Kind {
+    slug: "unknown-location",
+    status: 409,
+    title: "Unknown location",
+    members: &[("location", Member::Location)],
+};
+pub const LOCATION_RETIRED: Kind = Kind {
+    slug: "location-retired",
+    status: 409,
+    title: "Location retired",
+    members: &[("location", Member::Location)],
+};
 pub const COMMAND_ID_REUSED: Kind =
     Kind { slug: "command-id-reused", status: 409, title: "Command id reused", members: &[] };
 pub const PAYLOAD_TOO_LARGE: Kind =
@@ -227,6 +247,8 @@ pub const CATALOGUE: &[Kind] = &[
     VERSION_CONFLICT,
     QUANTITY_LIMIT,
     COUNT_BEFORE_HISTORY,
+    UNKNOWN_LOCATION,
+    LOCATION_RETIRED,
     COMMAND_ID_REUSED,
     PAYLOAD_TOO_LARGE,
     UNSUPPORTED_MEDIA_TYPE,
@@ -249,7 +271,7 @@ impl IntoResponse for Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Quantity, Timestamp, Version};
+    use crate::domain::{LocationId, Quantity, Timestamp, Version};
 
     /// One problem of every kind, built by the constructors the handlers use.
     fn every_problem() -> Vec<Problem> {
@@ -266,6 +288,8 @@ mod tests {
                 occurred_at: Timestamp::now(),
                 horizon: Timestamp::now(),
             }),
+            Problem::from(&DomainError::UnknownLocation { location: LocationId::parse("store-l").unwrap() }),
+            Problem::from(&DomainError::LocationRetired { location: LocationId::parse("van-2").unwrap() }),
             Problem::command_id_reused(),
             Problem::payload_too_large(10),
             Problem::unsupported_media_type(),

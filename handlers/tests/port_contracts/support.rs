@@ -61,6 +61,7 @@ pub fn stock(location: &str, sku: &str, version: u64, quantity: u32, seconds: u3
         reason: None,
         transfer: None,
         note: None,
+        unknown_location: false,
         trace: None,
     })
 }

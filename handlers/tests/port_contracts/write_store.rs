@@ -35,6 +35,7 @@ fn answer(command: CommandId, version: u64) -> Option<CommandAnswer> {
         changed: Changed::Items(vec![item]),
         events: Vec::new(),
         transfer: None,
+        unknown_location: false,
     })
 }
 
