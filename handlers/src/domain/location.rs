@@ -56,6 +56,8 @@ impl LocationKind {
 pub struct LocationState {
     pub location: LocationId,
     pub name: Option<LocationName>,
+    /// Stored as `locationKind`: `kind` is the member `Aggregate` is told apart by.
+    #[serde(rename = "locationKind")]
     pub kind: Option<LocationKind>,
     #[serde(default)]
     pub retired: bool,
@@ -201,6 +203,19 @@ mod tests {
         assert!(retired.retired && event.retire && event.name.as_str() == "High St");
         let (again, event) = retired.decide(&define("store-1", "Market Sq", LocationKind::Van), now).unwrap();
         assert!(again.active() && !event.retired && event.kind == LocationKind::Van && again.version == Version(3));
+    }
+
+    /// The stores keep a location as an `Aggregate`, which is tagged by `kind`: the state reads back as written.
+    #[test]
+    fn a_stored_location_reads_back() {
+        let mut state = LocationState::empty(id("store-1"));
+        (state.name, state.kind, state.version) =
+            (LocationName::parse("High St").ok(), Some(LocationKind::Shop), Version(1));
+        let stored = serde_json::to_string(&crate::domain::Aggregate::Location(state.clone())).unwrap();
+        assert_eq!(
+            serde_json::from_str::<crate::domain::Aggregate>(&stored).unwrap(),
+            crate::domain::Aggregate::Location(state)
+        );
     }
 
     #[test]
