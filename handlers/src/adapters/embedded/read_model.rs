@@ -61,6 +61,9 @@ CREATE TABLE IF NOT EXISTS transfers (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS transfers_in_flight ON transfers (departed, arrived, since);
 CREATE TABLE IF NOT EXISTS skus (id INTEGER PRIMARY KEY, sku TEXT NOT NULL UNIQUE);
+-- API 1.2's defined locations. Only added, never changed: this idempotent DDL creates it in a file of any version
+-- on open, so it needs no migration step, and no version bump that would make an older release (a rollback)
+-- refuse a file it can still read correctly (it never reads this table).
 CREATE TABLE IF NOT EXISTS locations (
     location TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -89,22 +92,9 @@ ALTER TABLE activity_v1 RENAME TO activity;
 PRAGMA user_version = 1;
 ";
 
-/// Version 2 adds the defined locations (API 1.2): a new table, so an older pieshop refuses the file rather than
-/// ignore what it cannot show.
-const FROM_VERSION_1: &str = "
-CREATE TABLE IF NOT EXISTS locations (
-    location TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    retired INTEGER NOT NULL,
-    version INTEGER NOT NULL
-) WITHOUT ROWID;
-PRAGMA user_version = 2;
-";
-
 /// Files from before version 1 have an `activity` table and no `user_version`.
 const MIGRATIONS: Migrations =
-    Migrations { file: "read.db", table: "activity", unversioned: 0, steps: &[FROM_VERSION_0, FROM_VERSION_1] };
+    Migrations { file: "read.db", table: "activity", unversioned: 0, steps: &[FROM_VERSION_0] };
 
 /// The read model on SQLite (`read.db` in the data directory).
 #[derive(Clone)]
