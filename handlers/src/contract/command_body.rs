@@ -400,6 +400,16 @@ mod tests {
         assert!(matches!(parse(&retire, "").unwrap().command.action, Action::RetireLocation { .. }));
     }
 
+    /// The fuzz seeds of location commands are what they say: two valid, one with every field bad.
+    #[test]
+    fn the_location_fuzz_seeds_parse_as_named() {
+        let seed = |text: &str| serde_json::from_str::<Value>(text).unwrap();
+        assert!(parse(&seed(include_str!("../../../fuzz/corpus/command_body/seed-define-location.json")), "").is_ok());
+        assert!(parse(&seed(include_str!("../../../fuzz/corpus/command_body/seed-retire-location.json")), "").is_ok());
+        let invalid = seed(include_str!("../../../fuzz/corpus/command_body/seed-define-location-invalid.json"));
+        assert_eq!(parse(&invalid, "").unwrap_err().len(), 4);
+    }
+
     #[test]
     fn a_transfer_to_the_same_place_is_refused() {
         let body = json!({"commandId": ID, "type": "transfer", "from": "a", "to": "a", "sku": "b", "quantity": 1});

@@ -230,7 +230,7 @@ pub struct BatchResponse {
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum BatchResult {
-    Answered(crate::contract::views::CommandResponse),
+    Answered(Box<crate::contract::views::CommandResponse>),
     Rejected(RejectedCommand),
 }
 

@@ -531,6 +531,19 @@ mod tests {
         assert_eq!(decode(&to_cloud_event(&event)).unwrap(), event);
     }
 
+    /// The fuzz seeds of location events and of a flagged record are events, so the fuzzer starts from them.
+    #[test]
+    fn the_location_fuzz_seeds_decode() {
+        for seed in [
+            include_str!("../../../fuzz/corpus/event_decode/seed-7-LocationDefined-cloudevent.json"),
+            include_str!("../../../fuzz/corpus/event_decode/seed-8-LocationRetired-eventgrid.json"),
+            include_str!("../../../fuzz/corpus/event_decode/seed-9-StockReceived-unknown-location.json"),
+        ] {
+            let event = decode(&serde_json::from_str(seed).unwrap()).unwrap_or_else(|e| panic!("{seed}: {e}"));
+            assert!(matches!(event, Event::Location(_)) || matches!(event, Event::Stock(ref e) if e.unknown_location));
+        }
+    }
+
     #[test]
     fn a_foreign_event_is_refused_not_misread() {
         let foreign =

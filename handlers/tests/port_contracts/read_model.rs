@@ -235,16 +235,18 @@ pub async fn locations_list_definitions_and_locations_holding_items(model: Arc<d
     assert_eq!(model.apply(&location("van", "Van", true, 2)).await.unwrap(), Applied::Applied);
     assert_eq!(model.apply(&location("van", "Old van", false, 1)).await.unwrap(), Applied::Stale, "older");
     let listed = model.locations().await.unwrap();
-    let shown: Vec<(&str, Option<&str>, bool, Option<u64>, u64, i64)> = listed
+    let shown: Vec<String> = listed
         .iter()
-        .map(|l| (l.location.as_str(), l.name.as_deref(), l.retired, l.version.map(|v| v.0), l.skus, l.total))
+        .map(|l| {
+            format!("{} {:?} {} {:?} {} {}", l.location, l.name, l.retired, l.version.map(|v| v.0), l.skus, l.total)
+        })
         .collect();
     assert_eq!(
         shown,
         [
-            ("store-1", Some("High Street"), false, Some(1), 1, 5),
-            ("store-l", None, false, None, 1, 3),
-            ("van", Some("Van"), true, Some(2), 0, 0),
+            "store-1 Some(\"High Street\") false Some(1) 1 5",
+            "store-l None false None 1 3",
+            "van Some(\"Van\") true Some(2) 0 0",
         ]
     );
     assert_eq!(listed[0].kind, Some(pieshop::domain::LocationKind::Shop));
