@@ -327,3 +327,49 @@ async fn under_refuse_a_batch_answers_each_command_on_its_own() {
     assert_eq!(results[2]["problem"]["location"], "store-l");
     assert_eq!((&results[3]["status"], &results[3]["unknownLocation"]), (&json!("applied"), &json!(true)));
 }
+
+/// The README's example through the real binary: `PIESHOP_UNKNOWN_LOCATIONS=refuse` in the environment refuses
+/// the typo `store-l` for the defined `store-1`, and a bad value of the setting stops the handler at start.
+#[tokio::test]
+async fn the_binary_reads_the_setting_and_refuses_a_typo() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = crate::helpers::handler_command();
+    command.env("PIESHOP_DATA_DIR", dir.path()).env("PIESHOP_UNKNOWN_LOCATIONS", "refuse");
+    command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    let server = pieshop_testkit::process::Standalone::spawn(&mut command, "127.0.0.1");
+    assert!(server.ready(std::time::Duration::from_secs(30)).await, "handler never became ready");
+    let client = reqwest::Client::new();
+    let post = |body: Value| client.post(server.url("/api/commands")).json(&body).send();
+    assert_eq!(post(define("store-1", "High Street", "shop")).await.unwrap().status(), StatusCode::OK);
+    let problem =
+        expect_problem(post(receive("store-l", "apple-pie", 24)).await.unwrap(), 409, "unknown-location").await;
+    assert_eq!(problem["location"], "store-l");
+    assert_eq!(post(receive("store-1", "apple-pie", 24)).await.unwrap().status(), StatusCode::OK);
+
+    let mut bad = crate::helpers::handler_command();
+    bad.env("PIESHOP_DATA_DIR", dir.path().join("other")).env("PIESHOP_UNKNOWN_LOCATIONS", "deny");
+    bad.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    let mut refused = pieshop_testkit::process::Standalone::spawn(&mut bad, "127.0.0.1");
+    let status = refused.process.exited(std::time::Duration::from_secs(30)).await.expect("a bad setting stops it");
+    assert!(!status.success());
+}
+
+/// `verify` compares each defined location's definition in both models: none differs after the projection, and
+/// one the read model lost is reported.
+#[tokio::test]
+async fn verify_compares_defined_locations() {
+    let app = spawn_app().await;
+    ok(&app, define("store-1", "High Street", "shop")).await;
+    ok(&app, retire("store-1")).await;
+    ok(&app, receive("store-1", "apple-pie", 1)).await;
+    app.wait_for_item("store-1", "apple-pie", 1).await;
+    listed(&app, "store-1", |l| l["retired"] == true).await;
+    let other = pieshop::wiring::embedded(app.data_dir()).expect("a second opener of the same files");
+    let verification = pieshop::application::operator::verify(&other.adapters).await.unwrap();
+    assert!(verification.drift.is_empty(), "{:?}", verification.drift);
+    let read = rusqlite::Connection::open(app.data_dir().join("read.db")).unwrap();
+    read.execute("DELETE FROM locations", []).unwrap();
+    let verification = pieshop::application::operator::verify(&other.adapters).await.unwrap();
+    let subjects: Vec<String> = verification.drift.iter().map(|d| d.subject.clone()).collect();
+    assert_eq!(subjects, ["location store-1 definition"]);
+}
