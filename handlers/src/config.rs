@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::domain::UnknownLocations;
 use crate::host::listen::{self, Listen, ListenError, Mode};
 use crate::ports::write_store::DEFAULT_IDEMPOTENCY;
 use crate::telemetry::LogFormat;
@@ -129,6 +130,8 @@ pub struct Settings {
     pub idempotency: Duration,
     /// Function keys, from `PIESHOP_API_KEYS` when standalone (see `Access`).
     pub access: Access,
+    /// Whether live commands may name undefined or retired locations (`PIESHOP_UNKNOWN_LOCATIONS`, default allow).
+    pub unknown_locations: UnknownLocations,
     /// Which ports use Azure adapters, and how to reach them.
     #[cfg(feature = "azure")]
     pub azure: azure::AzureSettings,
@@ -150,6 +153,16 @@ impl Settings {
             relay_min_age: millis(&lookup, "PIESHOP_RELAY_MIN_AGE_MS", 2000)?,
             idempotency: days(&lookup, "PIESHOP_IDEMPOTENCY_DAYS", DEFAULT_IDEMPOTENCY)?,
             access: access(&listen, lookup("PIESHOP_API_KEYS").as_deref())?,
+            unknown_locations: match lookup("PIESHOP_UNKNOWN_LOCATIONS").as_deref().map(str::trim) {
+                None | Some("allow") => UnknownLocations::Allow,
+                Some("refuse") => UnknownLocations::Refuse,
+                Some(_) => {
+                    return Err(ConfigError::Invalid {
+                        variable: "PIESHOP_UNKNOWN_LOCATIONS",
+                        expected: "allow or refuse",
+                    });
+                }
+            },
             #[cfg(feature = "azure")]
             azure: azure::AzureSettings::from_lookup(&lookup)?,
             listen,
@@ -239,7 +252,14 @@ mod tests {
         // A value for everything (under the host, so keys are not parsed), so that every setting is asked for.
         let settings = Settings::from_lookup(|name| {
             asked.borrow_mut().push(name.to_owned());
-            Some(if name == "EVENTGRID_SCHEMA" { "cloudevents" } else { "1" }.to_owned())
+            Some(
+                match name {
+                    "EVENTGRID_SCHEMA" => "cloudevents",
+                    "PIESHOP_UNKNOWN_LOCATIONS" => "refuse",
+                    _ => "1",
+                }
+                .to_owned(),
+            )
         });
         assert!(settings.is_ok(), "{settings:?}");
         let documented = variables::Variables::names();
@@ -248,6 +268,15 @@ mod tests {
         for name in &asked {
             assert!(documented.contains(name), "{name} is read but not in Variables");
         }
+    }
+
+    #[test]
+    fn unknown_locations_are_allowed_unless_refused() {
+        assert_eq!(settings(&[]).unwrap().unknown_locations, UnknownLocations::Allow);
+        let refuse = settings(&[("PIESHOP_UNKNOWN_LOCATIONS", "refuse")]).unwrap();
+        assert_eq!(refuse.unknown_locations, UnknownLocations::Refuse);
+        let error = settings(&[("PIESHOP_UNKNOWN_LOCATIONS", "deny")]).unwrap_err();
+        assert!(error.to_string().contains("PIESHOP_UNKNOWN_LOCATIONS"), "{error}");
     }
 
     #[test]

@@ -150,7 +150,7 @@ async fn run(command: Command, values: &HashMap<String, String>) -> anyhow::Resu
     }
     let wiring = wiring::wire(&settings).await?;
     let adapters = wiring.adapters.clone();
-    let app = wiring.app_with(settings.relay_min_age, settings.idempotency);
+    let app = wiring.app_for(wiring::AppSettings::of(&settings));
     match command {
         Command::Openapi | Command::Serve => Ok(ExitCode::SUCCESS),
         Command::Verify => {
@@ -211,7 +211,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(settings.listen.addr).await?;
     let base = format!("http://{}", listener.local_addr()?);
     let app = async {
-        let app = wiring::wire(&settings).await?.app(settings.relay_min_age);
+        let app = wiring::wire(&settings).await?.app_for(wiring::AppSettings::of(&settings));
         if settings.listen.mode == Mode::Standalone {
             app.relay.clone().spawn_loop(settings.relay_interval);
         }

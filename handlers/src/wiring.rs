@@ -19,6 +19,7 @@ use crate::application::push_changes::PushChanges;
 use crate::application::queries::QueryService;
 use crate::application::relay::Relay;
 use crate::config::{Access, Settings};
+use crate::domain::UnknownLocations;
 use crate::functions::{App, OwnHub};
 use crate::host::listen::Mode;
 use crate::ports::cache::NoCache;
@@ -239,20 +240,59 @@ pub fn dead_letters(source: &str, settings: &Settings) -> Result<Box<dyn DeadLet
     Ok(Box::new(DeadLetterDirectory::open(Path::new(source))?))
 }
 
+/// What the use cases take from the settings.
+#[derive(Debug, Clone, Copy)]
+pub struct AppSettings {
+    /// `Settings::relay_min_age`.
+    pub relay_min_age: Duration,
+    /// `Settings::idempotency`.
+    pub idempotency: Duration,
+    /// `Settings::unknown_locations`.
+    pub unknown_locations: UnknownLocations,
+}
+
+impl AppSettings {
+    /// The defaults, with the relay leaving events younger than `relay_min_age` alone.
+    pub fn new(relay_min_age: Duration) -> Self {
+        Self {
+            relay_min_age,
+            idempotency: crate::ports::write_store::DEFAULT_IDEMPOTENCY,
+            unknown_locations: UnknownLocations::Allow,
+        }
+    }
+
+    pub fn of(settings: &Settings) -> Self {
+        Self {
+            relay_min_age: settings.relay_min_age,
+            idempotency: settings.idempotency,
+            unknown_locations: settings.unknown_locations,
+        }
+    }
+}
+
 impl Wiring {
     /// The use cases over these adapters, as the functions' shared state. `relay_min_age`: see
-    /// `Settings::relay_min_age`; markers are kept for the default idempotency window.
+    /// `Settings::relay_min_age`; every other setting its default.
     pub fn app(self, relay_min_age: Duration) -> Arc<App> {
-        self.app_with(relay_min_age, crate::ports::write_store::DEFAULT_IDEMPOTENCY)
+        self.app_for(AppSettings::new(relay_min_age))
     }
 
     /// `app`, with markers kept for `idempotency` (`Settings::idempotency`).
     pub fn app_with(self, relay_min_age: Duration, idempotency: Duration) -> Arc<App> {
+        self.app_for(AppSettings { idempotency, ..AppSettings::new(relay_min_age) })
+    }
+
+    /// The use cases over these adapters, as `settings` ask.
+    pub fn app_for(self, settings: AppSettings) -> Arc<App> {
+        let AppSettings { relay_min_age, idempotency, unknown_locations } = settings;
         let Wiring { adapters, projection, live } = self;
         let operator = Arc::new(Operator::new(adapters.clone()));
         let store = adapters.write_store;
         let dispatcher = Dispatcher::new(store.clone(), adapters.publisher.clone());
-        let commands = Arc::new(CommandService::new(store.clone(), store.clone(), dispatcher.clone()));
+        let commands = Arc::new(
+            CommandService::new(store.clone(), store.clone(), dispatcher.clone())
+                .with_unknown_locations(unknown_locations),
+        );
         Arc::new(App {
             operator,
             queries: QueryService::new(adapters.read_model.clone(), adapters.cache.clone(), projection.changes()),

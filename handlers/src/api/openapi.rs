@@ -12,7 +12,7 @@ use utoipa::OpenApi;
 
 use crate::contract::FieldError;
 use crate::contract::command_schema::{CountCommand, DefineProductCommand, ReceiveCommand, RemoveCommand};
-use crate::contract::command_schema::{RejectedCommand, TransferCommand};
+use crate::contract::command_schema::{DefineLocationCommand, RejectedCommand, RetireLocationCommand, TransferCommand};
 use crate::contract::wire_rules::GTIN_PATTERN;
 use crate::functions::{command, dashboard, health, negotiate, query};
 use crate::http::auth::{KEY_HEADER, KEY_PARAMETER};
@@ -35,6 +35,7 @@ use crate::http::responses::{InvalidParameters, NotModified, PayloadTooLarge, Un
         query::summary,
         query::item,
         query::activity,
+        query::locations,
         health::health,
         dashboard::page,
         negotiate::negotiate,
@@ -47,13 +48,15 @@ use crate::http::responses::{InvalidParameters, NotModified, PayloadTooLarge, Un
             CountCommand,
             TransferCommand,
             DefineProductCommand,
+            DefineLocationCommand,
+            RetireLocationCommand,
             RejectedCommand,
             FieldError
         ),
         responses(NotModified, InvalidParameters, PayloadTooLarge, UnsupportedMediaType)
     ),
     tags(
-        (name = "commands", description = "Function `command`: changes to stock and products, each exactly once."),
+        (name = "commands", description = "Function `command`: changes to stock, products and locations, each exactly once."),
         (name = "queries", description = "Function `query`: the read model, with ETags and long polling."),
         (name = "operations", description = "Health, the dashboard and this document."),
         (name = "push", description = "Function `negotiate`: live push over SignalR (hub `inventory`)."),
@@ -162,6 +165,7 @@ fn problem_schema(kind: &Kind) -> Value {
             Member::FieldErrors => json!({"type": "array", "items": {"$ref": "#/components/schemas/FieldError"}}),
             Member::Barcode => json!({"type": "string", "pattern": GTIN_PATTERN, "examples": ["4006381333931"]}),
             Member::Sku => json!({"type": "string", "pattern": crate::domain::ids::NAME_PATTERN}),
+            Member::Location => json!({"type": "string", "pattern": crate::domain::ids::NAME_PATTERN}),
         };
         properties.insert((*name).into(), schema);
         required.push(name);
@@ -312,7 +316,9 @@ mod tests {
         for path in ["/api/commands", "/api/commands/batch", "/api/inventory", "/api/inventory/summary"] {
             assert!(paths.contains(&&path.to_string()), "{path} missing");
         }
-        for path in ["/api/inventory/{location}/{sku}", "/api/activity", "/api/health", "/api/openapi.json"] {
+        for path in
+            ["/api/inventory/{location}/{sku}", "/api/activity", "/api/locations", "/api/health", "/api/openapi.json"]
+        {
             assert!(paths.contains(&&path.to_string()), "{path} missing");
         }
     }

@@ -9,8 +9,9 @@ use super::stream_turns::StreamTurns;
 use super::transfers::TransferProgress;
 use crate::contract::FieldError;
 use crate::contract::command_body::ParsedCommand;
+use crate::domain::UnknownLocations;
 use crate::domain::answer::{Changed, CommandAnswer, ItemAnswer, TransferAnswer};
-use crate::domain::{self, Aggregate, Command, Decision, DomainError, Event, Outcome, Timestamp};
+use crate::domain::{self, Aggregate, Command, CommandMeta, Decision, DomainError, Event, Outcome, Timestamp};
 use crate::ports::write_store::{CommandOutcome, Commit, CommitResult};
 use crate::ports::{CommandStore, StoreError, Transfers};
 
@@ -49,15 +50,23 @@ pub(super) struct Committed {
 
 /// Applies commands to the write store.
 pub struct CommandService {
-    store: Arc<dyn CommandStore>,
+    pub(super) store: Arc<dyn CommandStore>,
     pub(super) transfers: Arc<dyn Transfers>,
     dispatcher: Dispatcher,
     turns: StreamTurns,
+    /// `PIESHOP_UNKNOWN_LOCATIONS` (`location_check.rs`).
+    pub(super) unknown_locations: UnknownLocations,
 }
 
 impl CommandService {
     pub fn new(store: Arc<dyn CommandStore>, transfers: Arc<dyn Transfers>, dispatcher: Dispatcher) -> Self {
-        Self { store, transfers, dispatcher, turns: StreamTurns::default() }
+        Self { store, transfers, dispatcher, turns: StreamTurns::default(), unknown_locations: UnknownLocations::Allow }
+    }
+
+    /// Checks the locations commands name, as `PIESHOP_UNKNOWN_LOCATIONS` says (`location_check.rs`).
+    pub fn with_unknown_locations(mut self, policy: UnknownLocations) -> Self {
+        self.unknown_locations = policy;
+        self
     }
 
     /// The newest event this process has committed since it started (for the freshness indicator).
@@ -83,19 +92,26 @@ impl CommandService {
 
     /// Applies a command exactly once: a retry with the same id and body gets the stored answer.
     pub async fn execute(&self, parsed: &ParsedCommand) -> Result<Reply, CommandError> {
-        let command = &self.resolve(parsed).await?;
+        let resolved = self.resolve(parsed).await?;
+        let flagged;
+        let command = match self.admit(&resolved).await {
+            Ok(false) => &resolved,
+            Ok(true) => {
+                let meta = CommandMeta { unknown_location: true, ..resolved.meta.clone() };
+                flagged = Command { meta, ..resolved.clone() };
+                &flagged
+            }
+            Err(CommandError::Domain(refusal)) => return self.refused(&resolved, refusal, parsed).await,
+            Err(error) => return Err(error),
+        };
         // No marker lookup up front: the commit itself refuses a second marker atomically and hands back the
         // stored outcome. Only a refusal needs a look, because a retried command may be refused by the state
-        // its first attempt created (a retried removal of the last stock, a stale expectedVersion).
+        // its first attempt created (a retried removal of the last stock, a stale expectedVersion, a location
+        // retired since).
         let committed = match self.commit(command, &parsed.request_hash).await {
             Ok(Ok(committed)) => committed,
             Ok(Err(outcome)) => return replay(&outcome, &parsed.request_hash),
-            Err(CommandError::Domain(refusal)) => {
-                return match self.store.outcome(&command.action.stream(), command.id).await? {
-                    Some(outcome) => replay(&outcome, &parsed.request_hash),
-                    None => Err(CommandError::Domain(refusal)),
-                };
-            }
+            Err(CommandError::Domain(refusal)) => return self.refused(command, refusal, parsed).await,
             Err(error) => return Err(error),
         };
         let (Some(transfer), Aggregate::Item(source)) = (&committed.decision.transfer, &committed.decision.state)
@@ -116,6 +132,19 @@ impl CommandService {
             ..committed.answer
         };
         Ok(Reply { answer, replayed: false })
+    }
+
+    /// A refused command's stored answer if it was applied before (a retry), else the refusal.
+    async fn refused(
+        &self,
+        command: &Command,
+        refusal: DomainError,
+        parsed: &ParsedCommand,
+    ) -> Result<Reply, CommandError> {
+        match self.store.outcome(&command.action.stream(), command.id).await? {
+            Some(outcome) => replay(&outcome, &parsed.request_hash),
+            None => Err(CommandError::Domain(refusal)),
+        }
     }
 
     /// Decides and commits, deciding again on every lost race. `Err(outcome)`: the command was already applied.
@@ -196,6 +225,7 @@ fn answer(command: &Command, decision: &Decision) -> CommandAnswer {
     };
     let changed = match &decision.state {
         Aggregate::Product(product) => Changed::Product(product.clone()),
+        Aggregate::Location(location) => Changed::Location(location.clone()),
         Aggregate::Item(item) => Changed::Items(vec![item.into()]),
     };
     CommandAnswer {
@@ -205,5 +235,6 @@ fn answer(command: &Command, decision: &Decision) -> CommandAnswer {
         changed,
         events: decision.events.iter().map(|e| e.id()).collect(),
         transfer: decision.transfer.as_ref().map(|t| TransferAnswer { transfer_id: t.transfer_id, pending: true }),
+        unknown_location: command.meta.unknown_location,
     }
 }

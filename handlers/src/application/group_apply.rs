@@ -174,6 +174,9 @@ mod tests {
         async fn summary(&self) -> Result<Summary, ReadModelError> {
             self.inner.summary().await
         }
+        async fn locations(&self) -> Result<Vec<crate::ports::read_model::LocationView>, ReadModelError> {
+            self.inner.locations().await
+        }
         async fn activity(&self, query: &ActivityQuery) -> Result<Vec<Event>, ReadModelError> {
             self.inner.activity(query).await
         }

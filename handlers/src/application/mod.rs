@@ -1,5 +1,5 @@
 //! The application: the use cases, over the ports only. Executing a command exactly once (`commands`), the transfer
-//! saga (`transfers`), publishing what was committed (`dispatch`) and sweeping what was not (`relay`), projecting
+//! saga (`transfers`), the location check under `PIESHOP_UNKNOWN_LOCATIONS=refuse` (`location_check`), publishing what was committed (`dispatch`) and sweeping what was not (`relay`), projecting
 //! events (`projection`), answering queries through the cache (`queries`), the operator's reconciliation and
 //! rebuild (`operator`), and replaying what Event Grid dead-lettered (`deadletters`). Nothing here knows HTTP, the
 //! Functions host or an adapter.
@@ -10,6 +10,7 @@ pub mod deadletters;
 pub mod dispatch;
 pub mod group_apply;
 pub mod health;
+pub mod location_check;
 pub mod operator;
 pub mod projection;
 pub mod push_changes;

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::domain::{Aggregate, ItemState, LedgerRead, StreamId, Timestamp};
+use crate::domain::{Aggregate, ItemState, LedgerRead, LocationState, StreamId, Timestamp};
 use crate::ports::read_model::InventoryQuery;
 use crate::ports::{Adapters, ReadModelError, StoreError};
 
@@ -86,13 +86,15 @@ fn side(state: Option<(i64, u64)>) -> String {
 
 /// Compares the write model with the read model as of the read model's `asOf`, and each item's on-hand with its
 /// ledger (a `… ledger` drift: the state's side, then the ledger's): every item both ways, every
-/// defined product's name and reorder level, and the summary's totals per location and per sku. An item the read
+/// defined product's name and reorder level, every defined location's definition, and the summary's totals per
+/// location and per sku. An item the read
 /// model lags on only by events recorded after its `asOf` is in flight, not drift (delivery is asynchronous);
 /// totals are compared only where no item differs (an item's drift is reported once, as itself).
 pub async fn verify(adapters: &Adapters) -> Result<Verification, OperatorError> {
     let as_of = adapters.read_model.as_of().await?;
     let mut write = BTreeMap::new();
     let mut products = BTreeMap::new();
+    let mut locations = Vec::new();
     let mut verification = Verification::default();
     for aggregate in adapters.write_store.aggregates().await? {
         match aggregate {
@@ -103,8 +105,10 @@ pub async fn verify(adapters: &Adapters) -> Result<Verification, OperatorError> 
                 write.insert(item.key.to_string(), (item.quantity.get(), item.version.0));
             }
             Aggregate::Product(product) => _ = products.insert(product.sku.to_string(), product),
+            Aggregate::Location(location) => locations.push(location),
         }
     }
+    verification.drift.extend(location_drift(adapters, &locations, as_of).await?);
     let read = read_items(adapters).await?;
     let streams: BTreeSet<&String> = write.keys().chain(read.keys()).collect();
     let differing: Vec<&String> =
@@ -158,6 +162,46 @@ pub async fn verify(adapters: &Adapters) -> Result<Verification, OperatorError> 
         }
     }
     Ok(verification)
+}
+
+/// Every defined location whose definition the read model shows otherwise, unless the event it lacks was recorded
+/// after the read model's `asOf` (in flight).
+async fn location_drift(
+    adapters: &Adapters,
+    written: &[LocationState],
+    as_of: Option<Timestamp>,
+) -> Result<Vec<Drift>, OperatorError> {
+    let describe = |name: Option<&str>, kind: Option<&str>, retired: bool, version: u64| {
+        format!("{name:?} ({}){} at v{version}", kind.unwrap_or("no kind"), if retired { ", retired" } else { "" })
+    };
+    let shown = adapters.read_model.locations().await?;
+    let mut late = None;
+    let mut drift = Vec::new();
+    for location in written.iter().filter(|l| l.version.0 > 0) {
+        let write = describe(
+            location.name.as_ref().map(|n| n.as_str()),
+            location.kind.map(|k| k.as_str()),
+            location.retired,
+            location.version.0,
+        );
+        let read = shown.iter().find(|v| v.location == location.location && v.version.is_some());
+        let read_version = read.and_then(|v| v.version).map_or(0, |v| v.0);
+        let read = read.map_or("missing".to_owned(), |v| {
+            describe(v.name.as_deref(), v.kind.map(|k| k.as_str()), v.retired, read_version)
+        });
+        if write == read {
+            continue;
+        }
+        if late.is_none() {
+            late = Some(recorded_after(adapters, as_of).await?);
+        }
+        let stream = StreamId::Location(location.location.clone()).to_string();
+        if late.as_ref().is_some_and(|late| late.contains(&(stream, read_version + 1))) {
+            continue;
+        }
+        drift.push(Drift { subject: format!("location {} definition", location.location), write, read });
+    }
+    Ok(drift)
 }
 
 /// Whether an item's on-hand is what its ledger says (`base` plus every movement after the latest count); a

@@ -1,5 +1,6 @@
 //! Pushing what the projection applied to open dashboards: `stockChanged` with the item as
-//! `GET /api/inventory/{location}/{sku}` shows it (plus `asOf`), `productChanged` with the product.
+//! `GET /api/inventory/{location}/{sku}` shows it (plus `asOf`), `productChanged` with the product,
+//! `locationChanged` with the location's definition (as `GET /api/locations` lists it, without its totals).
 //!
 //! The projection only hands applied events to a bounded queue (never waits, never fails); one task drains it,
 //! reads each changed item once however many events touched it meanwhile, and sends. A full queue, a failed read
@@ -13,7 +14,7 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::contract::views;
-use crate::domain::{Event, ItemKey, ProductEvent};
+use crate::domain::{Event, ItemKey, LocationEvent, ProductEvent};
 use crate::ports::ReadModel;
 use crate::ports::push::{Push, PushMessage};
 
@@ -28,6 +29,7 @@ const SENDS: usize = 8;
 enum Changed {
     Item(ItemKey),
     Product(ProductEvent),
+    Location(LocationEvent),
 }
 
 /// What push has done since start, as `/api/health` reports it.
@@ -76,6 +78,7 @@ impl PushChanges {
             let changed = match event {
                 Event::Stock(e) => Changed::Item(e.item.clone()),
                 Event::Product(e) => Changed::Product(e.clone()),
+                Event::Location(e) => Changed::Location(e.clone()),
             };
             if queue.try_send(changed).is_err() {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -129,6 +132,8 @@ impl PushChanges {
                 Changed::Product(product) => {
                     messages.push(PushMessage { target: "productChanged", argument: views::product(&product) })
                 }
+                Changed::Location(location) => messages
+                    .push(PushMessage { target: "locationChanged", argument: views::location_changed(&location) }),
                 Changed::Item(key) if seen.insert(key.clone()) => match self.read_model.item(&key).await {
                     Ok(Some(item)) => messages.push(PushMessage {
                         target: "stockChanged",

@@ -1,4 +1,4 @@
-//! Answering queries (inventory, one item, the summary across locations, activity): from the read model, through
+//! Answering queries (inventory, one item, the summary across locations, the locations, activity): from the read model, through
 //! the answer cache, at once or after a wait. `waitForChange` holds a query until its answer differs from the one
 //! a client holds; `minVersion` until the read model holds a client's own write. The cache is keyed by the cache's
 //! generation, which the projection bumps before it acknowledges events, so no answer computed before an
@@ -126,6 +126,16 @@ impl QueryService {
             let summary = self.read_model.summary().await?;
             let as_of = self.read_model.as_of().await?;
             encode(&views::summary(&summary, as_of))
+        })
+        .await
+    }
+
+    /// Every defined location, and every location holding items without being defined.
+    pub async fn locations(&self, wait: &Wait) -> Result<Answer, QueryError> {
+        self.answer("locations", wait, || async {
+            let locations = self.read_model.locations().await?;
+            let as_of = self.read_model.as_of().await?;
+            encode(&views::locations(&locations, as_of))
         })
         .await
     }

@@ -23,7 +23,7 @@ impl CommandService {
         let destination = match self.commit(&in_leg, &derived_hash(&in_leg)).await {
             Ok(Ok(committed)) => match committed.decision.state {
                 Aggregate::Item(item) => Some(item),
-                Aggregate::Product(_) => None,
+                Aggregate::Product(_) | Aggregate::Location(_) => None,
             },
             Ok(Err(_already_applied)) => None,
             Err(CommandError::Domain(refusal)) => {

@@ -50,6 +50,10 @@ pub struct Variables {
     /// Days a command's marker (Cosmos DB: and claim) is kept, so a retry gets the first answer [default: 30].
     #[arg(long, env = "PIESHOP_IDEMPOTENCY_DAYS", value_name = "DAYS")]
     idempotency_days: Option<String>,
+    /// allow or refuse: whether a live command may name a location nobody defined (or one retired); records are
+    /// never refused for it, only flagged `unknownLocation` [default: allow].
+    #[arg(long, env = "PIESHOP_UNKNOWN_LOCATIONS", value_name = "POLICY")]
+    unknown_locations: Option<String>,
     /// Write store on Cosmos DB at this endpoint. Unset: the embedded write store.
     #[arg(long, env = "COSMOS_ENDPOINT", value_name = "URL")]
     cosmos_endpoint: Option<String>,

@@ -4,11 +4,10 @@
 
 use serde::Serialize;
 
-use super::views::{self, CommandItem, CommandProduct, CommandResponse, CommandStatus};
+use super::views::{self, CommandItem, CommandLocation, CommandProduct, CommandResponse, CommandStatus};
 use crate::domain::answer::{Changed, CommandAnswer, ItemAnswer, TransferAnswer};
-use crate::domain::{
-    CommandId, EventId, Gtin, ItemKey, LocationId, Outcome, ProductName, ProductState, Sku, TransferId,
-};
+use crate::domain::{CommandId, EventId, Gtin, ItemKey, LocationId, LocationName, LocationState, Outcome, ProductName};
+use crate::domain::{ProductState, Sku, TransferId};
 
 /// A stored answer that does not read back as one (a bug or a manual edit).
 #[derive(Debug, thiserror::Error)]
@@ -41,10 +40,11 @@ pub fn decode(text: &str) -> Result<CommandAnswer, AnswerError> {
         CommandStatus::Absorbed => Outcome::Absorbed,
         CommandStatus::Duplicate => return Err(bad("a stored answer is never a duplicate")),
     };
-    let changed = match (stored.items, stored.product) {
-        (Some(items), None) => Changed::Items(items.into_iter().map(item).collect::<Result<_, _>>()?),
-        (None, Some(product_answer)) => Changed::Product(product(product_answer)?),
-        _ => return Err(bad("an answer holds either items or a product")),
+    let changed = match (stored.items, stored.product, stored.location) {
+        (Some(items), None, None) => Changed::Items(items.into_iter().map(item).collect::<Result<_, _>>()?),
+        (None, Some(product_answer), None) => Changed::Product(product(product_answer)?),
+        (None, None, Some(location_answer)) => Changed::Location(location(location_answer)?),
+        _ => return Err(bad("an answer holds one of items, a product or a location")),
     };
     let transfer = match (stored.transfer_id, stored.pending) {
         (Some(id), Some(pending)) => {
@@ -60,6 +60,7 @@ pub fn decode(text: &str) -> Result<CommandAnswer, AnswerError> {
         changed,
         events: stored.events.iter().map(|id| EventId::parse(id).map_err(bad)).collect::<Result<_, _>>()?,
         transfer,
+        unknown_location: stored.unknown_location.unwrap_or(false),
     })
 }
 
@@ -67,6 +68,16 @@ fn item(item: CommandItem) -> Result<ItemAnswer, AnswerError> {
     let key =
         ItemKey { location: LocationId::parse(&item.location).map_err(bad)?, sku: Sku::parse(&item.sku).map_err(bad)? };
     Ok(ItemAnswer { key, quantity: item.quantity, version: item.version })
+}
+
+fn location(location: CommandLocation) -> Result<LocationState, AnswerError> {
+    Ok(LocationState {
+        location: LocationId::parse(&location.location).map_err(bad)?,
+        name: Some(LocationName::parse(&location.name).map_err(bad)?),
+        kind: Some(location.kind),
+        retired: location.retired,
+        version: location.version,
+    })
 }
 
 fn product(product: CommandProduct) -> Result<ProductState, AnswerError> {
@@ -106,6 +117,18 @@ mod tests {
         assert!(
             matches!(decode(OLD_MARKERS[3]).unwrap().changed, Changed::Product(ref p) if p.reorder_level.is_some())
         );
+    }
+
+    /// A location's answer and a flagged record's answer read back as they were written.
+    #[test]
+    fn location_answers_and_flagged_records_round_trip() {
+        for marker in [
+            r#"{"commandId":"0b8e8a4e-1f0e-4b8a-9a57-2c7c1d0e9f10","events":["4f9a4b8b-8d7b-5b0b-8f4b-6b4d5e6f7a8b"],"location":{"kind":"shop","location":"store-1","name":"High Street","retired":true,"version":2},"status":"applied"}"#,
+            r#"{"commandId":"6f1b3c9e-3f4a-4a53-9a6e-0b7f1f0c2d11","events":["1c6d1f58-5a4e-5f7e-9c1e-3f1a2b3c4d5e"],"items":[{"location":"store-l","needsCount":false,"quantity":24,"sku":"apple-pie","version":1}],"status":"applied","unknownLocation":true}"#,
+        ] {
+            let answer = decode(marker).unwrap_or_else(|e| panic!("{marker}: {e}"));
+            assert_eq!(encode(&answer), marker);
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::domain::barcode::MAX_BARCODES;
 use crate::domain::command::MAX_NOTE_LEN;
 use crate::domain::ids::NAME_PATTERN;
 use crate::domain::{Action, Amount, Command, CommandId, CommandMeta, ItemKey, LocationId, ProductName, Quantity};
-use crate::domain::{Gtin, RemovalReason, ScannerId, Sku, Timestamp, TraceParent, Version};
+use crate::domain::{Gtin, LocationKind, LocationName, RemovalReason, ScannerId, Sku, Timestamp, TraceParent, Version};
 
 pub(crate) const COMMON_FIELDS: [&str; 6] = ["commandId", "type", "expectedVersion", "scannerId", "occurredAt", "note"];
 
@@ -22,6 +22,8 @@ pub(crate) fn type_fields(kind: &str) -> Option<&'static [&'static str]> {
         "remove" => &["location", "sku", "barcode", "quantity", "reason"],
         "transfer" => &["from", "to", "sku", "barcode", "quantity"],
         "defineProduct" => &["sku", "name", "category", "reorderLevel", "barcodes"],
+        "defineLocation" => &["location", "name", "kind"],
+        "retireLocation" => &["location"],
         _ => return None,
     })
 }
@@ -175,7 +177,10 @@ impl Fields<'_> {
         let meta = self.meta();
         let kind = kind?;
         let Some(own) = type_fields(&kind) else {
-            self.error("type", "must be one of receive, remove, count, transfer, defineProduct");
+            self.error(
+                "type",
+                "must be one of receive, remove, count, transfer, defineProduct, defineLocation, retireLocation",
+            );
             return None;
         };
         self.reject_unknown(own);
@@ -216,6 +221,21 @@ impl Fields<'_> {
                 }
                 Some(Action::Transfer { from: from?, to: to?, sku: sku?, quantity: quantity? })
             }
+            "defineLocation" => {
+                let location = self.name("location", LocationId::parse);
+                let name = self.required(
+                    "name",
+                    |v| v.as_str().and_then(|s| LocationName::parse(s).ok()),
+                    "must be 1 to 120 characters without control characters",
+                );
+                let kind = self.required(
+                    "kind",
+                    |v| v.as_str().and_then(LocationKind::parse),
+                    "must be one of shop, storeroom, coldroom, van, other",
+                );
+                Some(Action::DefineLocation { location: location?, name: name?, kind: kind? })
+            }
+            "retireLocation" => Some(Action::RetireLocation { location: self.name("location", LocationId::parse)? }),
             _ => self.define_product(),
         }
     }
@@ -263,6 +283,7 @@ impl Fields<'_> {
         );
         CommandMeta {
             trace: None,
+            unknown_location: false,
             expected_version: expected_version.flatten(),
             scanner_id: scanner_id.flatten(),
             occurred_at: occurred_at.flatten(),
@@ -481,6 +502,37 @@ mod tests {
         let mut with_null = plain.clone();
         with_null["note"] = Value::Null;
         assert_eq!(parse(&plain, "").unwrap().request_hash, parse(&with_null, "").unwrap().request_hash);
+    }
+
+    #[test]
+    fn location_commands_parse_and_every_bad_field_is_named() {
+        let define = json!({"commandId": ID, "type": "defineLocation", "location": "store-1", "name": " High St ",
+                            "kind": "shop"});
+        let parsed = parse(&define, "").unwrap().command(None).unwrap().action;
+        assert!(
+            matches!(parsed, Action::DefineLocation { ref name, kind: LocationKind::Shop, .. } if name.as_str() == "High St")
+        );
+        let bad = json!({"commandId": ID, "type": "defineLocation", "location": "Store 1", "name": "x".repeat(121),
+                         "kind": "castle", "sku": "apple-pie"});
+        let fields: Vec<String> = parse(&bad, "").unwrap_err().into_iter().map(|e| e.field).collect();
+        for f in ["location", "name", "kind", "sku"] {
+            assert!(fields.contains(&f.to_string()), "{f} missing from {fields:?}");
+        }
+        let missing = json!({"commandId": ID, "type": "defineLocation", "location": "store-1"});
+        let fields: Vec<String> = parse(&missing, "").unwrap_err().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["name", "kind"]);
+        let retire = json!({"commandId": ID, "type": "retireLocation", "location": "store-1"});
+        assert!(matches!(parse(&retire, "").unwrap().command(None).unwrap().action, Action::RetireLocation { .. }));
+    }
+
+    /// The fuzz seeds of location commands are what they say: two valid, one with every field bad.
+    #[test]
+    fn the_location_fuzz_seeds_parse_as_named() {
+        let seed = |text: &str| serde_json::from_str::<Value>(text).unwrap();
+        assert!(parse(&seed(include_str!("../../../fuzz/corpus/command_body/seed-define-location.json")), "").is_ok());
+        assert!(parse(&seed(include_str!("../../../fuzz/corpus/command_body/seed-retire-location.json")), "").is_ok());
+        let invalid = seed(include_str!("../../../fuzz/corpus/command_body/seed-define-location-invalid.json"));
+        assert_eq!(parse(&invalid, "").unwrap_err().len(), 4);
     }
 
     #[test]

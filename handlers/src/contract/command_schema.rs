@@ -19,6 +19,8 @@ use super::wire_rules::{self, Reason};
     ("count" = "#/components/schemas/CountCommand"),
     ("transfer" = "#/components/schemas/TransferCommand"),
     ("defineProduct" = "#/components/schemas/DefineProductCommand"),
+    ("defineLocation" = "#/components/schemas/DefineLocationCommand"),
+    ("retireLocation" = "#/components/schemas/RetireLocationCommand"),
 )))]
 pub enum CommandBody {
     Receive(ReceiveCommand),
@@ -26,6 +28,8 @@ pub enum CommandBody {
     Count(CountCommand),
     Transfer(TransferCommand),
     DefineProduct(DefineProductCommand),
+    DefineLocation(DefineLocationCommand),
+    RetireLocation(RetireLocationCommand),
 }
 
 /// `POST /api/commands/batch`: applied in order, each on its own (a bad entry is answered `rejected`; the
@@ -76,6 +80,8 @@ command_type!(RemoveType, Remove);
 command_type!(CountType, Count);
 command_type!(TransferType, Transfer);
 command_type!(DefineProductType, DefineProduct);
+command_type!(DefineLocationType, DefineLocation);
+command_type!(RetireLocationType, RetireLocation);
 
 /// A command's schema: `commandId` and its `type` first, then its own fields, then the members every command
 /// may carry, declared here once. (Not a flattened struct: that is an `allOf`, which cannot say
@@ -92,7 +98,7 @@ macro_rules! command_schema {
             r#type: $kind,
             $($(#[$field_attr])* $field: $ty,)*
             /// The version the client saw of what the command changes (a transfer: its source; `defineProduct`: the
-            /// product): on a mismatch 409 `version-conflict`.
+            /// product; `defineLocation`, `retireLocation`: the location): on a mismatch 409 `version-conflict`.
             #[schema(minimum = 0)]
             expected_version: Option<u64>,
             #[schema(schema_with = wire_rules::scanner_id)]
@@ -212,6 +218,35 @@ command_schema!(
     }
 );
 
+command_schema!(
+    /// Creates a location, or renames it, changes its kind, or re-activates it if retired. `kind` is required
+    /// every time (a rename states it again), so the definition is always whole.
+    #[schema(examples(json!({"commandId": "1c9f9b5f-2a1f-4c9b-8b68-3d8d2e1fa021", "type": "defineLocation",
+        "location": "store-1", "name": "High Street", "kind": "shop"})))]
+    DefineLocationCommand: DefineLocationType {
+        #[schema(schema_with = wire_rules::location)]
+        location: String,
+        /// 1 to 120 characters once surrounding white space is trimmed, no control characters.
+        #[schema(
+            pattern = "^\\s*[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]{0,118}[^\\s\\x00-\\x1f\\x7f-\\x9f])?\\s*$"
+        )]
+        name: String,
+        #[schema(value_type = wire_rules::LocationKindRule)]
+        kind: (),
+    }
+);
+
+command_schema!(
+    /// Retires a defined location (409 `unknown-location` if it was never defined); defining it again re-activates
+    /// it. Under `PIESHOP_UNKNOWN_LOCATIONS=refuse`, live commands naming a retired location are refused.
+    #[schema(examples(json!({"commandId": "2d0a0c6a-3b2a-4dac-9c79-4e9e3f2ab132", "type": "retireLocation",
+        "location": "van-2"})))]
+    RetireLocationCommand: RetireLocationType {
+        #[schema(schema_with = wire_rules::location)]
+        location: String,
+    }
+);
+
 /// `POST /api/commands/batch`'s answer: one result per command, in the order sent.
 #[derive(Serialize, ToSchema)]
 pub struct BatchResponse {
@@ -222,7 +257,7 @@ pub struct BatchResponse {
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum BatchResult {
-    Answered(crate::contract::views::CommandResponse),
+    Answered(Box<crate::contract::views::CommandResponse>),
     Rejected(RejectedCommand),
 }
 
@@ -270,13 +305,15 @@ mod tests {
         serde_json::to_value(T::schema()).unwrap()
     }
 
-    fn every_type() -> [(&'static str, Value); 5] {
+    fn every_type() -> [(&'static str, Value); 7] {
         [
             ("receive", described::<ReceiveCommand>()),
             ("remove", described::<RemoveCommand>()),
             ("count", described::<CountCommand>()),
             ("transfer", described::<TransferCommand>()),
             ("defineProduct", described::<DefineProductCommand>()),
+            ("defineLocation", described::<DefineLocationCommand>()),
+            ("retireLocation", described::<RetireLocationCommand>()),
         ]
     }
 

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use crate::domain::{
     CommandId, Event, EventId, EventKind, Gtin, ItemKey, LocationId, Outcome, ProductEvent, ProductName,
 };
-use crate::domain::{Quantity, Stock, TraceParent};
+use crate::domain::{LocationEvent, LocationKind, LocationName, Quantity, Stock, TraceParent};
 use crate::domain::{RemovalReason, ScannerId, Sku, StockEvent, Timestamp, TransferId, TransferLeg, Version};
 
 /// CloudEvents `source` of every pieshop event.
@@ -117,6 +117,7 @@ impl<'a> CloudEvent<'a> {
 enum Data<'a> {
     Stock(StockData<'a>),
     Product(ProductData<'a>),
+    Location(LocationData<'a>),
 }
 
 #[derive(Serialize)]
@@ -145,6 +146,22 @@ struct StockData<'a> {
     from: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     to: Option<&'a str>,
+    /// Only when true, so events without it keep the shape they always had.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    unknown_location: bool,
+}
+
+/// `LocationDefined` and `LocationRetired`: the location's state after the event.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LocationData<'a> {
+    location: &'a str,
+    name: &'a str,
+    kind: &'static str,
+    retired: bool,
+    version: Version,
+    command_id: String,
+    recorded_at: String,
 }
 
 #[derive(Serialize)]
@@ -184,6 +201,7 @@ impl<'a> Data<'a> {
                 transfer_id: e.transfer.as_ref().map(|leg| leg.transfer_id.to_string()),
                 from: e.transfer.as_ref().map(|leg| leg.from.as_str()),
                 to: e.transfer.as_ref().map(|leg| leg.to.as_str()),
+                unknown_location: e.unknown_location,
             }),
             Event::Product(e) => Data::Product(ProductData {
                 sku: e.sku.as_str(),
@@ -191,6 +209,15 @@ impl<'a> Data<'a> {
                 category: e.category.as_deref(),
                 reorder_level: e.reorder_level,
                 barcodes: e.barcodes.iter().map(Gtin::as_str).collect(),
+                version: e.version,
+                command_id: e.command_id.to_string(),
+                recorded_at: e.recorded_at.to_string(),
+            }),
+            Event::Location(e) => Data::Location(LocationData {
+                location: e.location.as_str(),
+                name: e.name.as_str(),
+                kind: e.kind.as_str(),
+                retired: e.retired,
                 version: e.version,
                 command_id: e.command_id.to_string(),
                 recorded_at: e.recorded_at.to_string(),
@@ -291,7 +318,11 @@ impl Readers {
             upcast = rewrite(data)?;
             &upcast
         };
-        let mut event = if kind == EventKind::ProductDefined { product(id, data)? } else { stock(id, kind, data)? };
+        let mut event = match kind {
+            EventKind::ProductDefined => product(id, data)?,
+            EventKind::LocationDefined | EventKind::LocationRetired => location(id, kind, data)?,
+            _ => stock(id, kind, data)?,
+        };
         check_subject(object, &event)?;
         // Telemetry only: an unreadable trace context is dropped, never a reason to refuse the event.
         let trace = object.get("traceparent").or_else(|| data.get("traceparent"));
@@ -299,6 +330,7 @@ impl Readers {
         match &mut event {
             Event::Stock(e) => e.trace = trace,
             Event::Product(e) => e.trace = trace,
+            Event::Location(e) => e.trace = trace,
         }
         Ok(event)
     }
@@ -358,6 +390,22 @@ fn stock(id: EventId, kind: EventKind, data: &Map<String, Value>) -> Result<Even
         reason: optional(data, "reason", |v| v.as_str().and_then(RemovalReason::parse))?,
         transfer,
         note: optional(data, "note", |v| v.as_str().map(str::to_owned))?,
+        unknown_location: optional(data, "unknownLocation", Value::as_bool)?.unwrap_or(false),
+        trace: None,
+    }))
+}
+
+fn location(id: EventId, kind: EventKind, data: &Map<String, Value>) -> Result<Event, DecodeError> {
+    Ok(Event::Location(LocationEvent {
+        id,
+        retire: kind == EventKind::LocationRetired,
+        location: field(data, "location", |v| v.as_str().and_then(|s| LocationId::parse(s).ok()))?,
+        name: field(data, "name", |v| v.as_str().and_then(|s| LocationName::parse(s).ok()))?,
+        kind: field(data, "kind", |v| v.as_str().and_then(LocationKind::parse))?,
+        retired: field(data, "retired", Value::as_bool)?,
+        version: field(data, "version", as_version)?,
+        command_id: field(data, "commandId", |v| v.as_str().and_then(|s| CommandId::parse(s).ok()))?,
+        recorded_at: field(data, "recordedAt", as_timestamp)?,
         trace: None,
     }))
 }
@@ -496,6 +544,7 @@ mod tests {
                 to: LocationId::parse("room-2").unwrap(),
             }),
             note: Some("moved".into()),
+            unknown_location: false,
             trace: TraceParent::parse(TRACE),
         });
         let nil = "00000000-0000-0000-0000-000000000000";
@@ -531,6 +580,61 @@ mod tests {
             assert_eq!(to_cloud_event(&event), expected);
             assert_eq!(serde_json::from_str::<Value>(&to_cloud_event_text(&event)).unwrap(), expected);
             assert_eq!(decode(&expected).unwrap(), event);
+        }
+    }
+
+    /// A location's events: subject `locations/{location}`, the state after it in `data`, both schemas round trip.
+    #[test]
+    fn location_events_have_the_documented_shape_and_round_trip() {
+        let nil = "00000000-0000-0000-0000-000000000000";
+        let time = "2026-11-24T01:02:03.456789Z";
+        let retired = Event::Location(LocationEvent {
+            id: EventId(uuid::Uuid::nil()),
+            retire: true,
+            location: LocationId::parse("store-1").unwrap(),
+            name: LocationName::parse("High Street").unwrap(),
+            kind: LocationKind::Shop,
+            retired: true,
+            version: Version(2),
+            command_id: CommandId(uuid::Uuid::nil()),
+            recorded_at: Timestamp::parse(time).unwrap(),
+            trace: None,
+        });
+        let expected = json!({
+            "specversion": "1.0", "id": nil, "source": SOURCE, "subject": "locations/store-1",
+            "type": "pieshop.LocationRetired", "time": time, "datacontenttype": "application/json",
+            "dataversion": "1",
+            "data": {"location": "store-1", "name": "High Street", "kind": "shop", "retired": true, "version": 2,
+                     "commandId": nil, "recordedAt": time},
+        });
+        assert_eq!(to_cloud_event(&retired), expected);
+        for schema in [Schema::CloudEvents, Schema::EventGrid] {
+            assert_eq!(decode(&encode(&retired, schema)).unwrap(), retired);
+        }
+    }
+
+    /// `unknownLocation` is written only when true, and read back.
+    #[test]
+    fn the_unknown_location_flag_travels_only_when_set() {
+        let mut event = sample();
+        assert!(to_cloud_event(&event)["data"].get("unknownLocation").is_none());
+        if let Event::Stock(e) = &mut event {
+            e.unknown_location = true;
+        }
+        assert_eq!(to_cloud_event(&event)["data"]["unknownLocation"], true);
+        assert_eq!(decode(&to_cloud_event(&event)).unwrap(), event);
+    }
+
+    /// The fuzz seeds of location events and of a flagged record are events, so the fuzzer starts from them.
+    #[test]
+    fn the_location_fuzz_seeds_decode() {
+        for seed in [
+            include_str!("../../../fuzz/corpus/event_decode/seed-7-LocationDefined-cloudevent.json"),
+            include_str!("../../../fuzz/corpus/event_decode/seed-8-LocationRetired-eventgrid.json"),
+            include_str!("../../../fuzz/corpus/event_decode/seed-9-StockReceived-unknown-location.json"),
+        ] {
+            let event = decode(&serde_json::from_str(seed).unwrap()).unwrap_or_else(|e| panic!("{seed}: {e}"));
+            assert!(matches!(event, Event::Location(_)) || matches!(event, Event::Stock(ref e) if e.unknown_location));
         }
     }
 

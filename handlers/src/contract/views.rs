@@ -7,8 +7,9 @@ use utoipa::ToSchema;
 
 use super::wire_rules;
 use crate::domain::answer::{Changed, CommandAnswer, ItemAnswer};
-use crate::domain::{Event, Outcome, ProductEvent, ProductState, Quantity, Stock, Timestamp, Version};
-use crate::ports::read_model::{InventoryPage, ItemView, Summary};
+use crate::domain::{Event, LocationEvent, LocationKind, LocationState, Outcome, ProductEvent, ProductState, Quantity};
+use crate::domain::{Stock, Timestamp, Version};
+use crate::ports::read_model::{InventoryPage, ItemView, LocationView, Summary};
 
 /// The rule every `location` and `sku` follows (`docs/API.md`, "Identifiers"); `wire_rules` describes it, and a test
 /// in `api::openapi` holds every identifier in the document to it.
@@ -54,8 +55,25 @@ pub struct CommandProduct {
     pub version: Version,
 }
 
-/// What a command answers: `items` for stock commands, `product` for `defineProduct`; transfers add
-/// `transferId` and `pending`. A replay of an applied command answers the same with `status: duplicate`.
+/// A location's definition after a `defineLocation` or `retireLocation`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CommandLocation {
+    #[schema(schema_with = wire_rules::location)]
+    pub location: String,
+    #[schema(example = "High Street")]
+    pub name: String,
+    #[schema(value_type = wire_rules::LocationKindRule)]
+    pub kind: LocationKind,
+    /// Retired: under `PIESHOP_UNKNOWN_LOCATIONS=refuse`, live commands naming it are refused.
+    pub retired: bool,
+    #[schema(value_type = u64, example = 1)]
+    pub version: Version,
+}
+
+/// What a command answers: `items` for stock commands, `product` for `defineProduct`, `location` for
+/// `defineLocation` and `retireLocation`; transfers add `transferId` and `pending`. A replay of an applied command
+/// answers the same with `status: duplicate`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(examples(json!({"commandId": "6f1b3c9e-3f4a-4a53-9a6e-0b7f1f0c2d11", "status": "applied",
@@ -72,6 +90,12 @@ pub struct CommandResponse {
     pub items: Option<Vec<CommandItem>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub product: Option<CommandProduct>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<CommandLocation>,
+    /// `true` (else absent): a record applied at a location that is not defined or is retired, under
+    /// `PIESHOP_UNKNOWN_LOCATIONS=refuse` (records are never refused for it; define the location to fix it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown_location: Option<bool>,
     /// The ids of the events the command recorded.
     #[schema(value_type = Vec<uuid::Uuid>)]
     pub events: Vec<String>,
@@ -108,9 +132,10 @@ impl From<Outcome> for CommandStatus {
 
 /// A command's answer as the API shows it; a replay's says `duplicate`.
 pub fn command_response(answer: &CommandAnswer, replayed: bool) -> CommandResponse {
-    let (items, product) = match &answer.changed {
-        Changed::Items(items) => (Some(items.iter().map(command_item).collect()), None),
-        Changed::Product(product) => (None, Some(command_product(product))),
+    let (items, product, location) = match &answer.changed {
+        Changed::Items(items) => (Some(items.iter().map(command_item).collect()), None, None),
+        Changed::Product(product) => (None, Some(command_product(product)), None),
+        Changed::Location(location) => (None, None, command_location(location)),
     };
     CommandResponse {
         command_id: answer.command_id.to_string(),
@@ -118,6 +143,8 @@ pub fn command_response(answer: &CommandAnswer, replayed: bool) -> CommandRespon
         delta: answer.delta,
         items,
         product,
+        location,
+        unknown_location: answer.unknown_location.then_some(true),
         events: answer.events.iter().map(ToString::to_string).collect(),
         transfer_id: answer.transfer.map(|t| t.transfer_id.to_string()),
         pending: answer.transfer.map(|t| t.pending),
@@ -143,6 +170,30 @@ fn command_product(product: &ProductState) -> CommandProduct {
         barcodes: product.barcodes.iter().map(ToString::to_string).collect(),
         version: product.version,
     }
+}
+
+/// A decided location always has a name and a kind.
+fn command_location(location: &LocationState) -> Option<CommandLocation> {
+    Some(CommandLocation {
+        location: location.location.to_string(),
+        name: location.name.as_ref()?.as_str().to_owned(),
+        kind: location.kind?,
+        retired: location.retired,
+        version: location.version,
+    })
+}
+
+/// A location as its `locationChanged` push message carries it: its state after the event.
+pub fn location_changed(location: &LocationEvent) -> Value {
+    json!({
+        "location": location.location,
+        "name": location.name.as_str(),
+        "kind": location.kind,
+        "retired": location.retired,
+        "defined": true,
+        "version": location.version,
+        "updatedAt": location.recorded_at.to_string(),
+    })
 }
 
 /// A product as its `productChanged` push message carries it: its state after the event.
@@ -371,11 +422,16 @@ pub struct ActivityEntry {
     pub occurred_at: Option<String>,
     #[schema(value_type = String, format = DateTime)]
     pub recorded_at: String,
+    /// `true` (else absent): a record applied at a location that was not defined or was retired (README,
+    /// "Locations").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown_location: Option<bool>,
 }
 
-/// One entry of `GET /api/activity`.
-pub fn activity_entry(event: &Event) -> ActivityEntry {
-    match event {
+/// One entry of `GET /api/activity`; `None` for a location's own events, which the activity does not list (the
+/// location listing shows each location's state and version).
+pub fn activity_entry(event: &Event) -> Option<ActivityEntry> {
+    Some(match event {
         Event::Stock(e) => ActivityEntry {
             event_id: e.id.to_string(),
             r#type: e.kind.type_name(),
@@ -396,6 +452,7 @@ pub fn activity_entry(event: &Event) -> ActivityEntry {
             note: e.note.clone(),
             occurred_at: e.occurred_at.map(|t| t.to_string()),
             recorded_at: e.recorded_at.to_string(),
+            unknown_location: e.unknown_location.then_some(true),
         },
         Event::Product(e) => ActivityEntry {
             event_id: e.id.to_string(),
@@ -417,8 +474,10 @@ pub fn activity_entry(event: &Event) -> ActivityEntry {
             note: None,
             occurred_at: None,
             recorded_at: e.recorded_at.to_string(),
+            unknown_location: None,
         },
-    }
+        Event::Location(_) => return None,
+    })
 }
 
 /// `GET /api/activity`.
@@ -432,7 +491,59 @@ pub struct ActivityView {
 
 /// `GET /api/activity`.
 pub fn activity(events: &[Event], stamp: Option<Timestamp>) -> ActivityView {
-    ActivityView { events: events.iter().map(activity_entry).collect(), as_of: as_of(stamp) }
+    ActivityView { events: events.iter().filter_map(activity_entry).collect(), as_of: as_of(stamp) }
+}
+
+/// One location of `GET /api/locations`: defined (retired ones too, flagged), or holding stock without being
+/// defined (`defined: false`, its name the id, its kind null), so a manager can define it or move its stock.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LocationEntry {
+    #[schema(schema_with = wire_rules::location)]
+    pub location: String,
+    /// The defined name, or the id when not defined.
+    #[schema(example = "High Street")]
+    pub name: String,
+    /// Null when not defined.
+    #[schema(value_type = Option<wire_rules::LocationKindRule>)]
+    pub kind: Option<LocationKind>,
+    pub retired: bool,
+    pub defined: bool,
+    /// Skus with stock on hand here.
+    pub skus: u64,
+    /// Stock on hand here, across skus.
+    pub total: i64,
+    /// The definition's version (for `expectedVersion` on a rename); null when not defined.
+    #[schema(value_type = Option<u64>, example = 1)]
+    pub version: Option<Version>,
+}
+
+/// `GET /api/locations`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LocationsView {
+    /// Sorted by location id.
+    pub locations: Vec<LocationEntry>,
+    #[schema(format = DateTime)]
+    pub as_of: Option<String>,
+}
+
+/// `GET /api/locations`.
+pub fn locations(locations: &[LocationView], stamp: Option<Timestamp>) -> LocationsView {
+    let locations = locations
+        .iter()
+        .map(|l| LocationEntry {
+            location: l.location.to_string(),
+            name: l.name.clone().unwrap_or_else(|| l.location.to_string()),
+            kind: l.kind,
+            retired: l.retired,
+            defined: l.version.is_some(),
+            skus: l.skus,
+            total: l.total,
+            version: l.version,
+        })
+        .collect();
+    LocationsView { locations, as_of: as_of(stamp) }
 }
 
 /// `GET /api/health`.

@@ -1,6 +1,6 @@
 //! The rules many fields of the wire format share, each written once as an OpenAPI schema built from the
-//! domain's own constants: identifiers (`location`, `sku`, `from`, `to`), scanner ids, notes, `occurredAt` and
-//! removal reasons.
+//! domain's own constants: identifiers (`location`, `sku`, `from`, `to`), scanner ids, notes, `occurredAt`,
+//! removal reasons and location kinds.
 //! Fields name them with `#[schema(schema_with = ...)]` and parameters with `value_type` (utoipa's `pattern` and
 //! `max_length` take only literals, so a rule cannot be a constant in an attribute). They stay inline in the
 //! document, where each field keeps its own example.
@@ -17,6 +17,7 @@ use utoipa::{PartialSchema, ToSchema};
 use crate::domain::barcode::MAX_BARCODES;
 use crate::domain::command::{MAX_NOTE_LEN, RemovalReason};
 use crate::domain::ids::{MAX_SCANNER_LEN, NAME_PATTERN};
+use crate::domain::location::LocationKind;
 
 /// Characters outside the C0 and C1 control blocks (what `char::is_control` refuses).
 const NO_CONTROL_CHARACTERS: &str = "^[^\\x00-\\x1f\\x7f-\\x9f]*$";
@@ -193,5 +194,24 @@ impl PartialSchema for Reason {
 impl ToSchema for Reason {
     fn name() -> Cow<'static, str> {
         "Reason".into()
+    }
+}
+
+/// A location's `kind`: the domain's kinds.
+pub struct LocationKindRule;
+
+impl PartialSchema for LocationKindRule {
+    fn schema() -> RefOr<Schema> {
+        string(false)
+            .description(Some("What kind of place a location is."))
+            .enum_values(Some(LocationKind::ALL.map(LocationKind::as_str)))
+            .build()
+            .into()
+    }
+}
+
+impl ToSchema for LocationKindRule {
+    fn name() -> Cow<'static, str> {
+        "LocationKind".into()
     }
 }

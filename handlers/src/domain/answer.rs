@@ -1,7 +1,7 @@
 //! What a command did, as its answer tells the client and its marker keeps for a retry. Plain data: the use case
 //! returns it, the edge renders it, the write stores encode it (`contract::answer_json`).
 
-use super::{CommandId, EventId, ItemKey, ItemState, Outcome, ProductState, Stock, TransferId, Version};
+use super::{CommandId, EventId, ItemKey, ItemState, LocationState, Outcome, ProductState, Stock, TransferId, Version};
 
 /// The answer to an applied command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +16,8 @@ pub struct CommandAnswer {
     pub events: Vec<EventId>,
     /// A transfer's id and whether its second half is still in flight.
     pub transfer: Option<TransferAnswer>,
+    /// A record applied at an undefined or retired location (`CommandMeta::unknown_location`).
+    pub unknown_location: bool,
 }
 
 /// The states a command left behind.
@@ -25,6 +27,8 @@ pub enum Changed {
     Items(Vec<ItemAnswer>),
     /// A `defineProduct`'s product.
     Product(ProductState),
+    /// A `defineLocation`'s or `retireLocation`'s location.
+    Location(LocationState),
 }
 
 /// An item's stock after a command.

@@ -1,8 +1,8 @@
 //! The commands scanners and managers send, already parsed: every field here is valid by construction.
 
 use super::{
-    Amount, CommandId, Gtin, ItemKey, LocationId, ProductName, Quantity, ScannerId, Sku, Timestamp, TraceParent,
-    TransferId, Version,
+    Amount, CommandId, Gtin, ItemKey, LocationId, LocationKind, LocationName, ProductName, Quantity, ScannerId, Sku,
+    Timestamp, TraceParent, TransferId, Version,
 };
 
 /// One command with its client-chosen id and optional context.
@@ -28,6 +28,9 @@ pub struct CommandMeta {
     pub note: Option<String>,
     /// The trace the command was made in (set by the transport, never by the client's body).
     pub trace: Option<TraceParent>,
+    /// A record naming a location that is not defined or is retired, under `UnknownLocations::Refuse` (set by the
+    /// application's location check, never by the client's body): its event and answer say `unknownLocation`.
+    pub unknown_location: bool,
 }
 
 /// What a command asks for.
@@ -60,6 +63,16 @@ pub enum Action {
         /// The product's barcodes, replacing those it had; `None` keeps them.
         barcodes: Option<Vec<Gtin>>,
     },
+    /// Creates, renames or re-activates a location.
+    DefineLocation {
+        location: LocationId,
+        name: LocationName,
+        kind: LocationKind,
+    },
+    /// Retires a defined location (under `UnknownLocations::Refuse`, live commands naming it are then refused).
+    RetireLocation {
+        location: LocationId,
+    },
     /// A transfer's second half, derived from the first: never sent by clients.
     TransferIn {
         transfer: TransferId,
@@ -81,6 +94,9 @@ impl Action {
             Action::Transfer { from, sku, .. } => StreamId::Item(ItemKey { location: from.clone(), sku: sku.clone() }),
             Action::TransferIn { to, sku, .. } => StreamId::Item(ItemKey { location: to.clone(), sku: sku.clone() }),
             Action::DefineProduct { sku, .. } => StreamId::Product(sku.clone()),
+            Action::DefineLocation { location, .. } | Action::RetireLocation { location } => {
+                StreamId::Location(location.clone())
+            }
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Why the domain refuses a command. Each refusal changes nothing.
 
-use super::{Gtin, Sku, Stock, Timestamp, Version};
+use super::{Gtin, LocationId, Sku, Stock, Timestamp, Version};
 
 /// A command that is well formed but not allowed against the current state.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,6 +28,13 @@ pub enum DomainError {
     /// the scanner keeps the scan and sends it again once the product is defined.
     #[error("no product has barcode {barcode}")]
     UnknownBarcode { barcode: Gtin },
+    /// A live command names a location that was never defined (under `UnknownLocations::Refuse`), or a
+    /// `retireLocation` names one.
+    #[error("location {location} is not defined")]
+    UnknownLocation { location: LocationId },
+    /// A live command names a retired location (under `UnknownLocations::Refuse`).
+    #[error("location {location} is retired")]
+    LocationRetired { location: LocationId },
     /// A transfer names the same location twice.
     #[error("a transfer needs two different locations")]
     SameLocation,

@@ -1,13 +1,14 @@
 //! Events: facts that happened, each carrying the stream's state after it, so a projection needs nothing else.
 
-use super::{CommandId, EventId, ItemKey, LocationId, ProductName, Quantity, RemovalReason, ScannerId, Sku, StreamId};
-use super::{Gtin, Stock, Timestamp, TraceParent, TransferId, Version};
+use super::{CommandId, EventId, ItemKey, LocationEvent, LocationId, ProductName, Quantity, RemovalReason, ScannerId};
+use super::{Gtin, Sku, Stock, StreamId, Timestamp, TraceParent, TransferId, Version};
 
 /// Something that happened to one stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     Stock(StockEvent),
     Product(ProductEvent),
+    Location(LocationEvent),
 }
 
 /// What kind of event, named as in `docs/API.md` (`pieshop.<Name>`).
@@ -19,16 +20,20 @@ pub enum EventKind {
     TransferredOut,
     TransferredIn,
     ProductDefined,
+    LocationDefined,
+    LocationRetired,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 6] = [
+    pub const ALL: [EventKind; 8] = [
         EventKind::StockReceived,
         EventKind::StockRemoved,
         EventKind::StockCounted,
         EventKind::TransferredOut,
         EventKind::TransferredIn,
         EventKind::ProductDefined,
+        EventKind::LocationDefined,
+        EventKind::LocationRetired,
     ];
 
     /// The CloudEvents `type`, e.g. `pieshop.StockReceived`.
@@ -40,6 +45,8 @@ impl EventKind {
             EventKind::TransferredOut => "pieshop.TransferredOut",
             EventKind::TransferredIn => "pieshop.TransferredIn",
             EventKind::ProductDefined => "pieshop.ProductDefined",
+            EventKind::LocationDefined => "pieshop.LocationDefined",
+            EventKind::LocationRetired => "pieshop.LocationRetired",
         }
     }
 
@@ -71,6 +78,9 @@ pub struct StockEvent {
     pub reason: Option<RemovalReason>,
     pub transfer: Option<TransferLeg>,
     pub note: Option<String>,
+    /// A record naming an undefined or retired location, applied under `UnknownLocations::Refuse` (never refused:
+    /// it happened); the activity entry says so, so a manager can define the location or correct the stock.
+    pub unknown_location: bool,
     /// The trace of the command that made it.
     pub trace: Option<TraceParent>,
 }
@@ -136,42 +146,50 @@ impl Event {
         match self {
             Event::Stock(e) => e.id,
             Event::Product(e) => e.id,
+            Event::Location(e) => e.id,
         }
     }
     pub fn kind(&self) -> EventKind {
         match self {
             Event::Stock(e) => e.kind,
             Event::Product(_) => EventKind::ProductDefined,
+            Event::Location(e) if e.retire => EventKind::LocationRetired,
+            Event::Location(_) => EventKind::LocationDefined,
         }
     }
     pub fn stream(&self) -> StreamId {
         match self {
             Event::Stock(e) => StreamId::Item(e.item.clone()),
             Event::Product(e) => StreamId::Product(e.sku.clone()),
+            Event::Location(e) => StreamId::Location(e.location.clone()),
         }
     }
     pub fn version(&self) -> Version {
         match self {
             Event::Stock(e) => e.version,
             Event::Product(e) => e.version,
+            Event::Location(e) => e.version,
         }
     }
     pub fn recorded_at(&self) -> Timestamp {
         match self {
             Event::Stock(e) => e.recorded_at,
             Event::Product(e) => e.recorded_at,
+            Event::Location(e) => e.recorded_at,
         }
     }
     pub fn trace(&self) -> Option<&TraceParent> {
         match self {
             Event::Stock(e) => e.trace.as_ref(),
             Event::Product(e) => e.trace.as_ref(),
+            Event::Location(e) => e.trace.as_ref(),
         }
     }
     pub fn command_id(&self) -> CommandId {
         match self {
             Event::Stock(e) => e.command_id,
             Event::Product(e) => e.command_id,
+            Event::Location(e) => e.command_id,
         }
     }
 }
@@ -198,6 +216,7 @@ pub(crate) fn received(sku: &str, version: u64) -> Event {
         reason: None,
         transfer: None,
         note: None,
+        unknown_location: false,
         trace: None,
     })
 }

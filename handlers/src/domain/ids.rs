@@ -208,14 +208,19 @@ impl fmt::Display for ItemKey {
 pub enum StreamId {
     Item(ItemKey),
     Product(Sku),
+    /// `locations/{location}`.
+    Location(LocationId),
 }
 
 impl StreamId {
-    /// Parses the subject form `{location}/{sku}` or `products/{sku}`.
+    /// Parses the subject form `{location}/{sku}`, `products/{sku}` or `locations/{location}`.
     pub fn parse(s: &str) -> Result<Self, IdError> {
         let (left, right) = s.split_once('/').ok_or(IdError::BadName)?;
         if left == "products" {
             return Ok(StreamId::Product(Sku::parse(right)?));
+        }
+        if left == "locations" {
+            return Ok(StreamId::Location(LocationId::parse(right)?));
         }
         Ok(StreamId::Item(ItemKey { location: LocationId::parse(left)?, sku: Sku::parse(right)? }))
     }
@@ -226,6 +231,7 @@ impl fmt::Display for StreamId {
         match self {
             StreamId::Item(key) => key.fmt(f),
             StreamId::Product(sku) => write!(f, "products/{sku}"),
+            StreamId::Location(location) => write!(f, "locations/{location}"),
         }
     }
 }
@@ -270,7 +276,7 @@ mod tests {
 
     #[test]
     fn stream_ids_round_trip() {
-        for s in ["store-1/apple-pie", "products/apple-pie"] {
+        for s in ["store-1/apple-pie", "products/apple-pie", "locations/store-1"] {
             assert_eq!(StreamId::parse(s).unwrap().to_string(), s);
         }
         assert!(StreamId::parse("store-1").is_err());

@@ -163,7 +163,9 @@ impl ItemState {
                 let leg = TransferLeg { transfer_id: *transfer, from: from.clone(), to: to.clone() };
                 (EventKind::TransferredIn, Change::Move(i64::from(quantity.get())), None, Some(leg))
             }
-            Action::DefineProduct { .. } => unreachable!("product commands are routed to ProductState"),
+            Action::DefineProduct { .. } | Action::DefineLocation { .. } | Action::RetireLocation { .. } => {
+                unreachable!("product and location commands are routed to their own streams")
+            }
         };
         let read = self.ledger_read(command, now);
         let mut next = self.clone();
@@ -216,6 +218,7 @@ impl ItemState {
             reason,
             transfer,
             note: command.meta.note.clone(),
+            unknown_location: command.meta.unknown_location,
             trace: command.meta.trace.clone(),
         };
         Ok((next, event, change))

@@ -8,6 +8,7 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod item;
+pub mod location;
 pub mod product;
 pub mod quantity;
 pub mod timestamp;
@@ -19,17 +20,19 @@ pub use error::DomainError;
 pub use event::{Event, EventKind, Outcome, ProductEvent, StockEvent, TransferLeg};
 pub use ids::{CommandId, EventId, ItemKey, LocationId, ScannerId, Sku, StreamId, TraceParent, TransferId, Version};
 pub use item::{ItemState, LedgerChange, LedgerRead, Mark, Movement, Span};
+pub use location::{LocationEvent, LocationKind, LocationName, LocationState, UnknownLocations};
 pub use product::{ProductName, ProductState};
 pub use quantity::{Amount, Quantity, Stock};
 pub use timestamp::Timestamp;
 pub use transfer::PendingTransfer;
 
-/// What a stream holds: an item's stock or a product's definition.
+/// What a stream holds: an item's stock, a product's definition or a location's.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Aggregate {
     Item(ItemState),
     Product(ProductState),
+    Location(LocationState),
 }
 
 impl Aggregate {
@@ -38,6 +41,7 @@ impl Aggregate {
         match stream {
             StreamId::Item(key) => Aggregate::Item(ItemState::empty(key.clone())),
             StreamId::Product(sku) => Aggregate::Product(ProductState::empty(sku.clone())),
+            StreamId::Location(location) => Aggregate::Location(LocationState::empty(location.clone())),
         }
     }
 
@@ -45,6 +49,7 @@ impl Aggregate {
         match self {
             Aggregate::Item(item) => item.version,
             Aggregate::Product(product) => product.version,
+            Aggregate::Location(location) => location.version,
         }
     }
 
@@ -52,6 +57,7 @@ impl Aggregate {
         match self {
             Aggregate::Item(item) => StreamId::Item(item.key.clone()),
             Aggregate::Product(product) => StreamId::Product(product.sku.clone()),
+            Aggregate::Location(location) => StreamId::Location(location.location.clone()),
         }
     }
 }
@@ -72,7 +78,7 @@ pub struct Decision {
 pub fn ledger_read(command: &Command, current: &Aggregate, now: Timestamp) -> Option<LedgerRead> {
     match current {
         Aggregate::Item(item) => item.ledger_read(command, now),
-        Aggregate::Product(_) => None,
+        Aggregate::Product(_) | Aggregate::Location(_) => None,
     }
 }
 
@@ -92,6 +98,17 @@ pub fn decide(
             let ledger = LedgerChange::None;
             Ok(Decision { state: Aggregate::Product(state), events, transfer: None, ledger, barcodes })
         }
+        (Aggregate::Location(location), Action::DefineLocation { .. } | Action::RetireLocation { .. }) => {
+            let (state, event) = location.decide(command, now)?;
+            let events = vec![Event::Location(event)];
+            Ok(Decision {
+                state: Aggregate::Location(state),
+                events,
+                transfer: None,
+                ledger: LedgerChange::None,
+                barcodes: BarcodeChange::default(),
+            })
+        }
         (Aggregate::Item(item), _) => {
             let (state, event, ledger) = item.decide(command, now, ledger)?;
             let transfer = match &command.action {
@@ -110,6 +127,6 @@ pub fn decide(
             let events = vec![Event::Stock(event)];
             Ok(Decision { state: Aggregate::Item(state), events, transfer, ledger, barcodes: BarcodeChange::default() })
         }
-        (Aggregate::Product(_), _) => unreachable!("stock commands target item streams"),
+        (Aggregate::Product(_) | Aggregate::Location(_), _) => unreachable!("stock commands target item streams"),
     }
 }

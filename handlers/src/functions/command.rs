@@ -101,7 +101,7 @@ pub async fn post_batch(State(app): State<Arc<App>>, headers: HeaderMap, body: B
             Ok(parsed) => execute(&app, parsed).await,
         };
         results.push(match outcome {
-            Ok(reply) => BatchResult::Answered(rendered(&reply)),
+            Ok(reply) => BatchResult::Answered(Box::new(rendered(&reply))),
             Err(problem) => BatchResult::Rejected(RejectedCommand::new(
                 command_body::command_id_of(entry).map(|id| id.to_string()),
                 problem.body(),

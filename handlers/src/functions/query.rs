@@ -1,4 +1,4 @@
-//! The `query` function: inventory, one item, the summary across locations and activity, answered by
+//! The `query` function: inventory, one item, the summary across locations, the locations and activity, answered by
 //! `application::queries` (health, a route of this function too, is `health.rs`). Transport only: read the query
 //! string, call the use case, answer with the ETag (304 when the client has it, or when `waitForChange` passed its
 //! timeout unchanged).
@@ -18,7 +18,7 @@ use super::App;
 use crate::application::queries::{ActivityQuery, Answer, AtVersion, InventoryQuery, QueryError, Wait, decode_cursor};
 use crate::contract::FieldError;
 #[allow(unused_imports)] // named by the OpenAPI annotations
-use crate::contract::views::{ActivityView, InventoryPageView, SingleItem, SummaryView};
+use crate::contract::views::{ActivityView, InventoryPageView, LocationsView, SingleItem, SummaryView};
 #[allow(unused_imports)] // named by the OpenAPI annotations
 use crate::contract::wire_rules::{GTIN_RULE, GtinFilter, Identifier, IdentifierFilter};
 use crate::domain::ids::NAME_PATTERN;
@@ -34,6 +34,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/api/inventory/summary", get(summary))
         .route("/api/inventory/{location}/{sku}", get(item))
         .route("/api/activity", get(activity))
+        .route("/api/locations", get(locations))
 }
 
 /// The answer, with its ETag; 304 when the client already has it.
@@ -365,5 +366,33 @@ pub async fn activity(
         limit: params.number("limit", 1, 500, 50)? as usize,
     };
     let answer = app.queries.activity(&query, &params.wait()?).await.map_err(problem)?;
+    Ok(render(&headers, answer))
+}
+
+/// `GET /api/locations`.
+#[utoipa::path(
+    get,
+    path = "/api/locations",
+    tag = "queries",
+    operation_id = "listLocations",
+    summary = "Every defined location, and every location holding stock without being defined",
+    params(Waiting, Conditional),
+    responses(
+        (status = 200, description = "The locations, sorted by id: defined ones (retired ones flagged) and those \
+            holding stock without being defined (`defined: false`), so a manager can define them or move their stock.",
+            body = LocationsView,
+            headers(("ETag" = String, description = "A strong ETag of this answer"),
+                ("Cache-Control" = String, description = "`no-cache`: revalidate with `If-None-Match`"))),
+        (status = 304, response = NotModified),
+        (status = 400, response = InvalidParameters),
+    )
+)]
+pub async fn locations(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Problem> {
+    let params = Params::parse(raw);
+    let answer = app.queries.locations(&params.wait()?).await.map_err(problem)?;
     Ok(render(&headers, answer))
 }

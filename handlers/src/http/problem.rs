@@ -108,6 +108,12 @@ impl From<&DomainError> for Problem {
                 .with("onHand", json!(on_hand))
                 .with("adding", json!(adding))
                 .with("limit", json!(limit)),
+            DomainError::UnknownLocation { location } => {
+                Problem::new(&UNKNOWN_LOCATION, detail).with("location", json!(location))
+            }
+            DomainError::LocationRetired { location } => {
+                Problem::new(&LOCATION_RETIRED, detail).with("location", json!(location))
+            }
             DomainError::SameLocation => Problem::invalid_field("to", "must differ from 'from'"),
             DomainError::InFuture { .. } => Problem::invalid_field("occurredAt", &detail),
             DomainError::CountBeforeHistory { occurred_at, horizon } => Problem::new(&COUNT_BEFORE_HISTORY, detail)
@@ -170,6 +176,8 @@ pub enum Member {
     Barcode,
     /// A product's sku (`sku`).
     Sku,
+    /// A location id (`location`).
+    Location,
 }
 
 /// One kind of problem: its slug, status and title, which every problem of the kind is built from, and what the
@@ -227,6 +235,18 @@ pub const BARCODE_TAKEN: Kind = Kind {
 };
 pub const UNKNOWN_BARCODE: Kind =
     Kind { slug: "unknown-barcode", status: 409, title: "Unknown barcode", members: &[("barcode", Member::Barcode)] };
+pub const UNKNOWN_LOCATION: Kind = Kind {
+    slug: "unknown-location",
+    status: 409,
+    title: "Unknown location",
+    members: &[("location", Member::Location)],
+};
+pub const LOCATION_RETIRED: Kind = Kind {
+    slug: "location-retired",
+    status: 409,
+    title: "Location retired",
+    members: &[("location", Member::Location)],
+};
 pub const COMMAND_ID_REUSED: Kind =
     Kind { slug: "command-id-reused", status: 409, title: "Command id reused", members: &[] };
 pub const PAYLOAD_TOO_LARGE: Kind =
@@ -248,6 +268,8 @@ pub const CATALOGUE: &[Kind] = &[
     COUNT_BEFORE_HISTORY,
     BARCODE_TAKEN,
     UNKNOWN_BARCODE,
+    UNKNOWN_LOCATION,
+    LOCATION_RETIRED,
     COMMAND_ID_REUSED,
     PAYLOAD_TOO_LARGE,
     UNSUPPORTED_MEDIA_TYPE,
@@ -270,7 +292,7 @@ impl IntoResponse for Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Gtin, Quantity, Sku, Timestamp, Version};
+    use crate::domain::{Gtin, LocationId, Quantity, Sku, Timestamp, Version};
 
     fn gtin() -> Gtin {
         Gtin::parse("4006381333931").unwrap()
@@ -293,6 +315,8 @@ mod tests {
             }),
             Problem::from(&DomainError::BarcodeTaken { barcode: gtin(), sku: Sku::parse("apple-pie").unwrap() }),
             Problem::from(&DomainError::UnknownBarcode { barcode: gtin() }),
+            Problem::from(&DomainError::UnknownLocation { location: LocationId::parse("store-l").unwrap() }),
+            Problem::from(&DomainError::LocationRetired { location: LocationId::parse("van-2").unwrap() }),
             Problem::command_id_reused(),
             Problem::payload_too_large(10),
             Problem::unsupported_media_type(),

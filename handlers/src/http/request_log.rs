@@ -26,7 +26,7 @@ fn function_of(path: &str) -> &'static str {
         "negotiate" => "negotiate",
         "projection" => "projection",
         "relay" => "relay",
-        "inventory" | "activity" | "health" | "openapi.json" => "query",
+        "inventory" | "activity" | "locations" | "health" | "openapi.json" => "query",
         _ => "dashboard",
     }
 }

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::Cause;
 
-use crate::domain::{Event, Gtin, ItemKey, LocationId, Quantity, Sku, Stock, Timestamp, TransferId, Version};
+use crate::domain::{Event, Gtin, ItemKey, LocationId, LocationKind, Quantity, Sku, Stock, Timestamp, TransferId, Version};
 
 /// Whether an event changed the read model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +81,22 @@ pub struct LocationTotal {
     pub skus: u64,
 }
 
+/// A location as `GET /api/locations` lists it: defined (retired ones too), or holding items without being
+/// defined (`version`, `name` and `kind` all `None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocationView {
+    pub location: LocationId,
+    pub name: Option<String>,
+    pub kind: Option<LocationKind>,
+    pub retired: bool,
+    /// The definition's version; `None`: never defined.
+    pub version: Option<Version>,
+    /// Skus with stock on hand there.
+    pub skus: u64,
+    /// Stock on hand there, across skus.
+    pub total: i64,
+}
+
 /// Stock that left one location for another and has not arrived: a transfer whose second half the read model
 /// has not seen yet. Counted at neither end.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,6 +159,9 @@ pub trait ReadModel: Send + Sync {
     async fn inventory(&self, query: &InventoryQuery) -> Result<InventoryPage, ReadModelError>;
     async fn item(&self, key: &ItemKey) -> Result<Option<ItemView>, ReadModelError>;
     async fn summary(&self) -> Result<Summary, ReadModelError>;
+    /// Every defined location and every location holding items without being defined, sorted by id. A location's
+    /// own events change only its definition here; they are not in the activity log, nor in `as_of`.
+    async fn locations(&self) -> Result<Vec<LocationView>, ReadModelError>;
     /// Events newest first (stock events and product definitions).
     async fn activity(&self, query: &ActivityQuery) -> Result<Vec<Event>, ReadModelError>;
     /// The `recordedAt` of the newest event applied (`None` when empty).

@@ -4,12 +4,12 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
-use pieshop::domain::StreamId;
+use pieshop::domain::{StreamId, UnknownLocations};
 use pieshop::ports::WriteStore;
-use pieshop::wiring;
+use pieshop::wiring::{self, AppSettings};
 use pieshop_testkit::faults::{FaultyPublisher, FaultyStore};
 use pieshop_testkit::process::embedded_command;
-use pieshop_testkit::served::{Served, serve};
+use pieshop_testkit::served::{Served, serve_with};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::Value;
 
@@ -29,6 +29,15 @@ pub struct TestApp {
 /// Starts the app on 127.0.0.1:0 with a fresh data directory. The background relay is not started: tests
 /// run relay passes themselves (`POST /relay`), so nothing happens behind their back.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(UnknownLocations::Allow).await
+}
+
+/// `spawn_app` under `PIESHOP_UNKNOWN_LOCATIONS=refuse`.
+pub async fn spawn_app_refusing_unknown_locations() -> TestApp {
+    spawn_app_with(UnknownLocations::Refuse).await
+}
+
+async fn spawn_app_with(unknown_locations: UnknownLocations) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut wiring = wiring::embedded(dir.path()).expect("embedded adapters");
     let publisher_down = Arc::new(AtomicBool::new(false));
@@ -38,7 +47,8 @@ pub async fn spawn_app() -> TestApp {
     wiring.adapters.write_store =
         Arc::new(FaultyStore { inner: wiring.adapters.write_store.clone(), hooks: failing_stream.clone() });
     let store = wiring.adapters.write_store.clone();
-    let served = serve(wiring).await;
+    let settings = AppSettings { unknown_locations, ..AppSettings::new(std::time::Duration::ZERO) };
+    let served = serve_with(wiring, settings).await;
     TestApp {
         base: served.base.clone(),
         client: Client::new(),

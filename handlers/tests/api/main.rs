@@ -15,6 +15,7 @@ mod helpers;
 mod host_protocol;
 #[cfg(feature = "azure")]
 mod ingestion;
+mod locations;
 mod openapi;
 mod operator;
 mod queries;

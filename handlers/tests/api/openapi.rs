@@ -41,6 +41,7 @@ async fn the_document_is_openapi_3_1_and_names_every_operation() {
         "inventorySummary",
         "listActivity",
         "listInventory",
+        "listLocations",
         "negotiate",
         "openapi",
         "postBatch",

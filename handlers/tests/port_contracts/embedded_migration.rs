@@ -291,3 +291,21 @@ async fn a_version_0_read_model_keeps_its_activity_log() {
         .unwrap();
     assert_eq!((version, unique_indexes), (1, 0), "migrated to version 1: no unique index on the log");
 }
+
+/// A `read.db` written before locations existed lists them once opened: the table is added on open, and the
+/// file's schema version is left alone (an older release can still open it).
+#[tokio::test]
+async fn a_read_model_from_before_locations_lists_them_once_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("read.db");
+    Connection::open(&path).unwrap().execute_batch(READ_VERSION_0).unwrap();
+    drop(SqliteReadModel::open(&path).unwrap());
+    let before: i64 = Connection::open(&path).unwrap().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    Connection::open(&path).unwrap().execute_batch("DROP TABLE locations").unwrap();
+    let model = SqliteReadModel::open(&path).unwrap();
+    let defined = crate::support::location("store-1", "High Street", false, 1);
+    assert_eq!(model.apply(&defined).await.unwrap(), Applied::Applied);
+    assert_eq!(model.locations().await.unwrap().len(), 1);
+    let after: i64 = Connection::open(&path).unwrap().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(after, before);
+}

@@ -6,7 +6,7 @@ use pieshop::domain::{Event, EventKind, LocationId, Sku, TransferId, TransferLeg
 use pieshop::ports::ReadModel;
 use pieshop::ports::read_model::{ActivityQuery, Applied, InventoryQuery};
 
-use crate::support::{key, product, stock};
+use crate::support::{key, location, product, stock};
 
 fn all(limit: usize) -> InventoryQuery {
     InventoryQuery { limit, ..Default::default() }
@@ -224,6 +224,41 @@ pub async fn a_transfer_is_in_transit_until_its_second_half_in_any_order(model: 
     assert!(model.summary().await.unwrap().in_transit.is_empty(), "the second half first: never in transit");
 }
 
+/// The locations listing: defined ones (newest version wins, retired flagged) merged with the locations of items,
+/// sorted by id; a location's events are in neither the activity nor `as_of`.
+pub async fn locations_list_definitions_and_locations_holding_items(model: Arc<dyn ReadModel>) {
+    assert!(model.locations().await.unwrap().is_empty());
+    apply_all(&model, &[stock("store-1", "apple-pie", 1, 5, 0), stock("store-1", "pork-pie", 1, 0, 1)]).await;
+    apply_all(&model, &[stock("store-l", "apple-pie", 1, 3, 2)]).await;
+    let as_of = model.as_of().await.unwrap();
+    assert_eq!(model.apply(&location("store-1", "High Street", false, 1)).await.unwrap(), Applied::Applied);
+    assert_eq!(model.apply(&location("van", "Van", true, 2)).await.unwrap(), Applied::Applied);
+    assert_eq!(model.apply(&location("van", "Old van", false, 1)).await.unwrap(), Applied::Stale, "older");
+    let listed = model.locations().await.unwrap();
+    let shown: Vec<String> = listed
+        .iter()
+        .map(|l| {
+            format!("{} {:?} {} {:?} {} {}", l.location, l.name, l.retired, l.version.map(|v| v.0), l.skus, l.total)
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "store-1 Some(\"High Street\") false Some(1) 1 5",
+            "store-l None false None 1 3",
+            "van Some(\"Van\") true Some(2) 0 0",
+        ]
+    );
+    assert_eq!(listed[0].kind, Some(pieshop::domain::LocationKind::Shop));
+    assert_eq!(listed[1].kind, None);
+    assert_eq!(model.activity(&ActivityQuery { limit: 10, ..Default::default() }).await.unwrap().len(), 3);
+    assert_eq!(model.as_of().await.unwrap(), as_of, "a location's events do not move asOf");
+    model.rebuild(&[location("van", "Van", false, 3)]).await.unwrap();
+    let rebuilt = model.locations().await.unwrap();
+    assert_eq!(rebuilt.len(), 1);
+    assert_eq!((rebuilt[0].location.as_str(), rebuilt[0].retired), ("van", false), "a rebuild replays definitions");
+}
+
 macro_rules! read_model_contract {
     ($adapter:ident, $make:expr) => {
         mod $adapter {
@@ -235,7 +270,8 @@ macro_rules! read_model_contract {
                 an_empty_read_model_answers_empty,
                 a_rebuild_replaces_the_read_model_with_the_replayed_events,
                 a_batch_applies_in_order_with_an_outcome_per_event,
-                a_transfer_is_in_transit_until_its_second_half_in_any_order);
+                a_transfer_is_in_transit_until_its_second_half_in_any_order,
+                locations_list_definitions_and_locations_holding_items);
         }
     };
     (@cases $make:expr; $($case:ident),*) => {

@@ -86,7 +86,7 @@ impl Shop {
         let mut items: Vec<_> = (self.store.aggregates().await.unwrap().into_iter())
             .filter_map(|a| match a {
                 Aggregate::Item(item) => Some((item.key.to_string(), item.quantity.get())),
-                Aggregate::Product(_) => None,
+                Aggregate::Product(_) | Aggregate::Location(_) => None,
             })
             .collect();
         items.sort();

@@ -61,6 +61,25 @@ pub fn stock(location: &str, sku: &str, version: u64, quantity: u32, seconds: u3
         reason: None,
         transfer: None,
         note: None,
+        unknown_location: false,
+        trace: None,
+    })
+}
+
+/// A location defined (or, `retired`, retired) as `name`, a shop, at `version`.
+pub fn location(location: &str, name: &str, retired: bool, version: u64) -> Event {
+    let command = CommandId(uuid::Uuid::new_v4());
+    let id = LocationId::parse(location).unwrap();
+    Event::Location(pieshop::domain::LocationEvent {
+        id: EventId::derive(command, &StreamId::Location(id.clone())),
+        retire: retired,
+        location: id,
+        name: pieshop::domain::LocationName::parse(name).unwrap(),
+        kind: pieshop::domain::LocationKind::Shop,
+        retired,
+        version: Version(version),
+        command_id: command,
+        recorded_at: Timestamp::now(),
         trace: None,
     })
 }

@@ -10,7 +10,7 @@ use pieshop::domain::{
 use pieshop::ports::WriteStore;
 use pieshop::ports::write_store::{CommandOutcome, Commit, CommitResult, EventRef};
 
-use crate::support::{key, stock, stream};
+use crate::support::{key, location, stock, stream};
 
 fn item(location: &str, sku: &str, quantity: u32, version: u64) -> Aggregate {
     Aggregate::Item(ItemState {
@@ -35,6 +35,7 @@ fn answer(command: CommandId, version: u64) -> Option<CommandAnswer> {
         changed: Changed::Items(vec![item]),
         events: Vec::new(),
         transfer: None,
+        unknown_location: false,
     })
 }
 
@@ -247,6 +248,54 @@ pub async fn markers_inside_the_window_are_kept(store: Arc<dyn WriteStore>) {
     assert!(store.outcome(&stream("store-1", "apple-pie"), command).await.unwrap().is_some());
 }
 
+/// A location is a stream of its own (`locations/{location}`): committed, loaded back whole, its answer kept in its
+/// marker, its event in the outbox, and listed among the aggregates, beside an item at that location.
+pub async fn a_location_is_a_stream_of_its_own(store: Arc<dyn WriteStore>) {
+    use pieshop::domain::{LocationKind, LocationName, LocationState, StreamId};
+    let id = key("store-1", "apple-pie").location;
+    let stream = StreamId::Location(id.clone());
+    let state = LocationState {
+        location: id.clone(),
+        name: Some(LocationName::parse("High Street").unwrap()),
+        kind: Some(LocationKind::Coldroom),
+        retired: true,
+        version: Version(1),
+    };
+    let command = CommandId(uuid::Uuid::new_v4());
+    let answer = CommandAnswer {
+        command_id: command,
+        outcome: Outcome::Applied,
+        delta: None,
+        changed: Changed::Location(state.clone()),
+        events: Vec::new(),
+        transfer: None,
+        unknown_location: false,
+    };
+    let event = location("store-1", "High Street", true, 1);
+    let committed = store
+        .commit(Commit {
+            stream: stream.clone(),
+            expected: None,
+            state: Aggregate::Location(state.clone()),
+            events: vec![event.clone()],
+            outcome: CommandOutcome { command_id: command, request_hash: "hash".into(), answer: Some(answer.clone()) },
+            transfer: None,
+            ledger: LedgerChange::None,
+            barcodes: Default::default(),
+        })
+        .await
+        .unwrap();
+    assert!(matches!(committed, CommitResult::Committed { .. }));
+    let (item_commit, _) = commit(1, None, vec![stock("store-1", "apple-pie", 1, 10, 0)]);
+    store.commit(item_commit).await.unwrap();
+    assert_eq!(store.load(&stream).await.unwrap().unwrap().aggregate, Aggregate::Location(state.clone()));
+    assert_eq!(store.outcome(&stream, command).await.unwrap().unwrap().answer, Some(answer));
+    assert!(store.events().await.unwrap().contains(&event));
+    let mut all = store.aggregates().await.unwrap();
+    all.sort_by_key(|a| a.stream().to_string());
+    assert_eq!(all, vec![Aggregate::Location(state), item("store-1", "apple-pie", 10, 1)]);
+}
+
 macro_rules! write_store_contract {
     ($adapter:ident, $make:expr) => {
         mod $adapter {
@@ -256,7 +305,8 @@ macro_rules! write_store_contract {
                 a_second_commit_of_one_command_returns_the_stored_outcome, unpublished_events_are_listed_until_marked,
                 a_pending_transfer_is_listed_until_finished, aggregates_lists_every_stream,
                 a_command_id_used_on_another_stream_returns_the_first_outcome, a_commit_answers_the_new_etag,
-                the_ledger_sums_what_a_read_names, markers_inside_the_window_are_kept);
+                the_ledger_sums_what_a_read_names, markers_inside_the_window_are_kept,
+                a_location_is_a_stream_of_its_own);
         }
     };
     (@cases $make:expr; $($case:ident),*) => {

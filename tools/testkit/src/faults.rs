@@ -100,6 +100,9 @@ impl ReadModel for FaultyReadModel {
     async fn summary(&self) -> Result<Summary, ReadModelError> {
         self.inner.summary().await
     }
+    async fn locations(&self) -> Result<Vec<pieshop::ports::read_model::LocationView>, ReadModelError> {
+        self.inner.locations().await
+    }
     async fn activity(&self, query: &ActivityQuery) -> Result<Vec<Event>, ReadModelError> {
         self.inner.activity(query).await
     }

@@ -12,7 +12,7 @@ pub async fn write_items(store: &dyn WriteStore) -> Vec<(String, i64, u64)> {
         .into_iter()
         .filter_map(|a| match a {
             Aggregate::Item(i) => Some((i.key.to_string(), i.quantity.get(), i.version.0)),
-            Aggregate::Product(_) => None,
+            Aggregate::Product(_) | Aggregate::Location(_) => None,
         })
         .collect();
     items.sort();

@@ -8,7 +8,7 @@ use pieshop::adapters::embedded::InProcessPublisher;
 use pieshop::application::changes::Changes;
 use pieshop::application::projection::Projection;
 use pieshop::ports::{Adapters, ReadModel, ResponseCache, WriteStore};
-use pieshop::wiring::{self, Live, Wiring};
+use pieshop::wiring::{self, AppSettings, Live, Wiring};
 use tokio::sync::oneshot;
 
 /// A served app; it stops serving when this is dropped.
@@ -27,10 +27,15 @@ impl Served {
 /// Serves `wiring` on 127.0.0.1:0. The background relay is not started (a relay age of zero, no timer): tests
 /// run relay passes themselves (`POST /relay`), so nothing happens behind their back.
 pub async fn serve(wiring: Wiring) -> Served {
+    serve_with(wiring, AppSettings::new(Duration::ZERO)).await
+}
+
+/// `serve`, with the use cases built as `settings` ask (e.g. `PIESHOP_UNKNOWN_LOCATIONS=refuse`).
+pub async fn serve_with(wiring: Wiring, settings: AppSettings) -> Served {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
     let base = format!("http://{}", listener.local_addr().expect("local address"));
     let (shutdown, stop) = oneshot::channel::<()>();
-    tokio::spawn(wiring::serve(listener, wiring.app(Duration::ZERO), async move {
+    tokio::spawn(wiring::serve(listener, wiring.app_for(settings), async move {
         let _ = stop.await;
     }));
     Served { base, _shutdown: shutdown }

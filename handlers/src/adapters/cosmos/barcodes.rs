@@ -149,7 +149,7 @@ impl CosmosWriteStore {
         let doc: Value = response.into_model().map_err(corrupt)?;
         match serde_json::from_value(doc["state"].clone()).map_err(corrupt)? {
             Aggregate::Product(product) => Ok(Some(product)),
-            Aggregate::Item(_) => Err(corrupt("a product's stream holds an item")),
+            Aggregate::Item(_) | Aggregate::Location(_) => Err(corrupt("a product's stream holds another aggregate")),
         }
     }
 }

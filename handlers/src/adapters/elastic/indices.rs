@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-/// The three kinds of read-model document.
+/// The kinds of read-model document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IndexKind {
     /// One document per item (`{location}~{sku}`), versioned externally by the item's version.
@@ -14,10 +14,15 @@ pub enum IndexKind {
     Activity,
     /// One document per transfer (transfer id), merged from both halves: in transit while departed, not arrived.
     Transfers,
+    /// One document per defined location (its id), versioned externally by the location's version. Added in API
+    /// 1.2: a deployment that has the other indices gets this one created on first use (`ensure_indices` makes
+    /// sure of each alias on its own), so no rebuild is needed.
+    Locations,
 }
 
 impl IndexKind {
-    pub const ALL: [IndexKind; 4] = [IndexKind::Items, IndexKind::Products, IndexKind::Activity, IndexKind::Transfers];
+    pub const ALL: [IndexKind; 5] =
+        [IndexKind::Items, IndexKind::Products, IndexKind::Activity, IndexKind::Transfers, IndexKind::Locations];
 
     fn suffix(self) -> &'static str {
         match self {
@@ -25,6 +30,7 @@ impl IndexKind {
             IndexKind::Products => "products",
             IndexKind::Activity => "activity",
             IndexKind::Transfers => "transfers",
+            IndexKind::Locations => "locations",
         }
     }
 
@@ -68,6 +74,13 @@ impl IndexKind {
                 "since": {"type": "date_nanos"},
                 "departed": {"type": "boolean"},
                 "arrived": {"type": "boolean"},
+            }),
+            IndexKind::Locations => json!({
+                "location": {"type": "keyword"},
+                "name": {"type": "keyword"},
+                "kind": {"type": "keyword"},
+                "retired": {"type": "boolean"},
+                "version": {"type": "long"},
             }),
         };
         json!({"dynamic": "strict", "properties": properties})

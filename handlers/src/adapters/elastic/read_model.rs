@@ -1,4 +1,4 @@
-//! The read model on Elasticsearch. Items and products are written with `version_type=external`, so the
+//! The read model on Elasticsearch. Items, products and locations are written with `version_type=external`, so the
 //! engine itself refuses a stale or duplicate event (409 = acknowledged and ignored); activity documents are
 //! created once per event id. Every write is one `_bulk` that waits for refresh, so an acknowledged event is
 //! visible to every query.
@@ -28,10 +28,12 @@ use serde_json::{Value, json};
 
 use super::indices::{IndexKind, Indices};
 use crate::contract::event_json;
+use crate::domain::LocationKind;
 use crate::domain::Version;
 use crate::domain::{
     Event, EventKind, Gtin, ItemKey, LocationId, Quantity, Sku, Stock, StockEvent, Timestamp, TransferId,
 };
+use crate::ports::read_model::LocationView;
 use crate::ports::read_model::{ActivityQuery, Applied, InventoryPage, InventoryQuery, ItemView, LocationTotal};
 use crate::ports::read_model::{InTransit, MAX_IN_TRANSIT, ProductTotal, Summary};
 use crate::ports::{Cause, ReadModel, ReadModelError};
@@ -134,20 +136,21 @@ fn item_view(source: &Value, products: &HashMap<String, ProductInfo>) -> Result<
     })
 }
 
-/// The activity log's document for an event.
-fn activity_document(event: &Event) -> Value {
+/// The activity log's document for an event; none for a location's events, which it does not list.
+fn activity_document(event: &Event) -> Option<Value> {
     let (location, sku) = match event {
         Event::Stock(e) => (Some(e.item.location.to_string()), e.item.sku.to_string()),
         Event::Product(e) => (None, e.sku.to_string()),
+        Event::Location(_) => return None,
     };
-    json!({
+    Some(json!({
         "eventId": event.id().to_string(),
         "type": event.kind().type_name(),
         "location": location,
         "sku": sku,
         "recordedAt": event.recorded_at().to_string(),
         "event": event_json::to_cloud_event(event),
-    })
+    }))
 }
 
 /// The versioned document an event writes: which index, its id, the external version, and the body.
@@ -176,6 +179,16 @@ fn versioned_document(event: &Event) -> (IndexKind, String, Version, Value) {
                 "gtins": e.barcodes.iter().map(Gtin::key).collect::<Vec<_>>(),
             });
             (IndexKind::Products, e.sku.to_string(), e.version, doc)
+        }
+        Event::Location(e) => {
+            let doc = json!({
+                "location": e.location,
+                "name": e.name.as_str(),
+                "kind": e.kind.as_str(),
+                "retired": e.retired,
+                "version": e.version,
+            });
+            (IndexKind::Locations, e.location.to_string(), e.version, doc)
         }
     }
 }
@@ -444,25 +457,31 @@ impl ReadModel for ElasticReadModel {
         let activity = self.indices.alias(IndexKind::Activity);
         let transfers = self.indices.alias(IndexKind::Transfers);
         let mut lines: Vec<JsonBody<Value>> = Vec::with_capacity(events.len() * 4);
-        // Bulk items per event: its activity document, its versioned document, and a transfer's merge.
+        // Bulk items per event: its activity document (not for a location's), its versioned document, and a
+        // transfer's merge.
         let mut per_event = Vec::with_capacity(events.len());
         for event in events {
-            lines.push(json!({"create": {"_index": activity, "_id": event.id().to_string()}}).into());
-            lines.push(activity_document(event).into());
+            let activity_doc = activity_document(event);
+            let logged = activity_doc.is_some();
+            if let Some(doc) = activity_doc {
+                lines.push(json!({"create": {"_index": activity, "_id": event.id().to_string()}}).into());
+                lines.push(doc.into());
+            }
             let (kind, id, version, doc) = versioned_document(event);
             let index = self.indices.alias(kind);
             lines.push(
                 json!({"index": {"_index": index, "_id": id, "version": version.0, "version_type": "external"}}).into(),
             );
             lines.push(doc.into());
-            match event {
+            let merged = match event {
                 Event::Stock(e) if let Some((id, update)) = transfer_update(e) => {
                     lines.push(json!({"update": {"_index": transfers, "_id": id, "retry_on_conflict": 5}}).into());
                     lines.push(update.into());
-                    per_event.push(3);
+                    true
                 }
-                _ => per_event.push(2),
-            }
+                _ => false,
+            };
+            per_event.push((logged, merged));
         }
         let response = self
             .client
@@ -475,19 +494,23 @@ impl ReadModel for ElasticReadModel {
             .map_err(unavailable)?;
         let answer = body(response).await?;
         let items = answer["items"].as_array().ok_or_else(|| corrupt("bulk answer without items"))?;
-        if items.len() != per_event.iter().sum::<usize>() {
+        let expected: usize =
+            per_event.iter().map(|(logged, merged)| 1 + usize::from(*logged) + usize::from(*merged)).sum();
+        if items.len() != expected {
             return Err(corrupt("bulk answer with a different number of items"));
         }
-        let mut rest = items.as_slice();
+        let mut rest = items.iter();
         let mut applied = Vec::with_capacity(events.len());
-        for count in per_event {
-            let (mine, after) = rest.split_at(count);
-            rest = after;
-            bulk_status(&mine[0])?;
-            if let Some(transfer) = mine.get(2) {
-                bulk_status(transfer)?;
+        let mut next = || rest.next().ok_or_else(|| corrupt("bulk answer with too few items"));
+        for (logged, merged) in per_event {
+            if logged {
+                bulk_status(next()?)?;
             }
-            applied.push(bulk_status(&mine[1])?);
+            let versioned = bulk_status(next()?)?;
+            if merged {
+                bulk_status(next()?)?;
+            }
+            applied.push(versioned);
         }
         if applied.contains(&Applied::Stale) {
             self.refresh().await?;
@@ -607,6 +630,52 @@ impl ReadModel for ElasticReadModel {
         let found = self.search(IndexKind::Transfers, request).await?;
         let in_transit = hits(&found).iter().map(|hit| in_transit(&hit["_source"])).collect::<Result<_, _>>()?;
         Ok(Summary { products: products.into_values().collect(), locations, in_transit })
+    }
+
+    #[tracing::instrument(name = "Elasticsearch locations", skip_all, fields(otel.kind = "client", db.system.name = "elasticsearch"))]
+    async fn locations(&self) -> Result<Vec<LocationView>, ReadModelError> {
+        self.ready().await?;
+        let defined = self.search(IndexKind::Locations, json!({"size": MAX_TERMS, "query": {"match_all": {}}})).await?;
+        let mut merged: BTreeMap<String, LocationView> = BTreeMap::new();
+        for hit in hits(&defined) {
+            let source = &hit["_source"];
+            let text = |field: &str| source[field].as_str().ok_or_else(|| corrupt(format!("location without {field}")));
+            let location = LocationId::parse(text("location")?).map_err(corrupt)?;
+            let kind = LocationKind::parse(text("kind")?).ok_or_else(|| corrupt("location kind"))?;
+            let view = LocationView {
+                name: Some(text("name")?.to_owned()),
+                kind: Some(kind),
+                retired: source["retired"].as_bool().ok_or_else(|| corrupt("location retired"))?,
+                version: Some(Version(source["version"].as_u64().ok_or_else(|| corrupt("location version"))?)),
+                skus: 0,
+                total: 0,
+                location: location.clone(),
+            };
+            merged.insert(location.to_string(), view);
+        }
+        let request = json!({
+            "size": 0,
+            "aggs": {"by_location": {"terms": {"field": "location", "size": MAX_TERMS}, "aggs": {
+                "total": {"sum": {"field": "quantity"}},
+                "stocked": {"filter": {"range": {"quantity": {"gt": 0}}}},
+            }}},
+        });
+        let held = self.search(IndexKind::Items, request).await?;
+        for bucket in held["aggregations"]["by_location"]["buckets"].as_array().cloned().unwrap_or_default() {
+            let location = LocationId::parse(bucket["key"].as_str().unwrap_or_default()).map_err(corrupt)?;
+            let view = merged.entry(location.to_string()).or_insert_with(|| LocationView {
+                location,
+                name: None,
+                kind: None,
+                retired: false,
+                version: None,
+                skus: 0,
+                total: 0,
+            });
+            view.total = bucket["total"]["value"].as_f64().unwrap_or(0.0) as i64;
+            view.skus = bucket["stocked"]["doc_count"].as_u64().unwrap_or(0);
+        }
+        Ok(merged.into_values().collect())
     }
 
     #[tracing::instrument(name = "Elasticsearch activity", skip_all, fields(otel.kind = "client", db.system.name = "elasticsearch"))]

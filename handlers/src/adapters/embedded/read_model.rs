@@ -14,7 +14,8 @@ use crate::contract::event_json;
 use crate::domain::{
     Event, EventKind, Gtin, ItemKey, LocationId, ProductEvent, Quantity, Sku, Stock, StockEvent, Timestamp,
 };
-use crate::domain::{TransferId, Version};
+use crate::domain::{LocationEvent, LocationKind, TransferId, Version};
+use crate::ports::read_model::LocationView;
 use crate::ports::read_model::{ActivityQuery, Applied, InventoryPage, InventoryQuery, ItemView, LocationTotal};
 use crate::ports::read_model::{InTransit, MAX_IN_TRANSIT, ProductTotal, Summary};
 use crate::ports::{ReadModel, ReadModelError};
@@ -75,6 +76,16 @@ CREATE TABLE IF NOT EXISTS transfers (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS transfers_in_flight ON transfers (departed, arrived, since);
 CREATE TABLE IF NOT EXISTS skus (id INTEGER PRIMARY KEY, sku TEXT NOT NULL UNIQUE);
+-- API 1.2's defined locations. Only added, never changed: this idempotent DDL creates it in a file of any version
+-- on open, so it needs no migration step, and no version bump that would make an older release (a rollback)
+-- refuse a file it can still read correctly (it never reads this table).
+CREATE TABLE IF NOT EXISTS locations (
+    location TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    retired INTEGER NOT NULL,
+    version INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5 (words);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 ";
@@ -117,7 +128,8 @@ impl SqliteReadModel {
 }
 
 /// Every table of the read model, in the order a swap copies them.
-const TABLES: [&str; 8] = ["items", "products", "product_barcodes", "activity", "transfers", "skus", "search", "meta"];
+const TABLES: [&str; 9] =
+    ["items", "products", "product_barcodes", "activity", "transfers", "skus", "search", "meta", "locations"];
 
 /// Replaces the live tables with the rebuilt file's in one transaction: readers (WAL) see the old
 /// tables until the commit and the new ones after it, never a mix.
@@ -156,6 +168,7 @@ fn log_activity(tx: &Connection, event: &Event, applied: Applied) -> Result<(), 
     let (location, sku) = match event {
         Event::Stock(e) => (Some(e.item.location.as_str()), e.item.sku.as_str()),
         Event::Product(e) => (None, e.sku.as_str()),
+        Event::Location(_) => return Ok(()),
     };
     tx.prepare_cached("INSERT INTO activity (event_id, location, sku, recorded_at, body) VALUES (?1, ?2, ?3, ?4, ?5)")?
         .execute(params![id, location, sku, recorded_at, event_json::to_cloud_event_text(event)])?;
@@ -289,6 +302,69 @@ fn apply_product(tx: &Connection, e: &ProductEvent) -> Result<Applied, DbError> 
     }
     index_sku(tx, &e.sku, Some(e.name.as_str()))?;
     Ok(Applied::Applied)
+}
+
+fn apply_location(tx: &Connection, e: &LocationEvent) -> Result<Applied, DbError> {
+    let held: Option<i64> = tx
+        .prepare_cached("SELECT version FROM locations WHERE location = ?1")?
+        .query_row(params![e.location.as_str()], |r| r.get(0))
+        .optional()?;
+    if held.is_some_and(|v| v >= e.version.0 as i64) {
+        return Ok(Applied::Stale);
+    }
+    tx.prepare_cached(
+        "INSERT INTO locations (location, name, kind, retired, version) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (location) DO UPDATE SET name = excluded.name, kind = excluded.kind,
+           retired = excluded.retired, version = excluded.version",
+    )?
+    .execute(params![e.location.as_str(), e.name.as_str(), e.kind.as_str(), e.retired, e.version.0 as i64])?;
+    Ok(Applied::Applied)
+}
+
+/// Defined locations and the locations of items, merged by id: one pass over each, both sorted.
+fn locations(conn: &Connection) -> Result<Vec<LocationView>, DbError> {
+    let mut merged: BTreeMap<String, LocationView> = BTreeMap::new();
+    let mut defined = conn.prepare_cached("SELECT location, name, kind, retired, version FROM locations")?;
+    let rows = defined.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, bool>(3)?,
+            r.get::<_, i64>(4)?,
+        ))
+    })?;
+    for row in rows {
+        let (location, name, kind, retired, version) = row?;
+        let view = LocationView {
+            location: LocationId::parse(&location).map_err(corrupt)?,
+            name: Some(name),
+            kind: Some(LocationKind::parse(&kind).ok_or_else(|| corrupt(format!("location kind {kind:?}")))?),
+            retired,
+            version: Some(Version(version as u64)),
+            skus: 0,
+            total: 0,
+        };
+        merged.insert(location, view);
+    }
+    let mut held =
+        conn.prepare_cached("SELECT location, sum(quantity), sum(quantity > 0) FROM items GROUP BY location")?;
+    let rows = held.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))?;
+    for row in rows {
+        let (location, total, skus) = row?;
+        let id = LocationId::parse(&location).map_err(corrupt)?;
+        let view = merged.entry(location).or_insert_with(|| LocationView {
+            location: id,
+            name: None,
+            kind: None,
+            retired: false,
+            version: None,
+            skus: 0,
+            total: 0,
+        });
+        (view.total, view.skus) = (total, skus as u64);
+    }
+    Ok(merged.into_values().collect())
 }
 
 /// Turns what a person typed into an FTS5 query of quoted prefix terms, all required. Only letters and
@@ -484,11 +560,15 @@ impl ReadModel for SqliteReadModel {
                             outcome
                         }
                         Event::Product(e) => apply_product(&tx, e)?,
+                        Event::Location(e) => apply_location(&tx, e)?,
                     };
                     log_activity(&tx, event, outcome)?;
                     applied.push(outcome);
                 }
-                if let Some(newest) = events.iter().map(Event::recorded_at).max() {
+                // `as_of` is the newest event of the activity log, as on Elasticsearch: a location's events are in
+                // neither.
+                let logged = events.iter().filter(|e| !matches!(e, Event::Location(_)));
+                if let Some(newest) = logged.map(Event::recorded_at).max() {
                     advance_as_of(&tx, newest)?;
                 }
                 tx.commit()?;
@@ -515,6 +595,10 @@ impl ReadModel for SqliteReadModel {
 
     async fn summary(&self) -> Result<Summary, ReadModelError> {
         self.db.read(|conn| summary(conn)).await.map_err(ReadModelError::from)
+    }
+
+    async fn locations(&self) -> Result<Vec<LocationView>, ReadModelError> {
+        self.db.read(|conn| locations(conn)).await.map_err(ReadModelError::from)
     }
 
     async fn activity(&self, query: &ActivityQuery) -> Result<Vec<Event>, ReadModelError> {
