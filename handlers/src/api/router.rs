@@ -11,10 +11,11 @@ use super::openapi;
 use crate::config::Access;
 use crate::functions::{App, command, dashboard, health, negotiate, projection, query, relay, verify};
 use crate::http::auth::{self, KeyRing};
+use crate::http::caller;
 use crate::http::{Problem, request_log};
 
 /// The whole HTTP surface of the handler. With `Access::Keys`, everything but the dashboard and health needs a
-/// function key.
+/// function key, whose name is then the caller; behind Easy Auth the signed-in principal is (`http::caller`).
 pub fn router(app: Arc<App>, access: Access) -> Router {
     let guarded = Router::new()
         .merge(command::router())
@@ -27,7 +28,8 @@ pub fn router(app: Arc<App>, access: Access) -> Router {
         .merge(verify::router())
         .method_not_allowed_fallback(method_not_allowed);
     let guarded = match access {
-        Access::Open => guarded,
+        Access::Open | Access::Host { easy_auth: false } => guarded,
+        Access::Host { easy_auth: true } => guarded.layer(middleware::from_fn(caller::from_easy_auth)),
         // Layered after the 405 answer is in place, so it guards that too: the key is checked before anything
         // else about the request, a wrong method included, and a caller without a key learns nothing of the routes.
         Access::Keys(keys) => {

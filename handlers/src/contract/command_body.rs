@@ -195,7 +195,9 @@ impl Fields<'_> {
             "must be a string of at most 500 characters",
         );
         CommandMeta {
+            // Set by the transport, never by the body (a body `caller` is an unknown field).
             trace: None,
+            caller: None,
             expected_version: expected_version.flatten(),
             scanner_id: scanner_id.flatten(),
             occurred_at: occurred_at.flatten(),

@@ -1,7 +1,7 @@
 //! The commands scanners and managers send, already parsed: every field here is valid by construction.
 
 use super::{
-    Amount, CommandId, ItemKey, LocationId, ProductName, Quantity, ScannerId, Sku, Timestamp, TraceParent, TransferId,
+    Amount, Caller, CommandId, ItemKey, LocationId, ProductName, Quantity, ScannerId, Sku, Timestamp, TraceParent, TransferId,
     Version,
 };
 
@@ -28,6 +28,8 @@ pub struct CommandMeta {
     pub note: Option<String>,
     /// The trace the command was made in (set by the transport, never by the client's body).
     pub trace: Option<TraceParent>,
+    /// Who sent it, as the transport verified it (never from the body; `domain::caller`).
+    pub caller: Option<Caller>,
 }
 
 /// What a command asks for.

@@ -1,6 +1,6 @@
 //! Events: facts that happened, each carrying the stream's state after it, so a projection needs nothing else.
 
-use super::{CommandId, EventId, ItemKey, LocationId, ProductName, Quantity, RemovalReason, ScannerId, Sku, StreamId};
+use super::{Caller, CommandId, EventId, ItemKey, LocationId, ProductName, Quantity, RemovalReason, ScannerId, Sku, StreamId};
 use super::{Stock, Timestamp, TraceParent, TransferId, Version};
 
 /// Something that happened to one stream.
@@ -73,6 +73,8 @@ pub struct StockEvent {
     pub note: Option<String>,
     /// The trace of the command that made it.
     pub trace: Option<TraceParent>,
+    /// Who sent the command, as the server verified it.
+    pub caller: Option<Caller>,
 }
 
 /// What a stock command did, by the rules for records (`docs/API.md`, Offline records).
@@ -127,6 +129,8 @@ pub struct ProductEvent {
     pub recorded_at: Timestamp,
     /// The trace of the command that made it.
     pub trace: Option<TraceParent>,
+    /// Who sent the command, as the server verified it.
+    pub caller: Option<Caller>,
 }
 
 impl Event {
@@ -197,5 +201,6 @@ pub(crate) fn received(sku: &str, version: u64) -> Event {
         transfer: None,
         note: None,
         trace: None,
+        caller: None,
     })
 }

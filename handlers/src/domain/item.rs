@@ -217,6 +217,7 @@ impl ItemState {
             transfer,
             note: command.meta.note.clone(),
             trace: command.meta.trace.clone(),
+            caller: command.meta.caller.clone(),
         };
         Ok((next, event, change))
     }
@@ -509,6 +510,7 @@ mod tests {
                 created_at: arrival(),
                 occurred_at: Some(at(11)),
                 trace: None,
+                caller: None,
             };
             let van_count = record(
                 Action::Count { item: ItemKey { location: van.clone(), sku: key().sku }, quantity: Quantity::ZERO },

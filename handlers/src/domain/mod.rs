@@ -2,6 +2,7 @@
 //! No I/O, no async, no JSON: everything here is plain data and pure functions.
 
 pub mod answer;
+pub mod caller;
 pub mod command;
 pub mod error;
 pub mod event;
@@ -12,6 +13,7 @@ pub mod quantity;
 pub mod timestamp;
 pub mod transfer;
 
+pub use caller::Caller;
 pub use command::{Action, Command, CommandMeta, RemovalReason};
 pub use error::DomainError;
 pub use event::{Event, EventKind, Outcome, ProductEvent, StockEvent, TransferLeg};
@@ -98,6 +100,7 @@ pub fn decide(
                     created_at: now,
                     occurred_at: command.meta.occurred_at,
                     trace: command.meta.trace.clone(),
+                    caller: command.meta.caller.clone(),
                 }),
                 _ => None,
             };

@@ -73,6 +73,7 @@ impl ProductState {
             command_id: command.id,
             recorded_at: now,
             trace: command.meta.trace.clone(),
+            caller: command.meta.caller.clone(),
         };
         Ok((next, event))
     }

@@ -62,6 +62,7 @@ pub fn stock(location: &str, sku: &str, version: u64, quantity: u32, seconds: u3
         transfer: None,
         note: None,
         trace: None,
+        caller: None,
     })
 }
 
@@ -78,5 +79,16 @@ pub fn product(sku: &str, name: &str, reorder_level: Option<u32>, version: u64) 
         command_id: command,
         recorded_at: Timestamp::now(),
         trace: None,
+        caller: None,
     })
+}
+
+/// `event` as sent by `caller` (API 1.2 "Who did it").
+pub fn sent_by(mut event: Event, caller: &str) -> Event {
+    let caller = pieshop::domain::Caller::parse(caller);
+    match &mut event {
+        Event::Stock(e) => e.caller = caller,
+        Event::Product(e) => e.caller = caller,
+    }
+    event
 }
