@@ -7,6 +7,7 @@ mod alerts;
 mod application_insights;
 mod auth;
 mod bad_input;
+mod caller;
 mod commands;
 mod deadletters;
 mod guarantees;
