@@ -19,6 +19,7 @@ use futures::TryStreamExt;
 use http::{HeaderName, StatusCode};
 
 use crate::app::{App, AuthLevel, HttpMode, Trigger};
+use crate::easy_auth::EasyAuth;
 use crate::instances::Instances;
 use crate::invoke::HOST_VERSION;
 use crate::keys::{self, Keys};
@@ -37,6 +38,8 @@ pub struct FrontDoor {
     pub instances: Arc<Instances>,
     pub client: reqwest::Client,
     pub mode: HttpMode,
+    /// App Service authentication in front of the host (`easy_auth`).
+    pub easy_auth: EasyAuth,
 }
 
 /// Hop-by-hop headers are the connection's, not the message's (RFC 9110 §7.6.1).
@@ -64,8 +67,11 @@ fn route<'a>(app: &'a App, method: &http::Method, path: &str) -> Option<(&'a str
     candidates.first().map(|(_, name, auth)| (*name, *auth))
 }
 
-/// Every request the admin and Event Grid routes did not take.
-pub async fn handle(State(door): State<Arc<FrontDoor>>, request: Request) -> Response {
+/// Every request the admin and Event Grid routes did not take. Easy Auth, when on, sees it first (the platform
+/// runs before the host); the key the host checks and passes on as it came, and nothing about which key matched
+/// (`docs/protocol/caller-identity.md`).
+pub async fn handle(State(door): State<Arc<FrontDoor>>, mut request: Request) -> Response {
+    door.easy_auth.apply(request.headers_mut());
     let prefix = format!("/{}", door.app.route_prefix);
     let path = request.uri().path();
     let below = match path.strip_prefix(&prefix) {
