@@ -10,8 +10,8 @@ use axum::routing::get;
 use super::openapi;
 use crate::config::Access;
 use crate::functions::{App, command, dashboard, health, negotiate, projection, query, relay, verify};
-use crate::http::auth::{self, KeyRing};
 use crate::host::http_envelope;
+use crate::http::auth::{self, KeyRing};
 use crate::http::caller;
 use crate::http::{Problem, request_log};
 

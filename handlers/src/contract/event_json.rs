@@ -6,7 +6,9 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::domain::{Caller, CommandId, Event, EventId, EventKind, ItemKey, LocationId, Outcome, ProductEvent, ProductName};
+use crate::domain::{
+    Caller, CommandId, Event, EventId, EventKind, ItemKey, LocationId, Outcome, ProductEvent, ProductName,
+};
 use crate::domain::{Quantity, Stock, TraceParent};
 use crate::domain::{RemovalReason, ScannerId, Sku, StockEvent, Timestamp, TransferId, TransferLeg, Version};
 

@@ -1,8 +1,8 @@
 //! The commands scanners and managers send, already parsed: every field here is valid by construction.
 
 use super::{
-    Amount, Caller, CommandId, ItemKey, LocationId, ProductName, Quantity, ScannerId, Sku, Timestamp, TraceParent, TransferId,
-    Version,
+    Amount, Caller, CommandId, ItemKey, LocationId, ProductName, Quantity, ScannerId, Sku, Timestamp, TraceParent,
+    TransferId, Version,
 };
 
 /// One command with its client-chosen id and optional context.

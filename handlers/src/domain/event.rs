@@ -1,6 +1,8 @@
 //! Events: facts that happened, each carrying the stream's state after it, so a projection needs nothing else.
 
-use super::{Caller, CommandId, EventId, ItemKey, LocationId, ProductName, Quantity, RemovalReason, ScannerId, Sku, StreamId};
+use super::{
+    Caller, CommandId, EventId, ItemKey, LocationId, ProductName, Quantity, RemovalReason, ScannerId, Sku, StreamId,
+};
 use super::{Stock, Timestamp, TraceParent, TransferId, Version};
 
 /// Something that happened to one stream.

@@ -5,7 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Action, Amount, Caller, Command, CommandMeta, ItemKey, LocationId, Sku, Timestamp, TraceParent, TransferId};
+use super::{
+    Action, Amount, Caller, Command, CommandMeta, ItemKey, LocationId, Sku, Timestamp, TraceParent, TransferId,
+};
 
 /// A transfer whose second half may not have happened yet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

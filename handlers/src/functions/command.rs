@@ -25,8 +25,8 @@ use crate::contract::command_schema::{BatchResponse, BatchResult, RejectedComman
 use crate::contract::views::{self, CommandResponse};
 use crate::domain::Caller;
 use crate::http::Problem;
-use crate::http::caller::VerifiedCaller;
 use crate::http::body::{BATCH_LIMIT, COMMAND_LIMIT, json_body};
+use crate::http::caller::VerifiedCaller;
 #[allow(unused_imports)]
 use crate::http::responses::{PayloadTooLarge, UnsupportedMediaType};
 use crate::telemetry::{metrics, trace_context};

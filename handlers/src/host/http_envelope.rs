@@ -151,7 +151,10 @@ mod tests {
     fn the_fixtures_request_is_served_as_the_request_inside() {
         let fixture = include_str!("../../tests/fixtures/host/a-http-default-request.json");
         let request = request(&Invocation::parse(fixture.as_bytes()).unwrap()).unwrap();
-        assert_eq!((request.method(), request.uri().to_string()), (&Method::POST, "/api/commands/order-42?dryRun=true".into()));
+        assert_eq!(
+            (request.method(), request.uri().to_string()),
+            (&Method::POST, "/api/commands/order-42?dryRun=true".into())
+        );
         assert_eq!(request.extensions().get::<Caller>(), None, "the fixture's identity is anonymous");
     }
 }

@@ -59,7 +59,8 @@ fn caller_of(event: &Event) -> Option<String> {
 }
 
 fn callers_by_type(entries: &[Value]) -> Vec<(String, Value)> {
-    let mut callers: Vec<_> = entries.iter().map(|e| (e["type"].as_str().unwrap().to_owned(), e["caller"].clone())).collect();
+    let mut callers: Vec<_> =
+        entries.iter().map(|e| (e["type"].as_str().unwrap().to_owned(), e["caller"].clone())).collect();
     callers.sort_by(|a, b| a.0.cmp(&b.0));
     callers
 }
@@ -70,7 +71,8 @@ fn callers_by_type(entries: &[Value]) -> Vec<(String, Value)> {
 #[tokio::test]
 async fn each_key_names_the_caller_of_what_it_sent_and_no_key_is_kept() {
     let server = Standalone::start_with("127.0.0.1", Some(&keys()), &[("RUST_LOG", "debug")]).ready().await;
-    let receive = json!({"commandId": id(), "type": "receive", "location": "store-1", "sku": "apple-pie", "quantity": 5});
+    let receive =
+        json!({"commandId": id(), "type": "receive", "location": "store-1", "sku": "apple-pie", "quantity": 5});
     assert_eq!(post(&server, Some(TILL_KEY), "/api/commands", &receive).await.status(), StatusCode::OK);
     let define = json!({"commandId": id(), "type": "defineProduct", "sku": "apple-pie", "name": "Apple pie"});
     let code: String = form_urlencoded::byte_serialize(MANAGER_KEY.as_bytes()).collect();
@@ -100,14 +102,21 @@ async fn each_key_names_the_caller_of_what_it_sent_and_no_key_is_kept() {
     assert_eq!(events.len(), 4);
     let mut callers: Vec<_> = events.iter().map(caller_of).collect();
     callers.sort();
-    assert_eq!(callers, [Some("manager".into()), Some("manager".into()), Some("manager".into()), Some("till-1".into())]);
+    assert_eq!(
+        callers,
+        [Some("manager".into()), Some("manager".into()), Some("manager".into()), Some("till-1".into())]
+    );
 
     assert!(output.contains("till-1"), "the run logged nothing?\n{output}");
     let mut files = Vec::new();
     for entry in walk(dir.path()) {
         files.push((entry.display().to_string(), std::fs::read(&entry).unwrap()));
     }
-    assert!(files.iter().any(|(name, _)| name.ends_with("write.db")), "{:?}", files.iter().map(|f| &f.0).collect::<Vec<_>>());
+    assert!(
+        files.iter().any(|(name, _)| name.ends_with("write.db")),
+        "{:?}",
+        files.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
     for secret in [TILL_KEY, MANAGER_KEY, code.as_str()] {
         assert!(!output.contains(secret), "the output holds a key:\n{output}");
         for (name, bytes) in &files {
@@ -152,7 +161,8 @@ async fn a_caller_in_the_body_is_refused() {
     let server = Standalone::start("127.0.0.1", Some(&keys())).ready().await;
     let forged = json!({"commandId": id(), "type": "receive", "location": "store-1", "sku": "apple-pie", "quantity": 1,
         "caller": "manager"});
-    let body = expect_problem(post(&server, Some(TILL_KEY), "/api/commands", &forged).await, 400, "invalid-request").await;
+    let body =
+        expect_problem(post(&server, Some(TILL_KEY), "/api/commands", &forged).await, 400, "invalid-request").await;
     assert_eq!(body["errors"][0]["field"], "caller", "{body}");
     let batch = json!({"commands": [forged]});
     let answer: Value = post(&server, Some(TILL_KEY), "/api/commands/batch", &batch).await.json().await.unwrap();
@@ -167,7 +177,8 @@ async fn a_caller_in_the_body_is_refused() {
 #[tokio::test]
 async fn a_replay_under_another_key_keeps_the_first_caller() {
     let server = Standalone::start("127.0.0.1", Some(&keys())).ready().await;
-    let receive = json!({"commandId": id(), "type": "receive", "location": "store-1", "sku": "apple-pie", "quantity": 3});
+    let receive =
+        json!({"commandId": id(), "type": "receive", "location": "store-1", "sku": "apple-pie", "quantity": 3});
     let first: Value = post(&server, Some(TILL_KEY), "/api/commands", &receive).await.json().await.unwrap();
     let again = post(&server, Some(MANAGER_KEY), "/api/commands", &receive).await;
     assert_eq!(again.headers().get("idempotent-replayed").map(|v| v.to_str().unwrap()), Some("true"));
@@ -187,7 +198,8 @@ async fn a_replay_under_another_key_keeps_the_first_caller() {
 async fn standalone_the_easy_auth_headers_are_never_trusted() {
     let env = [("WEBSITE_AUTH_ENABLED", "True")];
     let server = Standalone::start_with("127.0.0.1", Some(&keys()), &env).ready().await;
-    let receive = json!({"commandId": id(), "type": "receive", "location": "store-1", "sku": "apple-pie", "quantity": 1});
+    let receive =
+        json!({"commandId": id(), "type": "receive", "location": "store-1", "sku": "apple-pie", "quantity": 1});
     let forged = Client::new()
         .post(server.url("/api/commands"))
         .header("x-functions-key", TILL_KEY)

@@ -160,7 +160,9 @@ pub async fn activity_keeps_who_sent_each_command(model: Arc<dyn ReadModel>) {
         callers
     };
     assert_eq!(callers(&logged), callers(&events));
-    assert!(logged.iter().any(|e| caller_of(e).is_none()) && logged.iter().filter(|e| caller_of(e).is_some()).count() == 2);
+    assert!(
+        logged.iter().any(|e| caller_of(e).is_none()) && logged.iter().filter(|e| caller_of(e).is_some()).count() == 2
+    );
 }
 
 fn caller_of(event: &Event) -> Option<String> {

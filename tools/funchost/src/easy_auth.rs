@@ -35,7 +35,9 @@ impl EasyAuth {
         }
         let platform_owned: Vec<HeaderName> = headers
             .keys()
-            .filter(|name| name.as_str().starts_with("x-ms-client-principal") || name.as_str().starts_with("x-ms-token-"))
+            .filter(|name| {
+                name.as_str().starts_with("x-ms-client-principal") || name.as_str().starts_with("x-ms-token-")
+            })
             .cloned()
             .collect();
         for name in platform_owned {
@@ -82,7 +84,9 @@ mod tests {
     fn on_the_platform_replaces_a_clients_principal_headers_with_its_own() {
         let mut headers = forged();
         EasyAuth::On.apply(&mut headers);
-        assert!(!headers.contains_key("x-ms-client-principal-name") && !headers.contains_key("x-ms-token-aad-id-token"));
+        assert!(
+            !headers.contains_key("x-ms-client-principal-name") && !headers.contains_key("x-ms-token-aad-id-token")
+        );
         assert_eq!(headers["x-functions-key"], "k");
         let mut headers = forged();
         headers.insert(SIGNED_IN_HEADER, "dana@pieshop.example".parse().unwrap());

@@ -9,6 +9,7 @@ mod cosmos;
 mod easy_auth;
 mod eventgrid;
 mod front_door;
+mod http_envelope;
 mod instances;
 mod invoke;
 mod keys;

@@ -26,6 +26,8 @@ pub struct Options {
     /// Extra funchost arguments (Event Grid disorder, retries).
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// Another app root (host.json and functions/) than the repository's.
+    pub app: Option<PathBuf>,
 }
 
 pub struct Shape {
@@ -50,7 +52,7 @@ impl Shape {
                           "functionKeys": {"command": {"till-1": COMMAND}, "query": {"wall": QUERY}}});
         let keys_file = state.path().join("keys.json");
         std::fs::write(&keys_file, keys.to_string()).unwrap();
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let root = options.app.clone().unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.."));
         let mut command = embedded_command(env!("CARGO_BIN_EXE_funchost"));
         command
             .args(["--app", root.to_str().unwrap(), "--listen", "127.0.0.1:0"])
