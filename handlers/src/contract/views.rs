@@ -353,6 +353,7 @@ pub struct ActivityEntry {
     pub scanner_id: Option<String>,
     /// Who sent the command, as the server verified it: the name of the function key that authorised it, or
     /// the signed-in principal where the platform's sign-in (Easy Auth) is on; null when not known.
+    #[schema(max_length = 256)]
     pub caller: Option<String>,
     pub reason: Option<&'static str>,
     #[schema(format = Uuid)]

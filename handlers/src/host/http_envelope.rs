@@ -58,7 +58,7 @@ async fn invoke(State(api): State<Router>, body: axum::body::Bytes) -> Response 
 }
 
 /// The HTTP request inside the envelope, with the key's name, if the host gave one, as its `Caller`.
-fn request(invocation: &Invocation) -> Result<http::Request<Body>, String> {
+pub fn request(invocation: &Invocation) -> Result<http::Request<Body>, String> {
     let req = invocation.data.get(BINDING).and_then(Value::as_object).ok_or("no Data.req object")?;
     let text = |name: &str| req.get(name).and_then(Value::as_str);
     let method = Method::from_bytes(text("Method").ok_or("no Method")?.as_bytes()).map_err(|e| e.to_string())?;
