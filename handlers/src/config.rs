@@ -109,9 +109,12 @@ pub struct ApiKey {
 /// Who may call the API's guarded routes (commands, queries, activity, `/projection`, `/relay`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Access {
-    /// Anyone: under the Functions host (it checks function keys before forwarding), or standalone on a
-    /// loopback address with no keys configured.
+    /// Anyone: standalone on a loopback address with no keys configured. No caller is known.
     Open,
+    /// Under the Functions host, which checks function keys before it passes a request on. `easy_auth`: App
+    /// Service authentication is on (`WEBSITE_AUTH_ENABLED`), so the principal headers the platform injects name
+    /// the caller (`http::caller`).
+    Host { easy_auth: bool },
     /// Only callers presenting one of these keys (standalone with `PIESHOP_API_KEYS` set).
     Keys(Vec<ApiKey>),
 }
@@ -152,7 +155,7 @@ impl Settings {
             relay_interval: millis(&lookup, "PIESHOP_RELAY_INTERVAL_MS", 1000)?,
             relay_min_age: millis(&lookup, "PIESHOP_RELAY_MIN_AGE_MS", 2000)?,
             idempotency: days(&lookup, "PIESHOP_IDEMPOTENCY_DAYS", DEFAULT_IDEMPOTENCY)?,
-            access: access(&listen, lookup("PIESHOP_API_KEYS").as_deref())?,
+            access: access(&listen, lookup("PIESHOP_API_KEYS").as_deref(), lookup(EASY_AUTH_VARIABLE).as_deref())?,
             unknown_locations: match lookup("PIESHOP_UNKNOWN_LOCATIONS").as_deref().map(str::trim) {
                 None | Some("allow") => UnknownLocations::Allow,
                 Some("refuse") => UnknownLocations::Refuse,
@@ -172,9 +175,9 @@ impl Settings {
 
 /// Keys are the host's business under the host; standalone, configured keys are always required, and an
 /// address other than loopback refuses to start without them.
-fn access(listen: &Listen, keys: Option<&str>) -> Result<Access, ConfigError> {
+fn access(listen: &Listen, keys: Option<&str>, easy_auth: Option<&str>) -> Result<Access, ConfigError> {
     if listen.mode == Mode::Host {
-        return Ok(Access::Open);
+        return Ok(Access::Host { easy_auth: easy_auth.is_some_and(easy_auth_on) });
     }
     let keys = keys.map(api_keys).transpose()?.unwrap_or_default();
     if !keys.is_empty() {
@@ -187,6 +190,15 @@ fn access(listen: &Listen, keys: Option<&str>) -> Result<Access, ConfigError> {
     }
 }
 
+/// The platform's setting that says App Service authentication (Easy Auth) is on.
+pub const EASY_AUTH_VARIABLE: &str = "WEBSITE_AUTH_ENABLED";
+
+/// Whether `WEBSITE_AUTH_ENABLED` says on, read as the Functions host reads it for the identities it builds
+/// (`bool.TryParse`: `true` in any case, spaces around allowed; `EnvironmentExtensions.IsEasyAuthEnabled`).
+fn easy_auth_on(value: &str) -> bool {
+    value.trim().eq_ignore_ascii_case("true")
+}
+
 /// `name=key,name=key` (spaces around entries ignored; a key may itself contain `=`, as base64 does).
 fn api_keys(text: &str) -> Result<Vec<ApiKey>, ConfigError> {
     let mut keys: Vec<ApiKey> = Vec::new();
@@ -195,7 +207,9 @@ fn api_keys(text: &str) -> Result<Vec<ApiKey>, ConfigError> {
         let Some((name, key)) = entry.split_once('=') else { return Err(invalid) };
         let (name, key) = (name.trim(), key.trim());
         let new = keys.iter().all(|k| k.name != name && k.key.expose() != key);
-        if name.is_empty() || key.chars().count() < MIN_KEY_CHARS || !new {
+        // A key's name is the caller its commands are recorded under.
+        let named = crate::domain::Caller::parse(name).is_some_and(|caller| caller.as_str() == name);
+        if !named || key.chars().count() < MIN_KEY_CHARS || !new {
             return Err(invalid);
         }
         keys.push(ApiKey { name: name.to_owned(), key: Secret::new(key) });
@@ -310,7 +324,26 @@ mod tests {
     #[test]
     fn under_the_host_keys_are_left_to_the_host() {
         let vars = [("FUNCTIONS_CUSTOMHANDLER_PORT", "40000"), ("PIESHOP_API_KEYS", "not a pair")];
-        assert_eq!(settings(&vars).unwrap().access, Access::Open);
+        assert_eq!(settings(&vars).unwrap().access, Access::Host { easy_auth: false });
+    }
+
+    #[test]
+    fn easy_auth_is_trusted_under_the_host_only_when_the_platform_says_it_is_on() {
+        let host = |value: &str| settings(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "40000"), (EASY_AUTH_VARIABLE, value)]);
+        assert_eq!(host("True").unwrap().access, Access::Host { easy_auth: true });
+        assert_eq!(host(" true ").unwrap().access, Access::Host { easy_auth: true });
+        for off in ["False", "1", "yes", ""] {
+            assert_eq!(host(off).unwrap().access, Access::Host { easy_auth: false }, "{off:?}");
+        }
+        assert_eq!(settings(&[(EASY_AUTH_VARIABLE, "True")]).unwrap().access, Access::Open, "never standalone");
+    }
+
+    #[test]
+    fn a_key_name_must_be_a_caller_name() {
+        for bad in [format!("{}={KEY}", "n".repeat(300)), format!("till\u{7}1={KEY}")] {
+            let error = settings(&[("PIESHOP_API_KEYS", &bad)]).unwrap_err();
+            assert!(matches!(error, ConfigError::ApiKeys { .. }), "{error}");
+        }
     }
 
     #[test]

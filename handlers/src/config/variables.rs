@@ -14,6 +14,10 @@ pub struct Variables {
     /// Set by the Functions host: listen on 127.0.0.1:<port> for it. Unset: standalone.
     #[arg(long, env = "FUNCTIONS_CUSTOMHANDLER_PORT", value_name = "PORT")]
     functions_customhandler_port: Option<String>,
+    /// Set by App Service when its authentication (Easy Auth) is on: under the Functions host the caller of a
+    /// command is then the principal it signed in (X-MS-CLIENT-PRINCIPAL-NAME). Never trusted standalone.
+    #[arg(long, env = "WEBSITE_AUTH_ENABLED", value_name = "BOOL")]
+    website_auth_enabled: Option<String>,
     /// Standalone address, host:port or a port [default: 127.0.0.1:7071].
     #[arg(long, env = "PIESHOP_LISTEN", value_name = "ADDR")]
     listen: Option<String>,

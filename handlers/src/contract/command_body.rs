@@ -11,7 +11,7 @@ use crate::domain::barcode::MAX_BARCODES;
 use crate::domain::command::MAX_NOTE_LEN;
 use crate::domain::ids::NAME_PATTERN;
 use crate::domain::{Action, Amount, Command, CommandId, CommandMeta, ItemKey, LocationId, ProductName, Quantity};
-use crate::domain::{Gtin, LocationKind, LocationName, RemovalReason, ScannerId, Sku, Timestamp, TraceParent, Version};
+use crate::domain::{Caller, Gtin, LocationKind, LocationName, RemovalReason, ScannerId, Sku, Timestamp, TraceParent, Version};
 
 pub(crate) const COMMON_FIELDS: [&str; 6] = ["commandId", "type", "expectedVersion", "scannerId", "occurredAt", "note"];
 
@@ -38,6 +38,8 @@ pub struct ParsedCommand {
     pub request_hash: String,
     /// The trace the command was made in (set by the transport, never by the client's body).
     pub trace: Option<TraceParent>,
+    /// Who sent it, as the transport verified it (never from the body).
+    pub caller: Option<Caller>,
 }
 
 /// What a parsed command names its product by.
@@ -77,6 +79,7 @@ impl ParsedCommand {
             (Target::ByBarcode { .. }, None) => return Err(vec![FieldError::new("barcode", "names no sku")]),
         };
         command.meta.trace = self.trace.clone();
+        command.meta.caller = self.caller.clone();
         Ok(command)
     }
 }
@@ -95,12 +98,14 @@ pub fn parse(value: &Value, path: &str) -> Result<ParsedCommand, Vec<FieldError>
             target: Target::Ready(command),
             request_hash: request_hash(value),
             trace: None,
+            caller: None,
         }),
         (Some(command), Some(barcode)) if fields.errors.is_empty() => Ok(ParsedCommand {
             id: command.id,
             target: Target::ByBarcode { barcode, body: object.clone() },
             request_hash: request_hash(value),
             trace: None,
+            caller: None,
         }),
         _ => Err(fields.errors),
     }
@@ -282,8 +287,10 @@ impl Fields<'_> {
             "must be a string of at most 500 characters",
         );
         CommandMeta {
+            // Set by the transport, never by the body (a body `caller` is an unknown field).
             trace: None,
             unknown_location: false,
+            caller: None,
             expected_version: expected_version.flatten(),
             scanner_id: scanner_id.flatten(),
             occurred_at: occurred_at.flatten(),

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::domain::{
-    CommandId, Event, EventId, EventKind, Gtin, ItemKey, LocationId, Outcome, ProductEvent, ProductName,
+    Caller, CommandId, Event, EventId, EventKind, Gtin, ItemKey, LocationId, Outcome, ProductEvent, ProductName,
 };
 use crate::domain::{LocationEvent, LocationKind, LocationName, Quantity, Stock, TraceParent};
 use crate::domain::{RemovalReason, ScannerId, Sku, StockEvent, Timestamp, TransferId, TransferLeg, Version};
@@ -149,6 +149,8 @@ struct StockData<'a> {
     /// Only when true, so events without it keep the shape they always had.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     unknown_location: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    caller: Option<&'a str>,
 }
 
 /// `LocationDefined` and `LocationRetired`: the location's state after the event.
@@ -162,6 +164,8 @@ struct LocationData<'a> {
     version: Version,
     command_id: String,
     recorded_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    caller: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -179,6 +183,8 @@ struct ProductData<'a> {
     version: Version,
     command_id: String,
     recorded_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    caller: Option<&'a str>,
 }
 
 impl<'a> Data<'a> {
@@ -202,6 +208,7 @@ impl<'a> Data<'a> {
                 from: e.transfer.as_ref().map(|leg| leg.from.as_str()),
                 to: e.transfer.as_ref().map(|leg| leg.to.as_str()),
                 unknown_location: e.unknown_location,
+                caller: e.caller.as_ref().map(Caller::as_str),
             }),
             Event::Product(e) => Data::Product(ProductData {
                 sku: e.sku.as_str(),
@@ -212,6 +219,7 @@ impl<'a> Data<'a> {
                 version: e.version,
                 command_id: e.command_id.to_string(),
                 recorded_at: e.recorded_at.to_string(),
+                caller: e.caller.as_ref().map(Caller::as_str),
             }),
             Event::Location(e) => Data::Location(LocationData {
                 location: e.location.as_str(),
@@ -221,6 +229,7 @@ impl<'a> Data<'a> {
                 version: e.version,
                 command_id: e.command_id.to_string(),
                 recorded_at: e.recorded_at.to_string(),
+                caller: e.caller.as_ref().map(Caller::as_str),
             }),
         }
     }
@@ -392,6 +401,7 @@ fn stock(id: EventId, kind: EventKind, data: &Map<String, Value>) -> Result<Even
         note: optional(data, "note", |v| v.as_str().map(str::to_owned))?,
         unknown_location: optional(data, "unknownLocation", Value::as_bool)?.unwrap_or(false),
         trace: None,
+        caller: caller(data),
     }))
 }
 
@@ -407,6 +417,7 @@ fn location(id: EventId, kind: EventKind, data: &Map<String, Value>) -> Result<E
         command_id: field(data, "commandId", |v| v.as_str().and_then(|s| CommandId::parse(s).ok()))?,
         recorded_at: field(data, "recordedAt", as_timestamp)?,
         trace: None,
+        caller: caller(data),
     }))
 }
 
@@ -422,6 +433,7 @@ fn product(id: EventId, data: &Map<String, Value>) -> Result<Event, DecodeError>
         command_id: field(data, "commandId", |v| v.as_str().and_then(|s| CommandId::parse(s).ok()))?,
         recorded_at: field(data, "recordedAt", as_timestamp)?,
         trace: None,
+        caller: caller(data),
     }))
 }
 
@@ -448,6 +460,12 @@ fn field<T>(
     parse: impl Fn(&Value) -> Option<T>,
 ) -> Result<T, DecodeError> {
     data.get(name).and_then(parse).ok_or(DecodeError::BadField { field: name, message: "missing or invalid" })
+}
+
+/// A caller that does not parse is dropped and the event kept, as a bad trace is: who sent it is a note about
+/// the event, and refusing the event over it would lose stock.
+fn caller(data: &Map<String, Value>) -> Option<Caller> {
+    data.get("caller").and_then(Value::as_str).and_then(Caller::parse)
 }
 
 fn optional<T>(
@@ -517,6 +535,23 @@ mod tests {
         assert_eq!(decode(&broken).unwrap().trace(), None, "a bad trace is dropped, the event kept");
     }
 
+    /// `caller` travels in the data of both schemas; one that is no caller is dropped and the event kept.
+    #[test]
+    fn the_caller_travels_in_both_schemas_and_a_bad_one_is_dropped() {
+        let mut event = sample();
+        if let Event::Stock(e) = &mut event {
+            e.caller = Caller::parse("till-1");
+        }
+        for schema in [Schema::CloudEvents, Schema::EventGrid] {
+            assert_eq!(encode(&event, schema)["data"]["caller"], "till-1");
+            assert_eq!(decode(&encode(&event, schema)).unwrap(), event);
+        }
+        let mut broken = to_cloud_event(&event);
+        broken["data"]["caller"] = json!("x".repeat(crate::domain::caller::MAX_CALLER_LEN + 1));
+        let Event::Stock(decoded) = decode(&broken).unwrap() else { panic!("a stock event") };
+        assert_eq!(decoded.caller, None);
+    }
+
     /// Every optional member set, then none: the JSON is exactly the documented shape, and the text form
     /// the stores keep is the same JSON.
     #[test]
@@ -546,6 +581,7 @@ mod tests {
             note: Some("moved".into()),
             unknown_location: false,
             trace: TraceParent::parse(TRACE),
+            caller: Caller::parse("till-1"),
         });
         let nil = "00000000-0000-0000-0000-000000000000";
         let time = "2026-11-24T01:02:03.456789Z";
@@ -556,7 +592,8 @@ mod tests {
             "data": {"location": "store-1", "sku": "apple-pie", "delta": -3, "amount": 3, "outcome": "applied",
                      "quantity": 7, "version": 5,
                      "commandId": nil, "scannerId": "scanner-7", "occurredAt": time, "recordedAt": time,
-                     "reason": "other", "note": "moved", "transferId": nil, "from": "store-1", "to": "room-2"},
+                     "reason": "other", "note": "moved", "transferId": nil, "from": "store-1", "to": "room-2",
+                     "caller": "till-1"},
         });
         let product = Event::Product(ProductEvent {
             id: EventId(uuid::Uuid::nil()),
@@ -569,6 +606,7 @@ mod tests {
             command_id: command,
             recorded_at: at,
             trace: None,
+            caller: None,
         });
         let expected_product = json!({
             "specversion": "1.0", "id": nil, "source": SOURCE, "subject": "products/apple-pie",
@@ -599,6 +637,7 @@ mod tests {
             command_id: CommandId(uuid::Uuid::nil()),
             recorded_at: Timestamp::parse(time).unwrap(),
             trace: None,
+            caller: None,
         });
         let expected = json!({
             "specversion": "1.0", "id": nil, "source": SOURCE, "subject": "locations/store-1",

@@ -412,6 +412,10 @@ pub struct ActivityEntry {
     #[schema(format = Uuid)]
     pub command_id: String,
     pub scanner_id: Option<String>,
+    /// Who sent the command, as the server verified it: the name of the function key that authorised it, or
+    /// the signed-in principal where the platform's sign-in (Easy Auth) is on; null when not known.
+    #[schema(max_length = 256)]
+    pub caller: Option<String>,
     pub reason: Option<&'static str>,
     #[schema(format = Uuid)]
     pub transfer_id: Option<String>,
@@ -445,6 +449,7 @@ pub fn activity_entry(event: &Event) -> Option<ActivityEntry> {
             version: e.version,
             command_id: e.command_id.to_string(),
             scanner_id: e.scanner_id.as_ref().map(|s| s.as_str().to_owned()),
+            caller: e.caller.as_ref().map(|c| c.as_str().to_owned()),
             reason: e.reason.map(|r| r.as_str()),
             transfer_id: e.transfer.as_ref().map(|t| t.transfer_id.to_string()),
             from: e.transfer.as_ref().map(|t| t.from.to_string()),
@@ -467,6 +472,7 @@ pub fn activity_entry(event: &Event) -> Option<ActivityEntry> {
             version: e.version,
             command_id: e.command_id.to_string(),
             scanner_id: None,
+            caller: e.caller.as_ref().map(|c| c.as_str().to_owned()),
             reason: None,
             transfer_id: None,
             from: None,

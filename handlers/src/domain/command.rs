@@ -1,8 +1,8 @@
 //! The commands scanners and managers send, already parsed: every field here is valid by construction.
 
 use super::{
-    Amount, CommandId, Gtin, ItemKey, LocationId, LocationKind, LocationName, ProductName, Quantity, ScannerId, Sku,
-    Timestamp, TraceParent, TransferId, Version,
+    Amount, Caller, CommandId, Gtin, ItemKey, LocationId, LocationKind, LocationName, ProductName, Quantity, ScannerId,
+    Sku, Timestamp, TraceParent, TransferId, Version,
 };
 
 /// One command with its client-chosen id and optional context.
@@ -31,6 +31,8 @@ pub struct CommandMeta {
     /// A record naming a location that is not defined or is retired, under `UnknownLocations::Refuse` (set by the
     /// application's location check, never by the client's body): its event and answer say `unknownLocation`.
     pub unknown_location: bool,
+    /// Who sent it, as the transport verified it (never from the body; `domain::caller`).
+    pub caller: Option<Caller>,
 }
 
 /// What a command asks for.

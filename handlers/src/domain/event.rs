@@ -1,7 +1,7 @@
 //! Events: facts that happened, each carrying the stream's state after it, so a projection needs nothing else.
 
-use super::{CommandId, EventId, ItemKey, LocationEvent, LocationId, ProductName, Quantity, RemovalReason, ScannerId};
-use super::{Gtin, Sku, Stock, StreamId, Timestamp, TraceParent, TransferId, Version};
+use super::{Caller, CommandId, EventId, ItemKey, LocationEvent, LocationId, ProductName, Quantity, RemovalReason};
+use super::{Gtin, ScannerId, Sku, Stock, StreamId, Timestamp, TraceParent, TransferId, Version};
 
 /// Something that happened to one stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +83,8 @@ pub struct StockEvent {
     pub unknown_location: bool,
     /// The trace of the command that made it.
     pub trace: Option<TraceParent>,
+    /// Who sent the command, as the server verified it.
+    pub caller: Option<Caller>,
 }
 
 /// What a stock command did, by the rules for records (`docs/API.md`, Offline records).
@@ -139,6 +141,8 @@ pub struct ProductEvent {
     pub recorded_at: Timestamp,
     /// The trace of the command that made it.
     pub trace: Option<TraceParent>,
+    /// Who sent the command, as the server verified it.
+    pub caller: Option<Caller>,
 }
 
 impl Event {
@@ -218,5 +222,6 @@ pub(crate) fn received(sku: &str, version: u64) -> Event {
         note: None,
         unknown_location: false,
         trace: None,
+        caller: None,
     })
 }

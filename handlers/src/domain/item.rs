@@ -220,6 +220,7 @@ impl ItemState {
             note: command.meta.note.clone(),
             unknown_location: command.meta.unknown_location,
             trace: command.meta.trace.clone(),
+            caller: command.meta.caller.clone(),
         };
         Ok((next, event, change))
     }
@@ -512,6 +513,7 @@ mod tests {
                 created_at: arrival(),
                 occurred_at: Some(at(11)),
                 trace: None,
+                caller: None,
             };
             let van_count = record(
                 Action::Count { item: ItemKey { location: van.clone(), sku: key().sku }, quantity: Quantity::ZERO },

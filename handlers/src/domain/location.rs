@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Action, Command, CommandId, DomainError, EventId, LocationId, ProductName, StreamId, Timestamp};
-use super::{TraceParent, Version};
+use super::{Caller, TraceParent, Version};
 
 /// A location's display name: the same rule as a product's (1–120 characters, no control characters).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -80,6 +80,8 @@ pub struct LocationEvent {
     pub recorded_at: Timestamp,
     /// The trace of the command that made it.
     pub trace: Option<TraceParent>,
+    /// Who sent the command, as the transport verified it.
+    pub caller: Option<Caller>,
 }
 
 impl LocationState {
@@ -124,6 +126,7 @@ impl LocationState {
             command_id: command.id,
             recorded_at: now,
             trace: command.meta.trace.clone(),
+            caller: command.meta.caller.clone(),
         };
         Ok((next, event))
     }

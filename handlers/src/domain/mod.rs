@@ -3,6 +3,7 @@
 
 pub mod answer;
 pub mod barcode;
+pub mod caller;
 pub mod command;
 pub mod error;
 pub mod event;
@@ -15,6 +16,7 @@ pub mod timestamp;
 pub mod transfer;
 
 pub use barcode::{BarcodeChange, Gtin, ProductRef};
+pub use caller::Caller;
 pub use command::{Action, Command, CommandMeta, RemovalReason};
 pub use error::DomainError;
 pub use event::{Event, EventKind, Outcome, ProductEvent, StockEvent, TransferLeg};
@@ -121,6 +123,7 @@ pub fn decide(
                     created_at: now,
                     occurred_at: command.meta.occurred_at,
                     trace: command.meta.trace.clone(),
+                    caller: command.meta.caller.clone(),
                 }),
                 _ => None,
             };

@@ -83,6 +83,7 @@ impl ProductState {
             command_id: command.id,
             recorded_at: now,
             trace: command.meta.trace.clone(),
+            caller: command.meta.caller.clone(),
         };
         Ok((next, event))
     }

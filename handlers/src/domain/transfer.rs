@@ -5,7 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Action, Amount, Command, CommandMeta, ItemKey, LocationId, Sku, Timestamp, TraceParent, TransferId};
+use super::{
+    Action, Amount, Caller, Command, CommandMeta, ItemKey, LocationId, Sku, Timestamp, TraceParent, TransferId,
+};
 
 /// A transfer whose second half may not have happened yet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +25,9 @@ pub struct PendingTransfer {
     /// The trace of the transfer's command: its second half joins it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace: Option<TraceParent>,
+    /// Who sent the transfer: its second half is theirs too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller: Option<Caller>,
 }
 
 impl PendingTransfer {
@@ -42,7 +47,12 @@ impl PendingTransfer {
                 sku: self.sku.clone(),
                 quantity: self.quantity,
             },
-            meta: CommandMeta { occurred_at: self.occurred_at, trace: self.trace.clone(), ..Default::default() },
+            meta: CommandMeta {
+                occurred_at: self.occurred_at,
+                trace: self.trace.clone(),
+                caller: self.caller.clone(),
+                ..Default::default()
+            },
         }
     }
 
@@ -60,6 +70,7 @@ impl PendingTransfer {
             meta: CommandMeta {
                 note: Some("transfer returned: destination refused it".into()),
                 trace: self.trace.clone(),
+                caller: self.caller.clone(),
                 ..Default::default()
             },
         }

@@ -23,8 +23,10 @@ use crate::contract::command_body::{self, ParsedCommand};
 use crate::contract::command_schema::{BatchBody, CommandBody};
 use crate::contract::command_schema::{BatchResponse, BatchResult, RejectedCommand};
 use crate::contract::views::{self, CommandResponse};
+use crate::domain::Caller;
 use crate::http::Problem;
 use crate::http::body::{BATCH_LIMIT, COMMAND_LIMIT, json_body};
+use crate::http::caller::VerifiedCaller;
 #[allow(unused_imports)]
 use crate::http::responses::{PayloadTooLarge, UnsupportedMediaType};
 use crate::telemetry::{metrics, trace_context};
@@ -67,10 +69,15 @@ fn json_response(status: StatusCode, body: &impl Serialize, replayed: bool) -> R
         (status = 415, response = UnsupportedMediaType),
     )
 )]
-pub async fn post_one(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Result<Response, Problem> {
+pub async fn post_one(
+    State(app): State<Arc<App>>,
+    VerifiedCaller(caller): VerifiedCaller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
     let value = json_body(&headers, body, COMMAND_LIMIT).await?;
     let parsed = command_body::parse(&value, "").map_err(Problem::invalid)?;
-    let reply = execute(&app, parsed).await?;
+    let reply = execute(&app, parsed, caller.as_ref()).await?;
     Ok(json_response(StatusCode::OK, &rendered(&reply), reply.replayed))
 }
 
@@ -91,14 +98,19 @@ pub async fn post_one(State(app): State<Arc<App>>, headers: HeaderMap, body: Bod
         (status = 415, response = UnsupportedMediaType),
     )
 )]
-pub async fn post_batch(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Result<Response, Problem> {
+pub async fn post_batch(
+    State(app): State<Arc<App>>,
+    VerifiedCaller(caller): VerifiedCaller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
     let value = json_body(&headers, body, BATCH_LIMIT).await?;
     let commands = batch_commands(&value)?;
     let mut results = Vec::with_capacity(commands.len());
     for (index, entry) in commands.iter().enumerate() {
         let outcome = match command_body::parse(entry, &format!("commands[{index}].")) {
             Err(errors) => Err(Problem::invalid(errors)),
-            Ok(parsed) => execute(&app, parsed).await,
+            Ok(parsed) => execute(&app, parsed, caller.as_ref()).await,
         };
         results.push(match outcome {
             Ok(reply) => BatchResult::Answered(Box::new(rendered(&reply))),
@@ -115,12 +127,14 @@ fn rendered(reply: &Reply) -> CommandResponse {
     views::command_response(&reply.answer, reply.replayed)
 }
 
-/// Executes one command in a span of its own (in the request's trace, which its events then carry), and counts
-/// it by what it did.
-async fn execute(app: &App, mut parsed: ParsedCommand) -> Result<Reply, Problem> {
+/// Executes one command in a span of its own (in the request's trace, which its events then carry) under the
+/// caller the transport verified (not part of the request hash: a retry under another key replays the first
+/// answer, and the events keep the first caller), and counts it by what it did.
+async fn execute(app: &App, mut parsed: ParsedCommand, caller: Option<&Caller>) -> Result<Reply, Problem> {
     let span = tracing::info_span!("command", command_id = %parsed.id, trace_id = tracing::field::Empty);
     trace_context::adopt(&span, None);
     parsed.trace = trace_context::traceparent(&span);
+    parsed.caller = caller.cloned();
     let started = Instant::now();
     let result = app.commands.execute(&parsed).instrument(span.clone()).await.map_err(|e| Problem::from(&e));
     let outcome = match &result {

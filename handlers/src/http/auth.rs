@@ -15,6 +15,7 @@ use subtle::ConstantTimeEq;
 
 use super::Problem;
 use crate::config::ApiKey;
+use crate::domain::Caller;
 
 /// The header the Functions host reads a function key from.
 pub const KEY_HEADER: &str = "x-functions-key";
@@ -50,11 +51,15 @@ fn digest(text: &str) -> [u8; 32] {
 
 /// Middleware (`from_fn_with_state`): lets the request through only with a valid key, else answers 401
 /// `unauthorized`.
-pub async fn require_key(State(ring): State<Arc<KeyRing>>, request: Request, next: Next) -> Response {
+/// The key's name is left in the request's extensions as its `Caller` (`http::caller`).
+pub async fn require_key(State(ring): State<Arc<KeyRing>>, mut request: Request, next: Next) -> Response {
     let caller = presented_key(&request).and_then(|key| ring.caller(&key).map(str::to_owned));
     match caller {
         Some(caller) => {
             tracing::debug!(%caller, "function key accepted");
+            if let Some(caller) = Caller::parse(&caller) {
+                request.extensions_mut().insert(caller);
+            }
             next.run(request).await
         }
         None => Problem::unauthorized().into_response(),

@@ -17,14 +17,19 @@ const MANAGER_KEY: &str = "manager+key/9a8b7c6d5e4f3a2b==";
 const WRONG_KEY: &str = "till-key-5c0f1e2d3a4b5c6d7e8e";
 
 /// The handler binary running standalone, its stdout and stderr captured to files, killed on drop.
-struct Standalone {
+pub(crate) struct Standalone {
     server: process::Standalone,
-    dir: tempfile::TempDir,
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Standalone {
     /// Starts the binary listening on `host:<free port>` with `keys` as `PIESHOP_API_KEYS` (none if `None`).
-    fn start(host: &str, keys: Option<&str>) -> Self {
+    pub(crate) fn start(host: &str, keys: Option<&str>) -> Self {
+        Self::start_with(host, keys, &[])
+    }
+
+    /// As `start`, with more environment variables.
+    pub(crate) fn start_with(host: &str, keys: Option<&str>, env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut command = crate::helpers::handler_command();
         command
@@ -36,11 +41,12 @@ impl Standalone {
         if let Some(keys) = keys {
             command.env("PIESHOP_API_KEYS", keys);
         }
+        command.envs(env.iter().copied());
         Self { server: process::Standalone::spawn(&mut command, host), dir }
     }
 
     /// Waits (with a deadline) until the server answers `GET /api/health`.
-    async fn ready(self) -> Self {
+    pub(crate) async fn ready(self) -> Self {
         let ready = self.server.ready(Duration::from_secs(30)).await;
         assert!(ready, "handler never became ready; output:\n{}", self.output());
         self
@@ -52,7 +58,7 @@ impl Standalone {
         status.unwrap_or_else(|| panic!("handler did not exit; output:\n{}", self.output()))
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         self.server.url(path)
     }
 
@@ -62,8 +68,14 @@ impl Standalone {
         format!("{}{}", read("stdout"), read("stderr"))
     }
 
+    /// Stops the process and returns everything it printed, and its data directory.
+    pub(crate) fn stop_keeping_data(mut self) -> (String, tempfile::TempDir) {
+        self.server.process.kill();
+        (self.output(), self.dir)
+    }
+
     /// Stops the process and returns everything it printed.
-    fn stop(mut self) -> String {
+    pub(crate) fn stop(mut self) -> String {
         self.server.process.kill();
         self.output()
     }

@@ -8,6 +8,7 @@ mod application_insights;
 mod auth;
 mod bad_input;
 mod barcodes;
+mod caller;
 mod commands;
 mod deadletters;
 mod guarantees;

@@ -6,7 +6,7 @@ use pieshop::domain::{Event, EventKind, LocationId, Sku, TransferId, TransferLeg
 use pieshop::ports::ReadModel;
 use pieshop::ports::read_model::{ActivityQuery, Applied, InventoryQuery};
 
-use crate::support::{key, location, product, stock};
+use crate::support::{key, location, product, sent_by, stock};
 
 fn all(limit: usize) -> InventoryQuery {
     InventoryQuery { limit, ..Default::default() }
@@ -144,6 +144,35 @@ pub async fn activity_is_newest_first_once_per_event(model: Arc<dyn ReadModel>) 
     assert_eq!(model.as_of().await.unwrap(), Some(events[2].recorded_at()));
 }
 
+/// Activity entries say who sent each command (and nothing where nobody is known), for stock and products alike.
+pub async fn activity_keeps_who_sent_each_command(model: Arc<dyn ReadModel>) {
+    let events = [
+        sent_by(stock("store-1", "apple-pie", 1, 1, 0), "till-1"),
+        stock("store-1", "apple-pie", 2, 2, 5),
+        sent_by(product("apple-pie", "Apple pie", None, 1), "dana@pieshop.example"),
+    ];
+    apply_all(&model, &events).await;
+    let query = ActivityQuery { sku: Some(Sku::parse("apple-pie").unwrap()), limit: 10, ..Default::default() };
+    let logged = model.activity(&query).await.unwrap();
+    let callers = |events: &[Event]| {
+        let mut callers: Vec<_> = events.iter().map(|e| (e.id(), caller_of(e))).collect();
+        callers.sort();
+        callers
+    };
+    assert_eq!(callers(&logged), callers(&events));
+    assert!(
+        logged.iter().any(|e| caller_of(e).is_none()) && logged.iter().filter(|e| caller_of(e).is_some()).count() == 2
+    );
+}
+
+fn caller_of(event: &Event) -> Option<String> {
+    match event {
+        Event::Stock(e) => e.caller.as_ref().map(ToString::to_string),
+        Event::Product(e) => e.caller.as_ref().map(ToString::to_string),
+        Event::Location(e) => e.caller.as_ref().map(ToString::to_string),
+    }
+}
+
 /// An event overtaken by a newer one changes no item, yet it happened: the log shows it, once.
 pub async fn an_overtaken_event_is_logged_once_though_stale(model: Arc<dyn ReadModel>) {
     let (v1, v2) = (stock("store-1", "apple-pie", 1, 1, 0), stock("store-1", "apple-pie", 2, 2, 5));
@@ -267,6 +296,7 @@ macro_rules! read_model_contract {
                 products_name_items_and_set_low_stock, inventory_filters_sorts_and_pages,
                 search_matches_words_of_names_and_skus, the_summary_totals_products_and_locations,
                 activity_is_newest_first_once_per_event, an_overtaken_event_is_logged_once_though_stale,
+                activity_keeps_who_sent_each_command,
                 an_empty_read_model_answers_empty,
                 a_rebuild_replaces_the_read_model_with_the_replayed_events,
                 a_batch_applies_in_order_with_an_outcome_per_event,

@@ -63,6 +63,7 @@ pub fn stock(location: &str, sku: &str, version: u64, quantity: u32, seconds: u3
         note: None,
         unknown_location: false,
         trace: None,
+        caller: None,
     })
 }
 
@@ -81,6 +82,7 @@ pub fn location(location: &str, name: &str, retired: bool, version: u64) -> Even
         command_id: command,
         recorded_at: Timestamp::now(),
         trace: None,
+        caller: None,
     })
 }
 
@@ -109,5 +111,17 @@ pub fn product_with_barcodes(
         command_id: command,
         recorded_at: Timestamp::now(),
         trace: None,
+        caller: None,
     })
+}
+
+/// `event` as sent by `caller` (API 1.2 "Who did it").
+pub fn sent_by(mut event: Event, caller: &str) -> Event {
+    let caller = pieshop::domain::Caller::parse(caller);
+    match &mut event {
+        Event::Stock(e) => e.caller = caller,
+        Event::Product(e) => e.caller = caller,
+        Event::Location(e) => e.caller = caller,
+    }
+    event
 }

@@ -10,7 +10,7 @@ use pieshop::domain::{
 use pieshop::ports::WriteStore;
 use pieshop::ports::write_store::{CommandOutcome, Commit, CommitResult, EventRef};
 
-use crate::support::{key, location, stock, stream};
+use crate::support::{key, location, sent_by, stock, stream};
 
 fn item(location: &str, sku: &str, quantity: u32, version: u64) -> Aggregate {
     Aggregate::Item(ItemState {
@@ -142,6 +142,7 @@ pub async fn a_pending_transfer_is_listed_until_finished(store: Arc<dyn WriteSto
         created_at: Timestamp::parse("2026-01-15T10:00:00Z").unwrap(),
         occurred_at: None,
         trace: None,
+        caller: None,
     };
     let (mut first, _) = commit(1, None, vec![stock("store-1", "apple-pie", 1, 10, 0)]);
     first.transfer = Some(transfer.clone());
@@ -239,6 +240,29 @@ pub async fn the_ledger_sums_what_a_read_names(store: Arc<dyn WriteStore>) {
     assert_eq!(sum(None, None).await, -2, "what the count compacted is gone");
 }
 
+/// Who sent a command is kept with its events and with a transfer's pending second half, which is theirs too.
+pub async fn events_and_pending_transfers_keep_their_caller(store: Arc<dyn WriteStore>) {
+    let event = sent_by(stock("store-1", "apple-pie", 1, 10, 0), "till-1");
+    let transfer = PendingTransfer {
+        transfer_id: TransferId(uuid::Uuid::new_v4()),
+        from: key("store-1", "apple-pie").location,
+        to: key("van", "apple-pie").location,
+        sku: key("store-1", "apple-pie").sku,
+        quantity: Amount::new(3).unwrap(),
+        created_at: Timestamp::parse("2026-01-15T10:00:00Z").unwrap(),
+        occurred_at: None,
+        trace: None,
+        caller: pieshop::domain::Caller::parse("dana@pieshop.example"),
+    };
+    let (mut first, _) = commit(1, None, vec![event.clone()]);
+    first.transfer = Some(transfer.clone());
+    store.commit(first).await.unwrap();
+    assert_eq!(store.events().await.unwrap(), vec![event]);
+    let later = Timestamp::parse("2030-01-01T00:00:00Z").unwrap();
+    assert_eq!(store.pending_transfers(later, 10).await.unwrap(), vec![transfer.clone()]);
+    assert_eq!(transfer.in_leg().meta.caller.map(|c| c.to_string()).as_deref(), Some("dana@pieshop.example"));
+}
+
 /// Markers inside the idempotency window are never forgotten (Cosmos DB expires its own by `ttl`).
 pub async fn markers_inside_the_window_are_kept(store: Arc<dyn WriteStore>) {
     let (first, command) = commit(1, None, vec![stock("store-1", "apple-pie", 1, 10, 0)]);
@@ -306,7 +330,7 @@ macro_rules! write_store_contract {
                 a_pending_transfer_is_listed_until_finished, aggregates_lists_every_stream,
                 a_command_id_used_on_another_stream_returns_the_first_outcome, a_commit_answers_the_new_etag,
                 the_ledger_sums_what_a_read_names, markers_inside_the_window_are_kept,
-                a_location_is_a_stream_of_its_own);
+                a_location_is_a_stream_of_its_own, events_and_pending_transfers_keep_their_caller);
         }
     };
     (@cases $make:expr; $($case:ident),*) => {

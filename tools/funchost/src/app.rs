@@ -41,6 +41,9 @@ pub enum HttpMode {
     /// `enableForwardingHttpRequest`: a copy of the request sent with `HttpClient`, the answer read whole before
     /// it is returned ("response streaming is not available"); what a host without proxying does.
     Forward,
+    /// Neither setting: the default protocol, the request as `Data.req` of a `{Data, Metadata}` envelope POSTed
+    /// to `/<function>`, the answer as the `res` output (`http_envelope.rs`).
+    Envelope,
 }
 
 impl HttpMode {
@@ -50,6 +53,7 @@ impl HttpMode {
         match (proxying && host_proxies, forwarding) {
             (true, _) => Some(HttpMode::Proxy),
             (false, true) => Some(HttpMode::Forward),
+            (false, false) if !proxying => Some(HttpMode::Envelope),
             (false, false) => None,
         }
     }
@@ -58,6 +62,7 @@ impl HttpMode {
         match self {
             HttpMode::Proxy => "proxy",
             HttpMode::Forward => "forward",
+            HttpMode::Envelope => "envelope",
         }
     }
 }
@@ -103,12 +108,6 @@ impl App {
         };
         let proxying = handler["enableProxyingHttpRequest"].as_bool() == Some(true);
         let forwarding = handler["enableForwardingHttpRequest"].as_bool() == Some(true);
-        if !proxying && !forwarding {
-            bail!(
-                "host.json: this stand-in serves HTTP functions through customHandler.enableProxyingHttpRequest or \
-                 enableForwardingHttpRequest, and neither is true"
-            );
-        }
         let route_prefix = match host.pointer("/extensions/http/routePrefix") {
             Some(Value::String(prefix)) => prefix.trim_matches('/').to_owned(),
             _ => "api".to_owned(),
@@ -211,6 +210,7 @@ mod tests {
         assert_eq!(HttpMode::pick(true, true, false), Some(HttpMode::Forward), "an older host ignores it");
         assert_eq!(HttpMode::pick(false, true, true), Some(HttpMode::Forward));
         assert_eq!(HttpMode::pick(true, false, false), None, "nothing an older host knows");
+        assert_eq!(HttpMode::pick(false, false, true), Some(HttpMode::Envelope), "neither: the default protocol");
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let app = App::read(&root).unwrap();
         assert!(app.proxying && app.forwarding, "the repository's host.json asks for both");

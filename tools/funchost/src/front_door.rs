@@ -19,6 +19,8 @@ use futures::TryStreamExt;
 use http::{HeaderName, StatusCode};
 
 use crate::app::{App, AuthLevel, HttpMode, Trigger};
+use crate::easy_auth::EasyAuth;
+use crate::http_envelope::{self, HttpInvocation};
 use crate::instances::Instances;
 use crate::invoke::HOST_VERSION;
 use crate::keys::{self, Keys};
@@ -37,6 +39,8 @@ pub struct FrontDoor {
     pub instances: Arc<Instances>,
     pub client: reqwest::Client,
     pub mode: HttpMode,
+    /// App Service authentication in front of the host (`easy_auth`).
+    pub easy_auth: EasyAuth,
 }
 
 /// Hop-by-hop headers are the connection's, not the message's (RFC 9110 §7.6.1).
@@ -64,8 +68,20 @@ fn route<'a>(app: &'a App, method: &http::Method, path: &str) -> Option<(&'a str
     candidates.first().map(|(_, name, auth)| (*name, *auth))
 }
 
-/// Every request the admin and Event Grid routes did not take.
-pub async fn handle(State(door): State<Arc<FrontDoor>>, request: Request) -> Response {
+/// The route values of `function`'s template for `path` (the envelope's `Params`).
+fn route_values(app: &App, function: &str, path: &str) -> std::collections::BTreeMap<String, String> {
+    let template = app.functions.iter().find(|f| f.name == function).and_then(|f| match &f.trigger {
+        Trigger::Http { route, .. } => Some(route),
+        _ => None,
+    });
+    template.and_then(|t| t.matches(path)).unwrap_or_default()
+}
+
+/// Every request the admin and Event Grid routes did not take. Easy Auth, when on, sees it first (the platform
+/// runs before the host); the key the host checks and passes on as it came, and nothing about which key matched
+/// (`docs/protocol/caller-identity.md`).
+pub async fn handle(State(door): State<Arc<FrontDoor>>, mut request: Request) -> Response {
+    door.easy_auth.apply(request.headers_mut());
     let prefix = format!("/{}", door.app.route_prefix);
     let path = request.uri().path();
     let below = match path.strip_prefix(&prefix) {
@@ -76,7 +92,8 @@ pub async fn handle(State(door): State<Arc<FrontDoor>>, request: Request) -> Res
         }
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
-    let Some((function, auth)) = route(&door.app, request.method(), below.trim_end_matches('/')) else {
+    let below = below.trim_end_matches('/').to_owned();
+    let Some((function, auth)) = route(&door.app, request.method(), &below) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let presented = keys::presented(request.headers(), request.uri().query());
@@ -87,7 +104,23 @@ pub async fn handle(State(door): State<Arc<FrontDoor>>, request: Request) -> Res
     let Some((instance, port)) = door.instances.pick(pinned).await else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
-    let mut response = pass(&door.client, door.mode, instance, port, request).await;
+    let mut response = match door.mode {
+        HttpMode::Envelope => {
+            let (mut parts, body) = request.into_parts();
+            parts.headers.remove(INSTANCE_HEADER);
+            let Ok(body) = axum::body::to_bytes(body, MAX_REQUEST).await else {
+                return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+            };
+            let grant = presented.as_deref().and_then(|key| door.keys.grant(function, key));
+            let params = route_values(&door.app, function, &below);
+            let easy_auth = door.easy_auth == EasyAuth::On;
+            let invocation = HttpInvocation { function, parts: &parts, body: &body, params, grant, easy_auth };
+            let mut response = http_envelope::invoke(&door.client, port, &invocation).await;
+            response.headers_mut().insert(INSTANCE_HEADER, instance.into());
+            response
+        }
+        HttpMode::Proxy | HttpMode::Forward => pass(&door.client, door.mode, instance, port, request).await,
+    };
     response.headers_mut().insert(MODE_HEADER, http::HeaderValue::from_static(door.mode.name()));
     response
 }
@@ -103,7 +136,7 @@ async fn pass(client: &reqwest::Client, mode: HttpMode, instance: usize, port: u
         || parts.headers.get(http::header::CONTENT_LENGTH).is_some_and(|v| v != "0");
     let body = match mode {
         HttpMode::Proxy => reqwest::Body::wrap_stream(body.into_data_stream()),
-        HttpMode::Forward => match axum::body::to_bytes(body, MAX_REQUEST).await {
+        HttpMode::Forward | HttpMode::Envelope => match axum::body::to_bytes(body, MAX_REQUEST).await {
             Ok(bytes) if bytes.is_empty() => reqwest::Body::from(Vec::new()),
             Ok(bytes) => reqwest::Body::from(bytes),
             Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
@@ -141,7 +174,7 @@ async fn pass(client: &reqwest::Client, mode: HttpMode, instance: usize, port: u
     response.headers_mut().insert(INSTANCE_HEADER, instance.into());
     *response.body_mut() = match mode {
         HttpMode::Proxy => Body::from_stream(answer.bytes_stream().map_err(std::io::Error::other)),
-        HttpMode::Forward => match answer.bytes().await {
+        HttpMode::Forward | HttpMode::Envelope => match answer.bytes().await {
             Ok(bytes) => Body::from(bytes),
             // The worker died while answering: the host fails the invocation.
             Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),

@@ -45,12 +45,20 @@ impl Keys {
 
     /// The level the presented key grants for `function` (`None`: no key or a wrong one).
     fn level(&self, function: &str, presented: &str) -> Option<AuthLevel> {
+        self.grant(function, presented).map(|(_, level)| level)
+    }
+
+    /// The matching key's name and the level it grants for `function`, looked up in the host's order: the master
+    /// key (named `master`), host keys, then the function's own keys (`SecretManager.GetAuthorizationLevelAsync`).
+    pub fn grant(&self, function: &str, presented: &str) -> Option<(String, AuthLevel)> {
         if presented == self.master_key {
-            return Some(AuthLevel::Admin);
+            return Some(("master".into(), AuthLevel::Admin));
         }
-        let host = self.host_keys.values().any(|k| k == presented);
-        let own = self.function_keys.get(function).is_some_and(|keys| keys.values().any(|k| k == presented));
-        (host || own).then_some(AuthLevel::Function)
+        let named =
+            |keys: &BTreeMap<String, String>| keys.iter().find(|(_, k)| *k == presented).map(|(n, _)| n.clone());
+        let host = named(&self.host_keys);
+        let own = || self.function_keys.get(function).and_then(named);
+        host.or_else(own).map(|name| (name, AuthLevel::Function))
     }
 
     /// Whether a request with `presented` may invoke `function`, which requires `required`.
@@ -106,6 +114,15 @@ mod tests {
         assert!(!keys.allows("relay", Admin, Some("host-key")) && keys.allows("relay", Admin, Some("master-key")));
         assert!(!keys.allows("command", Function, None) && !keys.allows("command", Function, Some("nope")));
         assert!(keys.allows("command", Anonymous, None));
+    }
+
+    #[test]
+    fn a_grant_names_the_key_that_matched() {
+        let keys = keys();
+        assert_eq!(keys.grant("command", "command-key"), Some(("till-1".into(), AuthLevel::Function)));
+        assert_eq!(keys.grant("command", "host-key"), Some(("default".into(), AuthLevel::Function)));
+        assert_eq!(keys.grant("command", "master-key"), Some(("master".into(), AuthLevel::Admin)));
+        assert_eq!(keys.grant("query", "command-key"), None);
     }
 
     #[test]

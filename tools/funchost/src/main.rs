@@ -6,8 +6,10 @@
 
 mod app;
 mod cosmos;
+mod easy_auth;
 mod eventgrid;
 mod front_door;
+mod http_envelope;
 mod instances;
 mod invoke;
 mod keys;
@@ -43,6 +45,7 @@ use clap::Parser;
 use http::StatusCode;
 
 use crate::app::{App, AuthLevel, HttpMode, Trigger};
+use crate::easy_auth::EasyAuth;
 use crate::eventgrid::{Grid, Policy};
 use crate::front_door::FrontDoor;
 use crate::instances::{Instances, Launch};
@@ -104,6 +107,10 @@ struct Args {
     /// (`enableForwardingHttpRequest`), reading each answer whole. Default: a current host, which proxies.
     #[arg(long, env = "FUNCHOST_HOST_WITHOUT_PROXYING")]
     host_without_proxying: bool,
+    /// Put App Service authentication (Easy Auth) in front of the app: client-sent principal headers are
+    /// stripped, `x-funchost-principal: <name>` signs a user in, and instances get WEBSITE_AUTH_ENABLED=True.
+    #[arg(long, env = "FUNCHOST_EASY_AUTH")]
+    easy_auth: bool,
     /// Run timers every N ms instead of on their schedule (0: never; the admin API still runs them).
     #[arg(long)]
     timer_period_ms: Option<u64>,
@@ -143,6 +150,10 @@ async fn main() -> anyhow::Result<()> {
     settings.insert("EVENTGRID_TOPIC_ENDPOINT".into(), format!("{base}/eventgrid/api/events"));
     settings.insert("EVENTGRID_TOPIC_KEY".into(), topic_key.clone());
     settings.insert("PIESHOP_DATA_DIR".into(), state_dir.join("data").display().to_string());
+    let easy_auth = if args.easy_auth { EasyAuth::On } else { EasyAuth::Off };
+    if easy_auth == EasyAuth::On {
+        settings.insert(easy_auth::ENABLED_SETTING.into(), "True".into());
+    }
     if args.cosmos_emulator {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let endpoint = cosmos::serve(listener, "pieshop", "inventory").await?;
@@ -208,7 +219,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let admin = Arc::new(Admin { keys: keys.clone(), instances: instances.clone(), timers, client: client.clone() });
-    let door = Arc::new(FrontDoor { app, keys, instances, client, mode });
+    let door = Arc::new(FrontDoor { app, keys, instances, client, mode, easy_auth });
 
     let router = Router::new()
         .route("/eventgrid/api/events", post(eventgrid::publish))
