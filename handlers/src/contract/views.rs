@@ -178,7 +178,7 @@ pub struct InventoryItem {
     pub updated_at: String,
 }
 
-fn inventory_item(item: &ItemView) -> InventoryItem {
+pub fn inventory_item(item: &ItemView) -> InventoryItem {
     InventoryItem {
         location: item.location.to_string(),
         sku: item.sku.to_string(),
@@ -416,13 +416,15 @@ pub fn activity_entry(event: &Event) -> ActivityEntry {
 #[serde(rename_all = "camelCase")]
 pub struct ActivityView {
     pub events: Vec<ActivityEntry>,
+    /// Pass as `cursor` for the next (older) page; null on the last.
+    pub next_cursor: Option<String>,
     #[schema(format = DateTime)]
     pub as_of: Option<String>,
 }
 
 /// `GET /api/activity`.
-pub fn activity(events: &[Event], stamp: Option<Timestamp>) -> ActivityView {
-    ActivityView { events: events.iter().map(activity_entry).collect(), as_of: as_of(stamp) }
+pub fn activity(events: &[Event], next_cursor: Option<String>, stamp: Option<Timestamp>) -> ActivityView {
+    ActivityView { events: events.iter().map(activity_entry).collect(), next_cursor, as_of: as_of(stamp) }
 }
 
 /// `GET /api/health`.
