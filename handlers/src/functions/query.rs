@@ -232,9 +232,8 @@ pub struct ActivityParams {
     location: Option<String>,
     #[param(value_type = Option<IdentifierFilter>, inline)]
     sku: Option<String>,
-    /// Event types, as the events name them (`pieshop.StockReceived`) or without the prefix (`StockReceived`);
-    /// several comma-separated, or the parameter repeated.
-    #[param(schema_with = event_types, example = "StockReceived,StockRemoved")]
+    /// Event types (described by `event_types`).
+    #[param(schema_with = event_types)]
     r#type: Option<String>,
     /// Events recorded at or after this instant (RFC 3339).
     #[param(value_type = Option<String>, format = DateTime, example = "2026-01-15T00:00:00Z")]
@@ -268,6 +267,11 @@ fn event_types() -> utoipa::openapi::Object {
     utoipa::openapi::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
         .pattern(Some(format!("^({one}(,{one})*)?$")))
+        .description(Some(
+            "Event types, as the events name them (`pieshop.StockReceived`) or without the prefix \
+             (`StockReceived`); several comma-separated, or the parameter repeated. An unknown one is a 400.",
+        ))
+        .examples([serde_json::json!("StockReceived,StockRemoved")])
         .build()
 }
 

@@ -11,6 +11,7 @@ mod commands;
 mod deadletters;
 mod guarantees;
 mod helpers;
+mod history;
 mod host_protocol;
 #[cfg(feature = "azure")]
 mod ingestion;
