@@ -235,11 +235,11 @@ pub struct ActivityParams {
     /// Event types (described by `event_types`).
     #[param(schema_with = event_types)]
     r#type: Option<String>,
-    /// Events recorded at or after this instant (RFC 3339).
-    #[param(value_type = Option<String>, format = DateTime, example = "2026-01-15T00:00:00Z")]
+    /// Events recorded at or after this instant (described by `since`).
+    #[param(schema_with = since)]
     from: Option<String>,
-    /// Events recorded before this instant (RFC 3339; later than `from`).
-    #[param(value_type = Option<String>, format = DateTime, example = "2026-01-22T00:00:00Z")]
+    /// Events recorded before this instant (described by `until`).
+    #[param(schema_with = until)]
     to: Option<String>,
     /// Events per page (default 50).
     #[param(minimum = 1, maximum = 500)]
@@ -258,6 +258,23 @@ pub struct ExportParams {
     /// `If-None-Match` are then not used); `json` (the default, unless `Accept` prefers `text/csv`).
     #[param(pattern = "^(json|csv)?$", example = "csv")]
     format: Option<String>,
+}
+
+/// An instant filter's schema: an RFC 3339 date-time, or empty (no filter, as for every filter).
+fn since() -> utoipa::openapi::Schema {
+    instant_filter("Events recorded at or after this instant (RFC 3339, e.g. `2026-01-15T00:00:00Z`).")
+}
+
+fn until() -> utoipa::openapi::Schema {
+    instant_filter("Events recorded before this instant (RFC 3339, later than `from`).")
+}
+
+fn instant_filter(description: &str) -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    let instant =
+        ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)));
+    let empty = ObjectBuilder::new().schema_type(Type::String).max_length(Some(0));
+    utoipa::openapi::Schema::AnyOf(AnyOfBuilder::new().item(instant).item(empty).description(Some(description)).build())
 }
 
 /// The `type` filter's schema: known type names, either form, comma-separated.

@@ -9,6 +9,7 @@ mod auth;
 mod bad_input;
 mod commands;
 mod deadletters;
+mod export_memory;
 mod guarantees;
 mod helpers;
 mod history;
