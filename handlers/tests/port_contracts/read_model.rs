@@ -293,6 +293,9 @@ pub async fn activity_pages_through_the_whole_history_each_event_once(model: Arc
     assert_eq!(seen, expected, "appends while paging change no page after the first");
 }
 
+/// location, sku, type, from, to.
+type Filters<'a> = (Option<&'a str>, Option<&'a str>, Option<EventKind>, Option<Timestamp>, Option<Timestamp>);
+
 pub async fn activity_filters_combine_and_page(model: Arc<dyn ReadModel>) {
     let events = history(600);
     apply_in_batches(&model, &events).await;
@@ -311,7 +314,7 @@ pub async fn activity_filters_combine_and_page(model: Arc<dyn ReadModel>) {
             && from.is_none_or(|f| s.recorded_at >= f)
             && to.is_none_or(|t| s.recorded_at < t)
     };
-    let cases: [(Option<&str>, Option<&str>, Option<EventKind>, Option<Timestamp>, Option<Timestamp>); 6] = [
+    let cases: [Filters; 6] = [
         (Some("store-1"), Some("item-1"), None, None, None),
         (None, None, Some(EventKind::StockRemoved), None, None),
         (None, None, None, Some(at(30)), Some(at(90))),
