@@ -7,7 +7,7 @@
 set -euo pipefail
 
 usage() {
-  echo "usage: scripts/fuzz.sh [--seconds N] [target ...]   (targets: command_body event_decode host_envelope; N defaults to 20)" >&2
+  echo "usage: scripts/fuzz.sh [--seconds N] [target ...]   (targets: command_body event_decode host_envelope export; N defaults to 20)" >&2
   exit 2
 }
 
@@ -21,7 +21,7 @@ while (($#)); do
     *) targets+=("$1"); shift ;;
   esac
 done
-((${#targets[@]})) || targets=(command_body event_decode host_envelope)
+((${#targets[@]})) || targets=(command_body event_decode host_envelope export)
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root/fuzz"

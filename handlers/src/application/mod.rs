@@ -1,13 +1,15 @@
 //! The application: the use cases, over the ports only. Executing a command exactly once (`commands`), the transfer
-//! saga (`transfers`), the location check under `PIESHOP_UNKNOWN_LOCATIONS=refuse` (`location_check`), publishing what was committed (`dispatch`) and sweeping what was not (`relay`), projecting
-//! events (`projection`), answering queries through the cache (`queries`), the operator's reconciliation and
-//! rebuild (`operator`), and replaying what Event Grid dead-lettered (`deadletters`). Nothing here knows HTTP, the
-//! Functions host or an adapter.
+//! saga (`transfers`), the location check under `PIESHOP_UNKNOWN_LOCATIONS=refuse` (`location_check`), publishing
+//! what was committed (`dispatch`) and sweeping what was not (`relay`), projecting events (`projection`), answering
+//! queries through the cache (`queries`), exporting listings as CSV page by page (`export`), the operator's
+//! reconciliation and rebuild (`operator`), and replaying what Event Grid dead-lettered (`deadletters`). Nothing here
+//! knows HTTP, the Functions host or an adapter.
 
 pub mod changes;
 pub mod commands;
 pub mod deadletters;
 pub mod dispatch;
+pub mod export;
 pub mod group_apply;
 pub mod health;
 pub mod location_check;

@@ -16,12 +16,14 @@ use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 use super::changes::Changes;
+use super::export::Exports;
+use crate::contract::csv::CsvError;
 use crate::contract::views;
-use crate::domain::{ItemKey, LocationId, Sku, Timestamp};
+use crate::domain::{EventId, ItemKey, LocationId, Sku, Timestamp};
 use crate::ports::{ReadModel, ReadModelError, ResponseCache};
 
 /// What the queries ask: the read model's own query types.
-pub use crate::ports::read_model::{ActivityQuery, InventoryQuery};
+pub use crate::ports::read_model::{ActivityPosition, ActivityQuery, InventoryQuery};
 
 /// Waiting queries re-read the read model this often even without a local change signal: in Azure the event may
 /// have been applied by another instance.
@@ -37,6 +39,9 @@ pub enum QueryError {
     /// Views are plain structs of strings and numbers: only a bug gets here.
     #[error("answer could not be encoded: {0}")]
     Encoding(#[from] serde_json::Error),
+    /// The same for an export's rows.
+    #[error(transparent)]
+    Csv(#[from] CsvError),
 }
 
 /// When to answer.
@@ -91,6 +96,27 @@ pub fn decode_cursor(text: &str) -> Result<(Sku, LocationId), BadCursor> {
     Ok((Sku::parse(&sku).map_err(|_| BadCursor)?, LocationId::parse(&location).map_err(|_| BadCursor)?))
 }
 
+/// Activity's `nextCursor` is the position of a page's last event, tagged so that no other listing's cursor
+/// reads as one: base64url-encoded JSON, opaque to clients.
+fn encode_activity_cursor(position: &ActivityPosition) -> String {
+    URL_SAFE_NO_PAD
+        .encode(json!(["activity", position.recorded_at.to_string(), position.event_id.to_string()]).to_string())
+}
+
+/// The position an activity page continues from (older than it), from the `nextCursor` of the page before.
+pub fn decode_activity_cursor(text: &str) -> Result<ActivityPosition, BadCursor> {
+    let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| BadCursor)?;
+    let (tag, recorded_at, event_id): (String, String, String) =
+        serde_json::from_slice(&bytes).map_err(|_| BadCursor)?;
+    if tag != "activity" {
+        return Err(BadCursor);
+    }
+    Ok(ActivityPosition {
+        recorded_at: Timestamp::parse(&recorded_at).map_err(|_| BadCursor)?,
+        event_id: EventId::parse(&event_id).map_err(|_| BadCursor)?,
+    })
+}
+
 /// An answer's JSON text.
 fn encode(view: &impl serde::Serialize) -> Result<Bytes, QueryError> {
     Ok(Bytes::from(serde_json::to_vec(view)?))
@@ -140,12 +166,16 @@ impl QueryService {
         .await
     }
 
-    /// The newest events.
+    /// A page of events, newest first (`nextCursor` fetches the older ones).
     pub async fn activity(&self, query: &ActivityQuery, wait: &Wait) -> Result<Answer, QueryError> {
         self.answer(&format!("activity:{query:?}"), wait, || async {
-            let events = self.read_model.activity(query).await?;
+            let page = ActivityQuery { limit: query.limit + 1, ..query.clone() };
+            let mut events = self.read_model.activity(&page).await?;
+            let more = events.len() > query.limit;
+            events.truncate(query.limit);
+            let next = events.last().filter(|_| more).map(|last| encode_activity_cursor(&ActivityPosition::of(last)));
             let as_of = self.read_model.as_of().await?;
-            encode(&views::activity(&events, as_of))
+            encode(&views::activity(&events, next, as_of))
         })
         .await
     }
@@ -177,6 +207,11 @@ impl QueryService {
             }
             return Ok(AtVersion::Stale(self.item_body(key).await));
         }
+    }
+
+    /// The listings as CSV exports, read past the cache: an export is read page by page as it is sent.
+    pub fn exports(&self) -> Exports {
+        Exports::new(self.read_model.clone())
     }
 
     /// The `recordedAt` of the newest event the read model holds (`None` when empty).
@@ -254,6 +289,24 @@ mod tests {
         let not_ours = URL_SAFE_NO_PAD.encode(r#"["Apple Pie","store-1"]"#);
         for bad in ["", "not base64!", "e30", not_ours.as_str()] {
             assert!(decode_cursor(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_activity_cursor_reads_back_as_its_position_and_no_other_listings_cursor_is_one() {
+        let position = ActivityPosition {
+            recorded_at: Timestamp::parse("2026-01-15T10:30:00.000001Z").unwrap(),
+            event_id: EventId::parse("6f1b3c9e-3f4a-4a53-9a6e-0b7f1f0c2d11").unwrap(),
+        };
+        assert_eq!(decode_activity_cursor(&encode_activity_cursor(&position)).unwrap(), position);
+        let (sku, location) = (Sku::parse("apple-pie").unwrap(), LocationId::parse("store-1").unwrap());
+        let inventory = encode_cursor(&sku, &location);
+        assert!(decode_activity_cursor(&inventory).is_err(), "an inventory cursor is not an activity cursor");
+        assert!(decode_cursor(&encode_activity_cursor(&position)).is_err(), "nor the other way round");
+        let untagged = URL_SAFE_NO_PAD.encode(r#"["2026-01-15T10:30:00Z","6f1b3c9e-3f4a-4a53-9a6e-0b7f1f0c2d11"]"#);
+        let bad_time = URL_SAFE_NO_PAD.encode(r#"["activity","yesterday","6f1b3c9e-3f4a-4a53-9a6e-0b7f1f0c2d11"]"#);
+        for bad in ["", "not base64!", untagged.as_str(), bad_time.as_str()] {
+            assert!(decode_activity_cursor(bad).is_err(), "{bad}");
         }
     }
 }

@@ -1,9 +1,10 @@
-//! The wire contract of `docs/API.md`: command bodies in, events out and in, JSON views out.
+//! The wire contract of `docs/API.md`: command bodies in, events out and in, JSON views and CSV exports out.
 //! Everything that knows a JSON field name lives here; the domain never sees JSON.
 
 pub mod answer_json;
 pub mod command_body;
 pub mod command_schema;
+pub mod csv;
 pub mod dead_letter;
 pub mod event_json;
 pub mod views;

@@ -235,7 +235,7 @@ pub struct InventoryItem {
     pub updated_at: String,
 }
 
-fn inventory_item(item: &ItemView) -> InventoryItem {
+pub fn inventory_item(item: &ItemView) -> InventoryItem {
     InventoryItem {
         location: item.location.to_string(),
         sku: item.sku.to_string(),
@@ -491,13 +491,15 @@ pub fn activity_entry(event: &Event) -> Option<ActivityEntry> {
 #[serde(rename_all = "camelCase")]
 pub struct ActivityView {
     pub events: Vec<ActivityEntry>,
+    /// Pass as `cursor` for the next (older) page; null on the last.
+    pub next_cursor: Option<String>,
     #[schema(format = DateTime)]
     pub as_of: Option<String>,
 }
 
 /// `GET /api/activity`.
-pub fn activity(events: &[Event], stamp: Option<Timestamp>) -> ActivityView {
-    ActivityView { events: events.iter().filter_map(activity_entry).collect(), as_of: as_of(stamp) }
+pub fn activity(events: &[Event], next_cursor: Option<String>, stamp: Option<Timestamp>) -> ActivityView {
+    ActivityView { events: events.iter().filter_map(activity_entry).collect(), next_cursor, as_of: as_of(stamp) }
 }
 
 /// One location of `GET /api/locations`: defined (retired ones too, flagged), or holding stock without being

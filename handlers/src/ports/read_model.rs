@@ -4,7 +4,10 @@ use async_trait::async_trait;
 
 use super::Cause;
 
-use crate::domain::{Event, Gtin, ItemKey, LocationId, LocationKind, Quantity, Sku, Stock, Timestamp, TransferId, Version};
+use crate::domain::{
+    Event, EventId, EventKind, Gtin, ItemKey, LocationId, LocationKind, Quantity, Sku, Stock, Timestamp, TransferId,
+    Version,
+};
 
 /// Whether an event changed the read model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,12 +125,35 @@ pub struct Summary {
     pub in_transit: Vec<InTransit>,
 }
 
-/// A filtered slice of the activity log, newest first.
+/// A filtered slice of the activity log, newest first: the whole history, paged by position (keyset on
+/// `recordedAt` then event id, never an offset), so a walk through it is stable while events are appended.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ActivityQuery {
     pub location: Option<LocationId>,
     pub sku: Option<Sku>,
+    /// Only events of these kinds (empty: every kind).
+    pub kinds: Vec<EventKind>,
+    /// Only events recorded at or after this instant.
+    pub from: Option<Timestamp>,
+    /// Only events recorded before this instant.
+    pub to: Option<Timestamp>,
     pub limit: usize,
+    /// Only events older than this position: the last entry of the page before.
+    pub before: Option<ActivityPosition>,
+}
+
+/// Where an event stands in the activity log's order (newest first: `recorded_at`, then `event_id`, both
+/// descending). Event ids are unique, so no two events share a position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityPosition {
+    pub recorded_at: Timestamp,
+    pub event_id: EventId,
+}
+
+impl ActivityPosition {
+    pub fn of(event: &Event) -> Self {
+        Self { recorded_at: event.recorded_at(), event_id: event.id() }
+    }
 }
 
 /// The read model could not answer or apply. Every adapter means the same by each variant.
@@ -162,7 +188,9 @@ pub trait ReadModel: Send + Sync {
     /// Every defined location and every location holding items without being defined, sorted by id. A location's
     /// own events change only its definition here; they are not in the activity log, nor in `as_of`.
     async fn locations(&self) -> Result<Vec<LocationView>, ReadModelError>;
-    /// Events newest first (stock events and product definitions).
+    /// Events newest first (stock events and product definitions), at most `query.limit`, every one the
+    /// query's filters match, from `query.before` on: paging through with the last event's position yields
+    /// every event exactly once.
     async fn activity(&self, query: &ActivityQuery) -> Result<Vec<Event>, ReadModelError>;
     /// The `recordedAt` of the newest event applied (`None` when empty).
     async fn as_of(&self) -> Result<Option<Timestamp>, ReadModelError>;

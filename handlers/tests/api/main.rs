@@ -11,8 +11,10 @@ mod barcodes;
 mod caller;
 mod commands;
 mod deadletters;
+mod export_memory;
 mod guarantees;
 mod helpers;
+mod history;
 mod host_protocol;
 #[cfg(feature = "azure")]
 mod ingestion;

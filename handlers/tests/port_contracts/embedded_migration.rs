@@ -1,15 +1,15 @@
 //! Files written by an older schema open under the current one without losing anything: a `write.db` of
 //! version 1 (a `published` flag on every event) or 2 (markers keyed by their text command id) keeps its events,
 //! outbox and markers; one of version 3 (movements inside the item's state) keeps its items' histories, now in
-//! the ledger; a `read.db` of version 0 keeps its activity log.
+//! the ledger; a `read.db` of version 0 keeps its activity log, one of version 1 gains its events' types.
 
 use pieshop::adapters::embedded::{SqliteReadModel, SqliteWriteStore};
 use pieshop::contract::{answer_json, event_json};
 use pieshop::domain::{
-    Action, Aggregate, Command, CommandId, CommandMeta, ItemState, LedgerChange, Mark, Quantity, Stock, Timestamp,
-    Version,
+    Action, Aggregate, Command, CommandId, CommandMeta, Event, EventKind, ItemState, LedgerChange, Mark, Quantity,
+    Stock, Timestamp, Version,
 };
-use pieshop::ports::read_model::{ActivityQuery, Applied};
+use pieshop::ports::read_model::{ActivityPosition, ActivityQuery, Applied};
 use pieshop::ports::write_store::{CommandOutcome, Commit, CommitResult, EventRef};
 use pieshop::ports::{CommandStore, Outbox, ReadModel, Replay};
 use rusqlite::{Connection, params};
@@ -289,7 +289,47 @@ async fn a_version_0_read_model_keeps_its_activity_log() {
     let unique_indexes: i64 = check
         .query_row("SELECT count(*) FROM pragma_index_list('activity') WHERE \"unique\"", [], |r| r.get(0))
         .unwrap();
-    assert_eq!((version, unique_indexes), (1, 0), "migrated to version 1: no unique index on the log");
+    assert_eq!((version, unique_indexes), (2, 0), "migrated past version 1 (to 2): no unique index on the log");
+}
+
+/// A `read.db` of version 1 (no `type` column, an index on the instant alone) gets each logged event's type from
+/// the event it stored, so the type filter and paging by position cover the history it already had.
+#[tokio::test]
+async fn a_version_1_read_model_filters_its_old_log_by_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("read.db");
+    let received = stock("store-1", "apple-pie", 1, 10, 0);
+    let Event::Stock(mut removal) = stock("store-1", "apple-pie", 2, 8, 1) else { unreachable!() };
+    removal.kind = EventKind::StockRemoved;
+    let removed = Event::Stock(removal);
+    {
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(READ_VERSION_0).unwrap();
+        old.execute_batch(
+            "CREATE TABLE activity_v1 (seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL, location TEXT,
+                sku TEXT NOT NULL, recorded_at TEXT NOT NULL, body TEXT NOT NULL);
+             DROP TABLE activity; ALTER TABLE activity_v1 RENAME TO activity;
+             CREATE INDEX activity_by_time ON activity (recorded_at); PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        for event in [&received, &removed] {
+            old.execute(
+                "INSERT INTO activity (event_id, location, sku, recorded_at, body) VALUES (?1, 'store-1', 'apple-pie', ?2, ?3)",
+                params![event.id().to_string(), event.recorded_at().to_string(), event_json::to_cloud_event_text(event)],
+            )
+            .unwrap();
+        }
+    }
+
+    let model = SqliteReadModel::open(&path).unwrap();
+    let only = |kind| ActivityQuery { kinds: vec![kind], limit: 10, ..Default::default() };
+    assert_eq!(model.activity(&only(EventKind::StockRemoved)).await.unwrap(), vec![removed.clone()]);
+    assert_eq!(model.activity(&only(EventKind::StockReceived)).await.unwrap(), vec![received.clone()]);
+    let older = ActivityQuery { before: Some(ActivityPosition::of(&removed)), limit: 10, ..Default::default() };
+    assert_eq!(model.activity(&older).await.unwrap(), vec![received], "paged by position");
+    let check = Connection::open(&path).unwrap();
+    let version: i64 = check.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, 2);
 }
 
 /// A `read.db` written before locations existed lists them once opened: the table is added on open, and the

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use pieshop::domain::{Event, EventKind, LocationId, Sku, TransferId, TransferLeg, Version};
+use pieshop::domain::{Event, EventKind, LocationId, Sku, Timestamp, TransferId, TransferLeg, Version};
 use pieshop::ports::ReadModel;
-use pieshop::ports::read_model::{ActivityQuery, Applied, InventoryQuery};
+use pieshop::ports::read_model::{ActivityPosition, ActivityQuery, Applied, InventoryQuery};
 
 use crate::support::{key, location, product, sent_by, stock};
 
@@ -137,6 +137,7 @@ pub async fn activity_is_newest_first_once_per_event(model: Arc<dyn ReadModel>) 
         location: location.map(|l| LocationId::parse(l).unwrap()),
         sku: None,
         limit: 10,
+        ..Default::default()
     };
     let ids: Vec<_> = model.activity(&query(None)).await.unwrap().iter().map(Event::id).collect();
     assert_eq!(ids, [events[2].id(), events[1].id(), events[0].id()]);
@@ -288,6 +289,131 @@ pub async fn locations_list_definitions_and_locations_holding_items(model: Arc<d
     assert_eq!((rebuilt[0].location.as_str(), rebuilt[0].retired), ("van", false), "a rebuild replays definitions");
 }
 
+/// `count` events over a third as many instants (so instants are shared and only the event id orders them), at
+/// three locations and forty skus, every fifth a removal.
+fn history(count: u32) -> Vec<Event> {
+    (0..count)
+        .map(|i| {
+            let sku = format!("item-{}", i % 40);
+            let Event::Stock(mut e) = stock(&format!("store-{}", i % 3), &sku, u64::from(i / 120 + 1), 1, i / 3) else {
+                unreachable!()
+            };
+            if i % 5 == 0 {
+                e.kind = EventKind::StockRemoved;
+            }
+            Event::Stock(e)
+        })
+        .collect()
+}
+
+async fn apply_in_batches(model: &Arc<dyn ReadModel>, events: &[Event]) {
+    for chunk in events.chunks(500) {
+        model.apply_batch(chunk).await.unwrap();
+    }
+}
+
+/// The log's order: newest first, then by event id (descending), as both adapters sort it.
+fn newest_first(events: &[Event]) -> Vec<Event> {
+    let mut sorted = events.to_vec();
+    sorted.sort_by_key(|e| std::cmp::Reverse((e.recorded_at(), e.id().to_string())));
+    sorted
+}
+
+/// Every page of `query`, continuing from each page's last event, until a short page.
+async fn walk(model: &Arc<dyn ReadModel>, query: ActivityQuery) -> Vec<Event> {
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let page = model.activity(&ActivityQuery { before, ..query.clone() }).await.unwrap();
+        assert!(page.len() <= query.limit);
+        seen.extend(page.iter().cloned());
+        if page.len() < query.limit {
+            return seen;
+        }
+        before = page.last().map(ActivityPosition::of);
+    }
+}
+
+pub async fn activity_pages_through_the_whole_history_each_event_once(model: Arc<dyn ReadModel>) {
+    let events = history(1_200);
+    apply_in_batches(&model, &events).await;
+    let walked = walk(&model, ActivityQuery { limit: 7, ..Default::default() }).await;
+    assert_eq!(walked.len(), 1_200, "past the newest 500: the whole history");
+    assert_eq!(walked, newest_first(&events), "every event once, newest first, shared instants by event id");
+
+    // Events appended during a walk are newer than where it stands: the walk still sees each older one once.
+    let mut seen = Vec::new();
+    let mut before = None;
+    for round in 0..30u32 {
+        let page = model.activity(&ActivityQuery { before, limit: 50, ..Default::default() }).await.unwrap();
+        seen.extend(page.iter().map(Event::id));
+        if page.len() < 50 {
+            break;
+        }
+        before = page.last().map(ActivityPosition::of);
+        model.apply(&stock("store-9", "late-item", u64::from(round) + 1, 1, 3_000 + round)).await.unwrap();
+    }
+    let expected: Vec<_> = newest_first(&events).iter().map(Event::id).collect();
+    assert_eq!(seen, expected, "appends while paging change no page after the first");
+}
+
+/// location, sku, type, from, to.
+type Filters<'a> = (Option<&'a str>, Option<&'a str>, Option<EventKind>, Option<Timestamp>, Option<Timestamp>);
+
+pub async fn activity_filters_combine_and_page(model: Arc<dyn ReadModel>) {
+    let events = history(600);
+    apply_in_batches(&model, &events).await;
+    let at =
+        |seconds: u32| Timestamp::parse(&format!("2026-01-15T10:{:02}:{:02}Z", seconds / 60, seconds % 60)).unwrap();
+    let matches = |e: &Event,
+                   location: Option<&str>,
+                   sku: Option<&str>,
+                   kind: Option<EventKind>,
+                   from: Option<Timestamp>,
+                   to: Option<Timestamp>| {
+        let Event::Stock(s) = e else { return false };
+        location.is_none_or(|l| s.item.location.as_str() == l)
+            && sku.is_none_or(|k| s.item.sku.as_str() == k)
+            && kind.is_none_or(|k| s.kind == k)
+            && from.is_none_or(|f| s.recorded_at >= f)
+            && to.is_none_or(|t| s.recorded_at < t)
+    };
+    let cases: [Filters; 6] = [
+        (Some("store-1"), Some("item-1"), None, None, None),
+        (None, None, Some(EventKind::StockRemoved), None, None),
+        (None, None, None, Some(at(30)), Some(at(90))),
+        (Some("store-2"), None, Some(EventKind::StockReceived), Some(at(10)), None),
+        (None, Some("item-7"), Some(EventKind::StockRemoved), None, Some(at(150))),
+        (Some("store-1"), Some("item-2"), None, None, None),
+    ];
+    for (location, sku, kind, from, to) in cases {
+        let query = ActivityQuery {
+            location: location.map(|l| LocationId::parse(l).unwrap()),
+            sku: sku.map(|s| Sku::parse(s).unwrap()),
+            kinds: kind.into_iter().collect(),
+            from,
+            to,
+            limit: 4,
+            before: None,
+        };
+        let expected: Vec<Event> =
+            newest_first(&events).into_iter().filter(|e| matches(e, location, sku, kind, from, to)).collect();
+        let walked = walk(&model, query).await;
+        assert!(!walked.is_empty() || expected.is_empty());
+        assert_eq!(walked, expected, "{location:?} {sku:?} {kind:?} {from:?} {to:?}");
+    }
+    let item_1 = events.iter().filter(|e| matches(e, Some("store-1"), Some("item-1"), None, None, None)).count();
+    assert!(item_1 > 4, "one item's history spans pages ({item_1} events)");
+    let both = ActivityQuery {
+        kinds: vec![EventKind::StockRemoved, EventKind::StockReceived],
+        limit: 1_000,
+        ..Default::default()
+    };
+    assert_eq!(model.activity(&both).await.unwrap().len(), 600, "several types: any of them");
+    let one_instant = ActivityQuery { from: Some(at(90)), to: Some(at(91)), limit: 10, ..Default::default() };
+    assert_eq!(model.activity(&one_instant).await.unwrap().len(), 3, "from inclusive, to exclusive: one instant");
+}
+
 macro_rules! read_model_contract {
     ($adapter:ident, $make:expr) => {
         mod $adapter {
@@ -301,7 +427,8 @@ macro_rules! read_model_contract {
                 a_rebuild_replaces_the_read_model_with_the_replayed_events,
                 a_batch_applies_in_order_with_an_outcome_per_event,
                 a_transfer_is_in_transit_until_its_second_half_in_any_order,
-                locations_list_definitions_and_locations_holding_items);
+                locations_list_definitions_and_locations_holding_items,
+                activity_pages_through_the_whole_history_each_event_once, activity_filters_combine_and_page);
         }
     };
     (@cases $make:expr; $($case:ident),*) => {

@@ -688,11 +688,30 @@ impl ReadModel for ElasticReadModel {
         if let Some(sku) = &q.sku {
             filters.push(json!({"term": {"sku": sku}}));
         }
-        let request = json!({
+        if !q.kinds.is_empty() {
+            let types: Vec<&str> = q.kinds.iter().map(|kind| kind.type_name()).collect();
+            filters.push(json!({"terms": {"type": types}}));
+        }
+        let mut range = serde_json::Map::new();
+        if let Some(from) = q.from {
+            range.insert("gte".into(), json!(from.to_string()));
+        }
+        if let Some(to) = q.to {
+            range.insert("lt".into(), json!(to.to_string()));
+        }
+        if !range.is_empty() {
+            filters.push(json!({"range": {"recordedAt": range}}));
+        }
+        // The sort values come back (and `search_after` takes them) as the instants' text, not as nanoseconds.
+        let mut request = json!({
             "size": q.limit,
-            "sort": [{"recordedAt": "desc"}, {"eventId": "desc"}],
+            "sort": [{"recordedAt": {"order": "desc", "format": "strict_date_optional_time_nanos"}},
+                     {"eventId": "desc"}],
             "query": {"bool": {"filter": filters}},
         });
+        if let Some(before) = &q.before {
+            request["search_after"] = json!([before.recorded_at.to_string(), before.event_id.to_string()]);
+        }
         let found = self.search(IndexKind::Activity, request).await?;
         hits(&found).iter().map(|hit| event_json::decode(&hit["_source"]["event"]).map_err(corrupt)).collect()
     }

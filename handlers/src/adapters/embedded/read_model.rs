@@ -53,15 +53,20 @@ CREATE INDEX IF NOT EXISTS product_barcodes_by_gtin ON product_barcodes (gtin);
 -- No AUTOINCREMENT: activity rows are never deleted one by one, so rowids only grow anyway, and
 -- AUTOINCREMENT writes the sqlite_sequence page in every commit. No unique index on event_id either:
 -- `log_activity` knows without one whether an event is new (see there).
+-- `type` is last because version 2 added it (a rebuild copies rows with SELECT *, column by column).
 CREATE TABLE IF NOT EXISTS activity (
     seq INTEGER PRIMARY KEY,
     event_id TEXT NOT NULL,
     location TEXT,
     sku TEXT NOT NULL,
     recorded_at TEXT NOT NULL,
-    body TEXT NOT NULL
+    body TEXT NOT NULL,
+    type TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX IF NOT EXISTS activity_by_time ON activity (recorded_at);
+-- The log's order, newest first, for keyset paging (and the stale check in `log_activity`); one item's
+-- history (and one sku's) in the same order.
+CREATE INDEX IF NOT EXISTS activity_by_position ON activity (recorded_at, event_id);
+CREATE INDEX IF NOT EXISTS activity_by_item ON activity (sku, location, recorded_at, event_id);
 -- One row per transfer, merged from both halves in whatever order they arrive: in transit while departed
 -- and not arrived.
 CREATE TABLE IF NOT EXISTS transfers (
@@ -107,9 +112,18 @@ ALTER TABLE activity_v1 RENAME TO activity;
 PRAGMA user_version = 1;
 ";
 
+/// Version 2 pages through the whole log by position, filtered by type: the type gets a column (read from
+/// each row's stored event), and the indices follow the log's order (the schema creates them).
+const FROM_VERSION_1: &str = "
+ALTER TABLE activity ADD COLUMN type TEXT NOT NULL DEFAULT '';
+UPDATE activity SET type = coalesce(json_extract(body, '$.type'), '');
+DROP INDEX IF EXISTS activity_by_time;
+PRAGMA user_version = 2;
+";
+
 /// Files from before version 1 have an `activity` table and no `user_version`.
 const MIGRATIONS: Migrations =
-    Migrations { file: "read.db", table: "activity", unversioned: 0, steps: &[FROM_VERSION_0] };
+    Migrations { file: "read.db", table: "activity", unversioned: 0, steps: &[FROM_VERSION_0, FROM_VERSION_1] };
 
 /// The read model on SQLite (`read.db` in the data directory).
 #[derive(Clone)]
@@ -170,8 +184,17 @@ fn log_activity(tx: &Connection, event: &Event, applied: Applied) -> Result<(), 
         Event::Product(e) => (None, e.sku.as_str()),
         Event::Location(_) => return Ok(()),
     };
-    tx.prepare_cached("INSERT INTO activity (event_id, location, sku, recorded_at, body) VALUES (?1, ?2, ?3, ?4, ?5)")?
-        .execute(params![id, location, sku, recorded_at, event_json::to_cloud_event_text(event)])?;
+    tx.prepare_cached(
+        "INSERT INTO activity (event_id, location, sku, recorded_at, body, type) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        id,
+        location,
+        sku,
+        recorded_at,
+        event_json::to_cloud_event_text(event),
+        event.kind().type_name()
+    ])?;
     Ok(())
 }
 
@@ -522,7 +545,25 @@ fn activity(conn: &Connection, q: &ActivityQuery) -> Result<Vec<Event>, DbError>
         sql.push_str(" AND sku = ?");
         args.push(sku.to_string().into());
     }
-    sql.push_str(" ORDER BY recorded_at DESC, seq DESC LIMIT ?");
+    if !q.kinds.is_empty() {
+        sql.push_str(&format!(" AND type IN ({})", vec!["?"; q.kinds.len()].join(", ")));
+        args.extend(q.kinds.iter().map(|kind| kind.type_name().to_owned().into()));
+    }
+    // Instants are stored in one fixed-width form, so text order is time order.
+    if let Some(from) = q.from {
+        sql.push_str(" AND recorded_at >= ?");
+        args.push(from.to_string().into());
+    }
+    if let Some(to) = q.to {
+        sql.push_str(" AND recorded_at < ?");
+        args.push(to.to_string().into());
+    }
+    if let Some(before) = &q.before {
+        sql.push_str(" AND (recorded_at, event_id) < (?, ?)");
+        args.push(before.recorded_at.to_string().into());
+        args.push(before.event_id.to_string().into());
+    }
+    sql.push_str(" ORDER BY recorded_at DESC, event_id DESC LIMIT ?");
     args.push((q.limit as i64).into());
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), |r| r.get::<_, String>(0))?;
