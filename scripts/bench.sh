@@ -8,7 +8,7 @@ cd "$ROOT"
 
 usage() {
   cat <<'EOF'
-usage: scripts/bench.sh [--help]
+usage: scripts/bench.sh [--only catalogue] [--help]
 
 Builds release once (cargo build --release -p pieshop -p loadgen), then measures, in about 3 minutes:
   1. cold start: exec -> first 200 on /api/health, median of 20, release handler vs a minimal Node.js http server
@@ -31,13 +31,23 @@ Builds release once (cargo build --release -p pieshop -p loadgen), then measures
      Elasticsearch: events/s Event Grid delivered one by one and the projection acknowledged, and accepted ->
      visible lag through the front door, beside the raw _bulk rate (funchost is built release separately:
      cargo build --release -p funchost, so the handler binary is not built with the emulator's features)
+  8. a chain's catalogue in the dashboard: 1,000 products x 50 locations seeded through /api/commands/batch on a
+     fresh handler, the page opened in headless Chromium (tests/browser/catalogue-bench.mjs): first render, DOM
+     elements, pushed change -> visible cell p50/p99; beside the page before windowing (git show
+     $BENCH_CATALOGUE_BASELINE:handlers/assets/dashboard.html, default 280803d) served by the same handler
+--only catalogue runs section 8 alone (BENCH_PROFILE=ci builds the lighter optimised profile instead of release).
 Every server it starts is stopped on exit. Knobs (environment): BENCH_SCANNERS (16), BENCH_READERS (16),
 BENCH_WRITE_SECONDS (20), BENCH_READ_SECONDS (10), BENCH_MIXED_SECONDS (15), BENCH_COLD_RUNS (20).
 EOF
 }
 
+ONLY=""
 case "${1:-}" in
   -h | --help) usage; exit 0 ;;
+  --only)
+    ONLY=${2:-}
+    [[ $ONLY == catalogue ]] || { usage >&2; exit 2; }
+    ;;
   "") ;;
   *) usage >&2; exit 2 ;;
 esac
@@ -55,6 +65,12 @@ MIXED_SECONDS=${BENCH_MIXED_SECONDS:-15}
 COLD_RUNS=${BENCH_COLD_RUNS:-20}
 PUSH_CLIENTS=${BENCH_PUSH_CLIENTS:-500}
 PUSH_COMMANDS=${BENCH_PUSH_COMMANDS:-100}
+CATALOGUE_PRODUCTS=${BENCH_CATALOGUE_PRODUCTS:-1000}
+CATALOGUE_LOCATIONS=${BENCH_CATALOGUE_LOCATIONS:-50}
+CATALOGUE_SAMPLES=${BENCH_CATALOGUE_SAMPLES:-50}
+# the dashboard before its matrix was windowed (the last commit of the page that re-read and redrew it all)
+CATALOGUE_BASELINE=${BENCH_CATALOGUE_BASELINE:-280803d}
+PROFILE=${BENCH_PROFILE:-release}
 
 for tool in cargo curl jq node npm awk; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 1; }
@@ -95,6 +111,60 @@ get() { jq -r "$2" <<<"$1"; }
 calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 meets() { awk "BEGIN { print (($1) ? \"yes\" : \"NO\") }"; }
 
+
+row() { printf '| %-46s | %-34s | %-14s | %-4s |\n' "$@"; }
+
+# Section 8: the dashboard with a chain's catalogue, in headless Chromium; sets catalogue (its JSON line).
+catalogue_bench() {
+  say "a chain's catalogue: ${CATALOGUE_PRODUCTS} products x ${CATALOGUE_LOCATIONS} locations on a fresh handler, the dashboard in headless Chromium"
+  (cd "$ROOT/tests/browser" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error >&2)
+  local port pid baseline=()
+  port=$(free_port)
+  mkdir -p "$WORK/catalogue-data"
+  PIESHOP_DATA_DIR="$WORK/catalogue-data" PIESHOP_LISTEN="127.0.0.1:$port" "$HANDLER" >"$WORK/handler-catalogue.log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  wait_http "http://127.0.0.1:$port/api/health" 10
+  if git -C "$ROOT" show "$CATALOGUE_BASELINE:handlers/assets/dashboard.html" >"$WORK/baseline.html" 2>/dev/null; then
+    baseline=(--baseline "$WORK/baseline.html")
+  else
+    echo "bench: no baseline page ($CATALOGUE_BASELINE not in this clone); measuring the current page only" >&2
+  fi
+  catalogue=$(node "$ROOT/tests/browser/catalogue-bench.mjs" "http://127.0.0.1:$port" --products "$CATALOGUE_PRODUCTS" \
+    --locations "$CATALOGUE_LOCATIONS" --samples "$CATALOGUE_SAMPLES" "${baseline[@]}" | json_of)
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+}
+catalogue_rows() {
+  local c=$catalogue first p50 p99 before_first before_push
+  first=$(get "$c" .current.first_render_ms)
+  p50=$(get "$c" .current.push_p50_ms)
+  p99=$(get "$c" .current.push_p99_ms)
+  before_first=$(get "$c" '.baseline.first_render_ms // "n/a"')
+  before_push=$(get "$c" 'if .baseline then "\(.baseline.push_p50_ms) / \(.baseline.push_p99_ms) ms" else "n/a" end')
+  local size="${CATALOGUE_PRODUCTS} x ${CATALOGUE_LOCATIONS}"
+  row "catalogue $size: first render" "$(calc "%.0f ms" "$first") (before: $before_first ms)" "<= 1.5 s" "$(meets "$first <= 1500")"
+  row "catalogue $size: pushed change p50 / p99" "$(calc "%.0f" "$p50") / $(calc "%.0f ms" "$p99") (before: $before_push)" "<= 200 ms" "$(meets "$p99 <= 200")"
+  row "catalogue $size: DOM elements" "$(get "$c" .current.dom_elements) (before: $(get "$c" '.baseline.dom_elements // "n/a"'))" "" ""
+  row "catalogue $size: cells drawn / wrong" "$(get "$c" .current.drawn_cells) / $(get "$c" .current.wrong_cells)" "wrong 0" "$(meets "$(get "$c" .current.wrong_cells) == 0")"
+  row "catalogue $size: summary JSON" "$(calc "%.0f KB" "$(get "$c" .summary_bytes) / 1000")" "" ""
+}
+
+if [[ $ONLY == catalogue ]]; then
+  if [[ $PROFILE == release ]]; then profile_flag=(--release); else profile_flag=(--profile "$PROFILE"); fi
+  say "building: cargo build ${profile_flag[*]} -p pieshop"
+  cargo build "${profile_flag[@]}" -p pieshop
+  HANDLER=${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE/handler
+  catalogue_bench
+  echo
+  echo "pieshop bench --only catalogue $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, profile $PROFILE, git $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+  echo "load average (others share this machine): $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo
+  row "figure" "measured" "target" "met"
+  row "----------------------------------------------" "----------------------------------" "--------------" "----"
+  catalogue_rows
+  exit 0
+fi
 
 say "building release once: cargo build --release -p pieshop -p loadgen"
 cargo build --release -p pieshop -p loadgen
@@ -169,6 +239,8 @@ push_idle_rss=$(awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$push_pid/st
 push=$(node "$ROOT/tests/browser/push-bench.mjs" "http://127.0.0.1:$push_port" "$push_pid" "$PUSH_CLIENTS" "$PUSH_COMMANDS" 50 | json_of)
 kill "$push_pid"
 wait "$push_pid" 2>/dev/null || true
+
+catalogue_bench
 
 es_rate=n/a
 es_projection=n/a
@@ -315,7 +387,6 @@ errors=$(jq -rn --argjson a "$writes" --argjson b "$cached" --argjson c "$uncach
   '[$a, $b, $c, $d | .errors + .query_errors] | add')
 binary_mb=$(calc "%.1f" "$binary_bytes / 1048576")
 
-row() { printf '| %-46s | %-34s | %-14s | %-4s |\n' "$@"; }
 echo
 echo "pieshop bench $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, $(uname -sr), git $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "load average (others share this machine): $(cut -d' ' -f1-3 /proc/loadavg) at the end, $LOAD_BEFORE after the build"
@@ -369,4 +440,5 @@ history_rows() {
 history_rows "$history"
 history_rows "$history_100k"
 row "largest state JSON after them (SQLite)" "$state_max B" "" ""
+catalogue_rows
 row "errors (all runs; rejections not counted)" "$errors" "0" "$(meets "$errors == 0")"
