@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { launchBrowser, waitUntil } from './harness.mjs';
+import { launchBrowser, seedCatalogue } from './harness.mjs';
 
 const { values: opts, positionals } = parseArgs({
   allowPositionals: true,
@@ -36,42 +36,10 @@ const PRODUCTS = Number(opts.products), LOCATIONS = Number(opts.locations);
 const now = () => performance.timeOrigin + performance.now();
 const log = (...a) => console.error('catalogue-bench:', ...a);
 
-const skuOf = (i) => `pie-${String(i).padStart(4, '0')}`;
-const locationOf = (j) => `shop-${String(j).padStart(2, '0')}`;
-
-async function batch(commands) {
-  const res = await fetch(`${base}/api/commands/batch`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ commands }),
-  });
-  const body = await res.json();
-  if (res.status !== 200) throw new Error(`batch answered ${res.status}: ${JSON.stringify(body).slice(0, 300)}`);
-  const rejected = body.results.filter((r) => r.status === 'rejected');
-  if (rejected.length) throw new Error(`batch rejected ${rejected.length}: ${JSON.stringify(rejected[0])}`);
-}
-
 async function seed() {
   const started = performance.now();
-  const commands = [];
-  for (let i = 0; i < PRODUCTS; i++) {
-    commands.push({ commandId: randomUUID(), type: 'defineProduct', sku: skuOf(i), name: `Pie number ${i}`,
-      category: `range-${i % 7}`, reorderLevel: 5 + (i % 10) });
-  }
-  for (let i = 0; i < PRODUCTS; i++) {
-    for (let j = 0; j < LOCATIONS; j++) {
-      commands.push({ commandId: randomUUID(), type: 'receive', location: locationOf(j), sku: skuOf(i),
-        quantity: 1 + ((i * 7 + j * 13) % 60) });
-    }
-  }
-  const batches = [];
-  for (let k = 0; k < commands.length; k += 500) batches.push(commands.slice(k, k + 500));
-  // two batches in flight: the server applies each in order, so this only keeps it busy
-  let next = 0;
-  await Promise.all([0, 1].map(async () => { while (next < batches.length) await batch(batches[next++]); }));
-  log(`seeded ${commands.length} commands in ${batches.length} batches, ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  await waitUntil('the read model to hold every item', async () => {
-    const s = await (await fetch(`${base}/api/inventory/summary`)).json();
-    return s.products.reduce((n, p) => n + Object.keys(p.byLocation).length, 0) >= PRODUCTS * LOCATIONS;
-  }, { timeoutMs: 300000, intervalMs: 500 });
+  const n = await seedCatalogue(base, PRODUCTS, LOCATIONS);
+  log(`seeded ${n} commands through /api/commands/batch, ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 
 async function summary() {
