@@ -35,7 +35,8 @@ Builds release once (cargo build --release -p pieshop -p loadgen), then measures
      fresh handler, the page opened in headless Chromium (tests/browser/catalogue-bench.mjs): first render, DOM
      elements, pushed change -> visible cell p50/p99; beside the page before windowing (git show
      $BENCH_CATALOGUE_BASELINE:handlers/assets/dashboard.html, default 280803d) served by the same handler
---only catalogue runs section 8 alone (BENCH_PROFILE=ci builds the lighter optimised profile instead of release).
+--only catalogue runs section 8 alone (BENCH_PROFILE=ci builds the lighter optimised profile instead of release;
+BENCH_HANDLER=<binary> uses that handler as it is, without building).
 Every server it starts is stopped on exit. Knobs (environment): BENCH_SCANNERS (16), BENCH_READERS (16),
 BENCH_WRITE_SECONDS (20), BENCH_READ_SECONDS (10), BENCH_MIXED_SECONDS (15), BENCH_COLD_RUNS (20).
 EOF
@@ -151,10 +152,15 @@ catalogue_rows() {
 }
 
 if [[ $ONLY == catalogue ]]; then
-  if [[ $PROFILE == release ]]; then profile_flag=(--release); else profile_flag=(--profile "$PROFILE"); fi
-  say "building: cargo build ${profile_flag[*]} -p pieshop"
-  cargo build "${profile_flag[@]}" -p pieshop
-  HANDLER=${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE/handler
+  if [[ -n ${BENCH_HANDLER:-} ]]; then
+    HANDLER=$BENCH_HANDLER
+    say "using $HANDLER as built (BENCH_HANDLER): the page measured is the one it embeds"
+  else
+    if [[ $PROFILE == release ]]; then profile_flag=(--release); else profile_flag=(--profile "$PROFILE"); fi
+    say "building: cargo build ${profile_flag[*]} -p pieshop"
+    cargo build "${profile_flag[@]}" -p pieshop
+    HANDLER=${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE/handler
+  fi
   catalogue_bench
   echo
   echo "pieshop bench --only catalogue $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, profile $PROFILE, git $(git rev-parse --short HEAD 2>/dev/null || echo '?')"

@@ -98,12 +98,22 @@ export async function startServer({ env = {} } = {}) {
   }
 }
 
+/**
+ * Launches Chromium. With PIESHOP_DASHBOARD_FILE set, every page gets that file in place of the dashboard the server
+ * embeds (the API stays the server's): to try a page against another build of the server without rebuilding it.
+ */
 export async function launchBrowser() {
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pieshop-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS,
     viewport: { width: 1440, height: 900 }, locale: 'en-GB', timezoneId: 'UTC',
   });
+  const pageFile = process.env.PIESHOP_DASHBOARD_FILE;
+  if (pageFile) {
+    const body = fs.readFileSync(pageFile, 'utf8');
+    await context.route((url) => url.pathname === '/' || url.pathname === '/api/dashboard',
+      (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body }));
+  }
   return {
     context,
     async close() { await context.close(); fs.rmSync(userDataDir, { recursive: true, force: true }); },
