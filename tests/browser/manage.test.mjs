@@ -6,8 +6,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { command, getJson, launchBrowser, mustCommand, seedShop, startServer, waitUntil } from './harness.mjs';
+import { REPO_ROOT, command, getJson, launchBrowser, mustCommand, seedShop, startServer, waitUntil } from './harness.mjs';
 
 const T = 30000;                               // generous per-condition deadline for a loaded 2-core machine
 const VIEWPORTS = [['desktop', { width: 1440, height: 900 }], ['phone', { width: 390, height: 844 }]];
@@ -105,6 +106,12 @@ async function csvFrom(base, path, key) {
   assert.match(res.headers.get('content-type'), /^text\/csv/);
   return res.text();
 }
+/** Saves a screenshot in artifacts/ (as scripts/test-browser.sh documents). */
+async function screenshot(page, name) {
+  const dir = path.join(REPO_ROOT, 'artifacts');
+  fs.mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: path.join(dir, name), fullPage: true, animations: 'disabled' });
+}
 const today = () => new Date().toISOString().slice(0, 10);           // the browser runs in UTC (harness.mjs)
 const dayAfter = (d) => new Date(Date.parse(`${d}T00:00:00Z`) + 86400000).toISOString().slice(0, 10);
 
@@ -145,6 +152,7 @@ for (const [width, viewport] of VIEWPORTS) {
       await waitForText(row.locator('.state'), 'Retired');
       assert.equal((await serverLocation(server.base, id)).retired, true);
       await page.locator('#locations-result[data-kind="ok"]', { hasText: `Retired ${id}` }).waitFor({ timeout: T });
+      await screenshot(page, `dashboard-locations-${width}.png`);
       assert.deepEqual(page.errors, []);
       await page.close();
     });
@@ -269,6 +277,7 @@ for (const [width, viewport] of VIEWPORTS) {
       await dialog.getByRole('button', { name: 'Show older entries' }).click();
       await waitUntil('the whole history', async () => (await shown()).length === 61, { timeoutMs: T });
       assert.deepEqual(await shown(), all);
+      await page.screenshot({ path: path.join(REPO_ROOT, 'artifacts', `dashboard-history-${width}.png`), animations: 'disabled' });
       assert.equal(await dialog.getByRole('button', { name: 'Show older entries' }).isVisible(), false, 'no more pages');
       await dialog.locator('#history-status', { hasText: 'the whole history in this period' }).waitFor({ timeout: T });
       assert.ok(await dialog.locator('#history-list li', { hasText: 'by dock-9' }).count() > 0, 'the scanner is shown');
