@@ -13,6 +13,16 @@ param eventTimeToLiveInMinutes int = 1440
 
 param maxDeliveryAttempts int = 30
 
+@description('Most events Event Grid puts in one delivery (1-5000). The projection applies a batch as one read-model write; ask for no more than it handles within Event Grid\'s 30 s answer time.')
+@minValue(1)
+@maxValue(5000)
+param maxEventsPerBatch int = 500
+
+@description('Event Grid\'s target size of one delivery in kilobytes (1-1024); a larger single event is still delivered alone.')
+@minValue(1)
+@maxValue(1024)
+param preferredBatchSizeInKilobytes int = 1024
+
 resource topic 'Microsoft.EventGrid/topics@2022-06-15' existing = {
   name: topicName
 }
@@ -34,10 +44,10 @@ resource projection 'Microsoft.EventGrid/topics/eventSubscriptions@2022-06-15' =
       endpointType: 'AzureFunction'
       properties: {
         resourceId: '${app.id}/functions/projection'
-        // One event per invocation: the host invokes the handler once per event anyway, and a
-        // small batch keeps one slow event from delaying (and re-sending) others.
-        maxEventsPerBatch: 1
-        preferredBatchSizeInKilobytes: 64
+        // Batches: with `cardinality: many` in functions/projection/function.json the host hands the whole
+        // delivery to one invocation, applied as one read-model write (docs/protocol/eventgrid-batches.md).
+        maxEventsPerBatch: maxEventsPerBatch
+        preferredBatchSizeInKilobytes: preferredBatchSizeInKilobytes
       }
     }
     eventDeliverySchema: 'CloudEventSchemaV1_0'

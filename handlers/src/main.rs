@@ -59,7 +59,8 @@ enum Deadletters {
         json: bool,
     },
     /// Apply every event of every waiting blob through the projection (idempotent), then move each blob
-    /// under replayed/ (or unreadable/ when something in it is not a pieshop event); exit 1 if any was.
+    /// under replayed/ (or unreadable/ when something in it is not a pieshop event); exit 1 if any was. A blob
+    /// with an event of a type or data version this release does not read stays in place (exit 1 too).
     Replay {
         /// A directory laid out as the dead-letter container, or the container's URL
         /// (https://<account>.blob.core.windows.net/<container>; Entra sign-in, or PIESHOP_DEADLETTER_SAS for Azurite).
@@ -184,7 +185,8 @@ async fn run(command: Command, values: &HashMap<String, String>) -> anyhow::Resu
             let source = wiring::dead_letters(&source, &settings)?;
             let report = deadletters::replay(source.as_ref(), &app.projection).await?;
             print_report(&report, json)?;
-            Ok(if report.totals.malformed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            let settled = report.totals.malformed == 0 && report.totals.newer == 0;
+            Ok(if settled { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
     }
 }

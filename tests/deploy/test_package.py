@@ -72,8 +72,9 @@ def test_query_binding(package_zip):
 
 
 def test_projection_binding(package_zip):
+    # cardinality many: the host hands a whole Event Grid batch to one invocation (docs/protocol/eventgrid-batches.md).
     assert bindings(package_zip, "projection") == [
-        {"type": "eventGridTrigger", "direction": "in", "name": "eventGridEvent"}]
+        {"type": "eventGridTrigger", "direction": "in", "name": "eventGridEvent", "cardinality": "many"}]
 
 
 def test_relay_binding(package_zip):

@@ -5,6 +5,8 @@
 //!
 //! A blob is moved aside only after its events are applied: under `replayed/` when every one was, under
 //! `unreadable/` when something in it is not a pieshop event (the good events in it are applied all the same).
+//! A blob holding an event of a type or data version this release does not read stays where it is, for a newer
+//! release's replay (its other events are applied all the same).
 //! A failure of the read model stops the replay with the blob still in place, to be replayed again.
 
 use std::collections::BTreeMap;
@@ -48,6 +50,8 @@ pub struct BlobReport {
     /// Events it already held at that version or newer.
     pub already_there: usize,
     pub malformed: Vec<Malformed>,
+    /// Events of a type or data version this release does not read: left for a newer release.
+    pub newer: usize,
     /// Event Grid's reasons for giving up (`deadLetterReason`), with how many events each.
     pub reasons: BTreeMap<String, usize>,
     /// What the last delivery attempt met (`lastDeliveryOutcome`: `TimedOut`, `BadRequest`, ...), with counts.
@@ -78,6 +82,7 @@ pub struct Totals {
     pub applied: usize,
     pub already_there: usize,
     pub malformed: usize,
+    pub newer: usize,
     pub moved_aside: usize,
 }
 
@@ -90,6 +95,7 @@ impl Report {
             applied: blobs.iter().map(|b| b.applied).sum(),
             already_there: blobs.iter().map(|b| b.already_there).sum(),
             malformed: blobs.iter().map(|b| b.malformed.len()).sum(),
+            newer: blobs.iter().map(|b| b.newer).sum(),
             moved_aside: blobs.iter().filter(|b| b.moved_to.is_some()).count(),
         };
         Report { action, source, blobs, totals }
@@ -125,6 +131,7 @@ pub async fn list(source: &dyn DeadLetters) -> Result<Report, ReplayError> {
                 for (index, dead) in events.iter().enumerate() {
                     match event_json::decode(&dead.event) {
                         Ok(_) => report.readable += 1,
+                        Err(error) if error.is_not_yet_readable() => report.newer += 1,
                         Err(error) => report.malformed.push(Malformed { index: Some(index), error: error.to_string() }),
                     }
                 }
@@ -157,14 +164,17 @@ pub async fn replay(source: &dyn DeadLetters, projection: &Arc<Projection>) -> R
                         Outcome::Malformed(error) => {
                             report.malformed.push(Malformed { index: Some(index), error: error.to_string() })
                         }
+                        Outcome::NotYetReadable(_) => report.newer += 1,
                     }
                 }
             }
             Err(error) => report.malformed.push(Malformed { index: None, error: error.to_string() }),
         }
         report.readable = report.applied + report.already_there;
-        let aside = if report.malformed.is_empty() { Aside::Replayed } else { Aside::Unreadable };
-        report.moved_to = Some(source.move_aside(&name, aside).await?);
+        if report.newer == 0 {
+            let aside = if report.malformed.is_empty() { Aside::Replayed } else { Aside::Unreadable };
+            report.moved_to = Some(source.move_aside(&name, aside).await?);
+        }
         blobs.push(report);
     }
     Ok(Report::new("replay", source.location(), blobs))
@@ -202,6 +212,9 @@ impl std::fmt::Display for Report {
                 blob.events,
                 blob.malformed.len()
             )?;
+            if blob.newer > 0 {
+                write!(f, ", {} for a newer release (left in place)", blob.newer)?;
+            }
             if let Some(to) = &blob.moved_to {
                 write!(f, "; moved to {to}")?;
             }
@@ -226,6 +239,10 @@ impl std::fmt::Display for Report {
                  {} blob(s) moved aside",
                 self.source, t.blobs, t.events, t.applied, t.already_there, t.malformed, t.moved_aside
             ),
+        }?;
+        if t.newer > 0 {
+            write!(f, "; {} event(s) for a newer release left in place", t.newer)?;
         }
+        Ok(())
     }
 }

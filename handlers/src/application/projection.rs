@@ -1,8 +1,10 @@
 //! Projecting events: decode each delivered event and apply it to the read model, idempotently and in any order.
 //!
 //! It succeeds only once the read model holds the event or a newer version and cached answers are invalidated,
-//! so a failure makes the delivery retry. A malformed event is logged, counted and acknowledged: no retry can
-//! fix it.
+//! so a failure makes the delivery retry. A malformed event (not an event, not pieshop's, or breaking its own
+//! version's shape) is logged, counted and acknowledged: no retry can fix it. A pieshop event of a type or data
+//! version this release does not read is `NotYetReadable`: the delivery must fail, so Event Grid retries it and
+//! at worst dead-letters it for a newer release (API.md, "Event versions").
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,7 +15,7 @@ use serde_json::Value;
 use super::changes::Changes;
 use super::group_apply::GroupApply;
 use super::push_changes::PushChanges;
-use crate::contract::event_json::{self, DecodeError};
+use crate::contract::event_json::{DecodeError, Readers};
 use crate::domain::{Event, Timestamp};
 use crate::ports::read_model::Applied;
 use crate::ports::{EventSink, ReadModel, ReadModelError, ResponseCache};
@@ -26,6 +28,8 @@ pub enum Outcome {
     Applied(Event),
     Stale(Event),
     Malformed(DecodeError),
+    /// Written by a newer release: not applied, and the delivery must not be acknowledged.
+    NotYetReadable(DecodeError),
 }
 
 /// Applies delivered events to the read model.
@@ -33,6 +37,8 @@ pub struct Projection {
     writes: Arc<GroupApply>,
     changes: Changes,
     malformed: AtomicU64,
+    /// The data versions it reads.
+    readers: Readers,
     /// Where applied events become push hints (none: nothing is pushed).
     push: Option<Arc<PushChanges>>,
     lag: LagWatch,
@@ -72,6 +78,7 @@ impl Projection {
             writes: GroupApply::new(read_model, cache, changes.clone()),
             changes,
             malformed: AtomicU64::new(0),
+            readers: Readers::default(),
             push: None,
             lag: LagWatch::default(),
         }
@@ -84,6 +91,12 @@ impl Projection {
             last_millis: self.lag.last_millis.load(Ordering::Relaxed),
             applied_at_millis: (applied > 0).then_some(applied),
         }
+    }
+
+    /// Reads the data versions `readers` knows (a newer release's upcasts) instead of this release's alone.
+    pub fn with_readers(mut self, readers: Readers) -> Self {
+        self.readers = readers;
+        self
     }
 
     /// Hands every applied event to `push` (after the read model holds it).
@@ -116,7 +129,7 @@ impl Projection {
     /// in one read-model write with whatever other deliveries are waiting (`group_apply.rs`); answers once the read
     /// model holds them and the cache is invalidated.
     pub async fn handle_all(&self, payloads: &[Value]) -> Result<Vec<Outcome>, ReadModelError> {
-        let decoded: Vec<Result<Event, DecodeError>> = payloads.iter().map(event_json::decode).collect();
+        let decoded: Vec<Result<Event, DecodeError>> = payloads.iter().map(|p| self.readers.decode(p)).collect();
         let events: Vec<Event> = decoded.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
         let span = trace_context::events_span("project", &events);
         let mut applied = self.writes.apply(events.clone()).instrument(span.clone()).await?.into_iter();
@@ -126,6 +139,10 @@ impl Projection {
         let outcomes: Vec<Outcome> = decoded
             .into_iter()
             .map(|d| match d {
+                Err(error) if error.is_not_yet_readable() => {
+                    tracing::warn!(%error, "event of a newer release not acknowledged");
+                    Outcome::NotYetReadable(error)
+                }
                 Err(error) => {
                     self.malformed.fetch_add(1, Ordering::Relaxed);
                     metrics::metrics().malformed.add(1, &[]);
@@ -155,6 +172,14 @@ impl Projection {
 #[async_trait]
 impl EventSink for Projection {
     async fn deliver(&self, payloads: &[Value]) -> Result<(), ReadModelError> {
-        self.handle_all(payloads).await.map(|_| ())
+        let outcomes = self.handle_all(payloads).await?;
+        match outcomes.into_iter().find_map(|o| match o {
+            Outcome::NotYetReadable(error) => Some(error),
+            _ => None,
+        }) {
+            // Left unpublished, so the relay offers it again (to a newer release, once one runs).
+            Some(error) => Err(ReadModelError::Unavailable(error.to_string().into())),
+            None => Ok(()),
+        }
     }
 }

@@ -13,6 +13,15 @@ use crate::domain::{RemovalReason, ScannerId, Sku, StockEvent, Timestamp, Transf
 /// CloudEvents `source` of every pieshop event.
 pub const SOURCE: &str = "/pieshop/inventory";
 
+/// The data version every event is written in (`dataversion` in CloudEvents, `dataVersion` in Event Grid
+/// schema), and the only one this release reads without an upcast. An event stored or sent without one was
+/// written before versions were named, in this version.
+pub const DATA_VERSION: &str = "1";
+
+/// The `type` prefix of every pieshop event: an event of this namespace that this release cannot read was
+/// written by a newer one, so it is never dropped (`DecodeError::NotYetReadable`).
+pub const TYPE_PREFIX: &str = "pieshop.";
+
 /// Which envelope an event is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Schema {
@@ -20,9 +29,13 @@ pub enum Schema {
     EventGrid,
 }
 
-/// Why an event could not be read. Retrying cannot fix any of these.
+/// Why an event could not be read. Retrying cannot fix any of these but `NotYetReadable`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
+    /// A pieshop event of a type or data version this release does not know: a newer release wrote it (during a
+    /// rolling deploy, say) and a newer release will read it, so it must be retried, never acknowledged.
+    #[error("{type_name} data version {version} is not one this release reads (a newer release wrote it)")]
+    NotYetReadable { type_name: String, version: String },
     #[error("not JSON: {0}")]
     NotJson(String),
     #[error("not an event object (neither CloudEvents nor Event Grid schema)")]
@@ -31,6 +44,13 @@ pub enum DecodeError {
     UnknownType(String),
     #[error("field {field}: {message}")]
     BadField { field: &'static str, message: &'static str },
+}
+
+impl DecodeError {
+    /// Whether a newer release can read it (so it is retried and, at worst, dead-lettered for that release).
+    pub fn is_not_yet_readable(&self) -> bool {
+        matches!(self, DecodeError::NotYetReadable { .. })
+    }
 }
 
 /// The event as a CloudEvents 1.0 JSON object.
@@ -55,6 +75,8 @@ struct CloudEvent<'a> {
     kind: &'static str,
     time: String,
     datacontenttype: &'static str,
+    /// The data version (a CloudEvents extension attribute).
+    dataversion: &'static str,
     /// The CloudEvents distributed tracing extension: the trace of the command that made the event.
     #[serde(skip_serializing_if = "Option::is_none")]
     traceparent: Option<&'a str>,
@@ -71,6 +93,7 @@ impl<'a> CloudEvent<'a> {
             kind: event.kind().type_name(),
             time: event.recorded_at().to_string(),
             datacontenttype: "application/json",
+            dataversion: DATA_VERSION,
             traceparent: event.trace().map(TraceParent::as_str),
             data: Data::of(event),
         }
@@ -174,7 +197,7 @@ pub fn to_event_grid(event: &Event) -> Value {
         "eventType": event.kind().type_name(),
         "eventTime": event.recorded_at().to_string(),
         "data": data,
-        "dataVersion": "1",
+        "dataVersion": DATA_VERSION,
     })
 }
 
@@ -186,37 +209,84 @@ pub fn encode(event: &Event, schema: Schema) -> Value {
     }
 }
 
-/// Reads an event in either schema. Accepts the object itself, or a JSON string containing it, or a
-/// string of a string (what the Functions host sends for an Event Grid trigger: see the protocol notes).
+/// Reads an event in either schema, in this release's data version. Accepts the object itself, or a JSON string
+/// containing it, or a string of a string (what the Functions host sends for an Event Grid trigger: see the
+/// protocol notes).
 pub fn decode(value: &Value) -> Result<Event, DecodeError> {
-    let object = unwrap_strings(value)?;
-    let object = object.as_object().ok_or(DecodeError::NotAnEvent)?;
-    let (type_name, id, data) = if object.contains_key("specversion") {
-        (object.get("type"), object.get("id"), object.get("data"))
-    } else if object.contains_key("eventType") {
-        (object.get("eventType"), object.get("id"), object.get("data"))
-    } else {
-        return Err(DecodeError::NotAnEvent);
-    };
-    let type_name =
-        type_name.and_then(Value::as_str).ok_or(DecodeError::BadField { field: "type", message: "missing" })?;
-    let kind = EventKind::from_type_name(type_name).ok_or_else(|| DecodeError::UnknownType(type_name.to_owned()))?;
-    let id = id
-        .and_then(Value::as_str)
-        .and_then(|s| EventId::parse(s).ok())
-        .ok_or(DecodeError::BadField { field: "id", message: "must be a UUID" })?;
-    let data =
-        data.and_then(Value::as_object).ok_or(DecodeError::BadField { field: "data", message: "must be an object" })?;
-    let mut event = if kind == EventKind::ProductDefined { product(id, data)? } else { stock(id, kind, data)? };
-    check_subject(object, &event)?;
-    // Telemetry only: an unreadable trace context is dropped, never a reason to refuse the event.
-    let trace = object.get("traceparent").or_else(|| data.get("traceparent"));
-    let trace = trace.and_then(Value::as_str).and_then(TraceParent::parse);
-    match &mut event {
-        Event::Stock(e) => e.trace = trace,
-        Event::Product(e) => e.trace = trace,
+    Readers::default().decode(value)
+}
+
+/// Rewrites the data of another data version of a type into the shape of `DATA_VERSION` (an upcast).
+pub type Upcast = fn(&Map<String, Value>) -> Result<Map<String, Value>, DecodeError>;
+
+/// The data versions a reader reads: `DATA_VERSION` of every type, plus one upcast per other (type, version) it
+/// was taught. The release that changes an event's data registers the upcast of the version before it (README,
+/// "Changing an event"); the tests register one to stand for a newer release.
+#[derive(Debug, Clone, Default)]
+pub struct Readers {
+    upcasts: Vec<(String, String, Upcast)>,
+}
+
+impl Readers {
+    /// Also reads `version` of `type_name`, through `upcast`.
+    pub fn with_upcast(mut self, type_name: &str, version: &str, upcast: Upcast) -> Self {
+        self.upcasts.push((type_name.to_owned(), version.to_owned(), upcast));
+        self
     }
-    Ok(event)
+
+    /// Reads an event (see `decode`); members of `data` it does not know are ignored.
+    pub fn decode(&self, value: &Value) -> Result<Event, DecodeError> {
+        let object = unwrap_strings(value)?;
+        let object = object.as_object().ok_or(DecodeError::NotAnEvent)?;
+        let (type_name, id, data, version) = if object.contains_key("specversion") {
+            (object.get("type"), object.get("id"), object.get("data"), object.get("dataversion"))
+        } else if object.contains_key("eventType") {
+            (object.get("eventType"), object.get("id"), object.get("data"), object.get("dataVersion"))
+        } else {
+            return Err(DecodeError::NotAnEvent);
+        };
+        let type_name =
+            type_name.and_then(Value::as_str).ok_or(DecodeError::BadField { field: "type", message: "missing" })?;
+        let version = match version {
+            None | Some(Value::Null) => DATA_VERSION.to_owned(),
+            Some(Value::String(text)) => text.clone(),
+            Some(other) => other.to_string(),
+        };
+        let not_yet = || DecodeError::NotYetReadable { type_name: type_name.to_owned(), version: version.clone() };
+        let Some(kind) = EventKind::from_type_name(type_name) else {
+            return Err(if type_name.starts_with(TYPE_PREFIX) {
+                not_yet()
+            } else {
+                DecodeError::UnknownType(type_name.to_owned())
+            });
+        };
+        let id = id
+            .and_then(Value::as_str)
+            .and_then(|s| EventId::parse(s).ok())
+            .ok_or(DecodeError::BadField { field: "id", message: "must be a UUID" })?;
+        let data = data
+            .and_then(Value::as_object)
+            .ok_or(DecodeError::BadField { field: "data", message: "must be an object" })?;
+        let upcast;
+        let data = if version == DATA_VERSION {
+            data
+        } else {
+            let (_, _, rewrite) =
+                self.upcasts.iter().find(|(t, v, _)| t == type_name && *v == version).ok_or_else(not_yet)?;
+            upcast = rewrite(data)?;
+            &upcast
+        };
+        let mut event = if kind == EventKind::ProductDefined { product(id, data)? } else { stock(id, kind, data)? };
+        check_subject(object, &event)?;
+        // Telemetry only: an unreadable trace context is dropped, never a reason to refuse the event.
+        let trace = object.get("traceparent").or_else(|| data.get("traceparent"));
+        let trace = trace.and_then(Value::as_str).and_then(TraceParent::parse);
+        match &mut event {
+            Event::Stock(e) => e.trace = trace,
+            Event::Product(e) => e.trace = trace,
+        }
+        Ok(event)
+    }
 }
 
 /// Peels up to two layers of JSON-in-a-string.
@@ -412,7 +482,7 @@ mod tests {
         let expected = json!({
             "specversion": "1.0", "id": nil, "source": SOURCE, "subject": "store-1/apple-pie",
             "type": "pieshop.TransferredOut", "time": time, "datacontenttype": "application/json",
-            "traceparent": TRACE,
+            "dataversion": "1", "traceparent": TRACE,
             "data": {"location": "store-1", "sku": "apple-pie", "delta": -3, "amount": 3, "outcome": "applied",
                      "quantity": 7, "version": 5,
                      "commandId": nil, "scannerId": "scanner-7", "occurredAt": time, "recordedAt": time,
@@ -432,6 +502,7 @@ mod tests {
         let expected_product = json!({
             "specversion": "1.0", "id": nil, "source": SOURCE, "subject": "products/apple-pie",
             "type": "pieshop.ProductDefined", "time": time, "datacontenttype": "application/json",
+            "dataversion": "1",
             "data": {"sku": "apple-pie", "name": "Apple pie", "version": 1, "commandId": nil, "recordedAt": time},
         });
         for (event, expected) in [(transfer, expected), (product, expected_product)] {
@@ -439,6 +510,42 @@ mod tests {
             assert_eq!(serde_json::from_str::<Value>(&to_cloud_event_text(&event)).unwrap(), expected);
             assert_eq!(decode(&expected).unwrap(), event);
         }
+    }
+
+    /// A pieshop event of a newer data version, or of a type this release lacks, is not readable yet (so it is
+    /// retried); unknown data members are ignored; an event without a version is version 1; an upcast teaches a
+    /// reader another version.
+    #[test]
+    fn versions_this_release_does_not_read_are_not_yet_readable_and_upcasts_read_them() {
+        let event = sample();
+        for schema in [Schema::CloudEvents, Schema::EventGrid] {
+            let member = if schema == Schema::CloudEvents { "dataversion" } else { "dataVersion" };
+            let mut newer = encode(&event, schema);
+            assert_eq!(newer[member], "1");
+            newer[member] = json!("2");
+            let error = decode(&newer).unwrap_err();
+            assert!(error.is_not_yet_readable(), "{error}");
+            let mut unversioned = encode(&event, schema);
+            unversioned.as_object_mut().unwrap().remove(member);
+            unversioned["data"]["addedByANewerRelease"] = json!({"any": "shape"});
+            assert_eq!(decode(&unversioned).unwrap(), event, "no version is 1; unknown members are ignored");
+            let mut renamed = newer.clone();
+            let data = renamed["data"].as_object_mut().unwrap();
+            let quantity = data.remove("quantity").unwrap();
+            data.insert("onHand".into(), quantity);
+            fn upcast(data: &Map<String, Value>) -> Result<Map<String, Value>, DecodeError> {
+                let mut data = data.clone();
+                let on_hand =
+                    data.remove("onHand").ok_or(DecodeError::BadField { field: "onHand", message: "missing" })?;
+                data.insert("quantity".into(), on_hand);
+                Ok(data)
+            }
+            let readers = Readers::default().with_upcast("pieshop.StockReceived", "2", upcast);
+            assert_eq!(readers.decode(&renamed).unwrap(), event);
+        }
+        let mut new_type = to_cloud_event(&event);
+        new_type["type"] = json!("pieshop.StockReserved");
+        assert!(decode(&new_type).unwrap_err().is_not_yet_readable());
     }
 
     #[test]

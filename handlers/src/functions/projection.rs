@@ -1,6 +1,8 @@
 //! The `projection` function (Event Grid trigger): the host's `{Data, Metadata}` envelope in, the events
-//! applied by `application::projection`, `{Outputs, Logs, ReturnValue}` out. It answers 200 only when every
-//! event is applied or proven stale; a 503 fails the invocation and Event Grid delivers again.
+//! applied by `application::projection`, `{Outputs, Logs, ReturnValue}` out. A batch (`cardinality: many`) is one
+//! invocation, applied as one read-model write. It answers 200 only when every event is applied, proven stale or
+//! malformed; a 503 fails the whole invocation and Event Grid delivers it again, harmlessly: when the read model
+//! failed, or when an event in it was written by a newer release (the others are applied all the same).
 
 use std::sync::Arc;
 
@@ -28,6 +30,7 @@ fn describe(outcome: &Outcome) -> String {
         Outcome::Applied(e) => format!("projected {} {} v{}", e.kind().type_name(), e.stream(), e.version()),
         Outcome::Stale(e) => format!("ignored stale {} {} v{}", e.kind().type_name(), e.stream(), e.version()),
         Outcome::Malformed(error) => format!("dropped malformed event: {error}"),
+        Outcome::NotYetReadable(error) => format!("not acknowledged: {error}"),
     }
 }
 
@@ -43,7 +46,10 @@ pub async fn invoke(State(app): State<Arc<App>>, body: Bytes) -> Response {
         }
     };
     match app.projection.handle_all(&payloads).await {
-        Ok(outcomes) => InvocationResult::logs(outcomes.iter().map(describe).collect()).into_response(),
+        Ok(outcomes) => match outcomes.iter().find(|o| matches!(o, Outcome::NotYetReadable(_))) {
+            Some(newer) => Problem::unavailable(&describe(newer)).into_response(),
+            None => InvocationResult::logs(outcomes.iter().map(describe).collect()).into_response(),
+        },
         Err(error) => Problem::from(&error).into_response(),
     }
 }

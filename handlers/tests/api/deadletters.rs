@@ -258,3 +258,66 @@ async fn replaying_a_blob_container_in_azurite_moves_each_blob_under_replayed() 
     assert_eq!(blobs().await, moved);
     assert_eq!(read_model(&data).await, expected_items());
 }
+
+/// The upgrade's second half (the first: `tools/funchost/tests/batches.rs`, where an older release retried a
+/// batch holding a data-version-2 event until Event Grid dead-lettered it whole). A blob laid out as funchost and
+/// Event Grid write it holds that batch: this release's `handler deadletters replay` applies the two events it
+/// reads, leaves the blob in place and exits 1; then a newer reader (this release's projection taught version 2
+/// of `StockReceived` by an upcast, as the release that makes version 2 would register it: version 2 here names
+/// `quantity` `onHand`) replays the same blob, applies the third event and moves the blob under `replayed/`.
+#[tokio::test]
+async fn a_newer_reader_applies_what_this_release_left_for_it() {
+    use pieshop::adapters::dead_letter_dir::DeadLetterDirectory;
+    use pieshop::application::{changes::Changes, deadletters, projection::Projection};
+    use pieshop::contract::event_json::{DecodeError, Readers};
+    use serde_json::{Map, json};
+    use std::sync::Arc;
+
+    let work = tempfile::tempdir().unwrap();
+    let (container, data) = (work.path().join("container"), work.path().join("data"));
+    let event = |sku: &str, quantity: u64, version: &str| {
+        let at = "2026-12-02T21:00:00.000000Z";
+        let amount = if version == "2" { "onHand" } else { "quantity" };
+        json!({"specversion": "1.0", "id": uuid::Uuid::new_v4().to_string(), "source": "/pieshop/inventory",
+               "subject": format!("store-1/{sku}"), "type": "pieshop.StockReceived", "time": at,
+               "datacontenttype": "application/json", "dataversion": version,
+               "data": {"location": "store-1", "sku": sku, "delta": 1, "amount": 1, "outcome": "applied",
+                        amount: quantity, "version": 1, "commandId": uuid::Uuid::new_v4().to_string(),
+                        "recordedAt": at},
+               "deadletterreason": "MaxDeliveryAttemptsExceeded", "deliveryattempts": 3,
+               "lastdeliveryoutcome": "Aborted", "publishtime": at, "lastdeliveryattempttime": at})
+    };
+    let name = "PROJECTION-SUB/2026/12/2/21/5d2c8f0e-8a47-4f51-9d7b-3c2a1b0e9f8d.json";
+    let blob = container.join(name);
+    std::fs::create_dir_all(blob.parent().unwrap()).unwrap();
+    let batch = json!([event("apple-pie", 4, "1"), event("plum-pie", 6, "2"), event("pear-pie", 8, "1")]);
+    std::fs::write(&blob, batch.to_string()).unwrap();
+
+    let older = deadletters(&data, &["replay", "--json", container.to_str().unwrap()]);
+    assert_eq!(older.status.code(), Some(1), "{}", stderr(&older));
+    let report = json_report(&older);
+    assert_eq!((report["totals"]["applied"].as_u64(), report["totals"]["newer"].as_u64()), (Some(2), Some(1)));
+    assert!(blob.exists(), "left for a newer release");
+    let known = vec![("store-1/apple-pie".to_owned(), 4, 1), ("store-1/pear-pie".to_owned(), 8, 1)];
+    assert_eq!(read_model(&data).await, known);
+
+    fn version_2(data: &Map<String, Value>) -> Result<Map<String, Value>, DecodeError> {
+        let mut data = data.clone();
+        let on_hand = data.remove("onHand").ok_or(DecodeError::BadField { field: "onHand", message: "missing" })?;
+        data.insert("quantity".into(), on_hand);
+        Ok(data)
+    }
+    let wiring = pieshop::wiring::embedded(&data).unwrap();
+    let readers = Readers::default().with_upcast("pieshop.StockReceived", "2", version_2);
+    let newer = Projection::new(wiring.adapters.read_model.clone(), wiring.adapters.cache.clone(), Changes::default())
+        .with_readers(readers);
+    let source = DeadLetterDirectory::open(&container).unwrap();
+    let report = deadletters::replay(&source, &Arc::new(newer)).await.unwrap();
+    assert_eq!((report.totals.applied, report.totals.already_there, report.totals.newer), (1, 2, 0), "{report}");
+    assert!(!blob.exists() && container.join("replayed").join(name).exists(), "moved under replayed/");
+    drop(wiring);
+    let mut all = known;
+    all.push(("store-1/plum-pie".to_owned(), 6, 1));
+    all.sort();
+    assert_eq!(read_model(&data).await, all);
+}

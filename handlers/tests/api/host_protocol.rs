@@ -85,6 +85,64 @@ async fn an_event_as_an_object_or_a_single_string_is_applied() {
     assert_eq!(app.get_json("/api/inventory/store-1/apple-pie").await["version"], 2);
 }
 
+/// A batch as the host hands it to a `cardinality: many` trigger: the binding's value is a string of a JSON array
+/// of strings, each an event as indented JSON (docs/protocol/eventgrid-batches.md). Both schemas: every event of
+/// the batch is applied in one invocation, and the same batch again is acknowledged as stale.
+#[tokio::test]
+async fn a_batch_in_the_hosts_encoding_is_applied_in_both_schemas() {
+    use pieshop::contract::event_json::{Schema, encode};
+    for schema in [Schema::CloudEvents, Schema::EventGrid] {
+        let app = spawn_app().await;
+        app.publisher_down.store(true, std::sync::atomic::Ordering::SeqCst);
+        for sku in ["apple-pie", "plum-pie", "pear-pie"] {
+            app.command(receive("store-1", sku, 2)).await;
+        }
+        let events = app.store.events().await.unwrap();
+        let texts: Vec<String> =
+            events.iter().map(|e| serde_json::to_string_pretty(&encode(e, schema)).unwrap()).collect();
+        let envelope = json!({"Data": {"eventGridEvent": serde_json::to_string(&texts).unwrap()},
+                              "Metadata": {"sys": {"MethodName": "projection"}}});
+        let body: Value = app.post_json("/projection", &envelope).await.json().await.unwrap();
+        let logs: Vec<&str> = body["Logs"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        assert_eq!(logs.len(), 3, "{schema:?}: {body}");
+        assert!(logs.iter().all(|l| l.starts_with("projected")), "{schema:?}: {logs:?}");
+        for sku in ["apple-pie", "plum-pie", "pear-pie"] {
+            assert_eq!(app.get_json(&format!("/api/inventory/store-1/{sku}")).await["quantity"], 2, "{sku}");
+        }
+        let again: Value = app.post_json("/projection", &envelope).await.json().await.unwrap();
+        assert!(again["Logs"].as_array().unwrap().iter().all(|l| l.as_str().unwrap().starts_with("ignored stale")));
+    }
+}
+
+/// An event a newer release wrote (data version 2, or a pieshop type this release lacks), alone or in a batch,
+/// is not acknowledged: a 503, so Event Grid retries it; the batch's other events are applied all the same, and
+/// nothing is counted as malformed.
+#[tokio::test]
+async fn an_event_of_a_newer_release_is_not_acknowledged_alone_or_in_a_batch() {
+    use pieshop::contract::event_json::to_cloud_event;
+    let app = spawn_app().await;
+    app.publisher_down.store(true, std::sync::atomic::Ordering::SeqCst);
+    app.command(receive("store-1", "apple-pie", 5)).await;
+    app.command(receive("store-1", "plum-pie", 7)).await;
+    let events = app.store.events().await.unwrap();
+    let mut newer = to_cloud_event(&events[0]);
+    newer["dataversion"] = json!("2");
+    let mut new_type = to_cloud_event(&events[0]);
+    new_type["type"] = json!("pieshop.StockReserved");
+    for alone in [&newer, &new_type] {
+        let envelope = json!({"Data": {"eventGridEvent": serde_json::to_string(&alone.to_string()).unwrap()}});
+        let response = app.post_json("/projection", &envelope).await;
+        assert_eq!(response.status(), 503, "{alone}");
+        assert!(response.headers().contains_key("retry-after"));
+    }
+    let batch = vec![newer.to_string(), to_cloud_event(&events[1]).to_string()];
+    let envelope = json!({"Data": {"eventGridEvent": serde_json::to_string(&batch).unwrap()}});
+    assert_eq!(app.post_json("/projection", &envelope).await.status(), 503, "the batch fails whole");
+    assert_eq!(app.get_json("/api/inventory/store-1/plum-pie").await["quantity"], 7, "its known event is applied");
+    assert_eq!(app.get("/api/inventory/store-1/apple-pie").await.status(), 404, "the newer one is not");
+    assert_eq!(app.get_json("/api/health").await["malformedEvents"], 0);
+}
+
 /// A broken envelope cannot be fixed by a retry: acknowledged with a log line, never a 4xx/5xx.
 #[tokio::test]
 async fn a_broken_envelope_is_acknowledged() {

@@ -25,8 +25,9 @@ pub enum AuthLevel {
 pub enum Trigger {
     /// `httpTrigger` with an `http` output: proxied or forwarded as-is (`HttpMode`).
     Http { route: RouteTemplate, methods: Vec<String>, auth: AuthLevel },
-    /// `eventGridTrigger`: Event Grid deliveries, one event per invocation, in the `{Data, Metadata}` envelope.
-    EventGrid { binding: String },
+    /// `eventGridTrigger`: Event Grid deliveries in the `{Data, Metadata}` envelope; with `cardinality: many`
+    /// (`many`) a whole delivery is one invocation, else one invocation per event of it.
+    EventGrid { binding: String, many: bool },
     /// `timerTrigger`: NCRONTAB schedule (six fields, seconds first).
     Timer { binding: String, schedule: String, run_on_startup: bool },
 }
@@ -142,9 +143,9 @@ impl App {
     }
 
     /// The functions with this kind of trigger.
-    pub fn event_grid_functions(&self) -> impl Iterator<Item = (&Function, &str)> {
+    pub fn event_grid_functions(&self) -> impl Iterator<Item = (&Function, &str, bool)> {
         self.functions.iter().filter_map(|f| match &f.trigger {
-            Trigger::EventGrid { binding } => Some((f, binding.as_str())),
+            Trigger::EventGrid { binding, many } => Some((f, binding.as_str(), *many)),
             _ => None,
         })
     }
@@ -183,7 +184,14 @@ fn trigger(function: &Value, folder: &str) -> anyhow::Result<Trigger> {
             let route = RouteTemplate::parse(input["route"].as_str().unwrap_or(folder))?;
             Ok(Trigger::Http { route, methods, auth })
         }
-        "eventGridTrigger" => Ok(Trigger::EventGrid { binding: name }),
+        "eventGridTrigger" => {
+            let many = match input["cardinality"].as_str().map(str::to_ascii_lowercase).as_deref() {
+                None | Some("one") => false,
+                Some("many") => true,
+                Some(other) => bail!("unknown cardinality {other:?}"),
+            };
+            Ok(Trigger::EventGrid { binding: name, many })
+        }
         "timerTrigger" => Ok(Trigger::Timer {
             binding: name,
             schedule: input["schedule"].as_str().context("timerTrigger without a schedule")?.to_owned(),
@@ -216,7 +224,9 @@ mod tests {
         assert_eq!(app.route_prefix, "api");
         let names: Vec<&str> = app.functions.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, ["command", "negotiate", "projection", "query", "relay", "verify"]);
-        assert!(matches!(&app.functions[2].trigger, Trigger::EventGrid { binding } if binding == "eventGridEvent"));
+        assert!(
+            matches!(&app.functions[2].trigger, Trigger::EventGrid { binding, many: true } if binding == "eventGridEvent")
+        );
         assert!(matches!(&app.functions[4].trigger, Trigger::Timer { schedule, .. } if schedule == "0 */1 * * * *"));
         assert!(matches!(&app.functions[5].trigger, Trigger::Timer { schedule, .. } if schedule == "0 30 3 * * *"));
         for http in [0, 1] {

@@ -81,6 +81,19 @@ pub fn event_grid_envelope(function: &str, binding: &str, event: &Value, raw: &s
     json!({"Data": {binding: twice}, "Metadata": metadata})
 }
 
+/// The envelope for a whole delivery (`events`, each with its JSON text as published) to an `eventGridTrigger`
+/// with `cardinality: many` (`docs/protocol/eventgrid-batches.md` §2-§4): the extension converts the batch to
+/// `string[]` (each event as indented JSON), and the host, failing to make a `JObject` of an array, sends
+/// `JsonConvert.SerializeObject` of it: the binding's value is a string holding a JSON array of strings. The
+/// only binding data of a batch is `data`, the events' `data` as an array, likewise a string; then `sys`.
+pub fn event_grid_batch_envelope(function: &str, binding: &str, events: &[(&Value, &str)]) -> Value {
+    let texts: Vec<String> = events.iter().map(|(_, raw)| indented(raw)).collect();
+    let array = serde_json::to_string(&texts).unwrap_or_default();
+    let data: Vec<&Value> = events.iter().map(|(event, _)| event.get("data").unwrap_or(&Value::Null)).collect();
+    let data = serde_json::to_string(&data).unwrap_or_default();
+    json!({"Data": {binding: array}, "Metadata": {"data": data, "sys": sys(function)}})
+}
+
 /// The envelope for a timer tick (`TimerInfo`, PascalCase).
 pub fn timer_envelope(function: &str, binding: &str, last: Option<&str>, next: &str, past_due: bool) -> Value {
     let status = json!({"Last": last.unwrap_or("0001-01-01T00:00:00"), "Next": next, "LastUpdated": now_iso()});
@@ -145,6 +158,28 @@ mod tests {
         assert_eq!(envelope["Data"], expected["Data"]);
         envelope["Metadata"]["sys"] = expected["Metadata"]["sys"].clone();
         assert_eq!(envelope["Metadata"], expected["Metadata"]);
+    }
+
+    /// A batch: the binding's value is a string of a JSON array whose elements are strings of indented events, in
+    /// delivery order, and each reads back as the event published.
+    #[test]
+    fn a_batch_envelope_is_a_string_of_an_array_of_strings_of_indented_events() {
+        let raw = crate::fixture_text("x-eventgrid-delivery-cloudevent.json");
+        let event = fixture("x-eventgrid-delivery-cloudevent.json");
+        let mut second = event.clone();
+        second["id"] = json!("second");
+        let second_raw = second.to_string();
+        let envelope = event_grid_batch_envelope("projection", "b", &[(&event, raw.trim()), (&second, &second_raw)]);
+        let Value::String(text) = &envelope["Data"]["b"] else { panic!("a string: {envelope}") };
+        let items: Vec<String> = serde_json::from_str(text).expect("an array of strings");
+        assert_eq!(items.len(), 2);
+        assert!(items[0].starts_with("{\n  \""), "indented as Formatting.Indented: {}", items[0]);
+        assert_eq!(serde_json::from_str::<Value>(&items[0]).unwrap(), event);
+        assert_eq!(serde_json::from_str::<Value>(&items[1]).unwrap(), second);
+        let Value::String(data) = &envelope["Metadata"]["data"] else { panic!("data is a string: {envelope}") };
+        let data: Value = serde_json::from_str(data).unwrap();
+        assert_eq!(data, json!([event["data"], second["data"]]));
+        assert_eq!(envelope["Metadata"]["sys"]["MethodName"], "projection");
     }
 
     #[test]

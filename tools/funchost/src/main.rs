@@ -94,6 +94,12 @@ struct Args {
     /// Deliveries in flight at once (Event Grid does not document its own bound).
     #[arg(long, default_value_t = 2048)]
     max_deliveries_in_flight: usize,
+    /// The subscription's maxEventsPerBatch (1-5000; 1, Event Grid's default, is one event per delivery).
+    #[arg(long, default_value_t = 1)]
+    max_events_per_batch: usize,
+    /// The subscription's preferredBatchSizeInKilobytes (1-1024).
+    #[arg(long, default_value_t = 64)]
+    preferred_batch_size_kb: usize,
     /// Be a host that predates `enableProxyingHttpRequest`: it ignores that setting and forwards
     /// (`enableForwardingHttpRequest`), reading each answer whole. Default: a current host, which proxies.
     #[arg(long, env = "FUNCHOST_HOST_WITHOUT_PROXYING")]
@@ -156,12 +162,18 @@ async fn main() -> anyhow::Result<()> {
     let instances = Instances::start(args.instances.max(1), launch).await?;
     let client = reqwest::Client::new();
 
-    let (function, binding) = app.event_grid_functions().next().map(|(f, b)| (f.name.clone(), b.to_owned())).unzip();
+    let (function, binding, many) = match app.event_grid_functions().next() {
+        Some((f, binding, many)) => (Some(f.name.clone()), Some(binding.to_owned()), many),
+        None => (None, None, false),
+    };
     let grid = Arc::new(Grid {
         key: topic_key,
         subscription: format!("{}-sub", function.clone().unwrap_or_default()),
         function: function.unwrap_or_default(),
         binding: binding.unwrap_or_default(),
+        many,
+        keys: keys.clone(),
+        faults: Mutex::default(),
         policy: Policy {
             time_scale: args.time_scale,
             max_attempts: args.max_delivery_attempts.clamp(1, 30),
@@ -169,13 +181,20 @@ async fn main() -> anyhow::Result<()> {
             jitter: Duration::from_millis(args.jitter_ms),
             duplicate_rate: args.duplicate_rate,
             timeout: Duration::from_secs(30),
+            max_events_per_batch: args.max_events_per_batch.clamp(1, 5000),
+            preferred_batch_bytes: args.preferred_batch_size_kb.clamp(1, 1024) * 1024,
         },
         dead_letter_dir: state_dir.join("deadletter"),
         instances: instances.clone(),
         client: client.clone(),
         records: Mutex::default(),
-        in_flight: tokio::sync::Semaphore::new(args.max_deliveries_in_flight.max(1)),
+        in_flight: Arc::new(tokio::sync::Semaphore::new(args.max_deliveries_in_flight.max(1))),
+        pending: Mutex::default(),
+        pending_ready: tokio::sync::Notify::new(),
+        deliveries: Default::default(),
+        invocations: Default::default(),
     });
+    tokio::spawn(grid.clone().dispatch());
     let mut timers = BTreeMap::new();
     for function in &app.functions {
         if let Trigger::Timer { binding, schedule, run_on_startup } = &function.trigger {
@@ -195,6 +214,7 @@ async fn main() -> anyhow::Result<()> {
         .route("/eventgrid/api/events", post(eventgrid::publish))
         .route("/funchost/events", get(eventgrid::records))
         .route("/funchost/events/summary", get(eventgrid::summary))
+        .route("/funchost/faults", axum::routing::put(eventgrid::set_faults))
         .with_state(grid)
         .merge(
             Router::new()

@@ -4,10 +4,12 @@
 //! - `coldstart`: exec a server binary until its first 200, repeated; median and p90.
 //! - `sqlite-commit-rate`: the raw commit rate of the embedded database at pieshop's durability.
 //! - `history`: the cost of an item's kept history (offline records) on a count and a movement.
+//! - `chaos`: scanners and readers through funchost under a seeded fault schedule, checked against a ledger.
 //! - `hello-server` + `hammer`: the raw HTTP limit of axum on this machine, and a plain GET load to measure it.
 //!
 //! Every subcommand prints a human-readable report; `--json` adds one JSON object on the last line for scripts.
 
+mod chaos;
 mod coldstart;
 mod history;
 mod raw;
@@ -37,6 +39,8 @@ enum Cmd {
     Hammer(raw::HammerArgs),
     /// A count and a movement on an item keeping 10,000 movements, beside the same on an item keeping none.
     History(history::HistoryArgs),
+    /// Scanners and readers through funchost while faults are injected; nothing may be lost or doubled.
+    Chaos(chaos::ChaosArgs),
 }
 
 fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
@@ -54,5 +58,6 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::Hammer(args) => runtime(args.threads)?.block_on(raw::hammer(args)),
         Cmd::History(args) => runtime(2)?.block_on(history::history(args)),
+        Cmd::Chaos(args) => runtime(2)?.block_on(chaos::chaos(args)),
     }
 }

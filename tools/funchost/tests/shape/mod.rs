@@ -26,6 +26,8 @@ pub struct Options {
     /// Extra funchost arguments (Event Grid disorder, retries).
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// The app root (default: this repository's `host.json` and `functions/`).
+    pub app: Option<PathBuf>,
 }
 
 pub struct Shape {
@@ -34,6 +36,11 @@ pub struct Shape {
     /// funchost leads its own process group: dropped, the instances go with it.
     _funchost: Process,
     _state: tempfile::TempDir,
+}
+
+/// This repository's app root.
+pub fn repository_app() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 pub fn binary(name: &str) -> PathBuf {
@@ -50,7 +57,7 @@ impl Shape {
                           "functionKeys": {"command": {"till-1": COMMAND}, "query": {"wall": QUERY}}});
         let keys_file = state.path().join("keys.json");
         std::fs::write(&keys_file, keys.to_string()).unwrap();
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let root = options.app.clone().unwrap_or_else(repository_app);
         let mut command = embedded_command(env!("CARGO_BIN_EXE_funchost"));
         command
             .args(["--app", root.to_str().unwrap(), "--listen", "127.0.0.1:0"])
