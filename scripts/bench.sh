@@ -348,6 +348,9 @@ deployed_run() {
   printf -v "fh_${label}_rate" '%s' "$(awk -v d="$(delivered)" -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.0f", d / (e - s) }')"
   printf -v "fh_${label}_lag" '%s' "$(calc "%.0f" "$(get "$writes" .lag_p50_ms)") / $(calc "%.0f ms" "$(get "$writes" .lag_p99_ms)")"
   printf -v "fh_${label}_lag_p99" '%s' "$(get "$writes" .lag_p99_ms)"
+  # The Event Grid leg of that lag (publish -> first acknowledgement, as funchost saw it), before the burst below.
+  printf -v "fh_${label}_acked" '%s' "$(curl -fsS "http://127.0.0.1:$port/funchost/events/summary?latency=true" |
+    jq -r '.acknowledgedAfterMs | "\(.p50 // 0 | floor) / \(.p99 // 0 | floor) ms"')"
   printf -v "fh_${label}_cps" '%s' "$(calc "%.0f" "$(get "$writes" .commands_per_s)")"
   printf -v "fh_${label}_errors" '%s' "$(get "$writes" .errors)"
   # The rate above is bounded by the commands' own rate through funchost. The projection's capacity is measured
@@ -382,7 +385,7 @@ deployed_run() {
 }
 
 for label in unbatched batched; do
-  for figure in cps errors rate lag lag_p99 capacity share cpu_funchost cpu_handlers deliveries; do
+  for figure in cps errors rate lag lag_p99 acked capacity share cpu_funchost cpu_handlers deliveries; do
     printf -v "fh_${label}_${figure}" '%s' n/a
   done
 done
@@ -424,11 +427,12 @@ deployed_rows() {
   local label
   for label in unbatched batched; do
     local cps="fh_${label}_cps" errors="fh_${label}_errors" rate="fh_${label}_rate" lag="fh_${label}_lag"
-    local lag_p99="fh_${label}_lag_p99" capacity="fh_${label}_capacity" share="fh_${label}_share"
+    local lag_p99="fh_${label}_lag_p99" acked="fh_${label}_acked" capacity="fh_${label}_capacity" share="fh_${label}_share"
     local cpu_f="fh_${label}_cpu_funchost" cpu_h="fh_${label}_cpu_handlers" deliveries="fh_${label}_deliveries"
     row "deployed, $label: commands/s through funchost" "${!cps} (errors ${!errors})" "" ""
     row "deployed, $label: events/s behind the commands" "${!rate}" "" ""
     row "deployed, $label: accepted -> visible p50 / p99" "${!lag}" "p99 <= 1 s" "$(if [[ ${!lag_p99} == n/a ]]; then echo n/a; else meets "${!lag_p99} <= 1000"; fi)"
+    row "deployed, $label: published -> acknowledged p50 / p99" "${!acked}" "" ""
     row "deployed, $label: projection capacity, events/s" "${!capacity} (20,000 at once)" "" ""
     row "deployed, $label: capacity vs raw _bulk docs/s" "${!share}" ">= 50%" "$(if [[ ${!capacity} == n/a ]]; then echo n/a; else meets "${!capacity} >= 0.5 * $es_rate"; fi)"
     row "deployed, $label: CPU us/event funchost" "${!cpu_f}" "" ""

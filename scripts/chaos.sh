@@ -24,6 +24,8 @@ usage: scripts/chaos.sh [--minutes N] [--seed S] [--json] [--help]
      deliveries failed with a 500); no fault in the last 10 s
   4. then drains (every event acknowledged, the relay run), compares every item of the read model with the
      scanners' ledger (short: lost, over: doubled), and runs `handler verify` (drift: read model vs write model)
+CHAOS_KEEP=1 keeps the work directory (funchost's and the instances' logs); CHAOS_FUNCHOST_LOG sets funchost's
+log filter there (default error; warn shows every failed delivery).
 The last line is one JSON object: {"commands", "faults": {kind: count}, "lost", "doubled", "drift", ...,
 "runs": [the two runs, with lag and readers' answer times during and outside faults]}.
 Needs: cargo, curl, jq, and what scripts/setup.sh installs for the engines.
@@ -71,7 +73,7 @@ cleanup() {
     wait "$FUNCHOST_PID" 2>/dev/null || true
   fi
   if ((ENGINES_STARTED)); then .ci/engines.sh --only redis,elasticsearch --env-file "$WORK/engines.env" stop >&2 || true; fi
-  rm -rf "$WORK"
+  if [[ -n ${CHAOS_KEEP:-} ]]; then echo "chaos: logs kept in $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
@@ -106,7 +108,7 @@ run() {
     unset COSMOS_ENDPOINT EVENTGRID_TOPIC_ENDPOINT PIESHOP_DATA_DIR
     # shellcheck disable=SC2030 # the instances' own environment
     if [[ -n $redis ]]; then export REDIS_URL=$redis REDIS_KEY_PREFIX=$prefix; fi
-    ELASTICSEARCH_INDEX_PREFIX=$prefix PIESHOP_RELAY_MIN_AGE_MS=2000 RUST_LOG=warn FUNCHOST_LOG=error \
+    ELASTICSEARCH_INDEX_PREFIX=$prefix PIESHOP_RELAY_MIN_AGE_MS=2000 RUST_LOG=warn FUNCHOST_LOG=${CHAOS_FUNCHOST_LOG:-error} \
       exec setsid "$BIN/funchost" --app "$ROOT" --handler "$BIN/handler" --instances 2 --listen 127.0.0.1:0 \
       --keys "$state/keys.json" --state-dir "$state" --timer-period-ms 5000 --time-scale 10 \
       --max-events-per-batch 500 --preferred-batch-size-kb 1024

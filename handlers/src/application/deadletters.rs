@@ -161,7 +161,9 @@ pub async fn replay(source: &dyn DeadLetters, projection: &Arc<Projection>) -> R
                     match outcome {
                         Outcome::Applied(_) => report.applied += 1,
                         Outcome::Stale(_) => report.already_there += 1,
-                        Outcome::Malformed(error) => {
+                        // Another publisher's event: the projection acknowledges it live, so one in pieshop's
+                        // dead letters means something else went wrong; a person looks (kept under unreadable/).
+                        Outcome::Malformed(error) | Outcome::Foreign(error) => {
                             report.malformed.push(Malformed { index: Some(index), error: error.to_string() })
                         }
                         Outcome::NotYetReadable(_) => report.newer += 1,

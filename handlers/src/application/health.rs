@@ -20,6 +20,8 @@ pub struct HealthReport {
     pub behind_ms: u64,
     /// Events the projection could not read.
     pub malformed_events: u64,
+    /// Other publishers' events the projection acknowledged and ignored.
+    pub ignored_events: u64,
     /// Events committed and not yet published.
     pub backlog: Backlog,
     pub lag: Lag,
@@ -51,6 +53,7 @@ pub async fn report(
         accepted_at,
         behind_ms: behind_ms(accepted_at, as_of, Timestamp::now()),
         malformed_events: projection.malformed_count(),
+        ignored_events: projection.ignored_count(),
         backlog,
         lag: projection.lag(),
         push: projection.push().map(|push| push.counts()),

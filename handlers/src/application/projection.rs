@@ -1,8 +1,9 @@
 //! Projecting events: decode each delivered event and apply it to the read model, idempotently and in any order.
 //!
 //! It succeeds only once the read model holds the event or a newer version and cached answers are invalidated,
-//! so a failure makes the delivery retry. A malformed event (not an event, not pieshop's, or breaking its own
-//! version's shape) is logged, counted and acknowledged: no retry can fix it. A pieshop event of a type or data
+//! so a failure makes the delivery retry. A malformed event (not an event, or breaking its own version's shape)
+//! is logged, counted and acknowledged: no retry can fix it. Another publisher's event (a type outside
+//! `pieshop.`) is an event, just not ours: acknowledged and counted as ignored. A pieshop event of a type or data
 //! version this release does not read is `NotYetReadable`: the delivery must fail, so Event Grid retries it and
 //! at worst dead-letters it for a newer release (API.md, "Event versions").
 
@@ -28,6 +29,8 @@ pub enum Outcome {
     Applied(Event),
     Stale(Event),
     Malformed(DecodeError),
+    /// Another publisher's event: acknowledged, not applied, counted as ignored (not as malformed).
+    Foreign(DecodeError),
     /// Written by a newer release: not applied, and the delivery must not be acknowledged.
     NotYetReadable(DecodeError),
 }
@@ -37,6 +40,8 @@ pub struct Projection {
     writes: Arc<GroupApply>,
     changes: Changes,
     malformed: AtomicU64,
+    /// Other publishers' events acknowledged since start.
+    ignored: AtomicU64,
     /// The data versions it reads.
     readers: Readers,
     /// Where applied events become push hints (none: nothing is pushed).
@@ -78,6 +83,7 @@ impl Projection {
             writes: GroupApply::new(read_model, cache, changes.clone()),
             changes,
             malformed: AtomicU64::new(0),
+            ignored: AtomicU64::new(0),
             readers: Readers::default(),
             push: None,
             lag: LagWatch::default(),
@@ -120,6 +126,11 @@ impl Projection {
         self.malformed.load(Ordering::Relaxed)
     }
 
+    /// Other publishers' events acknowledged and ignored since start.
+    pub fn ignored_count(&self) -> u64 {
+        self.ignored.load(Ordering::Relaxed)
+    }
+
     /// Counts a delivery that could not even be read as one (a malformed invocation).
     pub fn count_malformed(&self) {
         self.malformed.fetch_add(1, Ordering::Relaxed);
@@ -142,6 +153,11 @@ impl Projection {
                 Err(error) if error.is_not_yet_readable() => {
                     tracing::warn!(%error, "event of a newer release not acknowledged");
                     Outcome::NotYetReadable(error)
+                }
+                Err(error) if error.is_foreign() => {
+                    self.ignored.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(%error, "another publisher's event acknowledged and ignored");
+                    Outcome::Foreign(error)
                 }
                 Err(error) => {
                     self.malformed.fetch_add(1, Ordering::Relaxed);

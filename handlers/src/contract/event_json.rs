@@ -29,7 +29,8 @@ pub enum Schema {
     EventGrid,
 }
 
-/// Why an event could not be read. Retrying cannot fix any of these but `NotYetReadable`.
+/// Why an event could not be read. Retrying cannot fix any of these but `NotYetReadable`; `Foreign` is not an
+/// error of the event, only not pieshop's to read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     /// A pieshop event of a type or data version this release does not know: a newer release wrote it (during a
@@ -40,8 +41,11 @@ pub enum DecodeError {
     NotJson(String),
     #[error("not an event object (neither CloudEvents nor Event Grid schema)")]
     NotAnEvent,
-    #[error("unknown event type {0:?}")]
-    UnknownType(String),
+    /// An event, but not a pieshop one (its type is outside `pieshop.`): another publisher's event on the topic.
+    /// API 1.2 acknowledges as malformed only "a body that is not an event at all", and keeps back only pieshop
+    /// events it cannot read yet, so this one is acknowledged and counted as ignored (README, "Event versions").
+    #[error("not a pieshop event (type {0:?})")]
+    Foreign(String),
     #[error("field {field}: {message}")]
     BadField { field: &'static str, message: &'static str },
 }
@@ -50,6 +54,11 @@ impl DecodeError {
     /// Whether a newer release can read it (so it is retried and, at worst, dead-lettered for that release).
     pub fn is_not_yet_readable(&self) -> bool {
         matches!(self, DecodeError::NotYetReadable { .. })
+    }
+
+    /// Whether it is another publisher's event (acknowledged and ignored, not malformed).
+    pub fn is_foreign(&self) -> bool {
+        matches!(self, DecodeError::Foreign(_))
     }
 }
 
@@ -257,7 +266,7 @@ impl Readers {
             return Err(if type_name.starts_with(TYPE_PREFIX) {
                 not_yet()
             } else {
-                DecodeError::UnknownType(type_name.to_owned())
+                DecodeError::Foreign(type_name.to_owned())
             });
         };
         let id = id
@@ -552,6 +561,9 @@ mod tests {
     fn a_foreign_event_is_refused_not_misread() {
         let foreign =
             serde_json::json!({"specversion": "1.0", "type": "Contoso.Orders.OrderPlaced", "id": "x", "data": {}});
-        assert!(matches!(decode(&foreign), Err(DecodeError::UnknownType(_))));
+        let error = decode(&foreign).unwrap_err();
+        assert!(error.is_foreign() && !error.is_not_yet_readable(), "{error}");
+        let grid = serde_json::json!({"eventType": "Microsoft.Storage.BlobCreated", "id": "y", "data": {}});
+        assert!(decode(&grid).unwrap_err().is_foreign());
     }
 }

@@ -446,6 +446,8 @@ pub struct Health {
     pub behind_ms: u64,
     /// Events acknowledged but unreadable.
     pub malformed_events: u64,
+    /// Other publishers' events (a type outside `pieshop.`) acknowledged and ignored.
+    pub ignored_events: u64,
     /// Events committed and not yet published.
     pub backlog: BacklogView,
     /// This instance's last event, recorded → applied, in milliseconds (null before its first).

@@ -54,6 +54,7 @@ fn view(app: &App, report: HealthReport) -> Health {
         accepted_at: report.accepted_at.map(|t| t.to_string()),
         behind_ms: report.behind_ms,
         malformed_events: report.malformed_events,
+        ignored_events: report.ignored_events,
         backlog: views::BacklogView {
             events: report.backlog.events,
             more: report.backlog.more,

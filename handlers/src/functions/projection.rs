@@ -30,6 +30,7 @@ fn describe(outcome: &Outcome) -> String {
         Outcome::Applied(e) => format!("projected {} {} v{}", e.kind().type_name(), e.stream(), e.version()),
         Outcome::Stale(e) => format!("ignored stale {} {} v{}", e.kind().type_name(), e.stream(), e.version()),
         Outcome::Malformed(error) => format!("dropped malformed event: {error}"),
+        Outcome::Foreign(error) => format!("ignored: {error}"),
         Outcome::NotYetReadable(error) => format!("not acknowledged: {error}"),
     }
 }

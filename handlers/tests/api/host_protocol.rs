@@ -31,17 +31,23 @@ async fn the_relay_answers_a_timer_invocation_with_an_envelope() {
 }
 
 /// The fixtures' Contoso events (b: Event Grid schema, c: CloudEvents) are not pieshop events: they are
-/// decoded through both string layers, recognised as foreign, acknowledged (a retry cannot fix them) and counted.
+/// decoded through both string layers, recognised as another publisher's, acknowledged and counted as ignored.
+/// They are events, so not malformed (API 1.2, "Event versions": only a body that is not an event at all is);
+/// they are not pieshop's, so not kept back for a newer release either. A body that is no event is still malformed.
 #[tokio::test]
-async fn foreign_events_in_both_fixture_schemas_are_acknowledged_and_counted() {
+async fn foreign_events_in_both_fixture_schemas_are_acknowledged_and_counted_as_ignored() {
     let app = spawn_app().await;
     for name in ["b-eventgrid-egschema-request.json", "c-eventgrid-cloudevent-request.json"] {
         let response = app.post_json("/projection", &fixture(name)).await;
         assert_eq!(response.status(), 200, "{name}");
         let body: Value = response.json().await.unwrap();
-        assert!(body["Logs"][0].as_str().unwrap().contains("Contoso.Orders.OrderPlaced"), "{body}");
+        let log = body["Logs"][0].as_str().unwrap();
+        assert!(log.contains("ignored") && log.contains("Contoso.Orders.OrderPlaced"), "{body}");
     }
-    assert_eq!(app.get_json("/api/health").await["malformedEvents"], 2);
+    let not_an_event = json!({"Data": {"eventGridEvent": "[1, 2]"}, "Metadata": {}});
+    assert_eq!(app.post_json("/projection", &not_an_event).await.status(), 200);
+    let health = app.get_json("/api/health").await;
+    assert_eq!((&health["ignoredEvents"], &health["malformedEvents"]), (&json!(2), &json!(2)), "{health}");
 }
 
 /// A pieshop event wrapped exactly like fixture b/c (indented JSON, encoded twice) is applied once, whether it
@@ -112,6 +118,28 @@ async fn a_batch_in_the_hosts_encoding_is_applied_in_both_schemas() {
         let again: Value = app.post_json("/projection", &envelope).await.json().await.unwrap();
         assert!(again["Logs"].as_array().unwrap().iter().all(|l| l.as_str().unwrap().starts_with("ignored stale")));
     }
+}
+
+/// Another publisher's event inside a batch does not hold the batch back: the batch is acknowledged, the pieshop
+/// event beside it applied, the foreign one counted as ignored (not malformed, not retried).
+#[tokio::test]
+async fn a_foreign_event_in_a_batch_is_ignored_and_the_batch_acknowledged() {
+    use pieshop::contract::event_json::to_cloud_event;
+    let app = spawn_app().await;
+    app.publisher_down.store(true, std::sync::atomic::Ordering::SeqCst);
+    app.command(receive("store-1", "apple-pie", 5)).await;
+    let events = app.store.events().await.unwrap();
+    let foreign = json!({"specversion": "1.0", "id": id(), "source": "/contoso/orders", "type": "Contoso.Orders.OrderPlaced",
+                         "time": "2026-12-03T00:00:00Z", "data": {"orderId": 7}});
+    let batch = vec![foreign.to_string(), to_cloud_event(&events[0]).to_string()];
+    let envelope = json!({"Data": {"eventGridEvent": serde_json::to_string(&batch).unwrap()}});
+    let response = app.post_json("/projection", &envelope).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["Logs"][0].as_str().unwrap().starts_with("ignored: not a pieshop event"), "{body}");
+    assert_eq!(app.get_json("/api/inventory/store-1/apple-pie").await["quantity"], 5);
+    let health = app.get_json("/api/health").await;
+    assert_eq!((&health["ignoredEvents"], &health["malformedEvents"]), (&json!(1), &json!(0)), "{health}");
 }
 
 /// An event a newer release wrote (data version 2, or a pieshop type this release lacks), alone or in a batch,

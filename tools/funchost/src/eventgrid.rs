@@ -74,6 +74,10 @@ pub struct Record {
     pub acknowledged: u32,
     /// The instance that acknowledged it first.
     pub acknowledged_by: Option<usize>,
+    /// From its publish to its first acknowledgement, in milliseconds: the Event Grid leg of accepted -> visible.
+    pub acknowledged_after_ms: Option<f64>,
+    #[serde(skip)]
+    published: Option<tokio::time::Instant>,
     pub dead_lettered: Option<String>,
     pub last_error: Option<String>,
 }
@@ -209,6 +213,8 @@ impl Grid {
                 attempts: 0,
                 acknowledged: 0,
                 acknowledged_by: None,
+                acknowledged_after_ms: None,
+                published: Some(tokio::time::Instant::now()),
                 dead_lettered: None,
                 last_error: None,
             };
@@ -349,6 +355,9 @@ impl Grid {
                 Ok(instance) => {
                     record.acknowledged += 1;
                     record.acknowledged_by.get_or_insert(*instance);
+                    if record.acknowledged_after_ms.is_none() {
+                        record.acknowledged_after_ms = record.published.map(|at| at.elapsed().as_secs_f64() * 1000.0);
+                    }
                 }
                 Err((_, error)) => record.last_error = Some(error.to_string()),
             }
@@ -444,14 +453,21 @@ pub async fn set_faults(
 }
 
 /// `GET /funchost/events/summary`: how many events were published, acknowledged and dead-lettered (cheap to
-/// poll, unlike the whole list).
-pub async fn summary(State(grid): State<Arc<Grid>>) -> Response {
+/// poll, unlike the whole list). With `?latency=true` also `acknowledgedAfterMs`: percentiles of publish -> first
+/// acknowledgement over every acknowledged event (a sort, so only on request: pollers leave it off).
+pub async fn summary(State(grid): State<Arc<Grid>>, RawQuery(query): RawQuery) -> Response {
     let records = grid.records.lock().expect("records");
     let acknowledged = records.values().filter(|r| r.acknowledged > 0).count();
     let dead_lettered = records.values().filter(|r| r.dead_lettered.is_some()).count();
     let (deliveries, invocations) = (grid.deliveries.load(Ordering::Relaxed), grid.invocations.load(Ordering::Relaxed));
-    let body = json!({"published": records.len(), "acknowledged": acknowledged, "deadLettered": dead_lettered,
-                      "deliveries": deliveries, "invocations": invocations});
+    let mut body = json!({"published": records.len(), "acknowledged": acknowledged, "deadLettered": dead_lettered,
+                          "deliveries": deliveries, "invocations": invocations});
+    if query.as_deref().is_some_and(|q| q.contains("latency=true")) {
+        let mut after: Vec<f64> = records.values().filter_map(|r| r.acknowledged_after_ms).collect();
+        after.sort_by(f64::total_cmp);
+        let at = |q: f64| after.get(((after.len() as f64 * q) as usize).min(after.len().saturating_sub(1))).copied();
+        body["acknowledgedAfterMs"] = json!({"p50": at(0.5), "p99": at(0.99), "max": after.last(), "n": after.len()});
+    }
     drop(records);
     axum::Json(body).into_response()
 }

@@ -89,6 +89,10 @@ pub struct RunArgs {
     pub lag_sample: f64,
     #[arg(long, value_enum, default_value = "poll")]
     pub lag_mode: LagMode,
+    /// Pause between a probe's polls (`--lag-mode poll`), in milliseconds: each probe is a client of the system
+    /// it measures, so the pause trades resolution for the load the probes add (`lag_polls` counts it).
+    #[arg(long, default_value_t = 1)]
+    pub lag_poll_ms: u64,
     #[arg(long, value_enum, default_value = "dashboard")]
     pub queries: QueryMix,
     /// Server process id: report its VmRSS (sampled every 500 ms).
@@ -116,14 +120,19 @@ struct Ctx {
     max_commands: Option<u64>,
     lag_sample: f64,
     lag_mode: LagMode,
+    lag_poll: Duration,
     lag: Mutex<LagStats>,
     lag_in_flight: AtomicU64,
+    /// Queries the lag probes sent (their own load on the system under test).
+    lag_polls: AtomicU64,
 }
 
 #[derive(Default)]
 struct LagStats {
     hist: Hist,
     timeouts: u64,
+    /// Queries the probes sent (their own load on the system under test).
+    polls: u64,
 }
 
 #[derive(Default)]
@@ -167,8 +176,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         max_commands: args.commands,
         lag_sample: args.lag_sample.clamp(0.0, 1.0),
         lag_mode: args.lag_mode,
+        lag_poll: Duration::from_millis(args.lag_poll_ms),
         lag: Mutex::new(LagStats::default()),
         lag_in_flight: AtomicU64::new(0),
+        lag_polls: AtomicU64::new(0),
     });
     let health = ctx.client.get(format!("{}/api/health", ctx.base)).send().await;
     let health = health.with_context(|| format!("server not reachable at {}", ctx.base))?;
@@ -239,7 +250,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     if let Some(sampler) = sampler {
         let _ = sampler.await;
     }
-    let lag = ctx.lag.lock().await;
+    let mut lag = ctx.lag.lock().await;
+    lag.polls = ctx.lag_polls.load(Ordering::Relaxed);
     let rss = rss_samples.lock().unwrap_or_else(|p| p.into_inner()).clone();
 
     report(&args, &writes, &reads, &lag, &rss, write_elapsed, elapsed)
@@ -318,7 +330,7 @@ fn report(
             "applied": w.applied, "duplicates": w.duplicates, "rejected": w.rejected, "errors": write_errors,
             "cmd_p50_ms": w.latency.ms(0.5), "cmd_p99_ms": w.latency.ms(0.99), "cmd_max_ms": w.latency.max_ms(),
             "lag_samples": lag.hist.len(), "lag_p50_ms": lag.hist.ms(0.5), "lag_p99_ms": lag.hist.ms(0.99),
-            "lag_max_ms": lag.hist.max_ms(), "lag_timeouts": lag.timeouts,
+            "lag_max_ms": lag.hist.max_ms(), "lag_timeouts": lag.timeouts, "lag_polls": lag.polls,
             "queries": answers, "queries_per_s": qps, "query_200": r.ok, "query_304": r.not_modified,
             "query_errors": read_errors,
             "query_p50_ms": r.latency.ms(0.5), "query_p99_ms": r.latency.ms(0.99), "query_max_ms": r.latency.max_ms(),
@@ -464,6 +476,7 @@ fn follow(ctx: &Arc<Ctx>, answer: &Value, accepted: Instant) {
 
 async fn poll_until(ctx: &Ctx, url: &str, version: u64, accepted: Instant) -> bool {
     while accepted.elapsed() < Duration::from_secs(10) {
+        ctx.lag_polls.fetch_add(1, Ordering::Relaxed);
         if let Ok(resp) = ctx.client.get(url).send().await
             && resp.status() == 200
             && let Ok(v) = resp.json::<Value>().await
@@ -471,7 +484,7 @@ async fn poll_until(ctx: &Ctx, url: &str, version: u64, accepted: Instant) -> bo
         {
             return true;
         }
-        tokio::time::sleep(Duration::from_millis(1)).await;
+        tokio::time::sleep(ctx.lag_poll).await;
     }
     false
 }

@@ -49,6 +49,13 @@ pub struct ElasticSettings {
 /// cluster's timeout again behind the one that is trying (a hung cluster would otherwise queue every query).
 const RETRY_INDICES_AFTER: Duration = Duration::from_secs(1);
 
+/// How long a projection's write (its `_bulk` and refresh) may take. Queries keep the client's 10 s; a write is
+/// waited for nearly as long as Event Grid waits for the delivery (30 s): one abandoned at 10 s fails the delivery,
+/// which Event Grid retries only on its schedule (10 s, 30 s, 1 min, 5 min, ...), while the abandoned `_bulk`
+/// still runs in the cluster, so a slow cluster was sent each write again on top of the first (the fault run saw
+/// thousands of such timeouts and lags of 30-50 s: docs/PERFORMANCE.md).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(25);
+
 /// The read model port on Elasticsearch.
 #[derive(Clone)]
 pub struct ElasticReadModel {
@@ -308,9 +315,9 @@ impl ElasticReadModel {
     async fn refresh(&self) -> Result<(), ReadModelError> {
         let aliases: Vec<String> = IndexKind::ALL.iter().map(|kind| self.indices.alias(*kind)).collect();
         let aliases: Vec<&str> = aliases.iter().map(String::as_str).collect();
-        let response =
-            self.client.indices().refresh(IndicesRefreshParts::Index(&aliases)).send().await.map_err(unavailable)?;
-        body(response).await.map(|_| ())
+        let indices = self.client.indices();
+        let refresh = indices.refresh(IndicesRefreshParts::Index(&aliases)).request_timeout(WRITE_TIMEOUT);
+        body(refresh.send().await.map_err(unavailable)?).await.map(|_| ())
     }
 
     async fn search(&self, kind: IndexKind, request: Value) -> Result<Value, ReadModelError> {
@@ -425,6 +432,7 @@ impl ReadModel for ElasticReadModel {
             .client
             .bulk(BulkParts::None)
             .refresh(Refresh::WaitFor)
+            .request_timeout(WRITE_TIMEOUT)
             .body(lines)
             .send()
             .await
