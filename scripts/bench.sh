@@ -8,7 +8,7 @@ cd "$ROOT"
 
 usage() {
   cat <<'EOF'
-usage: scripts/bench.sh [--only deployed] [--help]
+usage: scripts/bench.sh [--only deployed|catalogue] [--help]
 
 Builds release once (cargo build --release -p pieshop -p loadgen), then measures, in about 3 minutes:
   1. cold start: exec -> first 200 on /api/health, median of 20, release handler vs a minimal Node.js http server
@@ -34,7 +34,12 @@ Builds release once (cargo build --release -p pieshop -p loadgen), then measures
      run twice back to back: one event per delivery and invocation (no cardinality, maxEventsPerBatch 1, as
      before batching), then batched as deployed (cardinality many, maxEventsPerBatch 500, 1024 KB), each with the
      CPU seconds per event of funchost and of the two handler instances during its 20,000-event burst
+  8. a chain's catalogue in the dashboard: 1,000 products x 50 locations seeded through /api/commands/batch on a
+     fresh handler, the page opened in headless Chromium (tests/browser/catalogue-bench.mjs): first render, DOM
+     elements, pushed change -> visible cell p50/p99; beside the page before windowing (git show
+     $BENCH_CATALOGUE_BASELINE:handlers/assets/dashboard.html, default 280803d) served by the same handler
 --only deployed: the raw _bulk rate and section 7 alone (both runs), for comparing deliveries on a shared machine.
+--only catalogue: section 8 alone (BENCH_HANDLER=<binary> uses that handler as it is, without building).
 Every server it starts is stopped on exit. Knobs (environment): BENCH_SCANNERS (16), BENCH_READERS (16),
 BENCH_WRITE_SECONDS (20), BENCH_READ_SECONDS (10), BENCH_MIXED_SECONDS (15), BENCH_COLD_RUNS (20),
 BENCH_PROFILE (release; ci is the lighter optimised profile, dev the debug build, for comparisons only).
@@ -44,7 +49,12 @@ EOF
 ONLY=all
 case "${1:-}" in
   -h | --help) usage; exit 0 ;;
-  --only) [[ ${2:-} == deployed ]] || { usage >&2; exit 2; }; ONLY=deployed ;;
+  --only)
+    case ${2:-} in
+      deployed | catalogue) ONLY=$2 ;;
+      *) usage >&2; exit 2 ;;
+    esac
+    ;;
   "") ;;
   *) usage >&2; exit 2 ;;
 esac
@@ -62,6 +72,12 @@ MIXED_SECONDS=${BENCH_MIXED_SECONDS:-15}
 COLD_RUNS=${BENCH_COLD_RUNS:-20}
 PUSH_CLIENTS=${BENCH_PUSH_CLIENTS:-500}
 PUSH_COMMANDS=${BENCH_PUSH_COMMANDS:-100}
+CATALOGUE_PRODUCTS=${BENCH_CATALOGUE_PRODUCTS:-1000}
+CATALOGUE_LOCATIONS=${BENCH_CATALOGUE_LOCATIONS:-50}
+CATALOGUE_SAMPLES=${BENCH_CATALOGUE_SAMPLES:-50}
+# the dashboard before its matrix was windowed (the last commit of the page that re-read and redrew it all)
+CATALOGUE_BASELINE=${BENCH_CATALOGUE_BASELINE:-280803d}
+PROFILE=${BENCH_PROFILE:-release}   # release; ci is the lighter optimised profile (no fat LTO), dev the debug build
 
 for tool in cargo curl jq node npm awk; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 1; }
@@ -103,9 +119,67 @@ calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 meets() { awk "BEGIN { print (($1) ? \"yes\" : \"NO\") }"; }
 
 
+row() { printf '| %-52s | %-36s | %-14s | %-4s |\n' "$@"; }
+
+# Section 8: the dashboard with a chain's catalogue, in headless Chromium; sets catalogue (its JSON line).
+catalogue_bench() {
+  say "a chain's catalogue: ${CATALOGUE_PRODUCTS} products x ${CATALOGUE_LOCATIONS} locations on a fresh handler, the dashboard in headless Chromium"
+  (cd "$ROOT/tests/browser" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error >&2)
+  local port pid baseline=()
+  port=$(free_port)
+  mkdir -p "$WORK/catalogue-data"
+  PIESHOP_DATA_DIR="$WORK/catalogue-data" PIESHOP_LISTEN="127.0.0.1:$port" "$HANDLER" >"$WORK/handler-catalogue.log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  wait_http "http://127.0.0.1:$port/api/health" 10
+  if git -C "$ROOT" show "$CATALOGUE_BASELINE:handlers/assets/dashboard.html" >"$WORK/baseline.html" 2>/dev/null; then
+    baseline=(--baseline "$WORK/baseline.html")
+  else
+    echo "bench: no baseline page ($CATALOGUE_BASELINE not in this clone); measuring the current page only" >&2
+  fi
+  catalogue=$(node "$ROOT/tests/browser/catalogue-bench.mjs" "http://127.0.0.1:$port" --products "$CATALOGUE_PRODUCTS" \
+    --locations "$CATALOGUE_LOCATIONS" --samples "$CATALOGUE_SAMPLES" "${baseline[@]}" | json_of)
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+}
+catalogue_rows() {
+  local c=$catalogue first p50 p99 before_first before_push
+  first=$(get "$c" .current.first_render_ms)
+  p50=$(get "$c" .current.push_p50_ms)
+  p99=$(get "$c" .current.push_p99_ms)
+  before_first=$(get "$c" '.baseline.first_render_ms // "n/a"')
+  before_push=$(get "$c" 'if .baseline then "\(.baseline.push_p50_ms) / \(.baseline.push_p99_ms) ms" else "n/a" end')
+  local size="${CATALOGUE_PRODUCTS} x ${CATALOGUE_LOCATIONS}"
+  row "catalogue $size: first render" "$(calc "%.0f ms" "$first") (before: $before_first ms)" "<= 1.5 s" "$(meets "$first <= 1500")"
+  row "catalogue $size: pushed change p50 / p99" "$(calc "%.0f" "$p50") / $(calc "%.0f ms" "$p99") (before: $before_push)" "<= 200 ms" "$(meets "$p99 <= 200")"
+  row "catalogue $size: DOM elements" "$(get "$c" .current.dom_elements) (before: $(get "$c" '.baseline.dom_elements // "n/a"'))" "" ""
+  row "catalogue $size: cells drawn / wrong" "$(get "$c" .current.drawn_cells) / $(get "$c" .current.wrong_cells)" "wrong 0" "$(meets "$(get "$c" .current.wrong_cells) == 0")"
+  row "catalogue $size: summary JSON" "$(calc "%.0f KB" "$(get "$c" .summary_bytes) / 1000")" "" ""
+}
+
+if [[ $ONLY == catalogue ]]; then
+  if [[ -n ${BENCH_HANDLER:-} ]]; then
+    HANDLER=$BENCH_HANDLER
+    say "using $HANDLER as built (BENCH_HANDLER): the page measured is the one it embeds"
+  else
+    say "building: cargo build --profile $PROFILE -p pieshop"
+    cargo build --profile "$PROFILE" -p pieshop
+    HANDLER=${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE/handler
+    if [[ $PROFILE == dev ]]; then HANDLER=${CARGO_TARGET_DIR:-$ROOT/target}/debug/handler; fi
+  fi
+  catalogue_bench
+  echo
+  echo "pieshop bench --only catalogue $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, profile $PROFILE, git $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+  echo "load average (others share this machine): $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo
+  row "figure" "measured" "target" "met"
+  row "----------------------------------------------------" "------------------------------------" "--------------" "----"
+  catalogue_rows
+  exit 0
+fi
+
 # BENCH_PROFILE=ci: the lighter optimised profile (no fat LTO), for a quick comparison; figures PERFORMANCE.md
 # quotes are release.
-PROFILE=${BENCH_PROFILE:-release}
 say "building $PROFILE once: cargo build --profile $PROFILE -p pieshop -p loadgen"
 cargo build --profile "$PROFILE" -p pieshop -p loadgen
 OUT=${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE
@@ -183,6 +257,7 @@ push=$(node "$ROOT/tests/browser/push-bench.mjs" "http://127.0.0.1:$push_port" "
 kill "$push_pid"
 wait "$push_pid" 2>/dev/null || true
 
+catalogue_bench
 fi
 
 es_rate=n/a
@@ -366,7 +441,6 @@ deployed_rows() {
   done
 }
 
-row() { printf '| %-52s | %-36s | %-14s | %-4s |\n' "$@"; }
 if [[ $ONLY == deployed ]]; then
   echo
   echo "pieshop bench --only deployed $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, $(uname -sr), git $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
@@ -453,4 +527,5 @@ history_rows() {
 history_rows "$history"
 history_rows "$history_100k"
 row "largest state JSON after them (SQLite)" "$state_max B" "" ""
+catalogue_rows
 row "errors (all runs; rejections not counted)" "$errors" "0" "$(meets "$errors == 0")"

@@ -39,9 +39,11 @@ const cell = (page, location, sku) => page.locator(`#matrix td[data-location="${
 async function waitForText(locator, expected, timeout = T) {
   await waitUntil(`${locator} to read ${expected}`, async () => ((await locator.textContent()) || '').trim() === String(expected), { timeoutMs: timeout });
 }
-async function item(location, sku) {
-  return getJson(server.base, `/api/inventory/${location}/${sku}`);
+/** One item as the read model holds it; with `minVersion`, once it holds that version (a command's answer says it). */
+async function item(location, sku, minVersion) {
+  return getJson(server.base, `/api/inventory/${location}/${sku}${minVersion ? `?minVersion=${minVersion}` : ''}`);
 }
+const versionOf = (answer) => answer.items[0].version;
 
 describe('dashboard', () => {
   test('is served at / and /api/dashboard as one self-contained page', async () => {
@@ -265,8 +267,8 @@ describe('dashboard', () => {
     await page.locator('#freshness[data-conn="offline"]').waitFor({ timeout: T });
     await page.locator('#conn', { hasText: /offline, (retrying in \d+ s|reconnecting)/ }).waitFor({ timeout: T });
     await page.unroute('**/api/inventory/summary**');
-    await mustCommand(server.base, { type: 'receive', location: 'store-harbour', sku: 'pecan-pie', quantity: 1 });
-    const q = (await item('store-harbour', 'pecan-pie')).quantity;
+    const received = await mustCommand(server.base, { type: 'receive', location: 'store-harbour', sku: 'pecan-pie', quantity: 1 });
+    const q = (await item('store-harbour', 'pecan-pie', versionOf(received))).quantity;
     await page.locator('#freshness[data-conn="live"]').waitFor({ timeout: 40000 });
     await waitForText(cell(page, 'store-harbour', 'pecan-pie'), q);
     await page.close();
@@ -328,8 +330,8 @@ describe('dashboard', () => {
     const page = await openDashboard();
     const keyed = [];
     page.on('request', (r) => { if (r.headers()['x-functions-key'] !== undefined) keyed.push(r.url()); });
-    await mustCommand(server.base, { type: 'receive', location: 'store-uptown', sku: 'cherry-tart', quantity: 2 });
-    const q = (await item('store-uptown', 'cherry-tart')).quantity;
+    const received = await mustCommand(server.base, { type: 'receive', location: 'store-uptown', sku: 'cherry-tart', quantity: 2 });
+    const q = (await item('store-uptown', 'cherry-tart', versionOf(received))).quantity;
     await waitForText(cell(page, 'store-uptown', 'cherry-tart'), q);
     assert.equal(await page.locator('#key-prompt').isVisible(), false);
     assert.deepEqual(keyed, []);

@@ -98,12 +98,22 @@ export async function startServer({ env = {} } = {}) {
   }
 }
 
+/**
+ * Launches Chromium. With PIESHOP_DASHBOARD_FILE set, every page gets that file in place of the dashboard the server
+ * embeds (the API stays the server's): to try a page against another build of the server without rebuilding it.
+ */
 export async function launchBrowser() {
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pieshop-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS,
     viewport: { width: 1440, height: 900 }, locale: 'en-GB', timezoneId: 'UTC',
   });
+  const pageFile = process.env.PIESHOP_DASHBOARD_FILE;
+  if (pageFile) {
+    const body = fs.readFileSync(pageFile, 'utf8');
+    await context.route((url) => url.pathname === '/' || url.pathname === '/api/dashboard',
+      (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body }));
+  }
   return {
     context,
     async close() { await context.close(); fs.rmSync(userDataDir, { recursive: true, force: true }); },
@@ -163,4 +173,47 @@ export async function seedShop(base) {
     { type: 'transfer', from: 'central-kitchen', to: 'store-downtown', sku: 'cherry-tart', quantity: 6 },
   ];
   for (const m of moves) await mustCommand(base, m);
+}
+
+export const catalogueSku = (i) => `pie-${String(i).padStart(4, '0')}`;
+export const catalogueLocation = (j) => `shop-${String(j).padStart(2, '0')}`;
+/** What a catalogue item received: varied, never zero, the same on every run. */
+export const catalogueQuantity = (i, j) => 1 + ((i * 7 + j * 13) % 60);
+
+/**
+ * A chain's catalogue: `products` defined products (`pie-0000`… named "Pie number N", reorder levels 5–14), each
+ * received at every one of `locations` locations (`shop-00`…), through /api/commands/batch, 500 commands a batch,
+ * two batches in flight; resolves once the read model holds every item.
+ */
+export async function seedCatalogue(base, products, locations) {
+  const commands = [];
+  for (let i = 0; i < products; i++) {
+    commands.push({ commandId: randomUUID(), type: 'defineProduct', sku: catalogueSku(i), name: `Pie number ${i}`,
+      category: `range-${i % 7}`, reorderLevel: 5 + (i % 10) });
+  }
+  for (let i = 0; i < products; i++) {
+    for (let j = 0; j < locations; j++) {
+      commands.push({ commandId: randomUUID(), type: 'receive', location: catalogueLocation(j), sku: catalogueSku(i),
+        quantity: catalogueQuantity(i, j) });
+    }
+  }
+  const batches = [];
+  for (let k = 0; k < commands.length; k += 500) batches.push(commands.slice(k, k + 500));
+  let next = 0;
+  await Promise.all([0, 1].map(async () => {
+    while (next < batches.length) {
+      const res = await fetch(`${base}/api/commands/batch`, {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ commands: batches[next++] }),
+      });
+      const body = await res.json();
+      if (res.status !== 200) throw new Error(`batch answered ${res.status}: ${JSON.stringify(body).slice(0, 300)}`);
+      const rejected = body.results.filter((r) => r.status === 'rejected');
+      if (rejected.length) throw new Error(`batch rejected ${rejected.length}: ${JSON.stringify(rejected[0])}`);
+    }
+  }));
+  await waitUntil('the read model to hold every item', async () => {
+    const s = await getJson(base, '/api/inventory/summary');
+    return s.products.reduce((n, p) => n + Object.keys(p.byLocation).length, 0) >= products * locations;
+  }, { timeoutMs: 300000, intervalMs: 500 });
+  return commands.length;
 }
