@@ -11,7 +11,9 @@ use crate::domain::barcode::MAX_BARCODES;
 use crate::domain::command::MAX_NOTE_LEN;
 use crate::domain::ids::NAME_PATTERN;
 use crate::domain::{Action, Amount, Command, CommandId, CommandMeta, ItemKey, LocationId, ProductName, Quantity};
-use crate::domain::{Caller, Gtin, LocationKind, LocationName, RemovalReason, ScannerId, Sku, Timestamp, TraceParent, Version};
+use crate::domain::{
+    Caller, Gtin, LocationKind, LocationName, RemovalReason, ScannerId, Sku, Timestamp, TraceParent, Version,
+};
 
 pub(crate) const COMMON_FIELDS: [&str; 6] = ["commandId", "type", "expectedVersion", "scannerId", "occurredAt", "note"];
 
@@ -45,8 +47,8 @@ pub struct ParsedCommand {
 /// What a parsed command names its product by.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Target {
-    /// Its sku: the command is ready to decide.
-    Ready(Command),
+    /// Its sku: the command is ready to decide (boxed: a command is far larger than a barcode and its body).
+    Ready(Box<Command>),
     /// A barcode instead (`docs/API.md` 1.2, "Barcodes"), which the write side resolves to a sku first. `body`
     /// is the valid body as sent; `with_sku` parses it again with the sku in the barcode's place, so each rule of
     /// a command is written once, in this parser.
@@ -66,13 +68,13 @@ impl ParsedCommand {
     /// resolved to) in its place; `sku` is ignored for a command that named its own.
     pub fn command(&self, sku: Option<&Sku>) -> Result<Command, Vec<FieldError>> {
         let mut command = match (&self.target, sku) {
-            (Target::Ready(command), _) => command.clone(),
+            (Target::Ready(command), _) => (**command).clone(),
             (Target::ByBarcode { body, .. }, Some(sku)) => {
                 let mut body = body.clone();
                 body.remove("barcode");
                 body.insert("sku".into(), Value::String(sku.to_string()));
                 match parse(&Value::Object(body), "")?.target {
-                    Target::Ready(command) => command,
+                    Target::Ready(command) => *command,
                     Target::ByBarcode { .. } => return Err(vec![FieldError::new("barcode", "names no sku")]),
                 }
             }
@@ -95,7 +97,7 @@ pub fn parse(value: &Value, path: &str) -> Result<ParsedCommand, Vec<FieldError>
     match (command, fields.barcode) {
         (Some(command), None) if fields.errors.is_empty() => Ok(ParsedCommand {
             id: command.id,
-            target: Target::Ready(command),
+            target: Target::Ready(Box::new(command)),
             request_hash: request_hash(value),
             trace: None,
             caller: None,
