@@ -34,6 +34,7 @@ fuzz_target!(|bytes: &[u8]| {
         total: 0,
         by_location: Vec::new(),
         reorder_level: None,
+        barcodes: Vec::new(),
     };
     let mut text = header(SUMMARY).expect("a header").to_vec();
     text.extend_from_slice(&summary_rows(&[product]).expect("rows"));

@@ -31,8 +31,9 @@ pub const INVENTORY: &[&str] =
 
 /// The columns of `GET /api/inventory/summary`'s CSV: one row per product and location where it has stock
 /// recorded (a defined product with none anywhere has one row, with an empty location). `total` is the product's
-/// across locations, `low` whether that total is at or below its reorder level, as in the JSON summary.
-pub const SUMMARY: &[&str] = &["sku", "name", "location", "quantity", "total", "reorderLevel", "low"];
+/// across locations, `low` whether that total is at or below its reorder level, as in the JSON summary, `barcodes`
+/// the product's GTINs as given, separated by spaces (a GTIN holds none), so a till's import can match a scan.
+pub const SUMMARY: &[&str] = &["sku", "name", "location", "quantity", "total", "reorderLevel", "low", "barcodes"];
 
 /// The columns of `GET /api/activity`'s CSV: one row per event, the members of [`ActivityEntry`].
 pub const ACTIVITY: &[&str] = &[
@@ -81,6 +82,7 @@ pub fn summary_rows(products: &[ProductTotal]) -> Result<Bytes, CsvError> {
     let mut writer = writer();
     for product in products {
         let low = product.reorder_level.is_some_and(|level| product.total <= i64::from(level.get()));
+        let barcodes = product.barcodes.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ");
         let fixed = |location: &str, quantity: i64| {
             [
                 product.sku.to_string(),
@@ -90,6 +92,7 @@ pub fn summary_rows(products: &[ProductTotal]) -> Result<Bytes, CsvError> {
                 product.total.to_string(),
                 product.reorder_level.map(|l| l.get().to_string()).unwrap_or_default(),
                 low.to_string(),
+                barcodes.clone(),
             ]
         };
         if product.by_location.is_empty() {

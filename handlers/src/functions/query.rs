@@ -56,12 +56,12 @@ fn listing(mut response: Response) -> Response {
 /// Examples of the CSV exports, for the OpenAPI document.
 const CSV_INVENTORY: &str = "location,sku,name,quantity,version,reorderLevel,low,needsCount,updatedAt\r\n\
     store-1,apple-pie,\"Pie, \"\"Bramley\"\"\",17,3,10,false,false,2026-01-15T10:30:00.000000Z\r\n";
-const CSV_SUMMARY: &str = "sku,name,location,quantity,total,reorderLevel,low\r\n\
-    apple-pie,Apple Pie,store-1,17,21,10,false\r\napple-pie,Apple Pie,van,4,21,10,false\r\n";
+const CSV_SUMMARY: &str = "sku,name,location,quantity,total,reorderLevel,low,barcodes\r\n\
+    apple-pie,Apple Pie,store-1,17,21,10,false,5012345678900\r\napple-pie,Apple Pie,van,4,21,10,false,5012345678900\r\n";
 const CSV_ACTIVITY: &str = "eventId,type,location,sku,name,delta,amount,outcome,quantity,version,commandId,\
-    scannerId,reason,transferId,from,to,note,occurredAt,recordedAt\r\n\
+    scannerId,caller,reason,transferId,from,to,note,occurredAt,recordedAt,unknownLocation\r\n\
     9b2f0c4e-5d6a-5b7c-8d9e-0f1a2b3c4d5e,pieshop.StockRemoved,van,apple-pie,,-2,2,applied,4,2,\
-    9d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a,till-1,sold,,,,,,2026-01-15T10:31:00.000000Z\r\n";
+    9d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a,till-1,van-1,sold,,,,,,2026-01-15T10:31:00.000000Z,\r\n";
 
 fn problem(error: QueryError) -> Problem {
     match &error {

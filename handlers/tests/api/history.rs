@@ -161,7 +161,8 @@ async fn csv_exports_are_the_whole_filtered_result_quoted_as_rfc_4180_says() {
     let app = spawn_app().await;
     let tricky = "Pie, \"Bramley\" & co";
     app.command(
-        json!({"commandId": id(), "type": "defineProduct", "sku": "apple-pie", "name": tricky, "reorderLevel": 5}),
+        json!({"commandId": id(), "type": "defineProduct", "sku": "apple-pie", "name": tricky, "reorderLevel": 5,
+            "barcodes": ["5012345678900", "96385074"]}),
     )
     .await;
     app.command(json!({"commandId": id(), "type": "defineProduct", "sku": "evil-pie", "name": "=HYPERLINK(\"x\")"}))
@@ -196,10 +197,12 @@ async fn csv_exports_are_the_whole_filtered_result_quoted_as_rfc_4180_says() {
     let (headers, text) = csv_answer(&app, "/api/inventory/summary?format=csv", None).await;
     assert_eq!(headers["content-disposition"], "attachment; filename=\"inventory-summary.csv\"");
     let summary = rows(&text);
-    assert_eq!(summary[0], ["sku", "name", "location", "quantity", "total", "reorderLevel", "low"]);
+    assert_eq!(summary[0], ["sku", "name", "location", "quantity", "total", "reorderLevel", "low", "barcodes"]);
     assert_eq!(summary.len() - 1, 121, "one row per product and location");
     let apple: Vec<&Vec<String>> = summary.iter().filter(|r| r[0] == "apple-pie").collect();
     assert!(apple.iter().all(|r| r[1] == tricky && r[4] == "359" && r[5] == "5" && r[6] == "false"));
+    assert!(apple.iter().all(|r| r[7] == "5012345678900 96385074"), "the barcodes as given, space-separated");
+    assert!(summary.iter().filter(|r| r[0] == "evil-pie").all(|r| r[7].is_empty()), "none: an empty field");
 
     let events = every_page(&app, "/api/activity?limit=50", "events").await;
     let (headers, text) = csv_answer(&app, "/api/activity", Some("text/csv, */*;q=0.1")).await;
