@@ -17,6 +17,7 @@ use tokio::time::Instant;
 
 use super::changes::Changes;
 use super::export::Exports;
+use super::single_flight::SingleFlight;
 use crate::contract::csv::CsvError;
 use crate::contract::views;
 use crate::domain::{EventId, ItemKey, LocationId, Sku, Timestamp};
@@ -127,11 +128,12 @@ pub struct QueryService {
     read_model: Arc<dyn ReadModel>,
     cache: Arc<dyn ResponseCache>,
     changes: Changes,
+    flights: SingleFlight,
 }
 
 impl QueryService {
     pub fn new(read_model: Arc<dyn ReadModel>, cache: Arc<dyn ResponseCache>, changes: Changes) -> Self {
-        Self { read_model, cache, changes }
+        Self { read_model, cache, changes, flights: SingleFlight::default() }
     }
 
     /// A page of items (`nextCursor` fetches the next).
@@ -251,7 +253,9 @@ impl QueryService {
         }
     }
 
-    /// The answer for `key`, from the cache when this generation has it.
+    /// The answer for `key`, from the cache when this generation has it; on a miss, read once for every caller
+    /// missing it at the same time (`single_flight`). With no cache generation (caching off or down) each caller
+    /// reads for itself: nothing would bound how old a shared answer could be.
     async fn cached<F, Fut>(&self, key: &str, compute: F) -> Result<Bytes, QueryError>
     where
         F: Fn() -> Fut,
@@ -267,9 +271,13 @@ impl QueryService {
             return Ok(hit);
         }
         count_cache("miss");
-        let body = compute().await?;
-        self.cache.put(&key, body.clone()).await;
-        Ok(body)
+        self.flights
+            .run(&key, || async {
+                let body = compute().await?;
+                self.cache.put(&key, body.clone()).await;
+                Ok(body)
+            })
+            .await
     }
 }
 
