@@ -134,25 +134,34 @@ mod tests {
         assert_eq!(reads.load(Ordering::SeqCst), 2, "a reader after the flight reads for itself");
     }
 
-    #[tokio::test]
-    async fn a_failed_read_is_not_shared_its_followers_read_for_themselves() {
+    type Reader = tokio::task::JoinHandle<Result<Bytes, String>>;
+
+    /// A leader reading `k` until `release` gives it a permit, and a follower already waiting for its read (a
+    /// follower that had read for itself would have finished: its own read answers at once).
+    async fn leader_and_follower(
+        answer: Result<&'static str, &'static str>,
+    ) -> (Arc<SingleFlight>, Arc<Semaphore>, Reader, Reader) {
         let flights = Arc::new(SingleFlight::default());
         let (reads, release) = (Arc::new(AtomicUsize::new(0)), Arc::new(Semaphore::new(0)));
         let leader = {
             let (flights, reads, release) = (flights.clone(), reads.clone(), release.clone());
-            tokio::spawn(async move { flights.run("k", || read(&reads, &release, Err("unavailable"))).await })
+            tokio::spawn(async move { flights.run("k", || read(&reads, &release, answer)).await })
         };
         while flights.in_flight() == 0 {
             tokio::task::yield_now().await;
         }
         let follower = {
             let flights = flights.clone();
-            tokio::spawn(
-                async move { flights.run("k", || async { Ok::<_, String>(Bytes::from_static(b"own")) }).await },
-            )
+            tokio::spawn(async move { flights.run("k", || async { Ok(Bytes::from_static(b"own")) }).await })
         };
         tokio::task::yield_now().await;
         assert!(!follower.is_finished(), "waiting for the leader's read, not reading");
+        (flights, release, leader, follower)
+    }
+
+    #[tokio::test]
+    async fn a_failed_read_is_not_shared_its_followers_read_for_themselves() {
+        let (flights, release, leader, follower) = leader_and_follower(Err("unavailable")).await;
         release.add_permits(1);
         assert_eq!(leader.await.unwrap().unwrap_err(), "unavailable");
         assert_eq!(follower.await.unwrap().unwrap(), "own", "the follower's own read, not the leader's error");
@@ -161,23 +170,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_dropped_leader_lands_its_flight_and_its_follower_reads_for_itself() {
-        let flights = Arc::new(SingleFlight::default());
-        let (reads, release) = (Arc::new(AtomicUsize::new(0)), Arc::new(Semaphore::new(0)));
-        let leader = {
-            let (flights, reads, release) = (flights.clone(), reads.clone(), release.clone());
-            tokio::spawn(async move { flights.run("k", || read(&reads, &release, Ok("never"))).await })
-        };
-        while flights.in_flight() == 0 {
-            tokio::task::yield_now().await;
-        }
-        let follower = {
-            let flights = flights.clone();
-            tokio::spawn(
-                async move { flights.run("k", || async { Ok::<_, String>(Bytes::from_static(b"own")) }).await },
-            )
-        };
-        tokio::task::yield_now().await;
-        assert!(!follower.is_finished(), "waiting for the leader's read, not reading");
+        let (flights, _release, leader, follower) = leader_and_follower(Ok("never")).await;
         leader.abort(); // its client went away
         assert!(leader.await.unwrap_err().is_cancelled());
         assert_eq!(follower.await.unwrap().unwrap(), "own");
