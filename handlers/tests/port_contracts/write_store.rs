@@ -132,8 +132,9 @@ pub async fn unpublished_events_are_listed_until_marked(store: Arc<dyn WriteStor
     assert_eq!(store.events().await.unwrap(), vec![a], "marking is idempotent and keeps the event");
 }
 
-pub async fn a_pending_transfer_is_listed_until_finished(store: Arc<dyn WriteStore>) {
-    let transfer = PendingTransfer {
+/// Three apple pies from store-1 to the van, sent by `caller`.
+fn pending_transfer(caller: Option<pieshop::domain::Caller>) -> PendingTransfer {
+    PendingTransfer {
         transfer_id: TransferId(uuid::Uuid::new_v4()),
         from: key("store-1", "apple-pie").location,
         to: key("van", "apple-pie").location,
@@ -142,8 +143,12 @@ pub async fn a_pending_transfer_is_listed_until_finished(store: Arc<dyn WriteSto
         created_at: Timestamp::parse("2026-01-15T10:00:00Z").unwrap(),
         occurred_at: None,
         trace: None,
-        caller: None,
-    };
+        caller,
+    }
+}
+
+pub async fn a_pending_transfer_is_listed_until_finished(store: Arc<dyn WriteStore>) {
+    let transfer = pending_transfer(None);
     let (mut first, _) = commit(1, None, vec![stock("store-1", "apple-pie", 1, 10, 0)]);
     first.transfer = Some(transfer.clone());
     store.commit(first).await.unwrap();
@@ -243,17 +248,7 @@ pub async fn the_ledger_sums_what_a_read_names(store: Arc<dyn WriteStore>) {
 /// Who sent a command is kept with its events and with a transfer's pending second half, which is theirs too.
 pub async fn events_and_pending_transfers_keep_their_caller(store: Arc<dyn WriteStore>) {
     let event = sent_by(stock("store-1", "apple-pie", 1, 10, 0), "till-1");
-    let transfer = PendingTransfer {
-        transfer_id: TransferId(uuid::Uuid::new_v4()),
-        from: key("store-1", "apple-pie").location,
-        to: key("van", "apple-pie").location,
-        sku: key("store-1", "apple-pie").sku,
-        quantity: Amount::new(3).unwrap(),
-        created_at: Timestamp::parse("2026-01-15T10:00:00Z").unwrap(),
-        occurred_at: None,
-        trace: None,
-        caller: pieshop::domain::Caller::parse("dana@pieshop.example"),
-    };
+    let transfer = pending_transfer(pieshop::domain::Caller::parse("dana@pieshop.example"));
     let (mut first, _) = commit(1, None, vec![event.clone()]);
     first.transfer = Some(transfer.clone());
     store.commit(first).await.unwrap();
