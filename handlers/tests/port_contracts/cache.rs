@@ -57,3 +57,36 @@ async fn a_redis_that_is_down_is_a_miss_not_an_error() {
     assert_eq!(cache.get("0:x").await, None);
     assert!(cache.invalidate().await.is_err());
 }
+
+/// A read that timed out (its own Redis frozen with SIGSTOP, then thawed) makes reads skip Redis for a while,
+/// but not the projection's invalidation: that INCR is tried anyway, so one slow read cannot fail every
+/// projection on the instance into Event Grid's retry schedule (docs/PERFORMANCE.md, eighth round).
+#[tokio::test]
+async fn a_read_that_timed_out_does_not_fail_the_invalidations_after_it() {
+    if engine("REDIS_URL").is_none() {
+        return;
+    }
+    let port = pieshop_testkit::process::free_port("127.0.0.1");
+    let mut server = pieshop_testkit::process::Process::spawn(
+        std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null()),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        // polling the server's readiness, not synchronising the test
+        assert!(std::time::Instant::now() < deadline, "redis-server did not listen within 10 s");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let cache = redis(&format!("redis://127.0.0.1:{port}"));
+    let before = cache.generation().await.expect("a running Redis has a generation");
+    let pid = server.child().id().to_string();
+    let signal =
+        |name: &str| assert!(std::process::Command::new("kill").args(["-s", name, &pid]).status().unwrap().success());
+    signal("STOP");
+    assert_eq!(cache.get(&format!("{before}:summary")).await, None, "a frozen Redis is a miss");
+    signal("CONT");
+    assert_eq!(cache.generation().await, None, "reads back off after a failure");
+    cache.invalidate().await.expect("the invalidation is tried, and Redis answers it");
+    server.kill();
+}

@@ -3,7 +3,8 @@
 //! Entries live under `<namespace>:answer:<generation>:<key>`; the projection bumps `<namespace>:generation` with
 //! INCR after applying events and before acknowledging them, so an answer cached before an event can never be
 //! read after it. Entries also expire, bounding what an outage of the INCR could leave behind. A Redis that
-//! is down or slow is a miss: queries go to the read model, never to an error.
+//! is down or slow is a miss: queries go to the read model, never to an error. The INCR is the exception: a
+//! projection cannot acknowledge without it, so it is tried whatever the reads found and given longer.
 
 use std::time::Duration;
 
@@ -22,10 +23,15 @@ use crate::ports::cache::CacheError;
 
 /// Entries expire anyway, so nothing lingers for long whatever happens.
 const ENTRY_TTL_SECONDS: u64 = 300;
-/// A cache that takes longer than this is treated as down: the read model is faster than a stuck cache.
+/// A read that takes longer than this is a miss: the read model is faster than a stuck cache.
 const TIMEOUT: Duration = Duration::from_millis(250);
-/// After a failure, skip Redis for this long instead of paying the timeout on every request.
+/// After a failure, reads skip Redis for this long instead of paying the timeout on every request.
 const BACKOFF: Duration = Duration::from_secs(5);
+/// How long the projection's INCR may take. A failed INCR fails its whole delivery into Event Grid's retry
+/// schedule (10 s first), so it neither shares the reads' timeout nor skips Redis in their backoff: under a
+/// burst, one read slower than 250 ms used to fail every projection on the instance for 5 s
+/// (docs/PERFORMANCE.md, eighth round).
+const INVALIDATE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Entra tokens for Redis last about an hour; connect afresh well before that.
 const ENTRA_RENEWAL: Duration = Duration::from_secs(30 * 60);
@@ -98,17 +104,20 @@ impl RedisCache {
         Ok((client, Some(Instant::now() + ENTRA_RENEWAL)))
     }
 
+    /// Whether reads skip Redis now, after a recent failure.
+    async fn backing_off(&self) -> bool {
+        self.down_until.lock().await.is_some_and(|until| Instant::now() < until)
+    }
+
     async fn connection(&self) -> Option<ConnectionManager> {
-        if self.down_until.lock().await.is_some_and(|until| Instant::now() < until) {
-            return None;
-        }
         let mut slot = self.connection.lock().await;
         if let Some(live) = slot.as_ref().filter(|l| l.renew_at.is_none_or(|at| Instant::now() < at)) {
             return Some(live.connection.clone());
         }
+        // The longest any caller waits; `run` cuts reads shorter.
         let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(TIMEOUT))
-            .set_response_timeout(Some(TIMEOUT))
+            .set_connection_timeout(Some(INVALIDATE_TIMEOUT))
+            .set_response_timeout(Some(INVALIDATE_TIMEOUT))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(200));
         let connected = match self.client().await {
@@ -141,15 +150,29 @@ impl RedisCache {
         *self.connection.lock().await = None;
     }
 
-    async fn run<T, F, Fut>(&self, op: F) -> Option<T>
+    /// A read, or the write of an entry: skipped while backing off, given up after `TIMEOUT`.
+    async fn best_effort<T, F, Fut>(&self, op: F) -> Option<T>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
-        let connection = self.connection().await?;
-        match tokio::time::timeout(TIMEOUT, op(connection)).await {
-            Ok(Ok(value)) => Some(value),
-            Ok(Err(error)) => {
+        if self.backing_off().await {
+            return None;
+        }
+        self.run(TIMEOUT, op).await
+    }
+
+    /// `op` on a connection (made if need be) within `within`; a failure is recorded and is `None`.
+    async fn run<T, F, Fut>(&self, within: Duration, op: F) -> Option<T>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let attempt = async { Some(op(self.connection().await?).await) };
+        match tokio::time::timeout(within, attempt).await {
+            Ok(None) => None, // no connection, already recorded
+            Ok(Some(Ok(value))) => Some(value),
+            Ok(Some(Err(error))) => {
                 self.failed(&error).await;
                 None
             }
@@ -166,7 +189,7 @@ impl ResponseCache for RedisCache {
     #[tracing::instrument(name = "Redis generation", skip_all, fields(otel.kind = "client", db.system.name = "redis"))]
     async fn generation(&self) -> Option<u64> {
         let key = self.generation_key.clone();
-        self.run(|mut c| async move {
+        self.best_effort(|mut c| async move {
             let value: Option<u64> = c.get(key).await?;
             Ok(value.unwrap_or(0))
         })
@@ -176,13 +199,14 @@ impl ResponseCache for RedisCache {
     #[tracing::instrument(name = "Redis get", skip_all, fields(otel.kind = "client", db.system.name = "redis"))]
     async fn get(&self, key: &str) -> Option<Bytes> {
         let key = format!("{}{key}", self.answer_prefix);
-        self.run(|mut c| async move { c.get::<_, Option<Vec<u8>>>(key).await }).await.flatten().map(Bytes::from)
+        self.best_effort(|mut c| async move { c.get::<_, Option<Vec<u8>>>(key).await }).await.flatten().map(Bytes::from)
     }
 
     #[tracing::instrument(name = "Redis put", skip_all, fields(otel.kind = "client", db.system.name = "redis"))]
     async fn put(&self, key: &str, value: Bytes) {
         let key = format!("{}{key}", self.answer_prefix);
-        self.run(|mut c| async move { c.set_ex::<_, _, ()>(key, value.to_vec(), ENTRY_TTL_SECONDS).await }).await;
+        self.best_effort(|mut c| async move { c.set_ex::<_, _, ()>(key, value.to_vec(), ENTRY_TTL_SECONDS).await })
+            .await;
     }
 
     #[tracing::instrument(name = "Redis invalidate", skip_all, fields(otel.kind = "client", db.system.name = "redis"))]
@@ -190,7 +214,7 @@ impl ResponseCache for RedisCache {
         // A projection must not acknowledge an event while older answers may still be served: if the INCR
         // fails, the invocation fails and Event Grid delivers the (idempotent) event again.
         let key = self.generation_key.clone();
-        let bumped = self.run(|mut c| async move { c.incr::<_, _, u64>(key, 1).await }).await;
+        let bumped = self.run(INVALIDATE_TIMEOUT, |mut c| async move { c.incr::<_, _, u64>(key, 1).await }).await;
         bumped.map(|_| ()).ok_or_else(|| CacheError("could not bump the cache generation".into()))
     }
 }
