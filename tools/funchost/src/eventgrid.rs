@@ -236,7 +236,7 @@ impl Grid {
             // meanwhile joins the batch.
             loop {
                 let queued = self.pending_ready.notified();
-                if !self.pending.lock().expect("pending").is_empty() {
+                if !self.faults().paused && !self.pending.lock().expect("pending").is_empty() {
                     break;
                 }
                 queued.await;
@@ -425,10 +425,13 @@ pub struct Faults {
     pub timeout: Option<Duration>,
     /// Chance that a delivery the handler answered is failed with a 500 anyway (the answer lost on the way).
     pub error_rate: f64,
+    /// No new delivery starts: published events queue, as behind an endpoint that is not taking them, and leave
+    /// in full batches once resumed (the bench times a backlog's catch-up without timing its own publishing).
+    pub paused: bool,
 }
 
-/// `PUT /funchost/faults` (master key), `{"timeoutMs": n | null, "errorRate": 0-1}`: what deliveries suffer from
-/// now on; `{}` clears both.
+/// `PUT /funchost/faults` (master key), `{"timeoutMs": n | null, "errorRate": 0-1, "paused": bool}`: what
+/// deliveries suffer from now on; `{}` clears them all.
 pub async fn set_faults(
     State(grid): State<Arc<Grid>>,
     headers: HeaderMap,
@@ -447,8 +450,10 @@ pub async fn set_faults(
     if !(0.0..=1.0).contains(&error_rate) {
         return error(StatusCode::BAD_REQUEST, "BadRequest", "errorRate must be between 0 and 1.");
     }
-    *grid.faults.lock().expect("faults") = Faults { timeout, error_rate };
-    tracing::warn!(?timeout, error_rate, "delivery faults set");
+    let paused = body.get("paused").and_then(Value::as_bool).unwrap_or(false);
+    *grid.faults.lock().expect("faults") = Faults { timeout, error_rate, paused };
+    grid.pending_ready.notify_one(); // a paused sender looks at the queue again
+    tracing::warn!(?timeout, error_rate, paused, "delivery faults set");
     StatusCode::NO_CONTENT.into_response()
 }
 

@@ -185,6 +185,30 @@ async fn without_cardinality_many_a_batch_is_one_invocation_per_event() {
     converge(&shape, &expected).await;
 }
 
+/// Deliveries held (`{"paused": true}`, as the bench holds a backlog): events published in five requests
+/// meanwhile stay queued, and once released leave together, as one delivery and one invocation, and apply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_backlog_leaves_in_one_batch_once_released() {
+    let args = ["--max-events-per-batch", "100", "--max-deliveries-in-flight", "1"];
+    let options = Options { instances: 2, args: args.iter().map(|a| a.to_string()).collect(), ..Default::default() };
+    let shape = Shape::start(options).await;
+    let hold = |body: Value| {
+        let request = shape.client.put(shape.url("/funchost/faults")).header("x-functions-key", shape::MASTER);
+        async move { assert_eq!(request.json(&body).send().await.unwrap().status(), 204) }
+    };
+    hold(json!({"paused": true})).await;
+    let events: Vec<Value> = (0..25u64).map(|n| stock_event(true, &format!("pie-{n}"), n + 1, 1, "1")).collect();
+    for chunk in events.chunks(5) {
+        publish(&shape, true, chunk).await;
+    }
+    assert_eq!(counts(&shape).await["deliveries"], 0, "nothing leaves while held");
+    hold(json!({})).await;
+    let summary = settled(&shape).await;
+    assert_eq!((summary["deliveries"].as_u64(), summary["invocations"].as_u64()), (Some(1), Some(1)), "{summary}");
+    let expected = (0..25u64).map(|n| (format!("pie-{n}"), (n + 1, 1))).collect();
+    converge(&shape, &expected).await;
+}
+
 /// A batch with one event of a newer release (data version 2) in it: every delivery of it fails whole (the
 /// projection answers 503), so it is retried and finally dead-lettered as one blob in Event Grid's layout; its
 /// two known events are in the read model all the same. This release's `handler deadletters replay` then finds
