@@ -69,6 +69,11 @@ pub fn to_cloud_event(event: &Event) -> Value {
     serde_json::to_value(CloudEvent::of(event)).expect("an event always serializes")
 }
 
+/// The same CloudEvents JSON as something to serialize inside another document (no intermediate `Value`).
+pub fn cloud_event(event: &Event) -> impl Serialize + '_ {
+    CloudEvent::of(event)
+}
+
 /// The same CloudEvents JSON as text, written directly (no intermediate `Value`): what the embedded stores
 /// keep, once per event on the command path.
 pub fn to_cloud_event_text(event: &Event) -> String {

@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use elasticsearch::auth::Credentials;
-use elasticsearch::http::request::JsonBody;
 use elasticsearch::http::response::Response;
 use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
 use elasticsearch::indices::{
@@ -24,6 +24,7 @@ use elasticsearch::indices::{
 use elasticsearch::params::Refresh;
 use elasticsearch::{BulkParts, Elasticsearch, GetParts, SearchParts};
 use http::StatusCode;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::indices::{IndexKind, Indices};
@@ -137,59 +138,143 @@ fn item_view(source: &Value, products: &HashMap<String, ProductInfo>) -> Result<
 }
 
 /// The activity log's document for an event; none for a location's events, which it does not list.
-fn activity_document(event: &Event) -> Option<Value> {
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ActivityDocument<'a, E: Serialize> {
+    event_id: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    location: Option<&'a LocationId>,
+    sku: &'a Sku,
+    recorded_at: String,
+    event: E,
+}
+
+fn activity_document(event: &Event) -> Option<ActivityDocument<'_, impl Serialize + '_>> {
     let (location, sku) = match event {
-        Event::Stock(e) => (Some(e.item.location.to_string()), e.item.sku.to_string()),
-        Event::Product(e) => (None, e.sku.to_string()),
+        Event::Stock(e) => (Some(&e.item.location), &e.item.sku),
+        Event::Product(e) => (None, &e.sku),
         Event::Location(_) => return None,
     };
-    Some(json!({
-        "eventId": event.id().to_string(),
-        "type": event.kind().type_name(),
-        "location": location,
-        "sku": sku,
-        "recordedAt": event.recorded_at().to_string(),
-        "event": event_json::to_cloud_event(event),
-    }))
+    Some(ActivityDocument {
+        event_id: event.id().to_string(),
+        kind: event.kind().type_name(),
+        location,
+        sku,
+        recorded_at: event.recorded_at().to_string(),
+        event: event_json::cloud_event(event),
+    })
+}
+
+/// The versioned document an event writes, serialized as it is (no `Value` in between).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum VersionedDocument<'a> {
+    #[serde(rename_all = "camelCase")]
+    Item {
+        location: &'a LocationId,
+        sku: &'a Sku,
+        sku_words: String,
+        quantity: Stock,
+        version: Version,
+        updated_at: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    Product {
+        sku: &'a Sku,
+        name: &'a str,
+        sku_words: String,
+        category: &'a Option<String>,
+        reorder_level: Option<Quantity>,
+        version: Version,
+        barcodes: &'a [Gtin],
+        gtins: Vec<String>,
+    },
+    Location {
+        location: &'a LocationId,
+        name: &'a str,
+        kind: &'static str,
+        retired: bool,
+        version: Version,
+    },
 }
 
 /// The versioned document an event writes: which index, its id, the external version, and the body.
-fn versioned_document(event: &Event) -> (IndexKind, String, Version, Value) {
+fn versioned_document(event: &Event) -> (IndexKind, String, Version, VersionedDocument<'_>) {
     match event {
         Event::Stock(e) => {
-            let doc = json!({
-                "location": e.item.location,
-                "sku": e.item.sku,
-                "skuWords": sku_words(&e.item.sku),
-                "quantity": e.quantity,
-                "version": e.version,
-                "updatedAt": e.recorded_at.to_string(),
-            });
+            let doc = VersionedDocument::Item {
+                location: &e.item.location,
+                sku: &e.item.sku,
+                sku_words: sku_words(&e.item.sku),
+                quantity: e.quantity,
+                version: e.version,
+                updated_at: e.recorded_at.to_string(),
+            };
             (IndexKind::Items, item_id(&e.item), e.version, doc)
         }
         Event::Product(e) => {
-            let doc = json!({
-                "sku": e.sku,
-                "name": e.name.as_str(),
-                "skuWords": sku_words(&e.sku),
-                "category": e.category,
-                "reorderLevel": e.reorder_level,
-                "version": e.version,
-                "barcodes": e.barcodes,
-                "gtins": e.barcodes.iter().map(Gtin::key).collect::<Vec<_>>(),
-            });
+            let doc = VersionedDocument::Product {
+                sku: &e.sku,
+                name: e.name.as_str(),
+                sku_words: sku_words(&e.sku),
+                category: &e.category,
+                reorder_level: e.reorder_level,
+                version: e.version,
+                barcodes: &e.barcodes,
+                gtins: e.barcodes.iter().map(Gtin::key).collect(),
+            };
             (IndexKind::Products, e.sku.to_string(), e.version, doc)
         }
         Event::Location(e) => {
-            let doc = json!({
-                "location": e.location,
-                "name": e.name.as_str(),
-                "kind": e.kind.as_str(),
-                "retired": e.retired,
-                "version": e.version,
-            });
+            let doc = VersionedDocument::Location {
+                location: &e.location,
+                name: e.name.as_str(),
+                kind: e.kind.as_str(),
+                retired: e.retired,
+                version: e.version,
+            };
             (IndexKind::Locations, e.location.to_string(), e.version, doc)
         }
+    }
+}
+
+/// A `_bulk` action line.
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Action<'a> {
+    Create {
+        #[serde(rename = "_index")]
+        index: &'a str,
+        #[serde(rename = "_id")]
+        id: String,
+    },
+    Index {
+        #[serde(rename = "_index")]
+        index: &'a str,
+        #[serde(rename = "_id")]
+        id: String,
+        version: Version,
+        version_type: &'static str,
+    },
+    Update {
+        #[serde(rename = "_index")]
+        index: &'a str,
+        #[serde(rename = "_id")]
+        id: String,
+        retry_on_conflict: u32,
+    },
+}
+
+/// One `_bulk` request's NDJSON, each line serialized straight into it: building a `serde_json::Value` per
+/// document, serializing and dropping it took most of the projection's CPU (docs/PERFORMANCE.md, eighth round).
+#[derive(Default)]
+struct BulkBody(Vec<u8>);
+
+impl BulkBody {
+    fn line(&mut self, line: &impl Serialize) {
+        serde_json::to_writer(&mut self.0, line).expect("a document always serializes");
+        self.0.push(b'\n');
     }
 }
 
@@ -456,7 +541,7 @@ impl ReadModel for ElasticReadModel {
         }
         let activity = self.indices.alias(IndexKind::Activity);
         let transfers = self.indices.alias(IndexKind::Transfers);
-        let mut lines: Vec<JsonBody<Value>> = Vec::with_capacity(events.len() * 4);
+        let mut lines = BulkBody::default();
         // Bulk items per event: its activity document (not for a location's), its versioned document, and a
         // transfer's merge.
         let mut per_event = Vec::with_capacity(events.len());
@@ -464,19 +549,17 @@ impl ReadModel for ElasticReadModel {
             let activity_doc = activity_document(event);
             let logged = activity_doc.is_some();
             if let Some(doc) = activity_doc {
-                lines.push(json!({"create": {"_index": activity, "_id": event.id().to_string()}}).into());
-                lines.push(doc.into());
+                lines.line(&Action::Create { index: &activity, id: event.id().to_string() });
+                lines.line(&doc);
             }
             let (kind, id, version, doc) = versioned_document(event);
             let index = self.indices.alias(kind);
-            lines.push(
-                json!({"index": {"_index": index, "_id": id, "version": version.0, "version_type": "external"}}).into(),
-            );
-            lines.push(doc.into());
+            lines.line(&Action::Index { index: &index, id, version, version_type: "external" });
+            lines.line(&doc);
             let merged = match event {
                 Event::Stock(e) if let Some((id, update)) = transfer_update(e) => {
-                    lines.push(json!({"update": {"_index": transfers, "_id": id, "retry_on_conflict": 5}}).into());
-                    lines.push(update.into());
+                    lines.line(&Action::Update { index: &transfers, id, retry_on_conflict: 5 });
+                    lines.line(&update);
                     true
                 }
                 _ => false,
@@ -488,7 +571,10 @@ impl ReadModel for ElasticReadModel {
             .bulk(BulkParts::None)
             .refresh(Refresh::WaitFor)
             .request_timeout(WRITE_TIMEOUT)
-            .body(lines)
+            // Only what is read back: each item's status (and error). The whole answer repeats index, id,
+            // version and shards for every document, which the projection parsed and dropped.
+            .filter_path(&["items.*.status", "items.*.error"])
+            .body(vec![Bytes::from(lines.0)])
             .send()
             .await
             .map_err(unavailable)?;
