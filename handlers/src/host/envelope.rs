@@ -38,8 +38,11 @@ impl Invocation {
 
     /// The trigger's value(s): the named binding, or else the only binding. A JSON array (a batch, however
     /// encoded) yields its elements; anything else is one value, still possibly a string of JSON.
-    pub fn trigger_values(&self, binding: &str) -> Vec<Value> {
-        let value = self.data.get(binding).or_else(|| self.data.values().next()).cloned().unwrap_or(Value::Null);
+    pub fn trigger_values(mut self, binding: &str) -> Vec<Value> {
+        let value = match self.data.remove(binding) {
+            Some(value) => value,
+            None => self.data.into_iter().next().map(|(_, value)| value).unwrap_or(Value::Null),
+        };
         match peel_to_array(&value) {
             Some(items) => items,
             None => vec![value],
@@ -49,8 +52,13 @@ impl Invocation {
 
 /// If the value is (a string of (a string of)) a JSON array, its elements.
 fn peel_to_array(value: &Value) -> Option<Vec<Value>> {
-    let mut current = value.clone();
-    for _ in 0..3 {
+    // Only the array is copied (a batch arrives as a string of JSON: parsed, not cloned first).
+    let mut current = match value {
+        Value::Array(items) => return Some(items.clone()),
+        Value::String(text) => serde_json::from_str::<Value>(text).ok()?,
+        _ => return None,
+    };
+    for _ in 0..2 {
         match current {
             Value::Array(items) => return Some(items),
             Value::String(text) => current = serde_json::from_str(&text).ok()?,
