@@ -13,8 +13,8 @@ fuzz_target!(|bytes: &[u8]| {
     let Ok(invocation) = Invocation::parse(bytes) else {
         return;
     };
+    let _ = http_envelope::request(&invocation);
     for value in invocation.trigger_values("eventGridEvent") {
         let _ = decode(&value);
     }
-    let _ = http_envelope::request(&invocation);
 });
