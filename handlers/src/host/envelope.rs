@@ -43,6 +43,9 @@ impl Invocation {
             Some(value) => value,
             None => self.data.into_iter().next().map(|(_, value)| value).unwrap_or(Value::Null),
         };
+        if let Value::Array(items) = value {
+            return items;
+        }
         match peel_to_array(&value) {
             Some(items) => items,
             None => vec![value],
@@ -50,14 +53,10 @@ impl Invocation {
     }
 }
 
-/// If the value is (a string of (a string of)) a JSON array, its elements.
+/// If the value is a string of (a string of) a JSON array, its elements.
 fn peel_to_array(value: &Value) -> Option<Vec<Value>> {
-    // Only the array is copied (a batch arrives as a string of JSON: parsed, not cloned first).
-    let mut current = match value {
-        Value::Array(items) => return Some(items.clone()),
-        Value::String(text) => serde_json::from_str::<Value>(text).ok()?,
-        _ => return None,
-    };
+    let Value::String(text) = value else { return None };
+    let mut current: Value = serde_json::from_str(text).ok()?;
     for _ in 0..2 {
         match current {
             Value::Array(items) => return Some(items),
